@@ -1,0 +1,76 @@
+//! The backend trait: a small set of model-level ops on device buffers. The model and the
+//! training loop are written once against it; the CPU backend runs them on the host, the GPU
+//! backend (wgpu) records them into command buffers. Buffers are handles, so a backend can
+//! keep its memory where it likes and nothing is read back unless asked.
+
+pub mod cpu;
+
+use crate::core::{Activation, LossKind};
+
+/// A device buffer of f32, owned by the backend that made it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Buf(pub u32);
+
+/// A contiguous range of a buffer: elements `offset..offset + len`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct View {
+    pub buf: Buf,
+    pub offset: usize,
+    pub len: usize,
+}
+
+impl View {
+    /// The sub-range `offset..offset + len` of this view.
+    pub fn slice(self, offset: usize, len: usize) -> View {
+        assert!(offset + len <= self.len, "slice {offset}+{len} out of a view of {}", self.len);
+        View { buf: self.buf, offset: self.offset + offset, len }
+    }
+    /// The first `len` elements.
+    pub fn prefix(self, len: usize) -> View {
+        self.slice(0, len)
+    }
+}
+
+/// A dataset of u8 pixels uploaded to the device once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DataId(pub u32);
+
+/// Model-level ops. Shapes are explicit in every call; a mismatch is a programmer error
+/// and panics with a message. All matrices are row-major.
+pub trait Backend {
+    /// Human-readable name, shown in the UI and in benchmark output.
+    fn name(&self) -> String;
+
+    /// A new zero-filled buffer of `len` elements.
+    fn alloc(&mut self, len: usize) -> View;
+    /// Copies host data into `dst` (`data.len() == dst.len`).
+    fn write(&mut self, dst: View, data: &[f32]);
+    /// Reads `src` back to the host (waits for queued work).
+    fn read(&mut self, src: View) -> Vec<f32>;
+    /// Uploads a u8 dataset of `data.len() / dim` rows.
+    fn upload_u8(&mut self, data: &[u8], dim: usize) -> DataId;
+
+    /// out[i, :] = data[idx[i], :] / 255.
+    fn gather(&mut self, data: DataId, idx: &[u32], out: View);
+    /// C[m×n] = op(A)·op(B) (+ C if `accumulate`); `ta`/`tb` use A (stored k×m) / B (stored
+    /// n×k) transposed.
+    #[allow(clippy::too_many_arguments)]
+    fn matmul(&mut self, a: View, b: View, c: View, m: usize, k: usize, n: usize, ta: bool, tb: bool, accumulate: bool);
+    /// out = act(x + bias), bias broadcast over rows of `cols`.
+    fn bias_act_forward(&mut self, x: View, bias: View, act: Activation, out: View, cols: usize);
+    /// dz = dy ⊙ act'(y), from the layer output y.
+    fn act_backward(&mut self, dy: View, y: View, act: Activation, dz: View);
+    /// db = column sums of dz (+ db if `accumulate`).
+    fn bias_grad(&mut self, dz: View, db: View, cols: usize, accumulate: bool);
+    /// Per-row loss of `out` against `target` into `row_loss`, gradient × `scale` into `dout`.
+    #[allow(clippy::too_many_arguments)]
+    fn loss_forward_backward(&mut self, kind: LossKind, out: View, target: View, cols: usize, scale: f32, dout: View, row_loss: View);
+    /// Masking noise with the counter-based generator of `core::rng`.
+    fn noise_masking(&mut self, x: View, out: View, keep: f32, seed: u32, stream: u32);
+    /// params −= lr · grads.
+    fn sgd_step(&mut self, params: View, grads: View, lr: f32);
+    /// dst[0] = Σ src (+ dst[0] if `accumulate`).
+    fn sum_into(&mut self, src: View, dst: View, accumulate: bool);
+    /// dst = src.
+    fn copy(&mut self, src: View, dst: View);
+}

@@ -1,0 +1,140 @@
+//! The MNIST dataset as `u8` pixels (70,000 images = 55 MB; conversion to f32 happens per
+//! batch), loaded from the four official IDX files.
+
+use std::fmt;
+
+use super::idx::{self, IdxError};
+
+/// The four files, in the order [train images, train labels, test images, test labels].
+pub const FILES: [&str; 4] = [
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+];
+
+/// A problem with one data file, naming the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataError {
+    pub file: String,
+    pub kind: DataErrorKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataErrorKind {
+    Missing(String),
+    Idx(IdxError),
+}
+
+impl fmt::Display for DataError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            DataErrorKind::Missing(why) => write!(f, "data file {} could not be read: {why}", self.file),
+            DataErrorKind::Idx(e) => write!(f, "data file {} is not valid MNIST: {e}", self.file),
+        }
+    }
+}
+
+impl std::error::Error for DataError {}
+
+/// Images with their labels; `pixels` is items × dim bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dataset {
+    pub items: usize,
+    pub rows: usize,
+    pub cols: usize,
+    pub pixels: Vec<u8>,
+    pub labels: Vec<u8>,
+}
+
+impl Dataset {
+    pub fn dim(&self) -> usize {
+        self.rows * self.cols
+    }
+
+    /// Builds a dataset from uncompressed-or-gzipped IDX bytes, naming the files in errors.
+    pub fn from_idx(images: (&str, Vec<u8>), labels: (&str, Vec<u8>)) -> Result<Self, DataError> {
+        fn wrap(file: &str) -> impl Fn(IdxError) -> DataError + '_ {
+            move |e| DataError { file: file.to_string(), kind: DataErrorKind::Idx(e) }
+        }
+        let im = idx::parse_images(idx::maybe_gunzip(images.1).map_err(wrap(images.0))?).map_err(wrap(images.0))?;
+        let lb = idx::parse_labels(idx::maybe_gunzip(labels.1).map_err(wrap(labels.0))?).map_err(wrap(labels.0))?;
+        if im.items != lb.len() {
+            return Err(wrap(labels.0)(IdxError::CountMismatch { images: im.items, labels: lb.len() }));
+        }
+        Ok(Dataset { items: im.items, rows: im.rows, cols: im.cols, pixels: im.pixels, labels: lb })
+    }
+
+    /// Pixels of image `i`.
+    pub fn image(&self, i: usize) -> &[u8] {
+        &self.pixels[i * self.dim()..(i + 1) * self.dim()]
+    }
+
+    /// Image `i` scaled to [0, 1].
+    pub fn image_f32(&self, i: usize) -> Vec<f32> {
+        self.image(i).iter().map(|&p| p as f32 / 255.0).collect()
+    }
+
+    /// Index of the first image of each digit 0..=9 (fixed examples for pictures).
+    pub fn first_of_each_digit(&self) -> Vec<usize> {
+        (0..10u8).filter_map(|d| self.labels.iter().position(|&l| l == d)).collect()
+    }
+}
+
+/// Training and test sets.
+#[derive(Clone, Debug)]
+pub struct Mnist {
+    pub train: Dataset,
+    pub test: Dataset,
+}
+
+impl Mnist {
+    /// From the contents of the four files, in the order of [`FILES`]; each may be gzipped.
+    pub fn from_files(files: [(String, Vec<u8>); 4]) -> Result<Self, DataError> {
+        let [ti, tl, vi, vl] = files;
+        let train = Dataset::from_idx((&ti.0, ti.1), (&tl.0, tl.1))?;
+        let test = Dataset::from_idx((&vi.0, vi.1), (&vl.0, vl.1))?;
+        if train.dim() != test.dim() {
+            return Err(DataError {
+                file: vi.0,
+                kind: DataErrorKind::Idx(IdxError::BadDims { items: test.items, rows: test.rows, cols: test.cols }),
+            });
+        }
+        Ok(Mnist { train, test })
+    }
+
+    /// Loads the four files from a directory, as `NAME.gz` or `NAME`.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn load_dir(dir: &std::path::Path) -> Result<Self, DataError> {
+        let read = |name: &str| -> Result<(String, Vec<u8>), DataError> {
+            for candidate in [format!("{name}.gz"), name.to_string()] {
+                let path = dir.join(&candidate);
+                if path.exists() {
+                    return std::fs::read(&path).map(|b| (path.display().to_string(), b)).map_err(|e| DataError {
+                        file: path.display().to_string(),
+                        kind: DataErrorKind::Missing(e.to_string()),
+                    });
+                }
+            }
+            Err(DataError {
+                file: dir.join(format!("{name}.gz")).display().to_string(),
+                kind: DataErrorKind::Missing("no such file (run `make data`, or pass --data DIR)".into()),
+            })
+        };
+        Self::from_files([read(FILES[0])?, read(FILES[1])?, read(FILES[2])?, read(FILES[3])?])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::idx::{write_images, write_labels};
+
+    #[test]
+    fn count_mismatch_names_the_label_file() {
+        let err = Dataset::from_idx(("im", write_images(2, 2, &[0; 12])), ("lb", write_labels(&[1, 2]))).unwrap_err();
+        assert_eq!(err.file, "lb");
+        assert_eq!(err.kind, DataErrorKind::Idx(IdxError::CountMismatch { images: 3, labels: 2 }));
+        assert!(err.to_string().contains("3 images but the label file has 2"));
+    }
+}

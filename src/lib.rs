@@ -1,0 +1,22 @@
+//! Autoencoder Playground: autoencoders on MNIST, trained in the browser (WebGPU or the
+//! SIMD CPU path) and natively through the `aeplay` CLI.
+//!
+//! Layers of the crate, from the bottom up:
+//! - [`core`]: plain Rust with no GPU and no SIMD: model configuration, parameter layout,
+//!   the scalar reference of every op and of the whole model (the oracle backends are tested
+//!   against), the counter-based noise generator.
+//! - [`data`]: IDX parsing and validation, the dataset kept as `u8`, drawing preprocessing.
+//! - [`backend`]: the [`backend::Backend`] trait (model-level ops on device buffers) and its
+//!   CPU implementation.
+//! - [`model`] and [`train`]: the autoencoder and its training loop, written once against
+//!   the trait.
+//! - `ui` (wasm only): the Leptos page.
+
+pub mod backend;
+pub mod core;
+pub mod data;
+pub mod model;
+pub mod train;
+
+#[cfg(target_arch = "wasm32")]
+pub mod ui;

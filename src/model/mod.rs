@@ -1,0 +1,209 @@
+//! The autoencoder as a stack of dense layers, written once against [`Backend`]: forward,
+//! loss, hand-written backward and optimizer step, all on device buffers. Nothing is read
+//! back during a step; the summed training loss accumulates on the device until asked for.
+
+use crate::backend::{Backend, DataId, View};
+use crate::core::config::{NoiseKind, Reduction};
+use crate::core::layout::ParamLayout;
+use crate::core::{ops, ModelConfig};
+
+/// Rows evaluated per forward pass when measuring the test loss.
+pub const EVAL_CHUNK: usize = 500;
+
+/// Device buffers of one model. Shapes in comments: B = row capacity, Wmax = widest layer.
+pub struct Autoencoder {
+    pub cfg: ModelConfig,
+    pub layout: ParamLayout,
+    /// Rows the activation buffers hold (≥ batch and ≥ EVAL_CHUNK).
+    pub capacity: usize,
+    /// [layout.total] all weights and biases.
+    pub params: View,
+    /// [layout.total] gradients, same layout.
+    pub grads: View,
+    /// [B × d] clean input (the target).
+    x: View,
+    /// [B × d] corrupted input.
+    xn: View,
+    /// Per layer: [B × fan_out] pre-activation and output.
+    z: Vec<View>,
+    y: Vec<View>,
+    /// [B × Wmax] backward scratch: gradient w.r.t. a layer output, and its pre-activation.
+    dy: View,
+    dz: View,
+    /// [B] per-example loss.
+    row_loss: View,
+    /// [1] training loss summed since the last `take_train_loss`.
+    loss_acc: View,
+    /// [1] evaluation loss sum.
+    eval_acc: View,
+    /// Examples behind `loss_acc`.
+    pending_examples: usize,
+}
+
+impl Autoencoder {
+    /// Allocates the model on `be` with parameters initialised from `seed`.
+    pub fn new<B: Backend>(be: &mut B, cfg: &ModelConfig, seed: u64) -> Result<Self, String> {
+        cfg.validate()?;
+        let layout = ParamLayout::new(cfg);
+        let capacity = cfg.batch.max(EVAL_CHUNK);
+        let d = cfg.input_dim();
+        let wmax = *cfg.dims.iter().max().unwrap();
+        let params = be.alloc(layout.total);
+        be.write(params, &layout.init(cfg, seed));
+        let grads = be.alloc(layout.total);
+        let (x, xn) = (be.alloc(capacity * d), be.alloc(capacity * d));
+        let z = layout.dense.iter().map(|s| be.alloc(capacity * s.fan_out)).collect();
+        let y = layout.dense.iter().map(|s| be.alloc(capacity * s.fan_out)).collect();
+        let (dy, dz) = (be.alloc(capacity * wmax), be.alloc(capacity * wmax));
+        let row_loss = be.alloc(capacity);
+        let (loss_acc, eval_acc) = (be.alloc(1), be.alloc(1));
+        Ok(Autoencoder {
+            cfg: cfg.clone(),
+            layout,
+            capacity,
+            params,
+            grads,
+            x,
+            xn,
+            z,
+            y,
+            dy,
+            dz,
+            row_loss,
+            loss_acc,
+            eval_acc,
+            pending_examples: 0,
+        })
+    }
+
+    fn act(&self, l: usize) -> crate::core::Activation {
+        if l + 1 == self.layout.dense.len() {
+            self.cfg.output_activation_in_graph()
+        } else {
+            self.cfg.activations[l]
+        }
+    }
+
+    /// Forward pass of `n` rows from `input`; returns the output view (logits for BCE).
+    fn forward<B: Backend>(&self, be: &mut B, input: View, n: usize) -> View {
+        let mut cur = input;
+        for (l, s) in self.layout.dense.iter().enumerate() {
+            let z = self.z[l].prefix(n * s.fan_out);
+            let y = self.y[l].prefix(n * s.fan_out);
+            be.matmul(cur, self.params.slice(s.w, s.w_len()), z, n, s.fan_in, s.fan_out, false, false, false);
+            be.bias_act_forward(z, self.params.slice(s.b, s.fan_out), self.act(l), y, s.fan_out);
+            cur = y;
+        }
+        cur
+    }
+
+    /// Backward pass of `n` rows whose input was `input`, starting from the output
+    /// gradient already in `dy`; writes `grads`.
+    fn backward<B: Backend>(&self, be: &mut B, input: View, n: usize) {
+        for (l, s) in self.layout.dense.iter().enumerate().rev() {
+            let dy = self.dy.prefix(n * s.fan_out);
+            let dz = self.dz.prefix(n * s.fan_out);
+            be.act_backward(dy, self.y[l].prefix(n * s.fan_out), self.act(l), dz);
+            let layer_in = if l == 0 { input } else { self.y[l - 1].prefix(n * s.fan_in) };
+            be.matmul(layer_in, dz, self.grads.slice(s.w, s.w_len()), s.fan_in, n, s.fan_out, true, false, false);
+            be.bias_grad(dz, self.grads.slice(s.b, s.fan_out), s.fan_out, false);
+            if l > 0 {
+                let dprev = self.dy.prefix(n * s.fan_in);
+                be.matmul(dz, self.params.slice(s.w, s.w_len()), dprev, n, s.fan_out, s.fan_in, false, true, false);
+            }
+        }
+    }
+
+    /// Builds the (corrupted) training input from the clean batch in `x`.
+    fn corrupt<B: Backend>(&self, be: &mut B, n: usize, seed: u32, stream: u32) -> View {
+        let d = self.cfg.input_dim();
+        match self.cfg.noise {
+            NoiseKind::None => self.x.prefix(n * d),
+            NoiseKind::Masking { keep } => {
+                be.noise_masking(self.x.prefix(n * d), self.xn.prefix(n * d), keep, seed, stream);
+                self.xn.prefix(n * d)
+            }
+        }
+    }
+
+    /// One training step on the rows `idx` of `data`; `stream` numbers the step for the noise.
+    pub fn train_step<B: Backend>(&mut self, be: &mut B, data: DataId, idx: &[u32], seed: u32, stream: u32) {
+        let n = idx.len();
+        assert!(n > 0 && n <= self.capacity, "batch of {n} rows, capacity {}", self.capacity);
+        let d = self.cfg.input_dim();
+        be.gather(data, idx, self.x.prefix(n * d));
+        let input = self.corrupt(be, n, seed, stream);
+        let out = self.forward(be, input, n);
+        let scale = match self.cfg.reduction {
+            Reduction::Sum => 1.0,
+            Reduction::Mean => 1.0 / n as f32,
+        };
+        be.loss_forward_backward(self.cfg.loss, out, self.x.prefix(n * d), d, scale, self.dy.prefix(n * d), self.row_loss.prefix(n));
+        be.sum_into(self.row_loss.prefix(n), self.loss_acc, self.pending_examples > 0);
+        self.pending_examples += n;
+        self.backward(be, input, n);
+        be.sgd_step(self.params, self.grads, self.cfg.optimizer.lr());
+    }
+
+    /// Mean per-example training loss since the last call (reads one number back), with
+    /// the number of examples it covers; None if no step ran.
+    pub fn take_train_loss<B: Backend>(&mut self, be: &mut B) -> Option<(f64, usize)> {
+        if self.pending_examples == 0 {
+            return None;
+        }
+        let sum = be.read(self.loss_acc)[0] as f64;
+        let n = std::mem::take(&mut self.pending_examples);
+        Some((sum / n as f64, n))
+    }
+
+    /// Sum of the clean reconstruction loss over rows `idx` of `data` (no noise); adds into
+    /// the device accumulator, read with [`Self::take_eval_sum`].
+    pub fn eval_rows<B: Backend>(&mut self, be: &mut B, data: DataId, idx: &[u32], first: bool) {
+        let mut first = first;
+        let d = self.cfg.input_dim();
+        for chunk in idx.chunks(self.capacity) {
+            let n = chunk.len();
+            be.gather(data, chunk, self.x.prefix(n * d));
+            let out = self.forward(be, self.x.prefix(n * d), n);
+            be.loss_forward_backward(self.cfg.loss, out, self.x.prefix(n * d), d, 1.0, self.dy.prefix(n * d), self.row_loss.prefix(n));
+            be.sum_into(self.row_loss.prefix(n), self.eval_acc, !first);
+            first = false;
+        }
+    }
+
+    /// Reads the evaluation accumulator.
+    pub fn take_eval_sum<B: Backend>(&mut self, be: &mut B) -> f64 {
+        be.read(self.eval_acc)[0] as f64
+    }
+
+    /// Mean test loss over every row of `data` (`rows` of them).
+    pub fn eval_mean<B: Backend>(&mut self, be: &mut B, data: DataId, rows: usize) -> f64 {
+        let idx: Vec<u32> = (0..rows as u32).collect();
+        self.eval_rows(be, data, &idx, true);
+        self.take_eval_sum(be) / rows as f64
+    }
+
+    /// Corrupts and reconstructs host images (rows of d values in [0, 1]) with the noise
+    /// drawn from `stream`. Returns (corrupted, reconstruction) as host rows, the
+    /// reconstruction passed through the output activation (sigmoid for BCE).
+    pub fn denoise_host<B: Backend>(&mut self, be: &mut B, images: &[f32], seed: u32, stream: u32, corrupt: bool) -> (Vec<f32>, Vec<f32>) {
+        let d = self.cfg.input_dim();
+        let n = images.len() / d;
+        assert!(n * d == images.len() && n <= self.capacity, "denoise_host: {} values", images.len());
+        be.write(self.x.prefix(n * d), images);
+        let input = if corrupt { self.corrupt(be, n, seed, stream) } else { self.x.prefix(n * d) };
+        let noisy = be.read(input);
+        let out = self.forward(be, input, n);
+        let mut rec = be.read(out);
+        let final_act = *self.cfg.activations.last().unwrap();
+        if final_act != self.cfg.output_activation_in_graph() {
+            rec.iter_mut().for_each(|v| *v = ops::activate(final_act, *v));
+        }
+        (noisy, rec)
+    }
+
+    /// The parameters on the host.
+    pub fn params_host<B: Backend>(&self, be: &mut B) -> Vec<f32> {
+        be.read(self.params)
+    }
+}

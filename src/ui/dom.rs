@@ -1,0 +1,74 @@
+//! Small browser helpers: elements by id, canvases, timing, yielding to the event loop.
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::{Clamped, JsCast};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageData};
+
+pub fn window() -> web_sys::Window {
+    web_sys::window().expect("no window")
+}
+
+/// Milliseconds from the performance clock.
+pub fn now_ms() -> f64 {
+    window().performance().map(|p| p.now()).unwrap_or(0.0)
+}
+
+/// Lets the browser handle input and paint: resolves on the next macrotask (a
+/// MessageChannel message, which, unlike setTimeout, is not clamped to 4 ms).
+pub async fn yield_now() {
+    let promise = js_sys::Promise::new(&mut |resolve, _reject| {
+        match web_sys::MessageChannel::new() {
+            Ok(ch) => {
+                ch.port1().set_onmessage(Some(&resolve));
+                let _ = ch.port2().post_message(&JsValue::NULL);
+                // Keep the channel alive until the message arrives.
+                let keep = ch.clone();
+                let _ = js_sys::Reflect::set(&resolve, &"channel".into(), &keep);
+            }
+            Err(_) => {
+                let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0);
+            }
+        }
+    });
+    let _ = JsFuture::from(promise).await;
+}
+
+pub fn canvas(id: &str) -> Option<HtmlCanvasElement> {
+    window().document()?.get_element_by_id(id)?.dyn_into::<HtmlCanvasElement>().ok()
+}
+
+pub fn ctx2d(c: &HtmlCanvasElement) -> Option<CanvasRenderingContext2d> {
+    c.get_context("2d").ok()??.dyn_into::<CanvasRenderingContext2d>().ok()
+}
+
+/// Draws a grayscale image (values in [0, 1], `w × h`) at (x, y), white ink on black.
+pub fn put_gray(ctx: &CanvasRenderingContext2d, img: &[f32], w: usize, h: usize, x: f64, y: f64) {
+    let mut rgba = vec![0u8; w * h * 4];
+    for (px, &v) in rgba.chunks_exact_mut(4).zip(img) {
+        let g = (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+        px.copy_from_slice(&[g, g, g, 255]);
+    }
+    if let Ok(data) = ImageData::new_with_u8_clamped_array_and_sh(Clamped(&rgba), w as u32, h as u32) {
+        let _ = ctx.put_image_data(&data, x, y);
+    }
+}
+
+/// Fills a whole canvas with one colour.
+pub fn clear(id: &str, colour: &str) {
+    if let Some(c) = canvas(id) {
+        if let Some(ctx) = ctx2d(&c) {
+            ctx.set_fill_style_str(colour);
+            ctx.fill_rect(0.0, 0.0, c.width() as f64, c.height() as f64);
+        }
+    }
+}
+
+/// Reads a canvas as grayscale ink in [0, 1] (red channel).
+pub fn read_gray(id: &str) -> Option<(Vec<f32>, usize, usize)> {
+    let c = canvas(id)?;
+    let ctx = ctx2d(&c)?;
+    let (w, h) = (c.width() as usize, c.height() as usize);
+    let data = ctx.get_image_data(0.0, 0.0, w as f64, h as f64).ok()?.data();
+    Some((data.0.chunks_exact(4).map(|p| p[0] as f32 / 255.0).collect(), w, h))
+}
