@@ -1,0 +1,183 @@
+//! One test suite for every backend: each op against the scalar reference in `core::ops`,
+//! and ten training steps against the reference model. Written once as functions of a
+//! backend; the `suite!` macro fans them out per backend (the GPU backend adds a line).
+
+mod common;
+
+use aeplay::backend::cpu::CpuBackend;
+use aeplay::backend::Backend;
+use aeplay::core::config::{Activation, Init, LossKind, ModelConfig, NoiseKind, Optimizer, Reduction};
+use aeplay::core::layout::ParamLayout;
+use aeplay::core::{ops, reference};
+use aeplay::model::Autoencoder;
+use common::{max_rel_err, values};
+
+const TOL: f32 = 1e-4;
+
+fn upload<B: Backend>(be: &mut B, data: &[f32]) -> aeplay::backend::View {
+    let v = be.alloc(data.len());
+    be.write(v, data);
+    v
+}
+
+/// Output buffers start as NaN so a missed element shows.
+fn poisoned<B: Backend>(be: &mut B, len: usize) -> aeplay::backend::View {
+    upload(be, &vec![f32::NAN; len])
+}
+
+fn matmul_all_forms<B: Backend>(be: &mut B) {
+    for &(m, k, n) in &[(1, 1, 1), (3, 5, 7), (16, 33, 9), (17, 64, 31), (0, 3, 2), (2, 0, 3)] {
+        for ta in [false, true] {
+            for tb in [false, true] {
+                for acc in [false, true] {
+                    let a = values(m * k, 1, -1.0, 1.0);
+                    let b = values(k * n, 2, -1.0, 1.0);
+                    let c0 = values(m * n, 3, -1.0, 1.0);
+                    let mut want = c0.clone();
+                    ops::matmul(&a, &b, &mut want, m, k, n, ta, tb, acc);
+                    let (av, bv) = (upload(be, &a), upload(be, &b));
+                    let cv = if acc { upload(be, &c0) } else { poisoned(be, m * n) };
+                    be.matmul(av, bv, cv, m, k, n, ta, tb, acc);
+                    let got = be.read(cv);
+                    let err = max_rel_err(&got, &want, 1e-3);
+                    assert!(err <= TOL, "matmul {m}×{k}×{n} ta={ta} tb={tb} acc={acc}: rel err {err}");
+                }
+            }
+        }
+    }
+}
+
+fn elementwise_ops<B: Backend>(be: &mut B) {
+    let (rows, cols) = (5, 13);
+    let x = values(rows * cols, 4, -3.0, 3.0);
+    let bias = values(cols, 5, -1.0, 1.0);
+    let (xv, bv) = (upload(be, &x), upload(be, &bias));
+    for act in [Activation::Identity, Activation::Sigmoid, Activation::Tanh, Activation::Relu, Activation::Elu] {
+        let mut want = vec![0.0; x.len()];
+        ops::bias_act_forward(&x, &bias, act, &mut want, cols);
+        let out = poisoned(be, x.len());
+        be.bias_act_forward(xv, bv, act, out, cols);
+        assert!(max_rel_err(&be.read(out), &want, 1e-3) <= TOL, "bias_act_forward {act:?}");
+
+        let dy = values(x.len(), 6, -1.0, 1.0);
+        let mut want_dz = vec![0.0; x.len()];
+        ops::act_backward(&dy, &want, act, &mut want_dz);
+        let (dyv, dz) = (upload(be, &dy), poisoned(be, x.len()));
+        be.act_backward(dyv, out, act, dz);
+        assert!(max_rel_err(&be.read(dz), &want_dz, 1e-3) <= TOL, "act_backward {act:?}");
+    }
+    for acc in [false, true] {
+        let init = values(cols, 7, -1.0, 1.0);
+        let mut want = init.clone();
+        ops::bias_grad(&x, &mut want, cols, acc);
+        let db = if acc { upload(be, &init) } else { poisoned(be, cols) };
+        be.bias_grad(xv, db, cols, acc);
+        assert!(max_rel_err(&be.read(db), &want, 1e-3) <= TOL, "bias_grad acc={acc}");
+    }
+    let target = values(x.len(), 8, 0.0, 1.0);
+    let tv = upload(be, &target);
+    for kind in [LossKind::BceLogits, LossKind::HalfSse, LossKind::Mse] {
+        let (mut dwant, mut lwant) = (vec![0.0; x.len()], vec![0.0; rows]);
+        ops::loss_forward_backward(kind, &x, &target, cols, 0.25, &mut dwant, &mut lwant);
+        let (d, l) = (poisoned(be, x.len()), poisoned(be, rows));
+        be.loss_forward_backward(kind, xv, tv, cols, 0.25, d, l);
+        assert!(max_rel_err(&be.read(d), &dwant, 1e-3) <= TOL, "loss grad {kind:?}");
+        assert!(max_rel_err(&be.read(l), &lwant, 1e-3) <= TOL, "loss {kind:?}");
+        let s = poisoned(be, 1);
+        be.sum_into(l, s, false);
+        be.sum_into(l, s, true);
+        let total: f32 = lwant.iter().sum();
+        assert!(max_rel_err(&be.read(s), &[2.0 * total], 1e-3) <= TOL, "sum_into {kind:?}");
+    }
+    let mut want = vec![0.0; x.len()];
+    ops::noise_masking(&x, &mut want, 0.7, 11, 3);
+    let out = poisoned(be, x.len());
+    be.noise_masking(xv, out, 0.7, 11, 3);
+    assert_eq!(be.read(out), want, "noise_masking must draw the same noise as the reference");
+
+    let grads = values(x.len(), 9, -1.0, 1.0);
+    let mut want = x.clone();
+    ops::sgd_step(&mut want, &grads, 0.1);
+    let (p, g) = (upload(be, &x), upload(be, &grads));
+    be.sgd_step(p, g, 0.1);
+    assert!(max_rel_err(&be.read(p), &want, 1e-3) <= TOL, "sgd_step");
+
+    let data: Vec<u8> = (0..6 * 4).map(|i| (i * 11 % 256) as u8).collect();
+    let id = be.upload_u8(&data, 4);
+    let idx = [5u32, 0, 3];
+    let mut want = vec![0.0; 12];
+    ops::gather(&data, 4, &idx, &mut want);
+    let out = poisoned(be, 12);
+    be.gather(id, &idx, out);
+    assert_eq!(be.read(out), want, "gather");
+
+    let c = poisoned(be, x.len());
+    be.copy(xv, c);
+    assert_eq!(be.read(c), x, "copy");
+}
+
+fn small_config() -> ModelConfig {
+    ModelConfig {
+        name: "suite".into(),
+        dims: vec![20, 12, 20],
+        activations: vec![Activation::Sigmoid, Activation::Sigmoid],
+        loss: LossKind::BceLogits,
+        noise: NoiseKind::Masking { keep: 0.8 },
+        optimizer: Optimizer::Sgd { lr: 0.05 },
+        init: Init::GlorotUniform,
+        reduction: Reduction::Sum,
+        batch: 4,
+    }
+}
+
+/// Ten steps through the backend against ten steps of the f32 reference model, with the
+/// same noise (the reference corrupts with `ops::noise_masking` on the same streams).
+fn ten_steps_match_reference<B: Backend>(be: &mut B) {
+    let cfg = small_config();
+    let layout = ParamLayout::new(&cfg);
+    let rows = 16;
+    let pixels: Vec<u8> = values(rows * 20, 12, 0.0, 255.0).iter().map(|&v| v as u8).collect();
+    let data = be.upload_u8(&pixels, 20);
+    let mut model = Autoencoder::new(be, &cfg, 5).unwrap();
+    let mut params = layout.init(&cfg, 5);
+    let mut ref_loss = 0.0f64;
+    for step in 0..10u32 {
+        let idx: Vec<u32> = (0..4).map(|i| (step * 4 + i * 3) % rows as u32).collect();
+        model.train_step(be, data, &idx, 77, step);
+        let mut x = vec![0.0f32; 4 * 20];
+        ops::gather(&pixels, 20, &idx, &mut x);
+        let mut xn = vec![0.0f32; x.len()];
+        ops::noise_masking(&x, &mut xn, 0.8, 77, step);
+        let (loss, grads) = reference::loss_and_grad(&cfg, &layout, &params, &xn, &x, 4, 1.0f32);
+        ops::sgd_step(&mut params, &grads, 0.05);
+        ref_loss += loss as f64;
+    }
+    let (mean, n) = model.take_train_loss(be).unwrap();
+    assert_eq!(n, 40);
+    let rel = ((mean - ref_loss / 40.0) / (ref_loss / 40.0)).abs();
+    assert!(rel <= 1e-3, "loss after 10 steps: backend {mean}, reference {} (rel {rel})", ref_loss / 40.0);
+    let err = max_rel_err(&model.params_host(be), &params, 1e-2);
+    assert!(err <= 1e-3, "parameters after 10 steps differ from the reference: rel err {err}");
+}
+
+macro_rules! suite {
+    ($backend:ident, $make:expr) => {
+        mod $backend {
+            use super::*;
+            #[test]
+            fn matmul_all_forms() {
+                super::matmul_all_forms(&mut $make);
+            }
+            #[test]
+            fn elementwise_ops() {
+                super::elementwise_ops(&mut $make);
+            }
+            #[test]
+            fn ten_steps_match_reference() {
+                super::ten_steps_match_reference(&mut $make);
+            }
+        }
+    };
+}
+
+suite!(cpu, CpuBackend::new());

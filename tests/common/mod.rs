@@ -1,0 +1,35 @@
+//! Helpers shared by the native integration tests.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use aeplay::data::Mnist;
+
+/// The MNIST directory the tests use: $MNIST_DIR, else www/data (filled by `make data`).
+/// Real data is part of the test set-up, so its absence is a failure with instructions.
+pub fn mnist_dir() -> PathBuf {
+    let dir = std::env::var_os("MNIST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("www/data"));
+    assert!(
+        dir.join("train-images-idx3-ubyte.gz").exists() || dir.join("train-images-idx3-ubyte").exists(),
+        "no MNIST files in {}: run `make data` (or set MNIST_DIR) before `cargo test`",
+        dir.display()
+    );
+    dir
+}
+
+pub fn mnist() -> Mnist {
+    Mnist::load_dir(&mnist_dir()).expect("MNIST loads")
+}
+
+/// Deterministic pseudo-random values in [lo, hi).
+pub fn values(n: usize, seed: u32, lo: f32, hi: f32) -> Vec<f32> {
+    (0..n).map(|i| lo + (hi - lo) * aeplay::core::rng::uniform(seed, 99, i as u32)).collect()
+}
+
+/// Largest relative error between two slices (relative to max(|a|, |b|, floor)).
+pub fn max_rel_err(a: &[f32], b: &[f32], floor: f32) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(&x, &y)| (x - y).abs() / x.abs().max(y.abs()).max(floor)).fold(0.0, f32::max)
+}
