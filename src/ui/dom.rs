@@ -64,10 +64,17 @@ pub fn clear(id: &str, colour: &str) {
     }
 }
 
+/// A 2-D context for a canvas that is read back often (the draw pad).
+fn ctx2d_readback(c: &HtmlCanvasElement) -> Option<CanvasRenderingContext2d> {
+    let opts = js_sys::Object::new();
+    js_sys::Reflect::set(&opts, &"willReadFrequently".into(), &JsValue::TRUE).ok()?;
+    c.get_context_with_context_options("2d", &opts).ok()??.dyn_into::<CanvasRenderingContext2d>().ok()
+}
+
 /// Reads a canvas as grayscale ink in [0, 1] (red channel).
 pub fn read_gray(id: &str) -> Option<(Vec<f32>, usize, usize)> {
     let c = canvas(id)?;
-    let ctx = ctx2d(&c)?;
+    let ctx = ctx2d_readback(&c)?;
     let (w, h) = (c.width() as usize, c.height() as usize);
     let data = ctx.get_image_data(0.0, 0.0, w as f64, h as f64).ok()?.data();
     Some((data.0.chunks_exact(4).map(|p| p[0] as f32 / 255.0).collect(), w, h))

@@ -117,7 +117,8 @@ fn pad_clear() {
 }
 
 #[component]
-fn DrawPad() -> impl IntoView {
+fn DrawPad(ui: Ui) -> impl IntoView {
+    let not_ready = move || matches!(ui.state.get().as_str(), "loading" | "error");
     let last = RwSignal::new(None::<(f64, f64)>);
     let down = move |ev: web_sys::PointerEvent| {
         ev.prevent_default();
@@ -138,7 +139,12 @@ fn DrawPad() -> impl IntoView {
         }
     };
     let up = move |_ev: web_sys::PointerEvent| last.set(None);
-    Effect::new(move |_| dom::clear("pad", "#000"));
+    // The pad is read back on every stroke: create its context with willReadFrequently
+    // before anything else touches it.
+    Effect::new(move |_| {
+        let _ = dom::read_gray("pad");
+        dom::clear("pad", "#000");
+    });
     view! {
         <section class="panel pad-panel">
             <h2>"Draw a digit"</h2>
@@ -153,8 +159,8 @@ fn DrawPad() -> impl IntoView {
                 </div>
             </div>
             <div class="buttons">
-                <button id="pad-clear" on:click=move |_| pad_clear()>"Clear"</button>
-                <button id="pad-noise" on:click=move |_| engine::new_noise()>"New noise"</button>
+                <button id="pad-clear" disabled=not_ready on:click=move |_| pad_clear()>"Clear"</button>
+                <button id="pad-noise" disabled=not_ready on:click=move |_| engine::new_noise()>"New noise"</button>
             </div>
         </section>
     }
@@ -231,7 +237,7 @@ pub fn App() -> impl IntoView {
                 <p class="hint">"Rows: clean test digits, corrupted, reconstructed."</p>
                 <canvas id="recon" class="digits" width="280" height="84"></canvas>
             </section>
-            <DrawPad />
+            <DrawPad ui=ui />
         </main>
     }
 }

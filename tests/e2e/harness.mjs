@@ -1,0 +1,460 @@
+// tests/e2e/harness.mjs — shared helpers for the browser end-to-end tests (node --test tests/e2e/).
+//
+// - startServer(): a tiny zero-dependency static file server over dist/ (trunk's output, with
+//   dist/data/ holding the MNIST files) on a free port of 127.0.0.1: explicit Content-Type and
+//   Content-Length, never Content-Encoding, Cache-Control: no-cache.
+// - launchBrowser() / launchBrowserWebGPU(): headless Debian Chromium (/usr/bin/chromium) via
+//   playwright-core, each with a fresh temporary user-data-dir; the WebGPU variant adds the
+//   SwiftShader flags under which navigator.gpu.requestAdapter() returns a (CPU-emulated) adapter.
+// - appTest(): node:test wrapper that opens the app in a new browser + page per test, collects
+//   console errors, page errors and failed requests, and prints them when the test fails.
+// - helpers for the page's DOM contract: data-state on #app, numbers in #step-count etc.,
+//   canvas pixel statistics.
+
+import { test } from 'node:test';
+import { createServer } from 'node:http';
+import { mkdtempSync, rmSync, existsSync, statSync, createReadStream } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve, extname, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+// E2E_DIST points the tests at another build directory (default: dist/).
+export const DIST = process.env.E2E_DIST ? resolve(process.env.E2E_DIST) : join(ROOT, 'dist');
+export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+export const DATA_FILES = [
+  'train-images-idx3-ubyte.gz',
+  'train-labels-idx1-ubyte.gz',
+  't10k-images-idx3-ubyte.gz',
+  't10k-labels-idx1-ubyte.gz',
+];
+
+export const BASE_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu-sandbox',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+];
+export const WEBGPU_ARGS = [
+  '--enable-unsafe-webgpu',
+  '--enable-features=Vulkan',
+  '--use-vulkan=swiftshader',
+  '--use-webgpu-adapter=swiftshader',
+  '--enable-unsafe-swiftshader',
+];
+
+// ---------------------------------------------------------------------------------------------
+// dist/ check and static server
+
+/** Throws a clear error unless dist/ holds a trunk build and the data files. */
+export function ensureDist(dir = DIST) {
+  const missing = ['index.html', 'data/manifest.json', ...DATA_FILES.map((f) => `data/${f}`)]
+    .filter((f) => !existsSync(join(dir, f)));
+  if (missing.length) {
+    throw new Error(
+      `${dir} is not built or incomplete (missing: ${missing.join(', ')}).\n` +
+      `Run 'make build' (trunk build --release --offline, data in www/data copied to dist/data) ` +
+      `before the browser tests.`);
+  }
+}
+
+const CONTENT_TYPES = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'application/javascript; charset=utf-8',
+  '.mjs': 'application/javascript; charset=utf-8',
+  '.wasm': 'application/wasm',
+  '.json': 'application/json; charset=utf-8',
+  '.gz': 'application/gzip',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.txt': 'text/plain; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+};
+
+/**
+ * Serves `root` on 127.0.0.1 (free port). Returns { url, port, requests, close() };
+ * `requests` lists "METHOD path status" for debugging.
+ */
+export async function startServer(root = DIST) {
+  const base = resolve(root);
+  const requests = [];
+  const server = createServer((req, res) => {
+    const done = (status) => requests.push(`${req.method} ${req.url} ${status}`);
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { Allow: 'GET, HEAD' }).end();
+      return done(405);
+    }
+    let path;
+    try {
+      path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+    } catch {
+      res.writeHead(400).end();
+      return done(400);
+    }
+    if (path.endsWith('/')) path += 'index.html';
+    const file = resolve(base, '.' + path);
+    let st;
+    if ((file === base || file.startsWith(base + sep)) && existsSync(file)) st = statSync(file);
+    if (!st || !st.isFile()) {
+      const body = `404 not found: ${path}\n`;
+      res.writeHead(404, {
+        'Content-Type': 'text/plain; charset=utf-8',
+        'Content-Length': Buffer.byteLength(body),
+        'Cache-Control': 'no-store',
+      });
+      res.end(req.method === 'HEAD' ? undefined : body);
+      return done(404);
+    }
+    res.writeHead(200, {
+      'Content-Type': CONTENT_TYPES[extname(file).toLowerCase()] || 'application/octet-stream',
+      'Content-Length': st.size,
+      // Not no-store: with no-store Chromium reports fully read, slowly consumed streamed
+      // bodies as failed (net::ERR_ABORTED), which muddles the failed-request log.
+      'Cache-Control': 'no-cache',
+    });
+    done(200);
+    if (req.method === 'HEAD') return res.end();
+    createReadStream(file).pipe(res);
+  });
+  await new Promise((ok, fail) => {
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', ok);
+  });
+  const { port } = server.address();
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    port,
+    requests,
+    close: () => new Promise((ok) => {
+      server.closeAllConnections?.();
+      server.close(() => ok());
+    }),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// browser
+
+/**
+ * Launches headless Chromium with a fresh temporary profile. Returns the persistent
+ * BrowserContext; context.close() also removes the profile directory.
+ * Options: { webgpu: boolean, args: string[] (extra flags), contextOptions (e.g. hasTouch) }.
+ */
+export async function launchBrowser({ webgpu = false, args = [], contextOptions = {} } = {}) {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`Chromium not found at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`);
+  }
+  const profile = mkdtempSync(join(tmpdir(), 'aeplay-e2e-'));
+  let context;
+  try {
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [...BASE_ARGS, ...(webgpu ? WEBGPU_ARGS : []), ...args],
+      viewport: { width: 1280, height: 1000 },
+      timeout: 60_000,
+      ...contextOptions,
+    });
+  } catch (e) {
+    rmSync(profile, { recursive: true, force: true });
+    throw e;
+  }
+  const close = context.close.bind(context);
+  context.close = async (...a) => {
+    try {
+      await close(...a);
+    } finally {
+      rmSync(profile, { recursive: true, force: true });
+    }
+  };
+  return context;
+}
+
+/** launchBrowser() with the SwiftShader WebGPU flags (navigator.gpu gets an adapter). */
+export function launchBrowserWebGPU(opts = {}) {
+  return launchBrowser({ ...opts, webgpu: true });
+}
+
+/** Records console errors, page errors and failed requests of a page. */
+export function collectLogs(page) {
+  const logs = { console: [], pageErrors: [], requests: [] };
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' || msg.type() === 'warning') {
+      logs.console.push(`[${msg.type()}] ${msg.text()}`);
+    }
+  });
+  page.on('pageerror', (err) => logs.pageErrors.push(String(err?.stack || err)));
+  page.on('requestfailed', (req) => logs.requests.push(`FAILED ${req.url()} ${req.failure()?.errorText ?? ''}`));
+  page.on('response', (res) => {
+    if (res.status() >= 400) logs.requests.push(`HTTP ${res.status()} ${res.url()}`);
+  });
+  return logs;
+}
+
+export function formatLogs(logs) {
+  const part = (title, list) => `--- ${title} (${list.length}) ---\n${list.join('\n') || '(none)'}`;
+  return [
+    part('page errors', logs.pageErrors),
+    part('console errors/warnings', logs.console),
+    part('failed requests / HTTP errors', logs.requests),
+  ].join('\n');
+}
+
+// Installed before the app's scripts run: remembers what the data-loading UI showed, since the
+// progress bar can come and go faster than a poll from the test.
+function recorderScript() {
+  const rec = { progressSeen: false, progressMax: 0, statusTexts: [], states: [] };
+  window.__e2e = rec;
+  const look = () => {
+    const p = document.getElementById('data-progress');
+    if (p) {
+      rec.progressSeen = true;
+      rec.progressMax = Math.max(rec.progressMax, Number(p.max) || 0);
+    }
+    const s = document.getElementById('data-status');
+    const text = s && s.textContent.trim();
+    if (text && rec.statusTexts[rec.statusTexts.length - 1] !== text) rec.statusTexts.push(text);
+    const app = document.getElementById('app');
+    const state = app && app.dataset.state;
+    if (state && rec.states[rec.states.length - 1] !== state) rec.states.push(state);
+  };
+  new MutationObserver(look).observe(document, {
+    subtree: true, childList: true, attributes: true, characterData: true,
+  });
+}
+
+/**
+ * Opens the app in a fresh browser. Options: { webgpu, route: async (context) => {} (install
+ * page.route handlers before navigation), args, contextOptions }. Returns { context, page, server, logs, close }.
+ */
+export async function openApp({ webgpu = false, route, args, contextOptions } = {}) {
+  ensureDist();
+  const server = await startServer(DIST);
+  let context;
+  try {
+    context = await launchBrowser({ webgpu, args, contextOptions });
+    const page = context.pages()[0] ?? (await context.newPage());
+    page.setDefaultTimeout(30_000);
+    const logs = collectLogs(page);
+    await page.addInitScript(recorderScript);
+    if (route) await route(page);
+    await page.goto(server.url, { waitUntil: 'load', timeout: 60_000 });
+    return {
+      context, page, server, logs,
+      close: async () => {
+        await context.close().catch(() => {});
+        await server.close();
+      },
+    };
+  } catch (e) {
+    await context?.close().catch(() => {});
+    await server.close();
+    throw e;
+  }
+}
+
+/**
+ * node:test wrapper: a new browser + page per test. On failure the error message gets the
+ * page's state, error text, console errors, page errors and failed requests appended.
+ * fn receives { page, logs, server, context }. Options: { timeout, webgpu, route, args,
+ * contextOptions }.
+ */
+export function appTest(name, opts, fn) {
+  const { timeout = 180_000, ...appOpts } = opts;
+  test(name, { timeout }, async () => {
+    const app = await openApp(appOpts);
+    try {
+      await fn(app);
+    } catch (e) {
+      let snapshot = '';
+      try {
+        snapshot = JSON.stringify(await pageSnapshot(app.page), null, 2);
+      } catch (err) {
+        snapshot = `(page snapshot failed: ${err.message})`;
+      }
+      const extra = `\n--- page snapshot ---\n${snapshot}\n${formatLogs(app.logs)}`;
+      if (e instanceof Error) e.message += extra;
+      else console.error(`[${name}] FAILED: ${e}${extra}`);
+      throw e;
+    } finally {
+      await app.close();
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// DOM contract helpers
+
+/** State of the UI elements the tests look at (for failure messages and polling). */
+export function pageSnapshot(page) {
+  return page.evaluate(() => {
+    const text = (id) => {
+      const el = document.getElementById(id);
+      return el ? el.textContent.trim() : null;
+    };
+    const err = document.getElementById('error');
+    return {
+      state: document.getElementById('app')?.dataset.state ?? null,
+      stepCount: text('step-count'),
+      trainLoss: text('train-loss'),
+      testLoss: text('test-loss'),
+      samplesPerS: text('samples-per-s'),
+      backend: text('backend'),
+      dataStatus: text('data-status'),
+      dataSource: text('data-source'),
+      error: err ? err.textContent.trim() : null,
+      errorVisible: !!(err && err.getClientRects().length && getComputedStyle(err).visibility !== 'hidden'),
+      recorded: window.__e2e ?? null,
+    };
+  });
+}
+
+/** Waits until #app's data-state is one of `states` (string or array); returns the state. */
+export async function waitForState(page, states, timeout = 120_000) {
+  const want = [].concat(states);
+  try {
+    const h = await page.waitForFunction(
+      (w) => {
+        const s = document.getElementById('app')?.dataset.state;
+        return w.includes(s) ? s : false;
+      },
+      want,
+      { timeout, polling: 100 },
+    );
+    return await h.jsonValue();
+  } catch (e) {
+    const snap = await pageSnapshot(page).catch(() => ({}));
+    throw new Error(`#app data-state did not become ${want.join('|')} within ${timeout / 1000} s ` +
+      `(state: ${snap.state}, #error: ${JSON.stringify(snap.error)}, ` +
+      `#data-status: ${JSON.stringify(snap.dataStatus)})`);
+  }
+}
+
+/** Parses a displayed number ("1,234", "0.0312", "3.1e-2"); NaN for "–" or empty. */
+export function parseDisplayed(text) {
+  if (text == null) return NaN;
+  const t = String(text).trim().replace(/[,\u202f\u00a0_ ]/g, '');
+  if (!/^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(t)) return NaN;
+  return Number(t);
+}
+
+export async function readNumber(page, selector) {
+  return parseDisplayed(await page.locator(selector).textContent());
+}
+
+/** Step count as an integer (throws if #step-count is not an integer). */
+export async function readSteps(page) {
+  const text = await page.locator('#step-count').textContent();
+  const n = parseDisplayed(text);
+  if (!Number.isInteger(n)) throw new Error(`#step-count is not an integer: ${JSON.stringify(text)}`);
+  return n;
+}
+
+/** Polls `fn` (async, returns truthy when done) every `interval` ms; throws `message()` on timeout. */
+export async function poll(fn, { timeout = 30_000, interval = 250, message = () => 'condition' } = {}) {
+  const end = Date.now() + timeout;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) {
+      const m = await message();
+      throw new Error(`timed out after ${timeout / 1000} s waiting for ${m}`);
+    }
+    await new Promise((r) => setTimeout(r, interval));
+  }
+}
+
+/**
+ * Pixel statistics of a canvas (copied through a 2D canvas, so it works whatever context the
+ * app used): { width, height, colors (distinct RGBA values, capped at 1000), dominant (share of
+ * the most common colour), hash (FNV-1a of the pixels) }. "Blank" = colors === 1.
+ */
+export function canvasStats(page, selector) {
+  return page.evaluate((sel) => {
+    const c = document.querySelector(sel);
+    if (!c) throw new Error(`${sel} not found`);
+    if (!(c instanceof HTMLCanvasElement)) throw new Error(`${sel} is not a <canvas>`);
+    if (!c.width || !c.height) return { width: c.width, height: c.height, colors: 0, dominant: 1, hash: 0 };
+    const copy = document.createElement('canvas');
+    copy.width = c.width;
+    copy.height = c.height;
+    const ctx = copy.getContext('2d');
+    ctx.drawImage(c, 0, 0);
+    const px = new Uint32Array(ctx.getImageData(0, 0, c.width, c.height).data.buffer);
+    const counts = new Map();
+    let hash = 0x811c9dc5;
+    for (let i = 0; i < px.length; i++) {
+      const v = px[i];
+      if (counts.size < 1000 || counts.has(v)) counts.set(v, (counts.get(v) || 0) + 1);
+      hash = Math.imul(hash ^ v, 16777619) >>> 0;
+    }
+    const dominant = Math.max(...counts.values()) / px.length;
+    return { width: c.width, height: c.height, colors: counts.size, dominant, hash };
+  }, selector);
+}
+
+/** Draws a polyline (points in 0..1 of the element's box) with the mouse: down, moves, up. */
+export async function drawStroke(page, selector, points, stepsPerSegment = 8) {
+  const box = await page.locator(selector).boundingBox();
+  if (!box) throw new Error(`${selector} is not visible`);
+  const at = ([x, y]) => [box.x + x * box.width, box.y + y * box.height];
+  await page.mouse.move(...at(points[0]));
+  await page.mouse.down();
+  for (const p of points.slice(1)) await page.mouse.move(...at(p), { steps: stepsPerSegment });
+  await page.mouse.up();
+}
+
+/** Resolves like `promise`, or rejects with `message` after `ms` (the timer does not linger). */
+export async function withTimeout(promise, ms, message) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${message} (after ${ms / 1000} s)`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Same as drawStroke, with touch events (through the DevTools protocol: one finger). */
+export async function drawTouchStroke(page, selector, points, stepsPerSegment = 8) {
+  const box = await page.locator(selector).boundingBox();
+  if (!box) throw new Error(`${selector} is not visible`);
+  const at = ([x, y]) => ({ x: box.x + x * box.width, y: box.y + y * box.height, id: 1 });
+  const cdp = await page.context().newCDPSession(page);
+  try {
+    const send = (type, touchPoints) => cdp.send('Input.dispatchTouchEvent', { type, touchPoints });
+    await send('touchStart', [at(points[0])]);
+    for (let i = 1; i < points.length; i++) {
+      const [x0, y0] = points[i - 1];
+      const [x1, y1] = points[i];
+      for (let k = 1; k <= stepsPerSegment; k++) {
+        const f = k / stepsPerSegment;
+        await send('touchMove', [at([x0 + (x1 - x0) * f, y0 + (y1 - y0) * f])]);
+      }
+    }
+    await send('touchEnd', []);
+  } finally {
+    await cdp.detach();
+  }
+}
+
+/** Deterministic pseudo-random bytes (xorshift32). */
+export function pseudoRandomBytes(n, seed = 12345) {
+  const out = Buffer.alloc(n);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13; x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5; x >>>= 0;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
