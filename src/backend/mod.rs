@@ -4,8 +4,15 @@
 //! keep its memory where it likes and nothing is read back unless asked.
 
 pub mod cpu;
+pub mod gpu;
+
+use std::future::Future;
+use std::pin::Pin;
 
 use crate::core::{Activation, LossKind};
+
+/// A pending read-back: resolves to the values, or to a device error.
+pub type ReadFuture = Pin<Box<dyn Future<Output = Result<Vec<f32>, String>>>>;
 
 /// A device buffer of f32, owned by the backend that made it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -45,8 +52,24 @@ pub trait Backend {
     fn alloc(&mut self, len: usize) -> View;
     /// Copies host data into `dst` (`data.len() == dst.len`).
     fn write(&mut self, dst: View, data: &[f32]);
-    /// Reads `src` back to the host (waits for queued work).
+    /// Reads `src` back to the host, waiting for queued work (native code and tests; the
+    /// browser cannot block on a GPU and uses [`Backend::read_async`]).
     fn read(&mut self, src: View) -> Vec<f32>;
+    /// Starts reading `src` back; the future resolves once the device has produced it. Work
+    /// recorded after this call does not affect the values read.
+    fn read_async(&mut self, src: View) -> ReadFuture {
+        Box::pin(std::future::ready(Ok(self.read(src))))
+    }
+    /// Submits recorded work to the device (a no-op where ops run immediately).
+    fn flush(&mut self) {}
+    /// Largest buffer the device accepts, in bytes.
+    fn max_buffer_bytes(&self) -> u64 {
+        u64::MAX
+    }
+    /// Err once the device is lost or has reported an error; training must move elsewhere.
+    fn health(&self) -> Result<(), String> {
+        Ok(())
+    }
     /// Uploads a u8 dataset of `data.len() / dim` rows.
     fn upload_u8(&mut self, data: &[u8], dim: usize) -> DataId;
 
@@ -73,4 +96,65 @@ pub trait Backend {
     fn sum_into(&mut self, src: View, dst: View, accumulate: bool);
     /// dst = src.
     fn copy(&mut self, src: View, dst: View);
+}
+
+/// A boxed backend is a backend, so the page can hold either kind behind one type.
+impl<B: Backend + ?Sized> Backend for Box<B> {
+    fn name(&self) -> String {
+        (**self).name()
+    }
+    fn alloc(&mut self, len: usize) -> View {
+        (**self).alloc(len)
+    }
+    fn write(&mut self, dst: View, data: &[f32]) {
+        (**self).write(dst, data)
+    }
+    fn read(&mut self, src: View) -> Vec<f32> {
+        (**self).read(src)
+    }
+    fn read_async(&mut self, src: View) -> ReadFuture {
+        (**self).read_async(src)
+    }
+    fn flush(&mut self) {
+        (**self).flush()
+    }
+    fn max_buffer_bytes(&self) -> u64 {
+        (**self).max_buffer_bytes()
+    }
+    fn health(&self) -> Result<(), String> {
+        (**self).health()
+    }
+    fn upload_u8(&mut self, data: &[u8], dim: usize) -> DataId {
+        (**self).upload_u8(data, dim)
+    }
+    fn gather(&mut self, data: DataId, idx: &[u32], out: View) {
+        (**self).gather(data, idx, out)
+    }
+    fn matmul(&mut self, a: View, b: View, c: View, m: usize, k: usize, n: usize, ta: bool, tb: bool, accumulate: bool) {
+        (**self).matmul(a, b, c, m, k, n, ta, tb, accumulate)
+    }
+    fn bias_act_forward(&mut self, x: View, bias: View, act: Activation, out: View, cols: usize) {
+        (**self).bias_act_forward(x, bias, act, out, cols)
+    }
+    fn act_backward(&mut self, dy: View, y: View, act: Activation, dz: View) {
+        (**self).act_backward(dy, y, act, dz)
+    }
+    fn bias_grad(&mut self, dz: View, db: View, cols: usize, accumulate: bool) {
+        (**self).bias_grad(dz, db, cols, accumulate)
+    }
+    fn loss_forward_backward(&mut self, kind: LossKind, out: View, target: View, cols: usize, scale: f32, dout: View, row_loss: View) {
+        (**self).loss_forward_backward(kind, out, target, cols, scale, dout, row_loss)
+    }
+    fn noise_masking(&mut self, x: View, out: View, keep: f32, seed: u32, stream: u32) {
+        (**self).noise_masking(x, out, keep, seed, stream)
+    }
+    fn sgd_step(&mut self, params: View, grads: View, lr: f32) {
+        (**self).sgd_step(params, grads, lr)
+    }
+    fn sum_into(&mut self, src: View, dst: View, accumulate: bool) {
+        (**self).sum_into(src, dst, accumulate)
+    }
+    fn copy(&mut self, src: View, dst: View) {
+        (**self).copy(src, dst)
+    }
 }

@@ -33,3 +33,22 @@ pub fn max_rel_err(a: &[f32], b: &[f32], floor: f32) -> f32 {
     assert_eq!(a.len(), b.len());
     a.iter().zip(b).map(|(&x, &y)| (x - y).abs() / x.abs().max(y.abs()).max(floor)).fold(0.0, f32::max)
 }
+
+/// A GPU backend on the first Vulkan adapter (lavapipe in CI), or None with the reason
+/// printed. With AEPLAY_REQUIRE_GPU=1 (set by `make test`) a missing adapter fails instead.
+pub fn gpu() -> Option<aeplay::backend::gpu::GpuBackend> {
+    use aeplay::backend::gpu::{GpuBackend, GpuContext};
+    match pollster::block_on(GpuContext::new()) {
+        Ok(ctx) => {
+            eprintln!("GPU tests on {}", ctx.adapter_label());
+            Some(GpuBackend::new(ctx))
+        }
+        Err(e) => {
+            if std::env::var("AEPLAY_REQUIRE_GPU").is_ok_and(|v| v == "1") {
+                panic!("AEPLAY_REQUIRE_GPU=1 but {e} (install mesa-vulkan-drivers for lavapipe)");
+            }
+            eprintln!("SKIPPED: GPU test not run: {e}");
+            None
+        }
+    }
+}

@@ -1,0 +1,24 @@
+// Builds a batch from the u8 dataset on the GPU: out[r, j] = data[idx[r], j] / 255.
+// The dataset is packed 4 pixels per u32 (little-endian); idx lives in the per-submission
+// upload arena at idx_off.
+
+struct Params {
+    len: u32, dim: u32, idx_off: u32, out_off: u32,
+}
+
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> data: array<u32>;
+@group(0) @binding(2) var<storage, read> idx: array<u32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+
+@compute @workgroup_size(256)
+fn gather_forward(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
+                  @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = (wid.y * nwg.x + wid.x) * 256u + lid.x;
+    if (i >= P.len) { return; }
+    let r = i / P.dim;
+    let j = i % P.dim;
+    let byte = idx[P.idx_off + r] * P.dim + j;
+    let v = (data[byte >> 2u] >> ((byte & 3u) * 8u)) & 255u;
+    out[P.out_off + i] = f32(v) * (1.0 / 255.0);
+}
