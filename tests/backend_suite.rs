@@ -189,4 +189,8 @@ macro_rules! suite {
 }
 
 suite!(cpu, Some(CpuBackend::new()));
+// The CPU backend's other kernel variants: the one-lane fallback, and AVX2+FMA on two
+// threads where the CPU has it (None elsewhere: nothing to test there).
+suite!(cpu_scalar, Some(CpuBackend::with(aeplay::backend::cpu::Isa::Scalar, 1)));
+suite!(cpu_avx2, aeplay::backend::cpu::Isa::from_name("avx2").map(|i| CpuBackend::with(i, 2)));
 suite!(gpu, common::gpu());

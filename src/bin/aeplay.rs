@@ -14,7 +14,8 @@ mod cli {
     use std::path::PathBuf;
     use std::time::Instant;
 
-    use aeplay::backend::cpu::CpuBackend;
+    use aeplay::backend::cpu::{CpuBackend, Isa};
+    use aeplay::backend::gpu::{GpuBackend, GpuContext};
     use aeplay::backend::Backend;
     use aeplay::core::config::{preset, preset_list};
     use aeplay::core::ModelConfig;
@@ -33,6 +34,8 @@ mod cli {
     #[derive(Clone, Copy, ValueEnum)]
     enum BackendKind {
         Cpu,
+        /// wgpu on Vulkan (the browser uses WebGPU).
+        Gpu,
     }
 
     #[derive(Subcommand)]
@@ -60,6 +63,8 @@ mod cli {
             /// One JSON object per line instead of text.
             #[arg(long)]
             json: bool,
+            #[command(flatten)]
+            cpu: CpuOpts,
         },
         /// Measure training throughput: samples/s per batch size (a warm-up first).
         Bench {
@@ -77,7 +82,41 @@ mod cli {
             data: Option<PathBuf>,
             #[arg(long)]
             json: bool,
+            /// Report GPU figures even when the adapter is a CPU emulation (lavapipe, SwiftShader).
+            #[arg(long)]
+            allow_cpu_adapter: bool,
+            #[command(flatten)]
+            cpu: CpuOpts,
         },
+        /// Compare matrix-multiply kernels on the training step's shapes (GFLOP/s per kernel).
+        Kernels {
+            /// Comma-separated batch sizes (m of the forward products).
+            #[arg(long, value_delimiter = ',', default_value = "16,64,256")]
+            batch: Vec<usize>,
+            /// Minimum seconds timed per (kernel, shape); the best of 5 rounds is kept.
+            #[arg(long, default_value_t = 0.2)]
+            seconds: f64,
+            #[command(flatten)]
+            cpu: CpuOpts,
+        },
+    }
+
+    /// CPU backend options.
+    #[derive(clap::Args, Clone, Copy)]
+    struct CpuOpts {
+        /// Worker threads for the CPU kernels (default: one per core, or $AEPLAY_THREADS).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Instruction set of the CPU kernels (scalar, avx2, avx512; default: the best available).
+        #[arg(long, value_parser = parse_isa)]
+        isa: Option<Isa>,
+    }
+
+    fn parse_isa(s: &str) -> Result<Isa, String> {
+        Isa::from_name(s).ok_or_else(|| {
+            let names: Vec<_> = Isa::available().iter().map(|i| i.name()).collect();
+            format!("'{s}' is not available here; available: {}", names.join(", "))
+        })
     }
 
     pub fn main() -> i32 {
@@ -123,8 +162,37 @@ mod cli {
         Mnist::load_dir(&dir).map_err(|e| e.to_string())
     }
 
-    fn backend(_kind: BackendKind) -> CpuBackend {
-        CpuBackend::new()
+    /// Where backends come from: the GPU device is acquired once and shared.
+    enum Source {
+        Cpu(CpuOpts),
+        Gpu(GpuContext),
+    }
+
+    impl Source {
+        fn new(kind: BackendKind, cpu: CpuOpts) -> Result<Self, String> {
+            Ok(match kind {
+                BackendKind::Cpu => Source::Cpu(cpu),
+                BackendKind::Gpu => Source::Gpu(pollster::block_on(GpuContext::new())?),
+            })
+        }
+
+        fn make(&self) -> Box<dyn Backend> {
+            match self {
+                Source::Cpu(cpu) => {
+                    let d = CpuBackend::new();
+                    Box::new(CpuBackend::with(cpu.isa.unwrap_or(d.isa()), cpu.threads.unwrap_or(d.threads())))
+                }
+                Source::Gpu(ctx) => Box::new(GpuBackend::new(ctx.clone())),
+            }
+        }
+
+        /// Adapter name and type for GPU runs, "cpu" otherwise.
+        fn adapter(&self) -> String {
+            match self {
+                Source::Cpu(_) => "cpu".into(),
+                Source::Gpu(ctx) => ctx.adapter_label(),
+            }
+        }
     }
 
     fn emit(json: bool, value: serde_json::Value) {
@@ -146,7 +214,7 @@ mod cli {
 
     fn run(cli: Cli) -> Result<(), String> {
         match cli.cmd {
-            Cmd::Train { preset, epochs, steps, backend: kind, data, batch, seed, json } => {
+            Cmd::Train { preset, epochs, steps, backend: kind, data, batch, seed, json, cpu } => {
                 let cfg = config(&preset, batch)?;
                 if steps.is_none() && epochs == 0 {
                     return Err("--epochs must be at least 1 (or give --steps N)".into());
@@ -155,7 +223,7 @@ mod cli {
                     return Err("--steps must be at least 1".into());
                 }
                 let data = load(data)?;
-                let be = backend(kind);
+                let be = Source::new(kind, cpu)?.make();
                 let backend_name = be.name();
                 let mut t = Trainer::new(be, &cfg, &data, seed)?;
                 let total_steps = steps.unwrap_or((epochs * t.steps_per_epoch()) as u64);
@@ -167,8 +235,9 @@ mod cli {
                     let ended = t.step();
                     epoch_examples += t.batch().min(t.train_rows);
                     if ended || s + 1 == total_steps {
-                        let train_secs = epoch_start.elapsed().as_secs_f64();
+                        // Reading the loss waits for queued GPU work, so time after it.
                         let (train_loss, seen) = t.take_train_loss().unwrap_or((f64::NAN, 0));
+                        let train_secs = epoch_start.elapsed().as_secs_f64();
                         if !train_loss.is_finite() {
                             return Err(format!(
                                 "the training loss became {train_loss} at step {}: lower the learning rate and try again",
@@ -201,14 +270,23 @@ mod cli {
                 );
                 Ok(())
             }
-            Cmd::Bench { preset, backend: kind, batch, steps, data, json } => {
-                let data = load(data)?;
+            Cmd::Bench { preset, backend: kind, batch, steps, data, json, allow_cpu_adapter, cpu } => {
                 if steps == 0 {
                     return Err("--steps must be at least 1".into());
                 }
+                let source = Source::new(kind, cpu)?;
+                if let Source::Gpu(ctx) = &source {
+                    if ctx.is_cpu_adapter() && !allow_cpu_adapter {
+                        return Err(format!(
+                            "the GPU adapter is {}, a CPU emulation: its numbers are not GPU figures (pass --allow-cpu-adapter to measure it anyway)",
+                            ctx.adapter_label()
+                        ));
+                    }
+                }
+                let data = load(data)?;
                 for b in batch {
                     let cfg = config(&preset, Some(b))?;
-                    let be = backend(kind);
+                    let be = source.make();
                     let name = be.name();
                     let mut t = Trainer::new(be, &cfg, &data, 1)?;
                     for _ in 0..5 {
@@ -225,13 +303,103 @@ mod cli {
                     emit(
                         json,
                         json!({
-                            "preset": cfg.name, "backend": name, "batch": b, "steps": steps,
+                            "preset": cfg.name, "backend": name, "adapter": source.adapter(), "batch": b, "steps": steps,
                             "samples_per_s": sps, "ms_per_step": secs * 1e3 / steps as f64,
                             "gflops": cfg.flops_per_step(b) * steps as f64 / secs / 1e9, "final_loss": loss,
                         }),
                     );
                 }
                 Ok(())
+            }
+            Cmd::Kernels { batch, seconds, cpu } => {
+                super::kernels::run(&batch, seconds, cpu.threads, cpu.isa);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// `aeplay kernels`: our kernels (per ISA) against the `matrixmultiply` crate on the five
+/// products of a `dae_vincent` step, one JSON line per (kernel, product, batch).
+#[cfg(not(target_arch = "wasm32"))]
+mod kernels {
+    use std::time::Instant;
+
+    use aeplay::backend::cpu::{gemm, Isa};
+
+    /// (name, m, k, n, ta, tb) of each product for batch `b` (784→500→784).
+    pub fn shapes(b: usize) -> Vec<(&'static str, usize, usize, usize, bool, bool)> {
+        vec![
+            ("fwd1 x·W1", b, 784, 500, false, false),
+            ("fwd2 h·W2", b, 500, 784, false, false),
+            ("dW2 hᵀ·dz", 500, b, 784, true, false),
+            ("dh dz·W2ᵀ", b, 784, 500, false, true),
+            ("dW1 xᵀ·dz", 784, b, 500, true, false),
+        ]
+    }
+
+    fn time(seconds: f64, mut f: impl FnMut()) -> f64 {
+        f();
+        let mut best = f64::INFINITY;
+        for _ in 0..5 {
+            let (start, mut reps) = (Instant::now(), 0u32);
+            while start.elapsed().as_secs_f64() < seconds / 5.0 || reps < 3 {
+                f();
+                reps += 1;
+            }
+            best = best.min(start.elapsed().as_secs_f64() / reps as f64);
+        }
+        best
+    }
+
+    pub fn run(batches: &[usize], seconds: f64, threads: Option<usize>, isa: Option<Isa>) {
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let thread_counts: Vec<usize> = match threads {
+            Some(t) => vec![t],
+            None if cores > 1 => vec![1, cores],
+            None => vec![1],
+        };
+        let isas: Vec<Isa> = isa.map(|i| vec![i]).unwrap_or_else(|| Isa::available().into_iter().filter(|&i| i != Isa::Scalar).collect());
+        for &b in batches {
+            for (name, m, k, n, ta, tb) in shapes(b) {
+                let a: Vec<f32> = (0..m * k).map(|i| ((i * 7 % 13) as f32 - 6.0) * 0.01).collect();
+                let bm: Vec<f32> = (0..k * n).map(|i| ((i * 5 % 11) as f32 - 5.0) * 0.01).collect();
+                let mut c = vec![0.0f32; m * n];
+                let flops = 2.0 * (m * k * n) as f64;
+                let report = |kernel: String, threads: usize, secs: f64| {
+                    println!(
+                        "{}",
+                        serde_json::json!({"kernel": kernel, "threads": threads, "product": name, "batch": b,
+                            "m": m, "k": k, "n": n, "us": secs * 1e6, "gflops": flops / secs / 1e9})
+                    );
+                };
+                for &t in &thread_counts {
+                    for &i in &isas {
+                        let s = time(seconds, || gemm::sgemm(i, t, &a, &bm, &mut c, m, k, n, ta, tb, false));
+                        report(format!("aeplay-{}", i.name()), t, s);
+                    }
+                    let (rsa, csa) = if ta { (1, m as isize) } else { (k as isize, 1) };
+                    let (rsb, csb) = if tb { (1, k as isize) } else { (n as isize, 1) };
+                    // matrixmultiply reads its thread count from the environment once; it is
+                    // timed single-threaded only (its threading feature splits by rows).
+                    if t == 1 {
+                        let s = time(seconds, || unsafe {
+                            matrixmultiply::sgemm(m, k, n, 1.0, a.as_ptr(), rsa, csa, bm.as_ptr(), rsb, csb, 0.0, c.as_mut_ptr(), n as isize, 1)
+                        });
+                        report("matrixmultiply".into(), 1, s);
+                    }
+                    #[cfg(feature = "bench-gemm")]
+                    {
+                        let par = if t == 1 { gemm_crate::Parallelism::None } else { gemm_crate::Parallelism::Rayon(t) };
+                        let s = time(seconds, || unsafe {
+                            gemm_crate::gemm(
+                                m, n, k, c.as_mut_ptr(), 1, n as isize, false, a.as_ptr(), csa, rsa, bm.as_ptr(), csb, rsb,
+                                0.0f32, 1.0f32, false, false, false, par,
+                            )
+                        });
+                        report("gemm-crate".into(), t, s);
+                    }
+                }
             }
         }
     }

@@ -1,22 +1,55 @@
-//! The CPU backend: buffers are host vectors, matrix products go through the
-//! `matrixmultiply` crate (strided, so transposes cost nothing; runtime-selected AVX/FMA
-//! natively, simd128 in wasm builds), element-wise ops use the scalar reference loops,
-//! which the compiler vectorises.
+//! The CPU backend: buffers are host vectors; matrix products run the register-blocked
+//! SIMD kernels of `gemm.rs` (AVX-512 or AVX2+FMA picked at run time natively, with rayon
+//! threads; wasm `simd128` in the browser), element-wise ops the fused SIMD passes of
+//! `elementwise.rs`. `Isa::Scalar` runs the same code one lane wide: the fallback.
+
+pub mod check;
+pub mod elementwise;
+pub mod gemm;
+pub mod simd;
 
 use std::cell::{Ref, RefCell, RefMut};
 
 use super::{Backend, Buf, DataId, View};
 use crate::core::{ops, Activation, LossKind};
 
-#[derive(Default)]
+pub use gemm::Isa;
+
 pub struct CpuBackend {
     bufs: Vec<RefCell<Vec<f32>>>,
     data: Vec<(Vec<u8>, usize)>,
+    isa: Isa,
+    threads: usize,
+}
+
+impl Default for CpuBackend {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl CpuBackend {
+    /// The best ISA of this CPU, one thread per core (natively; one thread in wasm).
     pub fn new() -> Self {
-        Self::default()
+        Self::with(Isa::detect(), default_threads())
+    }
+
+    /// A backend with a chosen ISA (`Isa::available()`) and thread count.
+    pub fn with(isa: Isa, threads: usize) -> Self {
+        CpuBackend { bufs: Vec::new(), data: Vec::new(), isa, threads: threads.max(1) }
+    }
+
+    /// The element-wise passes: SIMD ones, or the scalar reference for `Isa::Scalar`.
+    fn ew(&self) -> Elementwise {
+        Elementwise(self.isa == Isa::Scalar)
+    }
+
+    pub fn isa(&self) -> Isa {
+        self.isa
+    }
+
+    pub fn threads(&self) -> usize {
+        self.threads
     }
 
     fn get(&self, v: View) -> Ref<'_, [f32]> {
@@ -37,9 +70,9 @@ impl CpuBackend {
 impl Backend for CpuBackend {
     fn name(&self) -> String {
         if cfg!(target_arch = "wasm32") {
-            "CPU (wasm simd128)".into()
+            format!("CPU (wasm {})", self.isa.name())
         } else {
-            "CPU (native)".into()
+            format!("CPU (native {}, {} thread{})", self.isa.name(), self.threads, if self.threads == 1 { "" } else { "s" })
         }
     }
 
@@ -67,7 +100,7 @@ impl Backend for CpuBackend {
         let (bytes, dim) = &self.data[data.0 as usize];
         let rows = (bytes.len() / dim) as u32;
         assert!(idx.iter().all(|&i| i < rows), "gather: index out of {rows} rows");
-        ops::gather(bytes, *dim, idx, &mut self.get_mut(out));
+        elementwise::gather(bytes, *dim, idx, &mut self.get_mut(out));
     }
 
     fn matmul(&mut self, a: View, b: View, c: View, m: usize, k: usize, n: usize, ta: bool, tb: bool, accumulate: bool) {
@@ -76,41 +109,23 @@ impl Backend for CpuBackend {
         assert_eq!(c.len, m * n, "matmul: C is {} elements, expected {m}×{n}", c.len);
         let (av, bv) = (self.get(a), self.get(b));
         let mut cv = self.get_mut(c);
-        if m == 0 || n == 0 {
-            return;
-        }
-        if k == 0 {
-            if !accumulate {
-                cv.fill(0.0);
-            }
-            return;
-        }
-        let (rsa, csa) = if ta { (1, m as isize) } else { (k as isize, 1) };
-        let (rsb, csb) = if tb { (1, k as isize) } else { (n as isize, 1) };
-        let beta = if accumulate { 1.0 } else { 0.0 };
-        // SAFETY: the strides describe exactly the m×k, k×n and m×n matrices whose lengths
-        // were checked above, and C does not alias A or B (RefCell borrows guarantee it).
-        unsafe {
-            matrixmultiply::sgemm(
-                m, k, n, 1.0, av.as_ptr(), rsa, csa, bv.as_ptr(), rsb, csb, beta, cv.as_mut_ptr(), n as isize, 1,
-            );
-        }
+        gemm::sgemm(self.isa, self.threads, &av, &bv, &mut cv, m, k, n, ta, tb, accumulate);
     }
 
     fn bias_act_forward(&mut self, x: View, bias: View, act: Activation, out: View, cols: usize) {
-        ops::bias_act_forward(&self.get(x), &self.get(bias), act, &mut self.get_mut(out), cols);
+        self.ew().bias_act_forward(&self.get(x), &self.get(bias), act, &mut self.get_mut(out), cols);
     }
 
     fn act_backward(&mut self, dy: View, y: View, act: Activation, dz: View) {
-        ops::act_backward(&self.get(dy), &self.get(y), act, &mut self.get_mut(dz));
+        self.ew().act_backward(&self.get(dy), &self.get(y), act, &mut self.get_mut(dz));
     }
 
     fn bias_grad(&mut self, dz: View, db: View, cols: usize, accumulate: bool) {
-        ops::bias_grad(&self.get(dz), &mut self.get_mut(db), cols, accumulate);
+        self.ew().bias_grad(&self.get(dz), &mut self.get_mut(db), cols, accumulate);
     }
 
     fn loss_forward_backward(&mut self, kind: LossKind, out: View, target: View, cols: usize, scale: f32, dout: View, row_loss: View) {
-        ops::loss_forward_backward(
+        self.ew().loss_forward_backward(
             kind,
             &self.get(out),
             &self.get(target),
@@ -122,11 +137,11 @@ impl Backend for CpuBackend {
     }
 
     fn noise_masking(&mut self, x: View, out: View, keep: f32, seed: u32, stream: u32) {
-        ops::noise_masking(&self.get(x), &mut self.get_mut(out), keep, seed, stream);
+        self.ew().noise_masking(&self.get(x), &mut self.get_mut(out), keep, seed, stream);
     }
 
     fn sgd_step(&mut self, params: View, grads: View, lr: f32) {
-        ops::sgd_step(&mut self.get_mut(params), &self.get(grads), lr);
+        self.ew().sgd_step(&mut self.get_mut(params), &self.get(grads), lr, self.threads);
     }
 
     fn sum_into(&mut self, src: View, dst: View, accumulate: bool) {
@@ -140,5 +155,46 @@ impl Backend for CpuBackend {
     fn copy(&mut self, src: View, dst: View) {
         assert_eq!(src.len, dst.len, "copy: {} values into {}", src.len, dst.len);
         self.get_mut(dst).copy_from_slice(&self.get(src));
+    }
+}
+
+/// Threads for native kernels: one per core (rayon's pool), or `AEPLAY_THREADS`.
+fn default_threads() -> usize {
+    if cfg!(target_arch = "wasm32") {
+        return 1;
+    }
+    if let Some(n) = std::env::var("AEPLAY_THREADS").ok().and_then(|v| v.parse().ok()) {
+        return n;
+    }
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+/// Element-wise ops dispatched on the ISA: `Isa::Scalar` runs the reference loops of
+/// `core::ops` (the oracle), every other ISA the fused passes of `elementwise`.
+struct Elementwise(bool);
+
+impl Elementwise {
+    fn bias_act_forward(&self, x: &[f32], bias: &[f32], act: Activation, out: &mut [f32], cols: usize) {
+        if self.0 { ops::bias_act_forward(x, bias, act, out, cols) } else { elementwise::bias_act_forward(x, bias, act, out, cols) }
+    }
+    fn act_backward(&self, dy: &[f32], y: &[f32], act: Activation, dz: &mut [f32]) {
+        if self.0 { ops::act_backward(dy, y, act, dz) } else { elementwise::act_backward(dy, y, act, dz) }
+    }
+    fn bias_grad(&self, dz: &[f32], db: &mut [f32], cols: usize, acc: bool) {
+        if self.0 { ops::bias_grad(dz, db, cols, acc) } else { elementwise::bias_grad(dz, db, cols, acc) }
+    }
+    #[allow(clippy::too_many_arguments)]
+    fn loss_forward_backward(&self, kind: LossKind, out: &[f32], target: &[f32], cols: usize, scale: f32, dout: &mut [f32], row_loss: &mut [f32]) {
+        if self.0 {
+            ops::loss_forward_backward(kind, out, target, cols, scale, dout, row_loss)
+        } else {
+            elementwise::loss_forward_backward(kind, out, target, cols, scale, dout, row_loss)
+        }
+    }
+    fn noise_masking(&self, x: &[f32], out: &mut [f32], keep: f32, seed: u32, stream: u32) {
+        if self.0 { ops::noise_masking(x, out, keep, seed, stream) } else { elementwise::noise_masking(x, out, keep, seed, stream) }
+    }
+    fn sgd_step(&self, p: &mut [f32], g: &[f32], lr: f32, threads: usize) {
+        if self.0 { ops::sgd_step(p, g, lr) } else { elementwise::sgd_step(p, g, lr, threads) }
     }
 }

@@ -1,0 +1,427 @@
+//! Single-precision matrix multiply for the CPU backend, in the three forms a training step
+//! needs, without materialising transposes:
+//!
+//! - `A·B` and `Aᵀ·B` (B stored k×n row-major): a register-blocked *broadcast* kernel. A is
+//!   packed into row panels of `R` rows (k×R, interleaved, so the transpose of A is free), B
+//!   is read in place a row of `NV` vectors at a time (k rows at stride n: the hardware
+//!   prefetcher follows it and there is no per-step packing of the weights, which change
+//!   every step). An R×NV tile of accumulators stays in registers for the whole k loop.
+//! - `A·Bᵀ` (B stored n×k): a *dot* kernel: RA rows of A against RB rows of B, both
+//!   contiguous in k, RA×RB vector accumulators reduced across lanes at the end.
+//! - `Aᵀ·Bᵀ` (not used by the models): B is transposed into scratch, then `Aᵀ·B`.
+//!
+//! Threads (native only) split the output columns into contiguous ranges; each output
+//! element is still summed by one thread in one fixed order, so results do not depend on the
+//! thread count and training stays deterministic.
+//!
+//! Shapes in comments: C is m×n, op(A) is m×k, op(B) is k×n, all row-major.
+
+use std::cell::RefCell;
+
+use super::simd::{Scalar, Simd};
+
+/// The instruction sets a kernel can be built for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Isa {
+    /// One lane, no intrinsics: the portable fallback.
+    Scalar,
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    Wasm128,
+}
+
+impl Isa {
+    /// The best instruction set this CPU (or this wasm build) has.
+    pub fn detect() -> Isa {
+        *Self::available().last().unwrap()
+    }
+
+    /// Every instruction set usable here, slowest first.
+    pub fn available() -> Vec<Isa> {
+        #[allow(unused_mut)]
+        let mut v = vec![Isa::Scalar];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                v.push(Isa::Avx2);
+            }
+            if is_x86_feature_detected!("avx512f") {
+                v.push(Isa::Avx512);
+            }
+        }
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        v.push(Isa::Wasm128);
+        v
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Scalar => "scalar",
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => "avx2+fma",
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => "avx512",
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            Isa::Wasm128 => {
+                if cfg!(target_feature = "relaxed-simd") {
+                    "simd128+relaxed"
+                } else {
+                    "simd128"
+                }
+            }
+        }
+    }
+
+    /// Looks an ISA up by its name (for the CLI and benchmarks).
+    pub fn from_name(s: &str) -> Option<Isa> {
+        Self::available().into_iter().find(|i| i.name() == s || i.name().split('+').next() == Some(s))
+    }
+}
+
+/// Below this many multiply-adds a product runs on one thread (waking a second one costs
+/// more than it saves).
+const PARALLEL_MIN_MACS: usize = 1 << 16;
+
+/// A raw pointer that may cross to a worker thread: the column ranges the threads write
+/// are disjoint, and the inputs are only read.
+#[derive(Clone, Copy)]
+struct Ptr<T>(T);
+unsafe impl<T> Send for Ptr<T> {}
+unsafe impl<T> Sync for Ptr<T> {}
+
+thread_local! {
+    /// Packed A panels (main thread) / transposed B (the `Aᵀ·Bᵀ` form).
+    static SCRATCH: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// C[m×n] = op(A)·op(B) (+ C if `accumulate`). `ta`: A is stored k×m; `tb`: B is stored
+/// n×k. `threads` > 1 splits the columns across rayon workers (native builds only).
+#[allow(clippy::too_many_arguments)]
+pub fn sgemm(
+    isa: Isa,
+    threads: usize,
+    a: &[f32],
+    b: &[f32],
+    c: &mut [f32],
+    m: usize,
+    k: usize,
+    n: usize,
+    ta: bool,
+    tb: bool,
+    accumulate: bool,
+) {
+    assert_eq!(a.len(), m * k, "sgemm: A has {} elements, expected {m}×{k}", a.len());
+    assert_eq!(b.len(), k * n, "sgemm: B has {} elements, expected {k}×{n}", b.len());
+    assert_eq!(c.len(), m * n, "sgemm: C has {} elements, expected {m}×{n}", c.len());
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            c.fill(0.0);
+        }
+        return;
+    }
+    let threads = if m * n * k < PARALLEL_MIN_MACS { 1 } else { threads.max(1) };
+    if ta && tb {
+        // Aᵀ·Bᵀ: transpose B (n×k) into k×n scratch, then Aᵀ·B.
+        let mut bt = SCRATCH.with(|s| std::mem::take(&mut s.borrow_mut().1));
+        bt.clear();
+        bt.resize(k * n, 0.0);
+        for j in 0..n {
+            for p in 0..k {
+                bt[p * n + j] = b[j * k + p];
+            }
+        }
+        sgemm(isa, threads, a, &bt, c, m, k, n, true, false, accumulate);
+        SCRATCH.with(|s| s.borrow_mut().1 = bt);
+        return;
+    }
+    // SAFETY: lengths were checked above; each ISA's kernels are only reachable when
+    // `Isa::available` found that ISA on this CPU.
+    unsafe {
+        match isa {
+            Isa::Scalar => dispatch::<Scalar>(kernels!(Scalar), threads, a, b, c, m, k, n, ta, tb, accumulate),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => dispatch::<super::simd::Avx2>(x86::AVX2, threads, a, b, c, m, k, n, ta, tb, accumulate),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => dispatch::<super::simd::Avx512>(x86::AVX512, threads, a, b, c, m, k, n, ta, tb, accumulate),
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            Isa::Wasm128 => {
+                use super::simd::Wasm128;
+                dispatch::<Wasm128>(kernels!(Wasm128), threads, a, b, c, m, k, n, ta, tb, accumulate)
+            }
+        }
+    }
+}
+
+/// Signature of a column-range worker: (A or packed A, B, C, m, k, n, j0, j1, accumulate).
+type RangeFn = unsafe fn(*const f32, *const f32, *mut f32, usize, usize, usize, usize, usize, bool);
+
+/// One ISA's entry points: each is compiled with that ISA's target features, so the
+/// generic kernels inline into straight-line SIMD.
+#[derive(Clone, Copy)]
+struct Kernels {
+    bcast: RangeFn,
+    dot: RangeFn,
+}
+
+macro_rules! kernels {
+    ($s:ty) => {
+        Kernels { bcast: bcast_ranges::<$s>, dot: dot_ranges::<$s> }
+    };
+}
+use kernels;
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::super::simd::{Avx2, Avx512};
+    use super::{bcast_ranges, dot_ranges, Kernels};
+
+    macro_rules! wrap {
+        ($name:ident, $inner:ident, $s:ty, $feat:literal) => {
+            #[target_feature(enable = $feat)]
+            #[allow(clippy::too_many_arguments)]
+            unsafe fn $name(a: *const f32, b: *const f32, c: *mut f32, m: usize, k: usize, n: usize, j0: usize, j1: usize, acc: bool) {
+                $inner::<$s>(a, b, c, m, k, n, j0, j1, acc)
+            }
+        };
+    }
+    wrap!(bcast_avx2, bcast_ranges, Avx2, "avx2,fma");
+    wrap!(dot_avx2, dot_ranges, Avx2, "avx2,fma");
+    wrap!(bcast_avx512, bcast_ranges, Avx512, "avx512f,avx2,fma");
+    wrap!(dot_avx512, dot_ranges, Avx512, "avx512f,avx2,fma");
+
+    pub(super) const AVX2: Kernels = Kernels { bcast: bcast_avx2, dot: dot_avx2 };
+    pub(super) const AVX512: Kernels = Kernels { bcast: bcast_avx512, dot: dot_avx512 };
+}
+
+/// Splits `0..n` into `parts` contiguous ranges whose starts are multiples of `align`.
+fn split_cols(n: usize, align: usize, parts: usize) -> Vec<(usize, usize)> {
+    let blocks = n.div_ceil(align);
+    let parts = parts.clamp(1, blocks.max(1));
+    (0..parts)
+        .map(|t| {
+            let (b0, b1) = (blocks * t / parts, blocks * (t + 1) / parts);
+            ((b0 * align).min(n), (b1 * align).min(n))
+        })
+        .filter(|(s, e)| e > s)
+        .collect()
+}
+
+/// Runs `f(j0, j1)` for each column range, on rayon workers when there is more than one.
+fn for_ranges(ranges: &[(usize, usize)], f: &(dyn Fn(usize, usize) + Sync)) {
+    #[cfg(not(target_arch = "wasm32"))]
+    if ranges.len() > 1 {
+        rayon::scope(|s| {
+            for &(j0, j1) in &ranges[1..] {
+                s.spawn(move |_| f(j0, j1));
+            }
+            f(ranges[0].0, ranges[0].1);
+        });
+        return;
+    }
+    for &(j0, j1) in ranges {
+        f(j0, j1);
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+unsafe fn dispatch<S: Simd>(kern: Kernels, threads: usize, a: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n: usize, ta: bool, tb: bool, acc: bool) {
+    let cp = Ptr(c.as_mut_ptr());
+    if tb {
+        // A·Bᵀ: dot kernel over column ranges.
+        let ranges = split_cols(n, 4, threads);
+        let (ap, bp) = (Ptr(a.as_ptr()), Ptr(b.as_ptr()));
+        for_ranges(&ranges, &move |j0, j1| {
+            let (ap, bp, cp) = (ap, bp, cp);
+            (kern.dot)(ap.0, bp.0, cp.0, m, k, n, j0, j1, acc)
+        });
+        return;
+    }
+    // A·B / Aᵀ·B: pack A into row panels, then the broadcast kernel over column ranges.
+    SCRATCH.with(|s| {
+        let packed = &mut s.borrow_mut().0;
+        let mr = S::MR;
+        packed.clear();
+        packed.resize(m.div_ceil(mr) * mr * k, 0.0);
+        let (rsa, csa) = if ta { (1, m) } else { (k, 1) };
+        for (blk, panel) in packed.chunks_mut(mr * k).enumerate() {
+            let i0 = blk * mr;
+            let rows = mr.min(m - i0);
+            // panel[p * rows + r] = A[i0 + r, p]
+            for p in 0..k {
+                for r in 0..rows {
+                    *panel.get_unchecked_mut(p * rows + r) = *a.get_unchecked((i0 + r) * rsa + p * csa);
+                }
+            }
+        }
+        let nr = 2 * S::LANES;
+        let ranges = split_cols(n, nr, threads);
+        let (pp, bp) = (Ptr(packed.as_ptr()), Ptr(b.as_ptr()));
+        for_ranges(&ranges, &move |j0, j1| {
+            let (pp, bp, cp) = (pp, bp, cp);
+            (kern.bcast)(pp.0, bp.0, cp.0, m, k, n, j0, j1, acc)
+        });
+    });
+}
+
+/// Broadcast kernel over columns j0..j1 (j0 a multiple of NR = 2 vectors).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn bcast_ranges<S: Simd>(packed: *const f32, b: *const f32, c: *mut f32, m: usize, k: usize, n: usize, j0: usize, j1: usize, acc: bool) {
+    let nr = 2 * S::LANES;
+    let mr = S::MR;
+    // A tail panel of fewer than NR columns is copied into zero-padded scratch (k×NR) and
+    // computed into a tile, so no load or store goes past the matrices.
+    let mut tail_b: Vec<f32> = Vec::new();
+    let mut tile = [0.0f32; 8 * 32];
+    let mut j = j0;
+    while j < j1 {
+        let cols = nr.min(j1 - j);
+        let (bpanel, ldb) = if cols == nr {
+            (b.add(j), n)
+        } else {
+            tail_b.clear();
+            tail_b.resize(k * nr, 0.0);
+            for p in 0..k {
+                std::ptr::copy_nonoverlapping(b.add(p * n + j), tail_b.as_mut_ptr().add(p * nr), cols);
+            }
+            (tail_b.as_ptr(), nr)
+        };
+        let mut i0 = 0;
+        while i0 < m {
+            let rows = mr.min(m - i0);
+            let ap = packed.add(i0 * k);
+            if cols == nr {
+                bcast_rows::<S>(rows, k, ap, bpanel, ldb, c.add(i0 * n + j), n, acc);
+            } else {
+                // Into the tile (row stride NR), then the valid columns into C.
+                bcast_rows::<S>(rows, k, ap, bpanel, ldb, tile.as_mut_ptr(), nr, false);
+                for r in 0..rows {
+                    let dst = c.add((i0 + r) * n + j);
+                    for q in 0..cols {
+                        let v = tile[r * nr + q];
+                        *dst.add(q) = if acc { *dst.add(q) + v } else { v };
+                    }
+                }
+            }
+            i0 += rows;
+        }
+        j += cols;
+    }
+}
+
+/// Calls the broadcast micro-kernel with the row count as a compile-time constant.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn bcast_rows<S: Simd>(rows: usize, k: usize, ap: *const f32, b: *const f32, ldb: usize, c: *mut f32, ldc: usize, acc: bool) {
+    match rows {
+        1 => bcast_kernel::<S, 1>(k, ap, b, ldb, c, ldc, acc),
+        2 => bcast_kernel::<S, 2>(k, ap, b, ldb, c, ldc, acc),
+        3 => bcast_kernel::<S, 3>(k, ap, b, ldb, c, ldc, acc),
+        4 => bcast_kernel::<S, 4>(k, ap, b, ldb, c, ldc, acc),
+        5 => bcast_kernel::<S, 5>(k, ap, b, ldb, c, ldc, acc),
+        6 => bcast_kernel::<S, 6>(k, ap, b, ldb, c, ldc, acc),
+        7 => bcast_kernel::<S, 7>(k, ap, b, ldb, c, ldc, acc),
+        8 => bcast_kernel::<S, 8>(k, ap, b, ldb, c, ldc, acc),
+        _ => unreachable!("row block of {rows}"),
+    }
+}
+
+/// The micro-kernel: C[R × 2 vectors] (+)= Apanel[k×R]ᵀ · B[k × 2 vectors] (B at row
+/// stride `ldb`), 2R accumulators in registers for the whole k loop.
+#[inline(always)]
+unsafe fn bcast_kernel<S: Simd, const R: usize>(k: usize, ap: *const f32, b: *const f32, ldb: usize, c: *mut f32, ldc: usize, acc: bool) {
+    let l = S::LANES;
+    let mut c0 = [S::zero(); R];
+    let mut c1 = [S::zero(); R];
+    let mut a = ap;
+    let mut bp = b;
+    for _ in 0..k {
+        let b0 = S::load(bp);
+        let b1 = S::load(bp.add(l));
+        for r in 0..R {
+            let av = S::splat(*a.add(r));
+            c0[r] = S::fma(av, b0, c0[r]);
+            c1[r] = S::fma(av, b1, c1[r]);
+        }
+        a = a.add(R);
+        bp = bp.add(ldb);
+    }
+    for r in 0..R {
+        let p = c.add(r * ldc);
+        if acc {
+            S::store(p, S::add(c0[r], S::load(p)));
+            S::store(p.add(l), S::add(c1[r], S::load(p.add(l))));
+        } else {
+            S::store(p, c0[r]);
+            S::store(p.add(l), c1[r]);
+        }
+    }
+}
+
+/// Dot kernel over columns j0..j1: C[i, j] = Σ_p A[i, p]·B[j, p] (both rows contiguous).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn dot_ranges<S: Simd>(a: *const f32, b: *const f32, c: *mut f32, m: usize, k: usize, n: usize, j0: usize, j1: usize, acc: bool) {
+    const RB: usize = 4;
+    let ra = if S::LANES >= 8 { S::MR / 2 } else { 2 }; // 4 (avx512), 3 (avx2), 2 (wasm, scalar)
+    let mut i = 0;
+    while i < m {
+        let rows = ra.min(m - i);
+        let mut j = j0;
+        while j + RB <= j1 {
+            match rows {
+                4 => dot_tile::<S, 4, RB>(a, b, c, i, j, k, n, acc),
+                3 => dot_tile::<S, 3, RB>(a, b, c, i, j, k, n, acc),
+                2 => dot_tile::<S, 2, RB>(a, b, c, i, j, k, n, acc),
+                _ => dot_tile::<S, 1, RB>(a, b, c, i, j, k, n, acc),
+            }
+            j += RB;
+        }
+        while j < j1 {
+            for r in 0..rows {
+                dot_tile::<S, 1, 1>(a, b, c, i + r, j, k, n, acc);
+            }
+            j += 1;
+        }
+        i += rows;
+    }
+}
+
+/// RA×RB block of C from RA rows of A and RB rows of B: RA·RB vector accumulators over
+/// the vector part of k, lanes summed at the end, then the k tail in scalar.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn dot_tile<S: Simd, const RA: usize, const RB: usize>(a: *const f32, b: *const f32, c: *mut f32, i: usize, j: usize, k: usize, n: usize, acc: bool) {
+    let l = S::LANES;
+    let kv = k - k % l;
+    let mut s = [[S::zero(); RB]; RA];
+    let ar: [*const f32; RA] = std::array::from_fn(|r| a.add((i + r) * k));
+    let br: [*const f32; RB] = std::array::from_fn(|q| b.add((j + q) * k));
+    let mut p = 0;
+    while p < kv {
+        let av: [S::V; RA] = std::array::from_fn(|r| S::load(ar[r].add(p)));
+        for q in 0..RB {
+            let bv = S::load(br[q].add(p));
+            for r in 0..RA {
+                s[r][q] = S::fma(av[r], bv, s[r][q]);
+            }
+        }
+        p += l;
+    }
+    for r in 0..RA {
+        for q in 0..RB {
+            let mut v = S::hsum(s[r][q]);
+            for p in kv..k {
+                v += *ar[r].add(p) * *br[q].add(p);
+            }
+            let dst = c.add((i + r) * n + j + q);
+            *dst = if acc { *dst + v } else { v };
+        }
+    }
+}
