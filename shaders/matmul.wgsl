@@ -26,8 +26,11 @@ fn matmul_forward(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgro
     let row0 = wid.y * TILE;
     let col0 = wid.x * TILE;
     let t = lid.y * 16u + lid.x;
-    var acc: array<f32, 16>;
-    for (var i = 0u; i < 16u; i++) { acc[i] = 0.0; }
+    // Row i of this thread's 4×4 block of C is acc[i] (registers, no indexed arrays).
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
     for (var p0 = 0u; p0 < P.k; p0 += DEPTH) {
         for (var s = 0u; s < 4u; s++) {
             let e = t + s * 256u;
@@ -54,24 +57,58 @@ fn matmul_forward(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgro
                                a_tile[p * TILE + lid.y * 4u + 2u], a_tile[p * TILE + lid.y * 4u + 3u]);
             let bv = vec4<f32>(b_tile[p * TILE + lid.x * 4u], b_tile[p * TILE + lid.x * 4u + 1u],
                                b_tile[p * TILE + lid.x * 4u + 2u], b_tile[p * TILE + lid.x * 4u + 3u]);
-            for (var i = 0u; i < 4u; i++) {
-                acc[i * 4u + 0u] += av[i] * bv[0];
-                acc[i * 4u + 1u] += av[i] * bv[1];
-                acc[i * 4u + 2u] += av[i] * bv[2];
-                acc[i * 4u + 3u] += av[i] * bv[3];
-            }
+            acc0 += av.x * bv;
+            acc1 += av.y * bv;
+            acc2 += av.z * bv;
+            acc3 += av.w * bv;
         }
         workgroupBarrier();
     }
-    for (var i = 0u; i < 4u; i++) {
-        let gi = row0 + lid.y * 4u + i;
-        if (gi >= P.m) { break; }
-        for (var j = 0u; j < 4u; j++) {
-            let gj = col0 + lid.x * 4u + j;
-            if (gj < P.n) {
-                let at = P.c_off + gi * P.n + gj;
-                if (P.accumulate != 0u) { c[at] = c[at] + acc[i * 4u + j]; } else { c[at] = acc[i * 4u + j]; }
-            }
+    store_row(row0 + lid.y * 4u, col0 + lid.x * 4u, acc0);
+    store_row(row0 + lid.y * 4u + 1u, col0 + lid.x * 4u, acc1);
+    store_row(row0 + lid.y * 4u + 2u, col0 + lid.x * 4u, acc2);
+    store_row(row0 + lid.y * 4u + 3u, col0 + lid.x * 4u, acc3);
+}
+
+// Writes (or adds) four consecutive elements of row gi of C starting at column gj.
+fn store_row(gi: u32, gj: u32, v: vec4<f32>) {
+    if (gi >= P.m) { return; }
+    for (var j = 0u; j < 4u; j++) {
+        if (gj + j < P.n) {
+            let at = P.c_off + gi * P.n + gj + j;
+            if (P.accumulate != 0u) { c[at] = c[at] + v[j]; } else { c[at] = v[j]; }
         }
     }
+}
+
+// The same product without workgroup memory or barriers: each invocation reads its rows of
+// A and columns of B straight from the buffers and keeps a 4×4 block of C in registers.
+// Picked on software adapters (lavapipe, SwiftShader), where a barrier costs a context
+// switch between emulated invocations and caches do the staging that workgroup memory
+// does on a real GPU.
+@compute @workgroup_size(8, 8)
+fn matmul_direct(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let i0 = gid.y * 4u;
+    let j0 = gid.x * 4u;
+    if (i0 >= P.m || j0 >= P.n) { return; }
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
+    let ir = vec4<u32>(min(i0, P.m - 1u), min(i0 + 1u, P.m - 1u), min(i0 + 2u, P.m - 1u), min(i0 + 3u, P.m - 1u));
+    let jc = vec4<u32>(min(j0, P.n - 1u), min(j0 + 1u, P.n - 1u), min(j0 + 2u, P.n - 1u), min(j0 + 3u, P.n - 1u));
+    for (var p = 0u; p < P.k; p++) {
+        let av = vec4<f32>(a[P.a_off + ir.x * P.rsa + p * P.csa], a[P.a_off + ir.y * P.rsa + p * P.csa],
+                           a[P.a_off + ir.z * P.rsa + p * P.csa], a[P.a_off + ir.w * P.rsa + p * P.csa]);
+        let bv = vec4<f32>(b[P.b_off + p * P.rsb + jc.x * P.csb], b[P.b_off + p * P.rsb + jc.y * P.csb],
+                           b[P.b_off + p * P.rsb + jc.z * P.csb], b[P.b_off + p * P.rsb + jc.w * P.csb]);
+        acc0 += av.x * bv;
+        acc1 += av.y * bv;
+        acc2 += av.z * bv;
+        acc3 += av.w * bv;
+    }
+    store_row(i0, j0, acc0);
+    store_row(i0 + 1u, j0, acc1);
+    store_row(i0 + 2u, j0, acc2);
+    store_row(i0 + 3u, j0, acc3);
 }

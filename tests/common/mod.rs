@@ -37,11 +37,20 @@ pub fn max_rel_err(a: &[f32], b: &[f32], floor: f32) -> f32 {
 /// A GPU backend on the first Vulkan adapter (lavapipe in CI), or None with the reason
 /// printed. With AEPLAY_REQUIRE_GPU=1 (set by `make test`) a missing adapter fails instead.
 pub fn gpu() -> Option<aeplay::backend::gpu::GpuBackend> {
+    gpu_with(false)
+}
+
+/// The GPU backend with the barrier-free matmul kernel (the one software adapters use).
+pub fn gpu_direct() -> Option<aeplay::backend::gpu::GpuBackend> {
+    gpu_with(true)
+}
+
+fn gpu_with(direct_matmul: bool) -> Option<aeplay::backend::gpu::GpuBackend> {
     use aeplay::backend::gpu::{GpuBackend, GpuContext};
     match pollster::block_on(GpuContext::new()) {
         Ok(ctx) => {
             eprintln!("GPU tests on {}", ctx.adapter_label());
-            Some(GpuBackend::new(ctx))
+            Some(GpuBackend::with_kernels(ctx, direct_matmul))
         }
         Err(e) => {
             if std::env::var("AEPLAY_REQUIRE_GPU").is_ok_and(|v| v == "1") {

@@ -29,6 +29,7 @@ pub const SHADERS: &[(&str, &str)] = &[
 /// the parameter block).
 const KERNELS: &[(&str, &str, &[bool])] = &[
     ("matmul_forward", "matmul.wgsl", &[true, true, false]),
+    ("matmul_direct", "matmul.wgsl", &[true, true, false]),
     ("bias_act_forward", "activation.wgsl", &[true, true, false]),
     ("act_backward", "activation.wgsl", &[true, true, false]),
     ("loss_forward_backward", "loss.wgsl", &[true, true, false, false]),
@@ -154,11 +155,25 @@ pub struct GpuBackend {
     pub dispatches: u64,
     /// Submissions made since the start.
     pub submissions: u64,
+    /// A software adapter: use the kernels without workgroup barriers.
+    software: bool,
 }
 
 impl GpuBackend {
-    /// Builds the pipelines on an acquired device.
+    /// Builds the pipelines on an acquired device, choosing the matmul kernel for the
+    /// adapter (`AEPLAY_GPU_KERNELS=direct|tiled` overrides).
     pub fn new(ctx: GpuContext) -> Self {
+        let software = match std::env::var("AEPLAY_GPU_KERNELS").as_deref() {
+            Ok("direct") => true,
+            Ok("tiled") => false,
+            _ => ctx.is_cpu_adapter(),
+        };
+        Self::with_kernels(ctx, software)
+    }
+
+    /// `direct_matmul`: the barrier-free matmul (for software adapters) instead of the
+    /// workgroup-tiled one.
+    pub fn with_kernels(ctx: GpuContext, direct_matmul: bool) -> Self {
         let device = &ctx.device;
         let modules: HashMap<&str, wgpu::ShaderModule> = SHADERS
             .iter()
@@ -237,6 +252,7 @@ impl GpuBackend {
             bind_groups: HashMap::new(),
             dispatches: 0,
             submissions: 0,
+            software: direct_matmul,
         }
     }
 
@@ -525,7 +541,12 @@ impl Backend for GpuBackend {
             a.offset as u32, b.offset as u32, c.offset as u32, 0,
             rsa as u32, csa as u32, rsb as u32, csb as u32,
         ];
-        self.record("matmul_forward", &words, &[Self::buf(a), Self::buf(b), Self::buf(c)], (n.div_ceil(64) as u32, m.div_ceil(64) as u32, 1));
+        let res = [Self::buf(a), Self::buf(b), Self::buf(c)];
+        if self.software {
+            self.record("matmul_direct", &words, &res, (n.div_ceil(32) as u32, m.div_ceil(32) as u32, 1));
+        } else {
+            self.record("matmul_forward", &words, &res, (n.div_ceil(64) as u32, m.div_ceil(64) as u32, 1));
+        }
     }
 
     fn bias_act_forward(&mut self, x: View, bias: View, act: Activation, out: View, cols: usize) {
