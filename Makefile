@@ -9,14 +9,16 @@
 #                   FORCE=1 redoes it, SOURCE=auto|dir|download|npm picks the source
 #   make deps       install the build tools only; make deps-test: the test tools too
 #   make e2e        only the browser tests, against the current dist/
+#   make bench-web  browser benchmark: our wasm CPU path vs TensorFlow.js (wasm, cpu, webgpu)
+#                   on dae_vincent, JSON lines + ratios (BENCH_ARGS="--batch 16 --steps 20")
 #   make clean      remove dist/ (data and cargo's target/ stay)
 
 DATA_ARGS := $(if $(FROM),--from $(FROM)) $(if $(filter 1 yes true,$(FORCE)),--force) $(if $(SOURCE),--source $(SOURCE))
 
-.PHONY: run test build data deps deps-test e2e clean help
+.PHONY: run test build data deps deps-test e2e bench-web clean help
 
 help:
-	@sed -n '4,13p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '4,15p' Makefile | sed 's/^# \{0,1\}//'
 
 run:
 	@scripts/setup.sh run $(DATA_ARGS)
@@ -38,6 +40,9 @@ deps-test:
 
 e2e:
 	@scripts/setup.sh e2e
+
+bench-web: deps-test build
+	@node scripts/bench-web.mjs $(BENCH_ARGS)
 
 clean:
 	rm -rf dist

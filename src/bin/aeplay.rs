@@ -319,38 +319,15 @@ mod cli {
     }
 }
 
-/// `aeplay kernels`: our kernels (per ISA) against the `matrixmultiply` crate on the five
-/// products of a `dae_vincent` step, one JSON line per (kernel, product, batch).
+/// `aeplay kernels`: our kernels (per ISA) against the `matrixmultiply` crate (and the
+/// `gemm` crate with `--features bench-gemm`) on the five products of a `dae_vincent` step,
+/// one JSON line per (kernel, threads, product, batch).
 #[cfg(not(target_arch = "wasm32"))]
 mod kernels {
     use std::time::Instant;
 
-    use aeplay::backend::cpu::{gemm, Isa};
-
-    /// (name, m, k, n, ta, tb) of each product for batch `b` (784→500→784).
-    pub fn shapes(b: usize) -> Vec<(&'static str, usize, usize, usize, bool, bool)> {
-        vec![
-            ("fwd1 x·W1", b, 784, 500, false, false),
-            ("fwd2 h·W2", b, 500, 784, false, false),
-            ("dW2 hᵀ·dz", 500, b, 784, true, false),
-            ("dh dz·W2ᵀ", b, 784, 500, false, true),
-            ("dW1 xᵀ·dz", 784, b, 500, true, false),
-        ]
-    }
-
-    fn time(seconds: f64, mut f: impl FnMut()) -> f64 {
-        f();
-        let mut best = f64::INFINITY;
-        for _ in 0..5 {
-            let (start, mut reps) = (Instant::now(), 0u32);
-            while start.elapsed().as_secs_f64() < seconds / 5.0 || reps < 3 {
-                f();
-                reps += 1;
-            }
-            best = best.min(start.elapsed().as_secs_f64() / reps as f64);
-        }
-        best
-    }
+    use aeplay::backend::cpu::bench::{time_kernel, Kernel};
+    use aeplay::backend::cpu::Isa;
 
     pub fn run(batches: &[usize], seconds: f64, threads: Option<usize>, isa: Option<Isa>) {
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
@@ -359,48 +336,50 @@ mod kernels {
             None if cores > 1 => vec![1, cores],
             None => vec![1],
         };
+        // matrixmultiply reads MATMUL_NUM_THREADS once (default: the physical cores).
+        let mm_threads: usize = std::env::var("MATMUL_NUM_THREADS").ok().and_then(|v| v.parse().ok()).unwrap_or(cores).clamp(1, 4);
         let isas: Vec<Isa> = isa.map(|i| vec![i]).unwrap_or_else(|| Isa::available().into_iter().filter(|&i| i != Isa::Scalar).collect());
+        let t0 = Instant::now();
+        let now = move || t0.elapsed().as_secs_f64();
         for &b in batches {
-            for (name, m, k, n, ta, tb) in shapes(b) {
-                let a: Vec<f32> = (0..m * k).map(|i| ((i * 7 % 13) as f32 - 6.0) * 0.01).collect();
-                let bm: Vec<f32> = (0..k * n).map(|i| ((i * 5 % 11) as f32 - 5.0) * 0.01).collect();
-                let mut c = vec![0.0f32; m * n];
-                let flops = 2.0 * (m * k * n) as f64;
-                let report = |kernel: String, threads: usize, secs: f64| {
-                    println!(
-                        "{}",
-                        serde_json::json!({"kernel": kernel, "threads": threads, "product": name, "batch": b,
-                            "m": m, "k": k, "n": n, "us": secs * 1e6, "gflops": flops / secs / 1e9})
-                    );
-                };
-                for &t in &thread_counts {
-                    for &i in &isas {
-                        let s = time(seconds, || gemm::sgemm(i, t, &a, &bm, &mut c, m, k, n, ta, tb, false));
-                        report(format!("aeplay-{}", i.name()), t, s);
-                    }
-                    let (rsa, csa) = if ta { (1, m as isize) } else { (k as isize, 1) };
-                    let (rsb, csb) = if tb { (1, k as isize) } else { (n as isize, 1) };
-                    // matrixmultiply reads its thread count from the environment once; it is
-                    // timed single-threaded only (its threading feature splits by rows).
-                    if t == 1 {
-                        let s = time(seconds, || unsafe {
-                            matrixmultiply::sgemm(m, k, n, 1.0, a.as_ptr(), rsa, csa, bm.as_ptr(), rsb, csb, 0.0, c.as_mut_ptr(), n as isize, 1)
-                        });
-                        report("matrixmultiply".into(), 1, s);
-                    }
-                    #[cfg(feature = "bench-gemm")]
-                    {
-                        let par = if t == 1 { gemm_crate::Parallelism::None } else { gemm_crate::Parallelism::Rayon(t) };
-                        let s = time(seconds, || unsafe {
-                            gemm_crate::gemm(
-                                m, n, k, c.as_mut_ptr(), 1, n as isize, false, a.as_ptr(), csa, rsa, bm.as_ptr(), csb, rsb,
-                                0.0f32, 1.0f32, false, false, false, par,
-                            )
-                        });
-                        report("gemm-crate".into(), t, s);
-                    }
+            for &t in &thread_counts {
+                let mut rows = Vec::new();
+                for &i in &isas {
+                    rows.extend(time_kernel(Kernel::Ours(i), t, b, seconds, &now));
+                }
+                if t == mm_threads {
+                    rows.extend(time_kernel(Kernel::MatrixMultiply, t, b, seconds, &now));
+                }
+                #[cfg(feature = "bench-gemm")]
+                rows.extend(gemm_crate_rows(t, b, seconds, &now));
+                for r in rows {
+                    println!("{r}");
                 }
             }
         }
+    }
+
+    #[cfg(feature = "bench-gemm")]
+    fn gemm_crate_rows(t: usize, b: usize, seconds: f64, now: &dyn Fn() -> f64) -> Vec<serde_json::Value> {
+        use aeplay::backend::cpu::bench::{step_products, time_best};
+        let par = if t == 1 { gemm_crate::Parallelism::None } else { gemm_crate::Parallelism::Rayon(t) };
+        let mut out = Vec::new();
+        for (name, m, k, n, ta, tb) in step_products(b) {
+            let a = vec![0.01f32; m * k];
+            let bm = vec![0.02f32; k * n];
+            let mut c = vec![0.0f32; m * n];
+            let (rsa, csa) = if ta { (1, m as isize) } else { (k as isize, 1) };
+            let (rsb, csb) = if tb { (1, k as isize) } else { (n as isize, 1) };
+            // SAFETY: the strides describe the m×k, k×n and m×n buffers above.
+            let secs = time_best(seconds, now, &mut || unsafe {
+                gemm_crate::gemm(
+                    m, n, k, c.as_mut_ptr(), 1, n as isize, false, a.as_ptr(), csa, rsa, bm.as_ptr(), csb, rsb,
+                    0.0f32, 1.0f32, false, false, false, par,
+                )
+            });
+            out.push(serde_json::json!({"kernel": "gemm-crate", "threads": t, "product": name, "batch": b,
+                "m": m, "k": k, "n": n, "us": secs * 1e6, "gflops": 2.0 * (m * k * n) as f64 / secs / 1e9}));
+        }
+        out
     }
 }

@@ -6,6 +6,7 @@ mod chart;
 mod dom;
 mod engine;
 mod loader;
+mod bench;
 
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
@@ -64,6 +65,9 @@ const SEED: u64 = 1;
 async fn start(ui: Ui) {
     match loader::load(&ui).await {
         Ok((manifest, mnist)) => {
+            if let Some(mode) = bench::requested() {
+                return bench::run(ui, mode, mnist).await; // ?bench=… / ?selftest=… (src/ui/bench.rs)
+            }
             let note = if manifest.source == "mnist" {
                 ""
             } else {

@@ -3,6 +3,7 @@
 //! threads; wasm `simd128` in the browser), element-wise ops the fused SIMD passes of
 //! `elementwise.rs`. `Isa::Scalar` runs the same code one lane wide: the fallback.
 
+pub mod bench;
 pub mod check;
 pub mod elementwise;
 pub mod gemm;

@@ -1,0 +1,205 @@
+//! Benchmark and self-test modes of the page, chosen by the query string (read by
+//! `scripts/bench-web.mjs` and `tests/e2e/kernels.test.mjs`; nothing here runs otherwise):
+//!
+//! - `?bench=train&preset=dae_vincent&batch=16,64,256&steps=40&warmup=5&seconds=6`: for each
+//!   batch, trains the preset on the CPU backend (the wasm SIMD kernels) for `warmup` steps,
+//!   then for `steps` timed steps (fewer if `seconds` runs out first, at least 3), and
+//!   reports `{preset, backend, batch, steps, samples_per_s, ms_per_step, final_loss}`.
+//!   `&export=1` also publishes the initial parameters and the training pixels on
+//!   `window.__aeplayShared`, so the TensorFlow.js side trains from the same weights.
+//! - `?bench=kernels&batch=16,64,256&seconds=0.3`: our wasm matmul against the
+//!   `matrixmultiply` crate on the step's five products.
+//! - `?selftest=kernels&max=20`: the SIMD kernels against the scalar reference
+//!   (`backend::cpu::check`), inside the browser's wasm build.
+//!
+//! Results go to `window.__aeplayBench` (`{done, results: [...], error}`) and, as JSON
+//! lines, to `<pre id="bench-result">`.
+
+use leptos::prelude::Set;
+use wasm_bindgen::JsValue;
+
+use super::dom::{now_ms, window, yield_now};
+use super::Ui;
+use crate::backend::cpu::{bench, check, CpuBackend, Isa};
+use crate::backend::Backend;
+use crate::core::config::preset;
+use crate::data::Mnist;
+use crate::train::Trainer;
+
+/// The mode asked for in the URL, if any.
+pub enum Mode {
+    Train,
+    Kernels,
+    SelfTest,
+}
+
+/// The value of `name` in the page's query string (percent-decoded).
+fn param(name: &str) -> Option<String> {
+    let search = window().location().search().unwrap_or_default();
+    search.trim_start_matches('?').split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        (k == name).then(|| js_sys::decode_uri_component(v).map(String::from).unwrap_or_else(|_| v.to_string()))
+    })
+}
+
+fn param_num<T: std::str::FromStr>(name: &str, default: T) -> T {
+    param(name).and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn param_list(name: &str, default: &[usize]) -> Vec<usize> {
+    param(name)
+        .map(|v| v.split(',').filter_map(|s| s.trim().parse().ok()).collect())
+        .filter(|v: &Vec<usize>| !v.is_empty())
+        .unwrap_or_else(|| default.to_vec())
+}
+
+/// The requested mode (None: the normal page).
+pub fn requested() -> Option<Mode> {
+    if param("selftest").as_deref() == Some("kernels") {
+        return Some(Mode::SelfTest);
+    }
+    match param("bench").as_deref() {
+        Some("kernels") => Some(Mode::Kernels),
+        Some(_) => Some(Mode::Train),
+        None => None,
+    }
+}
+
+/// Publishes the results (or an error) on the window and in `<pre id="bench-result">`.
+fn publish(results: &[serde_json::Value], error: Option<String>, done: bool) {
+    let text = results.iter().map(|r| r.to_string()).collect::<Vec<_>>().join("\n");
+    let obj = serde_json::json!({ "done": done, "results": results, "error": error });
+    if let Ok(v) = js_sys::JSON::parse(&obj.to_string()) {
+        let _ = js_sys::Reflect::set(&window(), &"__aeplayBench".into(), &v);
+    }
+    let Some(doc) = window().document() else { return };
+    let pre = doc.get_element_by_id("bench-result").or_else(|| {
+        let el = doc.create_element("pre").ok()?;
+        el.set_id("bench-result");
+        doc.body()?.append_child(&el).ok()?;
+        Some(el)
+    });
+    if let Some(pre) = pre {
+        pre.set_text_content(Some(&match &error {
+            Some(e) => format!("{text}\nerror: {e}"),
+            None => text,
+        }));
+    }
+}
+
+/// Runs the requested mode with the loaded data.
+pub async fn run(ui: Ui, mode: Mode, mnist: Mnist) {
+    ui.state.set("bench".into());
+    ui.data_status.set("Benchmark mode: see #bench-result".into());
+    yield_now().await;
+    let out = match mode {
+        Mode::SelfTest => self_test().await,
+        Mode::Kernels => kernels().await,
+        Mode::Train => train(mnist).await,
+    };
+    match out {
+        Ok(results) => publish(&results, None, true),
+        Err((results, e)) => publish(&results, Some(e), true),
+    }
+    ui.state.set("bench-done".into());
+}
+
+type Out = Result<Vec<serde_json::Value>, (Vec<serde_json::Value>, String)>;
+
+async fn self_test() -> Out {
+    let max = param_num("max", 20usize);
+    let start = now_ms();
+    match check::self_check(max) {
+        Ok(summary) => Ok(vec![serde_json::json!({
+            "selftest": "kernels", "ok": true, "isa": Isa::detect().name(), "max": max,
+            "summary": summary, "ms": now_ms() - start,
+        })]),
+        Err(e) => Err((vec![], e)),
+    }
+}
+
+async fn kernels() -> Out {
+    let seconds = param_num("seconds", 0.3f64);
+    let now = || now_ms() / 1e3;
+    let mut results = Vec::new();
+    for b in param_list("batch", &[16, 64, 256]) {
+        for kernel in [bench::Kernel::Ours(Isa::detect()), bench::Kernel::MatrixMultiply] {
+            results.extend(bench::time_kernel(kernel, 1, b, seconds, &now));
+            publish(&results, None, false);
+            yield_now().await;
+        }
+    }
+    Ok(results)
+}
+
+async fn train(mnist: Mnist) -> Out {
+    let name = param("preset").unwrap_or_else(|| "dae_vincent".into());
+    let steps = param_num("steps", 40u64).max(1);
+    let warmup = param_num("warmup", 5u64);
+    let seconds = param_num("seconds", 6.0f64);
+    let mut results = Vec::new();
+    let Some(base) = preset(&name) else {
+        return Err((results, format!("unknown preset '{name}'")));
+    };
+    if param("export").as_deref() == Some("1") {
+        export_shared(&base, &mnist);
+    }
+    for b in param_list("batch", &[16, 64, 256]) {
+        let mut cfg = base.clone();
+        cfg.batch = b;
+        let be = CpuBackend::new();
+        let backend = be.name();
+        let mut t = match Trainer::new(be, &cfg, &mnist, 1) {
+            Ok(t) => t,
+            Err(e) => return Err((results, e)),
+        };
+        for _ in 0..warmup {
+            t.step();
+        }
+        t.take_train_loss();
+        yield_now().await;
+        let start = now_ms();
+        let mut done = 0u64;
+        while done < steps && (done < 3 || now_ms() - start < seconds * 1e3) {
+            t.step();
+            done += 1;
+        }
+        let (loss, _) = t.take_train_loss().unwrap_or((f64::NAN, 0));
+        let secs = (now_ms() - start) / 1e3;
+        results.push(serde_json::json!({
+            "preset": cfg.name, "backend": "ours-cpu", "backend_detail": backend, "batch": b,
+            "steps": done, "samples_per_s": (done as usize * b) as f64 / secs,
+            "ms_per_step": secs * 1e3 / done as f64, "final_loss": loss,
+            "gflops": cfg.flops_per_step(b) * done as f64 / secs / 1e9,
+        }));
+        publish(&results, None, false);
+        yield_now().await;
+    }
+    Ok(results)
+}
+
+/// `window.__aeplayShared = {params, layers: [{w, b, fan_in, fan_out}], train, train_rows,
+/// dim}`: the initial parameters (seed 1) and the training pixels, for the TensorFlow.js
+/// side of the comparison.
+fn export_shared(cfg: &crate::core::ModelConfig, mnist: &Mnist) {
+    let layout = crate::core::layout::ParamLayout::new(cfg);
+    let params = layout.init(cfg, 1);
+    let obj = js_sys::Object::new();
+    let set = |k: &str, v: &JsValue| {
+        let _ = js_sys::Reflect::set(&obj, &k.into(), v);
+    };
+    set("params", &js_sys::Float32Array::from(&params[..]).into());
+    let layers = js_sys::Array::new();
+    for s in &layout.dense {
+        let l = js_sys::Object::new();
+        for (k, v) in [("w", s.w), ("b", s.b), ("fan_in", s.fan_in), ("fan_out", s.fan_out)] {
+            let _ = js_sys::Reflect::set(&l, &k.into(), &(v as f64).into());
+        }
+        layers.push(&l);
+    }
+    set("layers", &layers.into());
+    set("train", &js_sys::Uint8Array::from(&mnist.train.pixels[..]).into());
+    set("train_rows", &(mnist.train.items as f64).into());
+    set("dim", &(mnist.train.dim() as f64).into());
+    let _ = js_sys::Reflect::set(&window(), &"__aeplayShared".into(), &obj.into());
+}
