@@ -341,6 +341,10 @@ mod kernels {
         let isas: Vec<Isa> = isa.map(|i| vec![i]).unwrap_or_else(|| Isa::available().into_iter().filter(|&i| i != Isa::Scalar).collect());
         let t0 = Instant::now();
         let now = move || t0.elapsed().as_secs_f64();
+        for &i in &isas {
+            let g = aeplay::backend::cpu::bench::fma_peak(i, seconds, &now);
+            println!("{}", serde_json::json!({"peak": i.name(), "threads": 1, "gflops": g, "cores": cores, "machine_gflops": g * cores as f64}));
+        }
         for &b in batches {
             for &t in &thread_counts {
                 let mut rows = Vec::new();

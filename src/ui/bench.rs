@@ -123,6 +123,10 @@ async fn kernels() -> Out {
     let now = || now_ms() / 1e3;
     let mut results = Vec::new();
     for b in param_list("batch", &[16, 64, 256]) {
+        if results.is_empty() {
+            let g = bench::fma_peak(Isa::detect(), seconds, &now);
+            results.push(serde_json::json!({"peak": Isa::detect().name(), "threads": 1, "gflops": g}));
+        }
         for kernel in [bench::Kernel::Ours(Isa::detect()), bench::Kernel::MatrixMultiply] {
             results.extend(bench::time_kernel(kernel, 1, b, seconds, &now));
             publish(&results, None, false);

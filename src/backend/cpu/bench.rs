@@ -74,3 +74,70 @@ pub fn time_kernel(kernel: Kernel, threads: usize, b: usize, seconds: f64, now: 
     }
     out
 }
+
+/// Measured single-thread FP32 peak of `isa`: independent chains of vector FMAs (12 per
+/// iteration, more than the FMA latency × ports in flight), in GFLOP/s. The machine's peak
+/// is this times the cores (each core has its own FMA units).
+pub fn fma_peak(isa: Isa, seconds: f64, now: &dyn Fn() -> f64) -> f64 {
+    const ITERS: usize = 1 << 20;
+    let lanes = match isa {
+        Isa::Scalar => 1,
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => 8,
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => 16,
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        Isa::Wasm128 => 4,
+    };
+    let mut sink = 0.0f32;
+    let secs = time_best(seconds, now, &mut || {
+        sink += unsafe {
+            match isa {
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx2 => peak::fma_chains_avx2(ITERS),
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx512 => peak::fma_chains_avx512(ITERS),
+                #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+                Isa::Wasm128 => peak::fma_chains::<super::simd::Wasm128>(ITERS),
+                Isa::Scalar => peak::fma_chains::<super::simd::Scalar>(ITERS),
+            }
+        }
+    });
+    std::hint::black_box(sink);
+    (ITERS * 12 * lanes * 2) as f64 / secs / 1e9
+}
+
+mod peak {
+    use super::super::simd::Simd;
+
+    #[inline(always)]
+    pub unsafe fn fma_chains<S: Simd>(iters: usize) -> f32 {
+        let (a, b) = (S::splat(0.999_999), S::splat(1e-7));
+        let mut acc = [S::zero(); 12];
+        for (i, x) in acc.iter_mut().enumerate() {
+            *x = S::splat(i as f32);
+        }
+        for _ in 0..iters {
+            for x in acc.iter_mut() {
+                *x = S::fma(*x, a, b);
+            }
+        }
+        let mut s = S::zero();
+        for x in acc {
+            s = S::add(s, x);
+        }
+        S::hsum(s)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn fma_chains_avx2(iters: usize) -> f32 {
+        fma_chains::<super::super::simd::Avx2>(iters)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    pub unsafe fn fma_chains_avx512(iters: usize) -> f32 {
+        fma_chains::<super::super::simd::Avx512>(iters)
+    }
+}

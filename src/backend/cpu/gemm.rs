@@ -345,7 +345,7 @@ unsafe fn bcast_kernel<S: Simd, const R: usize>(k: usize, ap: *const f32, b: *co
         let b0 = S::load(bp);
         let b1 = S::load(bp.add(l));
         for r in 0..R {
-            let av = S::splat(*a.add(r));
+            let av = S::load_splat(a.add(r));
             c0[r] = S::fma(av, b0, c0[r]);
             c1[r] = S::fma(av, b1, c1[r]);
         }

@@ -21,6 +21,12 @@ pub trait Simd: Copy {
     unsafe fn splat(x: f32) -> Self::V;
     /// Unaligned load of LANES values.
     unsafe fn load(p: *const f32) -> Self::V;
+    /// One value loaded and broadcast to every lane (one instruction in wasm:
+    /// `v128.load32_splat`, which V8 does not otherwise form from a load and a splat).
+    #[inline(always)]
+    unsafe fn load_splat(p: *const f32) -> Self::V {
+        Self::splat(*p)
+    }
     /// Unaligned store of LANES values.
     unsafe fn store(p: *mut f32, v: Self::V);
     /// a·b + c (fused where the ISA has it; otherwise mul then add).
@@ -184,6 +190,10 @@ mod wasm {
         #[inline(always)]
         unsafe fn load(p: *const f32) -> v128 {
             v128_load(p as *const v128)
+        }
+        #[inline(always)]
+        unsafe fn load_splat(p: *const f32) -> v128 {
+            v128_load32_splat(p as *const u32)
         }
         #[inline(always)]
         unsafe fn store(p: *mut f32, v: v128) {
