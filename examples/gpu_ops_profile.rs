@@ -25,7 +25,7 @@ fn main() {
     let rows = be.alloc(b);
     let gw = be.alloc(d * h);
     let one = be.alloc(1);
-    let mut time = |name: &str, be: &mut GpuBackend, f: &mut dyn FnMut(&mut GpuBackend)| {
+    let time = |name: &str, be: &mut GpuBackend, f: &mut dyn FnMut(&mut GpuBackend)| {
         f(be);
         be.read(one);
         let t = Instant::now();

@@ -193,4 +193,5 @@ suite!(cpu, Some(CpuBackend::new()));
 // threads where the CPU has it (None elsewhere: nothing to test there).
 suite!(cpu_scalar, Some(CpuBackend::with(aeplay::backend::cpu::Isa::Scalar, 1)));
 suite!(cpu_avx2, aeplay::backend::cpu::Isa::from_name("avx2").map(|i| CpuBackend::with(i, 2)));
-suite!(gpu, common::gpu());
+suite!(gpu_tiled, common::gpu());
+suite!(gpu_direct, common::gpu_direct());

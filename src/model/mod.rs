@@ -2,10 +2,23 @@
 //! loss, hand-written backward and optimizer step, all on device buffers. Nothing is read
 //! back during a step; the summed training loss accumulates on the device until asked for.
 
-use crate::backend::{Backend, DataId, View};
+use crate::backend::{Backend, DataId, ReadFuture, View};
 use crate::core::config::{NoiseKind, Reduction};
 use crate::core::layout::ParamLayout;
 use crate::core::{ops, ModelConfig};
+
+/// Waits for a read-back that is already complete or completes by polling (the CPU
+/// backend's reads are ready at once; the native GPU backend polls its device).
+fn block_on(f: ReadFuture) -> Vec<f32> {
+    use std::task::{Context, Poll, Waker};
+    let mut f = f;
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(r) = f.as_mut().poll(&mut cx) {
+            return r.unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+}
 
 /// Rows evaluated per forward pass when measuring the test loss.
 pub const EVAL_CHUNK: usize = 500;
@@ -145,7 +158,17 @@ impl Autoencoder {
         be.sgd_step(self.params, self.grads, self.cfg.optimizer.lr());
     }
 
-    /// Mean per-example training loss since the last call (reads one number back), with
+    /// Starts reading the training loss summed since the last call, with the number of
+    /// examples it covers (divide to get the mean); None if no step ran.
+    pub fn train_loss_readback<B: Backend>(&mut self, be: &mut B) -> Option<(ReadFuture, usize)> {
+        if self.pending_examples == 0 {
+            return None;
+        }
+        let n = std::mem::take(&mut self.pending_examples);
+        Some((be.read_async(self.loss_acc), n))
+    }
+
+    /// Mean per-example training loss since the last call (waits for the device), with
     /// the number of examples it covers; None if no step ran.
     pub fn take_train_loss<B: Backend>(&mut self, be: &mut B) -> Option<(f64, usize)> {
         if self.pending_examples == 0 {
@@ -154,6 +177,11 @@ impl Autoencoder {
         let sum = be.read(self.loss_acc)[0] as f64;
         let n = std::mem::take(&mut self.pending_examples);
         Some((sum / n as f64, n))
+    }
+
+    /// A one-element view that later work writes: reading it waits for everything queued.
+    pub fn fence(&self) -> View {
+        self.eval_acc
     }
 
     /// Sum of the clean reconstruction loss over rows `idx` of `data` (no noise); adds into
@@ -171,9 +199,14 @@ impl Autoencoder {
         }
     }
 
-    /// Reads the evaluation accumulator.
+    /// Reads the evaluation accumulator (waits for the device).
     pub fn take_eval_sum<B: Backend>(&mut self, be: &mut B) -> f64 {
         be.read(self.eval_acc)[0] as f64
+    }
+
+    /// Starts reading the evaluation accumulator.
+    pub fn eval_readback<B: Backend>(&mut self, be: &mut B) -> ReadFuture {
+        be.read_async(self.eval_acc)
     }
 
     /// Mean test loss over every row of `data` (`rows` of them).
@@ -183,23 +216,43 @@ impl Autoencoder {
         self.take_eval_sum(be) / rows as f64
     }
 
-    /// Corrupts and reconstructs host images (rows of d values in [0, 1]) with the noise
-    /// drawn from `stream`. Returns (corrupted, reconstruction) as host rows, the
-    /// reconstruction passed through the output activation (sigmoid for BCE).
-    pub fn denoise_host<B: Backend>(&mut self, be: &mut B, images: &[f32], seed: u32, stream: u32, corrupt: bool) -> (Vec<f32>, Vec<f32>) {
+    /// Corrupts (if `corrupt`) and reconstructs host images (rows of d values in [0, 1])
+    /// with the noise drawn from `stream`; starts reading back (corrupted, reconstruction).
+    /// Pass the reconstruction through [`Self::output_to_pixels`] once it arrives.
+    pub fn denoise_readback<B: Backend>(&mut self, be: &mut B, images: &[f32], seed: u32, stream: u32, corrupt: bool) -> (ReadFuture, ReadFuture) {
         let d = self.cfg.input_dim();
         let n = images.len() / d;
-        assert!(n * d == images.len() && n <= self.capacity, "denoise_host: {} values", images.len());
+        assert!(n * d == images.len() && n <= self.capacity, "denoise: {} values", images.len());
         be.write(self.x.prefix(n * d), images);
         let input = if corrupt { self.corrupt(be, n, seed, stream) } else { self.x.prefix(n * d) };
-        let noisy = be.read(input);
+        let noisy = be.read_async(input);
         let out = self.forward(be, input, n);
-        let mut rec = be.read(out);
+        (noisy, be.read_async(out))
+    }
+
+    /// Turns the last layer's output into pixels (the sigmoid that BCE folds into the loss).
+    pub fn output_to_pixels(&self, out: &mut [f32]) {
         let final_act = *self.cfg.activations.last().unwrap();
         if final_act != self.cfg.output_activation_in_graph() {
-            rec.iter_mut().for_each(|v| *v = ops::activate(final_act, *v));
+            out.iter_mut().for_each(|v| *v = ops::activate(final_act, *v));
         }
+    }
+
+    /// Synchronous [`Self::denoise_readback`] (native code and tests).
+    pub fn denoise_host<B: Backend>(&mut self, be: &mut B, images: &[f32], seed: u32, stream: u32, corrupt: bool) -> (Vec<f32>, Vec<f32>) {
+        let (noisy, rec) = self.denoise_readback(be, images, seed, stream, corrupt);
+        let (noisy, mut rec) = (block_on(noisy), block_on(rec));
+        self.output_to_pixels(&mut rec);
         (noisy, rec)
+    }
+
+    /// Overwrites the parameters (moving a model between backends, restoring a snapshot).
+    pub fn load_params<B: Backend>(&mut self, be: &mut B, params: &[f32]) -> Result<(), String> {
+        if params.len() != self.layout.total {
+            return Err(format!("{} parameters given, the model has {}", params.len(), self.layout.total));
+        }
+        be.write(self.params, params);
+        Ok(())
     }
 
     /// The parameters on the host.

@@ -36,6 +36,7 @@ impl<B: Backend> Trainer<B> {
         if data.train.dim() != cfg.input_dim() {
             return Err(format!("the model takes {} inputs but the images have {} pixels", cfg.input_dim(), data.train.dim()));
         }
+        check_fits(&be, cfg, data)?;
         let model = Autoencoder::new(&mut be, cfg, seed)?;
         let train_data = be.upload_u8(&data.train.pixels, data.train.dim());
         let test_data = be.upload_u8(&data.test.pixels, data.test.dim());
@@ -56,6 +57,20 @@ impl<B: Backend> Trainer<B> {
             rng: Pcg64Mcg::seed_from_u64(seed ^ 0x5eed_0f_da7a),
         };
         t.order.shuffle(&mut t.rng);
+        Ok(t)
+    }
+
+    /// Moves training to another backend with `params` (read from this one, or a
+    /// snapshot), keeping the data order, the step counter and the epoch.
+    pub fn move_to<B2: Backend>(self, be: B2, data: &Mnist, params: &[f32]) -> Result<Trainer<B2>, String> {
+        let mut t = Trainer::new(be, &self.model.cfg, data, self.seed)?;
+        t.model.load_params(&mut t.be, params)?;
+        t.step = self.step;
+        t.epoch = self.epoch;
+        t.pos = self.pos;
+        t.batch = self.batch;
+        t.order = self.order;
+        t.rng = self.rng;
         Ok(t)
     }
 
@@ -81,6 +96,10 @@ impl<B: Backend> Trainer<B> {
         self.model.train_step(&mut self.be, self.train_data, idx, seed, self.step as u32);
         self.step += 1;
         self.pos = end;
+        // Hand recorded work to the device every few steps so it runs while more is recorded.
+        if self.step % 8 == 0 {
+            self.be.flush();
+        }
         if self.pos == self.train_rows {
             self.pos = 0;
             self.epoch += 1;
@@ -103,3 +122,27 @@ impl<B: Backend> Trainer<B> {
     }
 }
 
+
+/// Refuses a model or dataset that the device cannot hold, saying what to do instead.
+fn check_fits<B: Backend>(be: &B, cfg: &ModelConfig, data: &Mnist) -> Result<(), String> {
+    let limit = be.max_buffer_bytes();
+    let capacity = cfg.batch.max(crate::model::EVAL_CHUNK);
+    let widest = *cfg.dims.iter().max().unwrap();
+    let params = crate::core::layout::ParamLayout::new(cfg).total;
+    let needs = [
+        ("the training images", data.train.pixels.len() as u64),
+        ("the parameters", 4 * params as u64),
+        ("one layer's activations", 4 * (capacity * widest) as u64),
+    ];
+    for (what, bytes) in needs {
+        if bytes > limit {
+            return Err(format!(
+                "{what} need a buffer of {:.1} MB but {} allows at most {:.1} MB: choose a smaller model or batch, or train on the CPU",
+                bytes as f64 / 1e6,
+                be.name(),
+                limit as f64 / 1e6
+            ));
+        }
+    }
+    Ok(())
+}

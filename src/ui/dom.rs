@@ -34,6 +34,14 @@ pub async fn yield_now() {
     let _ = JsFuture::from(promise).await;
 }
 
+/// Waits `ms` milliseconds.
+pub async fn sleep_ms(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+    });
+    let _ = JsFuture::from(promise).await;
+}
+
 pub fn canvas(id: &str) -> Option<HtmlCanvasElement> {
     window().document()?.get_element_by_id(id)?.dyn_into::<HtmlCanvasElement>().ok()
 }

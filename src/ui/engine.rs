@@ -1,24 +1,31 @@
-//! The training engine behind the page: owns the data, the trainer and the pictures'
-//! state, and trains in time slices so the page keeps responding (a slice trains for at
-//! most SLICE_MS, then control returns to the browser). The UI talks to it only through
-//! the functions at the bottom of this file.
+//! The training engine behind the page: owns the data, the trainer (on the WebGPU or the
+//! CPU backend, behind one boxed type) and the pictures' state. It trains in slices so the
+//! page keeps responding: on the CPU a slice trains for at most SLICE_MS; on the GPU a
+//! slice records a number of steps sized to about GPU_SLICE_MS of device time and then
+//! waits, without blocking, for the device to finish them. Read-backs are asynchronous:
+//! a slice starts them, the loop awaits them outside the engine, then applies them. The UI
+//! talks to the engine only through the functions at the bottom of this file.
 
 use std::cell::RefCell;
 
+use leptos::prelude::{Get, GetUntracked, Set};
+use wasm_bindgen::prelude::*;
+
 use crate::backend::cpu::CpuBackend;
-use crate::backend::Backend;
+use crate::backend::gpu::{GpuBackend, GpuContext};
+use crate::backend::{Backend, ReadFuture};
 use crate::core::config::NoiseKind;
 use crate::core::ModelConfig;
 use crate::data::{draw, Mnist};
 use crate::train::Trainer;
 
-use leptos::prelude::Set;
-
 use super::dom::{self, now_ms, yield_now};
 use super::{chart, Ui};
 
-/// Longest stretch of training before yielding to the browser.
+/// Longest stretch of CPU training before yielding to the browser.
 const SLICE_MS: f64 = 14.0;
+/// Device time one GPU slice aims for.
+const GPU_SLICE_MS: f64 = 40.0;
 /// How often the loss, the counters and the pictures are refreshed while training.
 const READOUT_MS: f64 = 300.0;
 /// Test images in the page's test loss (the CLI uses all 10,000).
@@ -31,14 +38,33 @@ const EVAL_EVERY_MS: f64 = 4000.0;
 const GRID_STREAM: u32 = 0xFFFF_0001;
 const PAD_STREAM: u32 = 0xFFFF_0002;
 
+type AnyTrainer = Trainer<Box<dyn Backend>>;
+
+/// Which backend the user asked for.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Kind {
+    Gpu,
+    Cpu,
+}
+
+/// Parameters as of a step, kept so a lost GPU costs only the steps since.
+struct Snapshot {
+    params: Vec<f32>,
+    step: u64,
+}
+
 pub struct Engine {
-    pub mnist: Mnist,
-    pub cfg: ModelConfig,
-    pub seed: u64,
-    pub trainer: Trainer<CpuBackend>,
-    pub running: bool,
-    /// Bumped by Reset so a loop started before it stops.
-    pub generation: u64,
+    mnist: Mnist,
+    cfg: ModelConfig,
+    seed: u64,
+    trainer: AnyTrainer,
+    kind: Kind,
+    gpu: Option<GpuContext>,
+    running: bool,
+    /// Bumped whenever a running loop must stop (reset, backend switch).
+    generation: u64,
+    /// Steps a GPU slice records (adapted to the device's speed).
+    gpu_steps: usize,
     /// Ten fixed test digits (one per class), 10 × 784.
     grid: Vec<f32>,
     /// The preprocessed drawing, if the pad has ink.
@@ -50,6 +76,53 @@ pub struct Engine {
     last_readout_step: u64,
     last_eval_ms: f64,
     eval_pos: Option<usize>,
+    eval_done: bool,
+    snapshot: Option<Snapshot>,
+    /// A refresh is awaiting its read-backs; `dirty` asks it to go round once more.
+    refreshing: bool,
+    dirty: bool,
+}
+
+/// Read-backs started by [`Engine::begin_readout`], awaited outside the engine.
+struct Readout {
+    loss: Option<(ReadFuture, usize)>,
+    eval: Option<ReadFuture>,
+    grid: (ReadFuture, ReadFuture),
+    pad: Option<(ReadFuture, ReadFuture)>,
+    params: ReadFuture,
+    step: u64,
+    epoch: f64,
+    generation: u64,
+}
+
+struct Resolved {
+    loss: Option<(f64, usize)>,
+    eval: Option<f64>,
+    grid: (Vec<f32>, Vec<f32>),
+    pad: Option<(Vec<f32>, Vec<f32>)>,
+    params: Vec<f32>,
+    step: u64,
+    epoch: f64,
+    generation: u64,
+}
+
+impl Readout {
+    async fn resolve(self) -> Result<Resolved, String> {
+        let loss = match self.loss {
+            Some((f, n)) => Some((f.await?[0] as f64 / n as f64, n)),
+            None => None,
+        };
+        let eval = match self.eval {
+            Some(f) => Some(f.await?[0] as f64 / EVAL_ROWS as f64),
+            None => None,
+        };
+        let grid = (self.grid.0.await?, self.grid.1.await?);
+        let pad = match self.pad {
+            Some((a, b)) => Some((a.await?, b.await?)),
+            None => None,
+        };
+        Ok(Resolved { loss, eval, grid, pad, params: self.params.await?, step: self.step, epoch: self.epoch, generation: self.generation })
+    }
 }
 
 thread_local! {
@@ -60,47 +133,37 @@ fn with_engine<R>(f: impl FnOnce(&mut Engine) -> R) -> Option<R> {
     ENGINE.with(|e| e.borrow_mut().as_mut().map(f))
 }
 
-impl Engine {
-    fn new(mnist: Mnist, cfg: ModelConfig, seed: u64) -> Result<Self, String> {
-        let trainer = Trainer::new(CpuBackend::new(), &cfg, &mnist, seed)?;
-        let grid = mnist.test.first_of_each_digit().iter().flat_map(|&i| mnist.test.image_f32(i)).collect();
-        Ok(Engine {
-            mnist,
-            cfg,
-            seed,
-            trainer,
-            running: false,
-            generation: 0,
-            grid,
-            pad: None,
-            pad_noise: 0,
-            train_history: Vec::new(),
-            test_history: Vec::new(),
-            last_readout_ms: now_ms(),
-            last_readout_step: 0,
-            last_eval_ms: f64::NEG_INFINITY,
-            eval_pos: None,
-        })
+fn make_backend(kind: Kind, gpu: &Option<GpuContext>) -> Box<dyn Backend> {
+    match (kind, gpu) {
+        (Kind::Gpu, Some(ctx)) => Box::new(GpuBackend::new(ctx.clone())),
+        _ => Box::new(CpuBackend::new()),
     }
+}
 
-    /// Trains for one slice, advances a pending test evaluation, refreshes if due.
-    fn slice(&mut self, ui: Ui) {
-        let t0 = now_ms();
-        while now_ms() - t0 < SLICE_MS {
-            self.trainer.step();
+impl Engine {
+    /// Training steps one slice runs; on the CPU, also the time bound.
+    fn slice(&mut self) {
+        let t = &mut self.trainer;
+        if self.kind == Kind::Gpu {
+            for _ in 0..self.gpu_steps {
+                t.step();
+            }
+        } else {
+            let t0 = now_ms();
+            while now_ms() - t0 < SLICE_MS {
+                t.step();
+            }
         }
-        if self.eval_pos.is_none() && now_ms() - self.last_eval_ms >= EVAL_EVERY_MS {
+        if self.eval_pos.is_none() && !self.eval_done && now_ms() - self.last_eval_ms >= EVAL_EVERY_MS {
             self.eval_pos = Some(0);
             self.last_eval_ms = now_ms();
         }
-        self.advance_eval(ui, EVAL_ROWS_PER_SLICE);
-        if now_ms() - self.last_readout_ms >= READOUT_MS {
-            self.readout(ui);
-        }
+        self.advance_eval(EVAL_ROWS_PER_SLICE);
+        self.trainer.be.flush();
     }
 
-    /// Evaluates up to `rows` more test rows; publishes the mean when the set is done.
-    fn advance_eval(&mut self, ui: Ui, rows: usize) {
+    /// Evaluates up to `rows` more test rows (the sum accumulates on the device).
+    fn advance_eval(&mut self, rows: usize) {
         let Some(pos) = self.eval_pos else { return };
         let total = EVAL_ROWS.min(self.trainer.test_rows);
         let end = (pos + rows).min(total);
@@ -108,118 +171,371 @@ impl Engine {
         let t = &mut self.trainer;
         t.model.eval_rows(&mut t.be, t.test_data, &idx, pos == 0);
         if end == total {
-            let mean = t.model.take_eval_sum(&mut t.be) / total as f64;
-            self.test_history.push((t.step, mean));
-            ui.test_loss.set(Some(mean));
             self.eval_pos = None;
+            self.eval_done = true;
         } else {
             self.eval_pos = Some(end);
         }
     }
 
-    /// Reads the loss back and refreshes counters, chart and pictures.
-    fn readout(&mut self, ui: Ui) {
-        let now = now_ms();
+    fn readout_due(&self) -> bool {
+        now_ms() - self.last_readout_ms >= READOUT_MS
+    }
+
+    /// Records the pictures' forward passes and starts every read-back.
+    fn begin_readout(&mut self) -> Readout {
         let t = &mut self.trainer;
-        if let Some((loss, _)) = t.take_train_loss() {
+        let loss = t.model.train_loss_readback(&mut t.be);
+        let eval = if std::mem::take(&mut self.eval_done) { Some(t.model.eval_readback(&mut t.be)) } else { None };
+        let seed = t.noise_seed();
+        let grid = t.model.denoise_readback(&mut t.be, &self.grid, seed, GRID_STREAM, true);
+        let pad = self.pad.as_ref().map(|img| t.model.denoise_readback(&mut t.be, img, seed ^ self.pad_noise, PAD_STREAM, true));
+        let params = t.be.read_async(t.model.params);
+        t.be.flush();
+        Readout {
+            loss,
+            eval,
+            grid,
+            pad,
+            params,
+            step: t.step,
+            epoch: t.epoch as f64 + t.pos as f64 / t.train_rows as f64,
+            generation: self.generation,
+        }
+    }
+
+    /// Shows what a read-back brought.
+    fn apply(&mut self, ui: Ui, r: Resolved) {
+        if r.generation != self.generation {
+            return; // started before a reset or switch: stale
+        }
+        let now = now_ms();
+        if let Some((loss, _)) = r.loss {
             if !loss.is_finite() {
                 self.running = false;
                 ui.state.set("paused".into());
                 ui.error.set(Some(format!(
                     "The training loss became {loss} at step {}: the model diverged. Lower the learning rate or press Reset; the page stays usable.",
-                    t.step
+                    r.step
                 )));
             }
-            self.train_history.push((t.step, loss));
+            self.train_history.push((r.step, loss));
             ui.train_loss.set(Some(loss));
         }
-        let steps = t.step - self.last_readout_step;
+        if let Some(mean) = r.eval {
+            self.test_history.push((r.step, mean));
+            ui.test_loss.set(Some(mean));
+        }
+        let steps = r.step.saturating_sub(self.last_readout_step);
         if steps > 0 && now > self.last_readout_ms {
-            ui.samples_per_s.set(Some(steps as f64 * t.batch() as f64 * 1000.0 / (now - self.last_readout_ms)));
+            ui.samples_per_s.set(Some(steps as f64 * self.trainer.batch() as f64 * 1000.0 / (now - self.last_readout_ms)));
         }
-        ui.step.set(t.step);
-        ui.epoch.set(t.epoch as f64 + t.pos as f64 / t.train_rows as f64);
         self.last_readout_ms = now;
-        self.last_readout_step = t.step;
-        chart::draw("loss-chart", &self.train_history, &self.test_history);
-        self.draw_grid();
-        self.draw_pad();
-    }
-
-    /// Clean, corrupted and reconstructed rows of the ten fixed test digits.
-    fn draw_grid(&mut self) {
-        let t = &mut self.trainer;
-        let seed = t.noise_seed();
-        let (noisy, rec) = t.model.denoise_host(&mut t.be, &self.grid, seed, GRID_STREAM, true);
-        let Some(c) = dom::canvas("recon") else { return };
-        let Some(ctx) = dom::ctx2d(&c) else { return };
-        for (row, imgs) in [&self.grid, &noisy, &rec].into_iter().enumerate() {
-            for (i, img) in imgs.chunks(784).enumerate() {
-                dom::put_gray(&ctx, img, 28, 28, (i * 28) as f64, (row * 28) as f64);
-            }
+        self.last_readout_step = r.step;
+        ui.step.set(r.step);
+        ui.epoch.set(r.epoch);
+        if r.params.iter().all(|v| v.is_finite()) {
+            self.snapshot = Some(Snapshot { params: r.params, step: r.step });
         }
-    }
-
-    /// The drawing as the model sees it, corrupted, and reconstructed.
-    fn draw_pad(&mut self) {
-        let Some(img) = self.pad.clone() else {
-            for id in ["pad-input", "pad-noisy", "pad-out"] {
-                dom::clear(id, "#000");
-            }
-            return;
-        };
-        let t = &mut self.trainer;
-        let seed = t.noise_seed() ^ self.pad_noise;
-        let (noisy, rec) = t.model.denoise_host(&mut t.be, &img, seed, PAD_STREAM, true);
-        for (id, pic) in [("pad-input", &img), ("pad-noisy", &noisy), ("pad-out", &rec)] {
-            if let Some(c) = dom::canvas(id) {
-                if let Some(ctx) = dom::ctx2d(&c) {
-                    dom::put_gray(&ctx, pic, 28, 28, 0.0, 0.0);
+        chart::draw("loss-chart", &self.train_history, &self.test_history);
+        let (noisy, mut rec) = r.grid;
+        self.trainer.model.output_to_pixels(&mut rec);
+        if let Some(c) = dom::canvas("recon") {
+            if let Some(ctx) = dom::ctx2d(&c) {
+                for (row, imgs) in [&self.grid, &noisy, &rec].into_iter().enumerate() {
+                    for (i, img) in imgs.chunks(784).enumerate() {
+                        dom::put_gray(&ctx, img, 28, 28, (i * 28) as f64, (row * 28) as f64);
+                    }
                 }
             }
         }
+        match (r.pad, &self.pad) {
+            (Some((noisy, mut rec)), Some(img)) => {
+                self.trainer.model.output_to_pixels(&mut rec);
+                for (id, pic) in [("pad-input", img), ("pad-noisy", &noisy), ("pad-out", &rec)] {
+                    if let Some(c) = dom::canvas(id) {
+                        if let Some(ctx) = dom::ctx2d(&c) {
+                            dom::put_gray(&ctx, pic, 28, 28, 0.0, 0.0);
+                        }
+                    }
+                }
+            }
+            (_, None) => {
+                for id in ["pad-input", "pad-noisy", "pad-out"] {
+                    dom::clear(id, "#000");
+                }
+            }
+            _ => {}
+        }
     }
 
-    fn reset(&mut self, ui: Ui) -> Result<(), String> {
+    /// Builds a fresh trainer on the current backend (same seed: same start).
+    fn reset(&mut self) -> Result<(), String> {
         self.running = false;
         self.generation += 1;
-        self.trainer = Trainer::new(CpuBackend::new(), &self.cfg, &self.mnist, self.seed)?;
+        let be = make_backend(self.kind, &self.gpu);
+        self.trainer = Trainer::new(be, &self.cfg, &self.mnist, self.seed)?;
         self.train_history.clear();
         self.test_history.clear();
         self.eval_pos = None;
+        self.eval_done = false;
         self.last_eval_ms = f64::NEG_INFINITY;
         self.last_readout_step = 0;
-        ui.train_loss.set(None);
-        ui.test_loss.set(None);
-        ui.samples_per_s.set(None);
-        self.readout(ui);
+        self.snapshot = None;
+        Ok(())
+    }
+
+    /// Moves training to `kind` with `params` (from a read-back or the last snapshot).
+    fn switch(&mut self, kind: Kind, params: &[f32], step: Option<u64>) -> Result<(), String> {
+        let be = make_backend(kind, &self.gpu);
+        let placeholder = Trainer::new(Box::new(CpuBackend::new()) as Box<dyn Backend>, &self.cfg, &self.mnist, self.seed)?;
+        let old = std::mem::replace(&mut self.trainer, placeholder);
+        let mut moved = old.move_to(be, &self.mnist, params)?;
+        if let Some(s) = step {
+            moved.step = s;
+        }
+        self.trainer = moved;
+        self.kind = if kind == Kind::Gpu && self.gpu.is_some() { Kind::Gpu } else { Kind::Cpu };
+        self.generation += 1;
+        self.eval_pos = None;
+        self.eval_done = false;
+        self.gpu_steps = 1;
+        self.last_readout_step = self.trainer.step;
         Ok(())
     }
 }
 
-/// Installs the loaded data and builds the model; draws the initial pictures.
-pub fn install(ui: Ui, mnist: Mnist, cfg: ModelConfig, seed: u64) -> Result<(), String> {
-    let engine = Engine::new(mnist, cfg, seed)?;
-    ui.backend.set(engine.trainer.be.name());
+/// Acquires WebGPU (if the browser has it), installs the data and builds the model.
+pub async fn install(ui: Ui, mnist: Mnist, cfg: ModelConfig, seed: u64, want: Kind) -> Result<(), String> {
+    let gpu = if want == Kind::Gpu {
+        match GpuContext::new().await {
+            Ok(ctx) => Some(ctx),
+            Err(e) => {
+                web_sys::console::info_1(&format!("aeplay: {e}").into());
+                ui.note.set(Some("WebGPU is not available in this browser, so training runs on the CPU (wasm SIMD).".into()));
+                None
+            }
+        }
+    } else {
+        None
+    };
+    ui.gpu_available.set(gpu.is_some());
+    let kind = if gpu.is_some() { Kind::Gpu } else { Kind::Cpu };
+    let trainer = match Trainer::new(make_backend(kind, &gpu), &cfg, &mnist, seed) {
+        Ok(t) => t,
+        Err(e) if kind == Kind::Gpu => {
+            ui.note.set(Some(format!("{e}. Training runs on the CPU instead.")));
+            Trainer::new(make_backend(Kind::Cpu, &None), &cfg, &mnist, seed)?
+        }
+        Err(e) => return Err(e),
+    };
+    let kind = if trainer.be.name().starts_with("CPU") { Kind::Cpu } else { Kind::Gpu };
+    let grid = mnist.test.first_of_each_digit().iter().flat_map(|&i| mnist.test.image_f32(i)).collect();
+    let engine = Engine {
+        mnist,
+        cfg,
+        seed,
+        trainer,
+        kind,
+        gpu,
+        running: false,
+        generation: 0,
+        gpu_steps: 1,
+        grid,
+        pad: None,
+        pad_noise: 0,
+        train_history: Vec::new(),
+        test_history: Vec::new(),
+        last_readout_ms: now_ms(),
+        last_readout_step: 0,
+        last_eval_ms: f64::NEG_INFINITY,
+        eval_pos: None,
+        eval_done: false,
+        snapshot: None,
+        refreshing: false,
+        dirty: false,
+    };
     ENGINE.with(|e| *e.borrow_mut() = Some(engine));
-    with_engine(|e| e.readout(ui));
+    publish_backend(ui);
+    expose_debug_hooks();
+    refresh(ui).await;
     Ok(())
+}
+
+fn publish_backend(ui: Ui) {
+    with_engine(|e| {
+        ui.backend.set(e.trainer.be.name());
+        ui.backend_kind.set(if e.kind == Kind::Gpu { "gpu".into() } else { "cpu".into() });
+    });
+}
+
+/// `window.__aeplayLoseDevice()` destroys the GPU device, as a driver reset would (used by
+/// the end-to-end test of device loss).
+fn expose_debug_hooks() {
+    let f = Closure::<dyn Fn()>::new(|| {
+        with_engine(|e| {
+            if let Some(ctx) = &e.gpu {
+                ctx.device.destroy();
+            }
+        });
+    });
+    let _ = js_sys::Reflect::set(&dom::window(), &"__aeplayLoseDevice".into(), f.as_ref());
+    f.forget();
+}
+
+/// Starts, awaits and applies a read-back; calls that arrive meanwhile (a stroke on the
+/// pad fires many) are folded into one more round instead of piling up.
+async fn refresh(ui: Ui) {
+    let go = with_engine(|e| {
+        if e.refreshing {
+            e.dirty = true;
+            false
+        } else {
+            e.refreshing = true;
+            true
+        }
+    });
+    if go != Some(true) {
+        return;
+    }
+    loop {
+        let Some(readout) = with_engine(|e| {
+            e.dirty = false;
+            e.begin_readout()
+        }) else {
+            return;
+        };
+        match readout.resolve().await {
+            Ok(r) => {
+                with_engine(|e| e.apply(ui, r));
+            }
+            Err(why) => {
+                with_engine(|e| e.refreshing = false);
+                return recover(ui, why).await;
+            }
+        }
+        let again = with_engine(|e| {
+            e.refreshing = e.dirty;
+            e.dirty
+        });
+        if again != Some(true) {
+            return;
+        }
+    }
+}
+
+/// The device failed: continue on a new GPU device, else on the CPU, from the last snapshot.
+fn recover(ui: Ui, why: String) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> {
+    Box::pin(recover_inner(ui, why))
+}
+
+async fn recover_inner(ui: Ui, why: String) {
+    // A failed read-back is usually the symptom; the device's own report (lost, with its
+    // reason) arrives a moment later and says more.
+    let mut reported = None;
+    for _ in 0..10 {
+        dom::sleep_ms(100).await;
+        reported = with_engine(|e| e.trainer.be.health().err()).flatten();
+        if reported.is_some() {
+            break;
+        }
+    }
+    let why = reported.unwrap_or_else(|| format!("the GPU stopped answering ({why}), so the device is treated as lost"));
+    web_sys::console::warn_1(&format!("aeplay: recovering from: {why}").into());
+    let Some((was_running, snapshot)) = with_engine(|e| {
+        let was = e.running;
+        e.running = false;
+        e.generation += 1;
+        (was, e.snapshot.as_ref().map(|s| (s.params.clone(), s.step)))
+    }) else {
+        return;
+    };
+    let fresh = GpuContext::new().await.ok();
+    let result = with_engine(|e| {
+        e.gpu = fresh;
+        let kind = if e.gpu.is_some() { Kind::Gpu } else { Kind::Cpu };
+        match &snapshot {
+            Some((params, step)) => e.switch(kind, params, Some(*step)).map(|_| *step),
+            None => e.reset().map(|_| 0),
+        }
+    });
+    publish_backend(ui);
+    match result {
+        Some(Ok(step)) => {
+            let now = with_engine(|e| e.trainer.be.name()).unwrap_or_default();
+            ui.note.set(Some(format!("{why}. Training continues on {now} from the weights of step {step}.")));
+            ui.step.set(step);
+            if was_running {
+                train(ui);
+            } else {
+                ui.state.set("paused".into());
+                refresh(ui).await;
+            }
+        }
+        Some(Err(e)) => {
+            ui.error.set(Some(format!("{why}, and training could not be moved: {e}")));
+            ui.state.set("paused".into());
+        }
+        None => {}
+    }
+}
+
+/// What the loop should do after a slice.
+enum Next {
+    Stop,
+    Fence(ReadFuture, f64),
+    Readout(Readout),
+    Yield,
 }
 
 async fn run(ui: Ui, generation: u64) {
     loop {
-        let go = with_engine(|e| {
+        let next = with_engine(|e| {
             if !e.running || e.generation != generation {
-                return false;
+                return Next::Stop;
             }
-            e.slice(ui);
-            true
+            if let Err(why) = e.trainer.be.health() {
+                return Next::Fence(Box::pin(std::future::ready(Err(why))), 0.0);
+            }
+            let t0 = now_ms();
+            e.slice();
+            if e.readout_due() {
+                Next::Readout(e.begin_readout())
+            } else if e.kind == Kind::Gpu {
+                // Wait (without blocking) for the device before recording more.
+                Next::Fence(e.trainer.be.read_async(e.trainer.model.fence()), t0)
+            } else {
+                Next::Yield
+            }
         })
-        .unwrap_or(false);
-        if !go {
-            break;
+        .unwrap_or(Next::Stop);
+        match next {
+            Next::Stop => break,
+            Next::Yield => yield_now().await,
+            Next::Fence(f, t0) => match f.await {
+                Ok(_) => {
+                    let took = now_ms() - t0;
+                    with_engine(|e| {
+                        let scaled = (e.gpu_steps as f64 * GPU_SLICE_MS / took.max(1.0)).round() as usize;
+                        e.gpu_steps = scaled.clamp(1, (e.gpu_steps * 2).max(2)).min(256);
+                    });
+                }
+                Err(why) => {
+                    recover(ui, why).await;
+                    break;
+                }
+            },
+            Next::Readout(r) => match r.resolve().await {
+                Ok(r) => {
+                    with_engine(|e| e.apply(ui, r));
+                    yield_now().await;
+                }
+                Err(why) => {
+                    recover(ui, why).await;
+                    break;
+                }
+            },
         }
-        yield_now().await;
     }
 }
 
@@ -241,79 +557,122 @@ pub fn train(ui: Ui) {
 }
 
 pub fn pause(ui: Ui) {
-    with_engine(|e| {
-        e.running = false;
-        e.readout(ui);
-    });
+    with_engine(|e| e.running = false);
     ui.state.set("paused".into());
+    wasm_bindgen_futures::spawn_local(refresh(ui));
 }
 
 /// One step (when paused), then a refresh.
 pub fn step(ui: Ui) {
-    with_engine(|e| {
+    let stepped = with_engine(|e| {
         if !e.running {
             e.last_readout_ms = now_ms();
             e.trainer.step();
-            e.readout(ui);
+            true
+        } else {
+            false
         }
     });
+    if stepped == Some(true) {
+        wasm_bindgen_futures::spawn_local(refresh(ui));
+    }
 }
 
 pub fn reset(ui: Ui) {
-    let result = with_engine(|e| e.reset(ui));
-    if let Some(Err(msg)) = result {
-        ui.error.set(Some(msg));
+    match with_engine(|e| e.reset()) {
+        Some(Err(msg)) => ui.error.set(Some(msg)),
+        _ => {
+            ui.train_loss.set(None);
+            ui.test_loss.set(None);
+            ui.samples_per_s.set(None);
+        }
     }
     ui.state.set("ready".into());
+    wasm_bindgen_futures::spawn_local(refresh(ui));
+}
+
+/// Switches backend keeping the trained weights; training resumes if it was running.
+pub async fn switch_backend(ui: Ui, kind: Kind) {
+    let Some(pending) = with_engine(|e| {
+        if e.kind == kind {
+            return None;
+        }
+        let was = e.running;
+        e.running = false;
+        e.generation += 1;
+        let f = e.trainer.be.read_async(e.trainer.model.params);
+        e.trainer.be.flush();
+        Some((was, f))
+    })
+    .flatten() else {
+        return;
+    };
+    let (was_running, params) = pending;
+    let params = match params.await {
+        Ok(p) => p,
+        Err(why) => return recover(ui, why).await,
+    };
+    let result = with_engine(|e| e.switch(kind, &params, None));
+    publish_backend(ui);
+    if let Some(Err(e)) = result {
+        ui.error.set(Some(format!("Could not switch backend: {e}")));
+    }
+    if was_running {
+        train(ui);
+    } else {
+        refresh(ui).await;
+    }
 }
 
 /// Masking noise at `level` (the fraction of pixels destroyed), or none.
-pub fn set_noise(kind: &str, level: f32) {
+pub fn set_noise(ui: Ui, kind: &str, level: f32) {
     let noise = match kind {
         "masking" => NoiseKind::Masking { keep: (1.0 - level).clamp(0.01, 1.0) },
         _ => NoiseKind::None,
     };
-    with_engine(|e| {
+    let running = with_engine(|e| {
         e.cfg.noise = noise;
         e.trainer.model.cfg.noise = noise;
-        if !e.running {
-            e.draw_grid();
-            e.draw_pad();
-        }
+        e.running
     });
-}
-
-/// The pad changed: preprocess it (or clear) and redraw its pictures.
-pub fn pad_changed(ink: Option<(Vec<f32>, usize, usize)>) {
-    let img = ink.map(|(v, w, h)| draw::to_mnist(&v, w, h)).filter(|img| img.iter().any(|&p| p > 0.0));
-    let installed = with_engine(|e| {
-        e.pad = img.clone();
-        e.draw_pad();
-    });
-    if installed.is_none() {
-        // No model yet: show at least what the model will see.
-        match img {
-            Some(img) => {
-                if let Some(c) = dom::canvas("pad-input") {
-                    if let Some(ctx) = dom::ctx2d(&c) {
-                        dom::put_gray(&ctx, &img, 28, 28, 0.0, 0.0);
-                    }
-                }
-            }
-            None => dom::clear("pad-input", "#000"),
-        }
+    if running == Some(false) {
+        wasm_bindgen_futures::spawn_local(refresh(ui));
     }
 }
 
-/// Draws fresh noise for the pad and the grid.
-pub fn new_noise() {
-    with_engine(|e| {
-        e.pad_noise = e.pad_noise.wrapping_add(0x9E37_79B9);
-        e.draw_pad();
-    });
+/// The pad changed: preprocess it (or clear) and redraw its pictures.
+pub fn pad_changed(ui: Ui, ink: Option<(Vec<f32>, usize, usize)>) {
+    let img = ink.map(|(v, w, h)| draw::to_mnist(&v, w, h)).filter(|img| img.iter().any(|&p| p > 0.0));
+    let shown = img.clone();
+    let installed = with_engine(|e| e.pad = img);
+    match shown {
+        Some(img) => {
+            if let Some(c) = dom::canvas("pad-input") {
+                if let Some(ctx) = dom::ctx2d(&c) {
+                    dom::put_gray(&ctx, &img, 28, 28, 0.0, 0.0);
+                }
+            }
+        }
+        None => {
+            for id in ["pad-input", "pad-noisy", "pad-out"] {
+                dom::clear(id, "#000");
+            }
+        }
+    }
+    if installed.is_some() && ui.state.get_untracked() != "training" {
+        wasm_bindgen_futures::spawn_local(refresh(ui));
+    }
 }
 
-/// Waits one frame (used after loading, so the page paints before heavy work).
-pub async fn settle() {
-    yield_now().await;
+/// Draws fresh noise for the pad.
+pub fn new_noise(ui: Ui) {
+    with_engine(|e| e.pad_noise = e.pad_noise.wrapping_add(0x9E37_79B9));
+    if ui.state.get_untracked() != "training" {
+        wasm_bindgen_futures::spawn_local(refresh(ui));
+    }
+}
+
+/// Whether the backend select should offer WebGPU.
+pub fn gpu_available(ui: Ui) -> bool {
+    ui.gpu_available.get()
 }

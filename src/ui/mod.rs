@@ -28,6 +28,11 @@ pub struct Ui {
     pub train_loss: RwSignal<Option<f64>>,
     pub test_loss: RwSignal<Option<f64>>,
     pub samples_per_s: RwSignal<Option<f64>>,
+    /// An informational message (e.g. no WebGPU, device lost and recovered).
+    pub note: RwSignal<Option<String>>,
+    pub gpu_available: RwSignal<bool>,
+    /// "gpu" or "cpu": the backend now training.
+    pub backend_kind: RwSignal<String>,
 }
 
 impl Ui {
@@ -44,6 +49,9 @@ impl Ui {
             train_loss: RwSignal::new(None),
             test_loss: RwSignal::new(None),
             samples_per_s: RwSignal::new(None),
+            note: RwSignal::new(None),
+            gpu_available: RwSignal::new(false),
+            backend_kind: RwSignal::new("cpu".into()),
         }
     }
 }
@@ -74,9 +82,9 @@ async fn start(ui: Ui) {
                 " — not the full MNIST, so losses differ from the published reference numbers"
             };
             ui.data_source.set(format!("{}{note}", manifest.label));
-            engine::settle().await;
+            dom::yield_now().await;
             let cfg = preset(PRESET).expect("built-in preset");
-            match engine::install(ui, mnist, cfg, SEED) {
+            match engine::install(ui, mnist, cfg, SEED, requested_backend()).await {
                 Ok(()) => ui.state.set("ready".into()),
                 Err(e) => {
                     ui.error.set(Some(e));
@@ -89,6 +97,16 @@ async fn start(ui: Ui) {
             ui.error.set(Some(e));
             ui.state.set("error".into());
         }
+    }
+}
+
+/// `?backend=cpu` starts on the CPU; otherwise WebGPU is used where the browser has it.
+fn requested_backend() -> engine::Kind {
+    let search = dom::window().location().search().unwrap_or_default();
+    if search.contains("backend=cpu") {
+        engine::Kind::Cpu
+    } else {
+        engine::Kind::Gpu
     }
 }
 
@@ -115,9 +133,9 @@ fn stroke_to(c: &web_sys::HtmlCanvasElement, from: (f64, f64), to: (f64, f64)) {
     }
 }
 
-fn pad_clear() {
+fn pad_clear(ui: Ui) {
     dom::clear("pad", "#000");
-    engine::pad_changed(None);
+    engine::pad_changed(ui, None);
 }
 
 #[component]
@@ -130,7 +148,7 @@ fn DrawPad(ui: Ui) -> impl IntoView {
             let _ = c.set_pointer_capture(ev.pointer_id());
             stroke_to(&c, (x, y), (x, y));
             last.set(Some((x, y)));
-            engine::pad_changed(dom::read_gray("pad"));
+            engine::pad_changed(ui, dom::read_gray("pad"));
         }
     };
     let moved = move |ev: web_sys::PointerEvent| {
@@ -139,7 +157,7 @@ fn DrawPad(ui: Ui) -> impl IntoView {
         if let Some((x, y, c)) = pad_point(&ev) {
             stroke_to(&c, prev, (x, y));
             last.set(Some((x, y)));
-            engine::pad_changed(dom::read_gray("pad"));
+            engine::pad_changed(ui, dom::read_gray("pad"));
         }
     };
     let up = move |_ev: web_sys::PointerEvent| last.set(None);
@@ -163,8 +181,8 @@ fn DrawPad(ui: Ui) -> impl IntoView {
                 </div>
             </div>
             <div class="buttons">
-                <button id="pad-clear" disabled=not_ready on:click=move |_| pad_clear()>"Clear"</button>
-                <button id="pad-noise" disabled=not_ready on:click=move |_| engine::new_noise()>"New noise"</button>
+                <button id="pad-clear" disabled=not_ready on:click=move |_| pad_clear(ui)>"Clear"</button>
+                <button id="pad-noise" disabled=not_ready on:click=move |_| engine::new_noise(ui)>"New noise"</button>
             </div>
         </section>
     }
@@ -178,7 +196,11 @@ pub fn App() -> impl IntoView {
     let running = move || ui.state.get() == "training";
     let noise_kind = RwSignal::new("masking".to_string());
     let noise_level = RwSignal::new(0.1f64);
-    let apply_noise = move || engine::set_noise(&noise_kind.get_untracked(), noise_level.get_untracked() as f32);
+    let apply_noise = move || engine::set_noise(ui, &noise_kind.get_untracked(), noise_level.get_untracked() as f32);
+    let switch = move |ev: leptos::ev::Event| {
+        let kind = if event_target_value(&ev) == "gpu" { engine::Kind::Gpu } else { engine::Kind::Cpu };
+        wasm_bindgen_futures::spawn_local(engine::switch_backend(ui, kind));
+    };
 
     view! {
         <main id="app" data-state=move || ui.state.get()>
@@ -194,6 +216,9 @@ pub fn App() -> impl IntoView {
                         value=move || format!("{}", ui.progress.get().0)></progress>
                 </Show>
                 <div id="data-source">{move || ui.data_source.get()}</div>
+                <Show when=move || ui.note.get().is_some()>
+                    <div id="note" role="status">{move || ui.note.get().unwrap_or_default()}</div>
+                </Show>
                 <Show when=move || ui.error.get().is_some()>
                     <div id="error" role="alert">
                         <strong>"Something went wrong: "</strong>
@@ -208,6 +233,13 @@ pub fn App() -> impl IntoView {
                     <button id="step" disabled=move || not_ready() || running() on:click=move |_| engine::step(ui)>"Step"</button>
                     <button id="reset" disabled=not_ready on:click=move |_| engine::reset(ui)>"Reset"</button>
                 </div>
+                <label>"Backend "
+                    <select id="backend-select" disabled=not_ready on:change=switch
+                        prop:value=move || ui.backend_kind.get()>
+                        <option value="gpu" disabled=move || !engine::gpu_available(ui)>"WebGPU"</option>
+                        <option value="cpu">"CPU (wasm SIMD)"</option>
+                    </select>
+                </label>
                 <label>"Noise "
                     <select id="noise-kind" on:change=move |ev| { noise_kind.set(event_target_value(&ev)); apply_noise(); }>
                         <option value="masking" selected=true>"masking"</option>
@@ -222,14 +254,14 @@ pub fn App() -> impl IntoView {
                         } />
                     <output>{move || format!("{:.2}", noise_level.get())}</output>
                 </label>
-                <dl class="stats">
-                    <dt>"backend"</dt><dd id="backend">{move || ui.backend.get()}</dd>
-                    <dt>"step"</dt><dd id="step-count">{move || ui.step.get().to_string()}</dd>
-                    <dt>"epoch"</dt><dd id="epoch">{move || format!("{:.2}", ui.epoch.get())}</dd>
-                    <dt>"train loss"</dt><dd id="train-loss">{move || fmt_loss(ui.train_loss.get())}</dd>
-                    <dt>"test loss (1,000 digits)"</dt><dd id="test-loss">{move || fmt_loss(ui.test_loss.get())}</dd>
-                    <dt>"samples/s"</dt><dd id="samples-per-s">{move || ui.samples_per_s.get().map(|v| format!("{v:.0}")).unwrap_or_else(|| "–".into())}</dd>
-                </dl>
+                <div class="stats">
+                    <div class="stat"><span class="label">"backend"</span><span class="value" id="backend">{move || ui.backend.get()}</span></div>
+                    <div class="stat"><span class="label">"step"</span><span class="value" id="step-count">{move || ui.step.get().to_string()}</span></div>
+                    <div class="stat"><span class="label">"epoch"</span><span class="value" id="epoch">{move || format!("{:.2}", ui.epoch.get())}</span></div>
+                    <div class="stat"><span class="label">"train loss"</span><span class="value" id="train-loss">{move || fmt_loss(ui.train_loss.get())}</span></div>
+                    <div class="stat"><span class="label">"test loss (1,000 digits)"</span><span class="value" id="test-loss">{move || fmt_loss(ui.test_loss.get())}</span></div>
+                    <div class="stat"><span class="label">"samples/s"</span><span class="value" id="samples-per-s">{move || ui.samples_per_s.get().map(|v| format!("{v:.0}")).unwrap_or_else(|| "–".into())}</span></div>
+                </div>
             </section>
             <section class="panel chart-panel">
                 <h2>"Loss"</h2>

@@ -401,6 +401,7 @@ export function canvasStats(page, selector) {
 
 /** Draws a polyline (points in 0..1 of the element's box) with the mouse: down, moves, up. */
 export async function drawStroke(page, selector, points, stepsPerSegment = 8) {
+  await page.locator(selector).scrollIntoViewIfNeeded();
   const box = await page.locator(selector).boundingBox();
   if (!box) throw new Error(`${selector} is not visible`);
   const at = ([x, y]) => [box.x + x * box.width, box.y + y * box.height];
@@ -425,6 +426,7 @@ export async function withTimeout(promise, ms, message) {
 
 /** Same as drawStroke, with touch events (through the DevTools protocol: one finger). */
 export async function drawTouchStroke(page, selector, points, stepsPerSegment = 8) {
+  await page.locator(selector).scrollIntoViewIfNeeded();
   const box = await page.locator(selector).boundingBox();
   if (!box) throw new Error(`${selector} is not visible`);
   const at = ([x, y]) => ({ x: box.x + x * box.width, y: box.y + y * box.height, id: 1 });

@@ -107,9 +107,19 @@ impl GpuContext {
         Ok(GpuContext { device, queue, info, limits, fault })
     }
 
+    /// The adapter's name, or what the browser tells of it (browsers hide the name).
+    pub fn adapter_name(&self) -> String {
+        let i = &self.info;
+        [&i.name, &i.driver, &i.driver_info]
+            .into_iter()
+            .find(|s| !s.is_empty())
+            .cloned()
+            .unwrap_or_else(|| format!("{:?} adapter", i.device_type))
+    }
+
     /// "name (type, backend)", e.g. "NVIDIA H100 (DiscreteGpu, Vulkan)".
     pub fn adapter_label(&self) -> String {
-        format!("{} ({:?}, {:?})", self.info.name, self.info.device_type, self.info.backend)
+        format!("{} ({:?}, {:?})", self.adapter_name(), self.info.device_type, self.info.backend)
     }
 
     /// True for software adapters (lavapipe, SwiftShader): fine for tests, not for speed.
@@ -369,6 +379,7 @@ struct MapState {
 struct GpuRead {
     state: Arc<Mutex<MapState>>,
     staging: wgpu::Buffer,
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
     device: wgpu::Device,
     len: usize,
 }
@@ -404,7 +415,7 @@ impl Future for GpuRead {
 impl Backend for GpuBackend {
     fn name(&self) -> String {
         let api = if cfg!(target_arch = "wasm32") { "WebGPU" } else { "GPU" };
-        format!("{api} ({})", self.ctx.info.name)
+        format!("{api} ({})", self.ctx.adapter_name())
     }
 
     fn alloc(&mut self, len: usize) -> View {

@@ -1,0 +1,85 @@
+// tests/e2e/webgpu.test.mjs — the WebGPU backend in the page (headless Chromium with WebGPU
+// through SwiftShader): it is the default where an adapter exists, trains with the loss
+// falling; without WebGPU the page says so and trains on the CPU; switching backend mid-run
+// keeps the trained weights; a lost device is reported and training continues.
+
+import assert from 'node:assert/strict';
+import { appTest, waitForState, readSteps, readNumber, poll } from './harness.mjs';
+
+const READY = 120_000;
+
+async function firstLoss(page) {
+  return poll(async () => {
+    const v = await readNumber(page, '#train-loss');
+    return Number.isFinite(v) ? v : null;
+  }, { timeout: 60_000, message: () => '#train-loss to show a number' });
+}
+
+async function lossBelow(page, limit, timeout) {
+  return poll(async () => {
+    const v = await readNumber(page, '#train-loss');
+    return Number.isFinite(v) && v < limit ? v : null;
+  }, { timeout, interval: 500, message: async () => `#train-loss below ${limit} (shows ${await page.textContent('#train-loss')}, step ${await readSteps(page)})` });
+}
+
+appTest('WebGPU is the default where the browser has it, and the loss falls', { webgpu: true, timeout: 300_000 }, async ({ page }) => {
+  await waitForState(page, 'ready', READY);
+  assert.match(await page.textContent('#backend'), /WebGPU/);
+  assert.equal(await page.inputValue('#backend-select'), 'gpu');
+  await page.click('#train');
+  const first = await firstLoss(page);
+  const later = await lossBelow(page, first * 0.9, 150_000);
+  console.log(`WebGPU: train loss ${first} -> ${later}`);
+});
+
+appTest('without WebGPU the page says so and trains on the CPU', { timeout: 200_000 }, async ({ page }) => {
+  await waitForState(page, 'ready', READY);
+  assert.match(await page.textContent('#backend'), /CPU/);
+  assert.match(await page.textContent('#note'), /WebGPU is not available/);
+  assert.equal(await page.isDisabled('#backend-select option[value="gpu"]'), true);
+  await page.click('#train');
+  const first = await firstLoss(page);
+  await lossBelow(page, first * 0.9, 90_000);
+});
+
+appTest('switching backend mid-run keeps the loss where it was', { webgpu: true, timeout: 400_000 }, async ({ page }) => {
+  await waitForState(page, 'ready', READY);
+  // Train on the CPU (fast here) until the model has clearly learnt something.
+  await page.selectOption('#backend-select', 'cpu');
+  await poll(async () => /CPU/.test(await page.textContent('#backend')), { message: () => 'the CPU backend' });
+  await page.click('#train');
+  const trained = await lossBelow(page, 150, 120_000);
+  const stepsBefore = await readSteps(page);
+  // Switch while training: the weights move to the GPU and training goes on from there.
+  await page.selectOption('#backend-select', 'gpu');
+  await poll(async () => /WebGPU/.test(await page.textContent('#backend')), { timeout: 30_000, message: () => 'the WebGPU backend' });
+  await poll(async () => (await readSteps(page)) > stepsBefore + 2, { timeout: 120_000, message: () => 'steps on WebGPU' });
+  const after = await readNumber(page, '#train-loss');
+  assert.ok(after < 200, `after switching to WebGPU the train loss is ${after}: the trained weights were lost (it was ${trained}; an untrained model is ~540)`);
+  assert.ok((await readSteps(page)) >= stepsBefore, 'the step counter went back');
+  // And back to the CPU.
+  await page.selectOption('#backend-select', 'cpu');
+  await poll(async () => /CPU/.test(await page.textContent('#backend')), { timeout: 60_000, message: () => 'back on the CPU' });
+  const s = await readSteps(page);
+  await poll(async () => (await readSteps(page)) > s + 5, { timeout: 60_000, message: () => 'steps on the CPU again' });
+  assert.ok((await readNumber(page, '#train-loss')) < 200, 'the weights were lost on the way back to the CPU');
+});
+
+appTest('a lost GPU device is reported and training continues from the last weights', { webgpu: true, timeout: 300_000 }, async ({ page }) => {
+  await waitForState(page, 'ready', READY);
+  await page.click('#train');
+  const first = await firstLoss(page);
+  await lossBelow(page, first * 0.9, 150_000);
+  const before = await readSteps(page);
+  await page.evaluate(() => window.__aeplayLoseDevice());
+  await poll(async () => /lost/.test((await page.textContent('#note').catch(() => '')) || ''), {
+    timeout: 60_000, message: async () => `#note to report the lost device (state ${await page.getAttribute('#app', 'data-state')})`,
+  });
+  const note = await page.textContent('#note');
+  assert.match(note, /continues on/);
+  const resumed = await readSteps(page);
+  assert.ok(resumed > 0 && resumed <= before + 64, `resumed at step ${resumed}, lost device at ${before}`);
+  await poll(async () => (await readSteps(page)) > resumed + 2, { timeout: 120_000, message: () => 'training to continue after the device loss' });
+  assert.ok((await readNumber(page, '#train-loss')) < first, 'the loss went back up to where it started');
+  assert.equal(await page.getAttribute('#app', 'data-state'), 'training');
+});
