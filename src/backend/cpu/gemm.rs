@@ -85,6 +85,10 @@ impl Isa {
 /// more than it saves).
 const PARALLEL_MIN_MACS: usize = 1 << 16;
 
+/// k block of the broadcast kernel: KC × 2 vectors of B (16 KB with AVX-512 at 128) stay in
+/// L1 while the row blocks of A stream past.
+const KC: usize = 128;
+
 /// A raw pointer that may cross to a worker thread: the column ranges the threads write
 /// are disjoint, and the inputs are only read.
 #[derive(Clone, Copy)]
@@ -275,43 +279,50 @@ unsafe fn dispatch<S: Simd>(kern: Kernels, threads: usize, a: &[f32], b: &[f32],
 unsafe fn bcast_ranges<S: Simd>(packed: *const f32, b: *const f32, c: *mut f32, m: usize, k: usize, n: usize, j0: usize, j1: usize, acc: bool) {
     let nr = 2 * S::LANES;
     let mr = S::MR;
-    // A tail panel of fewer than NR columns is copied into zero-padded scratch (k×NR) and
-    // computed into a tile, so no load or store goes past the matrices.
-    let mut tail_b: Vec<f32> = Vec::new();
-    let mut tile = [0.0f32; 8 * 32];
-    let mut j = j0;
-    while j < j1 {
-        let cols = nr.min(j1 - j);
-        let (bpanel, ldb) = if cols == nr {
-            (b.add(j), n)
-        } else {
-            tail_b.clear();
-            tail_b.resize(k * nr, 0.0);
-            for p in 0..k {
-                std::ptr::copy_nonoverlapping(b.add(p * n + j), tail_b.as_mut_ptr().add(p * nr), cols);
+    let full_end = j0 + (j1 - j0) / nr * nr;
+    // Full strips of NR columns, k in blocks of KC so a strip's block of B (KC × NR) stays
+    // in L1 while every row block of A streams past it; later k blocks add into C.
+    let mut k0 = 0;
+    while k0 < k {
+        let kc = KC.min(k - k0);
+        let first = k0 == 0;
+        let mut j = j0;
+        while j < full_end {
+            let mut i0 = 0;
+            while i0 < m {
+                let rows = mr.min(m - i0);
+                let ap = packed.add(i0 * k + k0 * rows);
+                bcast_rows::<S>(rows, kc, ap, b.add(k0 * n + j), n, c.add(i0 * n + j), n, acc || !first);
+                i0 += rows;
             }
-            (tail_b.as_ptr(), nr)
-        };
-        let mut i0 = 0;
-        while i0 < m {
-            let rows = mr.min(m - i0);
-            let ap = packed.add(i0 * k);
-            if cols == nr {
-                bcast_rows::<S>(rows, k, ap, bpanel, ldb, c.add(i0 * n + j), n, acc);
-            } else {
-                // Into the tile (row stride NR), then the valid columns into C.
-                bcast_rows::<S>(rows, k, ap, bpanel, ldb, tile.as_mut_ptr(), nr, false);
-                for r in 0..rows {
-                    let dst = c.add((i0 + r) * n + j);
-                    for q in 0..cols {
-                        let v = tile[r * nr + q];
-                        *dst.add(q) = if acc { *dst.add(q) + v } else { v };
-                    }
-                }
-            }
-            i0 += rows;
+            j += nr;
         }
-        j += cols;
+        k0 += kc;
+    }
+    // A tail strip of fewer than NR columns: copied into zero-padded scratch (k×NR) and
+    // computed into a tile, so no load or store goes past the matrices.
+    let cols = j1 - full_end;
+    if cols == 0 {
+        return;
+    }
+    let j = full_end;
+    let mut tail_b = vec![0.0f32; k * nr];
+    for p in 0..k {
+        std::ptr::copy_nonoverlapping(b.add(p * n + j), tail_b.as_mut_ptr().add(p * nr), cols);
+    }
+    let mut tile = [0.0f32; 8 * 32];
+    let mut i0 = 0;
+    while i0 < m {
+        let rows = mr.min(m - i0);
+        bcast_rows::<S>(rows, k, packed.add(i0 * k), tail_b.as_ptr(), nr, tile.as_mut_ptr(), nr, false);
+        for r in 0..rows {
+            let dst = c.add((i0 + r) * n + j);
+            for q in 0..cols {
+                let v = tile[r * nr + q];
+                *dst.add(q) = if acc { *dst.add(q) + v } else { v };
+            }
+        }
+        i0 += rows;
     }
 }
 
