@@ -60,6 +60,7 @@ fn sigmoid(x: f32) -> f32 {
 }
 
 /// out[r×c] = act(x + bias) (bias broadcast over rows of `cols`).
+#[inline(always)]
 pub fn bias_act_forward(x: &[f32], bias: &[f32], act: Activation, out: &mut [f32], cols: usize) {
     assert_eq!(bias.len(), cols, "bias_act_forward: bias has {} values for {cols} columns", bias.len());
     assert_eq!(x.len(), out.len());
@@ -82,6 +83,7 @@ pub fn bias_act_forward(x: &[f32], bias: &[f32], act: Activation, out: &mut [f32
 }
 
 /// dz = dy ⊙ act'(y).
+#[inline(always)]
 pub fn act_backward(dy: &[f32], y: &[f32], act: Activation, dz: &mut [f32]) {
     assert_eq!(dy.len(), y.len());
     assert_eq!(dy.len(), dz.len());
@@ -96,6 +98,7 @@ pub fn act_backward(dy: &[f32], y: &[f32], act: Activation, dz: &mut [f32]) {
 }
 
 /// db[c] = Σ_rows dz[r, c] (+ db if `accumulate`); rows are added in order.
+#[inline(always)]
 pub fn bias_grad(dz: &[f32], db: &mut [f32], cols: usize, accumulate: bool) {
     assert_eq!(db.len(), cols);
     if !accumulate {
@@ -109,69 +112,67 @@ pub fn bias_grad(dz: &[f32], db: &mut [f32], cols: usize, accumulate: bool) {
     }
 }
 
-/// Sum of `n` per-element values `f(j)` in W lanes, then the lanes in order: a fixed
-/// summation order (deterministic) that the compiler can keep in vector registers.
+/// Σ v in W lanes, then the lanes in order, then the tail: a fixed summation order
+/// (deterministic) that stays in vector registers.
 #[inline(always)]
-fn lane_sum(n: usize, mut f: impl FnMut(usize) -> f32) -> f32 {
+fn lane_sum(v: &[f32]) -> f32 {
     let mut acc = [0.0f32; W];
-    let full = n - n % W;
-    let mut j = 0;
-    while j < full {
-        for (l, a) in acc.iter_mut().enumerate() {
-            *a += f(j + l);
+    let mut chunks = v.chunks_exact(W);
+    for ch in &mut chunks {
+        for (a, &x) in acc.iter_mut().zip(ch) {
+            *a += x;
         }
-        j += W;
-    }
-    let mut tail = 0.0;
-    for jj in full..n {
-        tail += f(jj);
     }
     let mut s = 0.0;
     for a in acc {
         s += a;
     }
-    s + tail
+    for &x in chunks.remainder() {
+        s += x;
+    }
+    s
 }
 
 /// Per-row loss of `out` (logits for BCE) against `target`, gradient × `scale` into `dout`.
+/// Each row is one vectorisable pass writing the gradient and the per-element loss (into
+/// scratch), then a lane sum of the scratch.
+#[inline(always)]
 #[allow(clippy::too_many_arguments)]
 pub fn loss_forward_backward(kind: LossKind, out: &[f32], target: &[f32], cols: usize, scale: f32, dout: &mut [f32], row_loss: &mut [f32]) {
     assert_eq!(out.len(), target.len());
     assert_eq!(out.len(), dout.len());
     assert_eq!(row_loss.len() * cols, out.len());
     let inv_cols = 1.0 / cols as f32;
+    let mut terms = vec![0.0f32; cols];
     for (r, rl) in row_loss.iter_mut().enumerate() {
         let z = &out[r * cols..(r + 1) * cols];
         let x = &target[r * cols..(r + 1) * cols];
         let d = &mut dout[r * cols..(r + 1) * cols];
-        // Gradients first (a plain vectorisable map), then the loss as a lane sum.
+        let it = d.iter_mut().zip(terms.iter_mut()).zip(z.iter().zip(x));
         match kind {
-            LossKind::BceLogits => {
-                for ((g, &zv), &xv) in d.iter_mut().zip(z).zip(x) {
-                    let e = exp(-zv.abs());
-                    let inv = 1.0 / (1.0 + e);
-                    let s = if zv >= 0.0 { inv } else { e * inv };
-                    *g = scale * (s - xv);
-                }
-                *rl = lane_sum(cols, |j| {
-                    let (zv, xv) = (z[j], x[j]);
-                    let pos = if zv > 0.0 { zv } else { 0.0 };
-                    pos + log1p_unit(exp(-zv.abs())) - xv * zv
-                });
-            }
-            LossKind::HalfSse => {
-                d.iter_mut().zip(z).zip(x).for_each(|((g, &zv), &xv)| *g = scale * (zv - xv));
-                *rl = lane_sum(cols, |j| 0.5 * (z[j] - x[j]) * (z[j] - x[j]));
-            }
-            LossKind::Mse => {
-                d.iter_mut().zip(z).zip(x).for_each(|((g, &zv), &xv)| *g = scale * 2.0 * (zv - xv) * inv_cols);
-                *rl = lane_sum(cols, |j| (z[j] - x[j]) * (z[j] - x[j]) * inv_cols);
-            }
+            LossKind::BceLogits => it.for_each(|((g, t), (&zv, &xv))| {
+                let e = exp(-zv.abs());
+                let inv = 1.0 / (1.0 + e);
+                let s = if zv >= 0.0 { inv } else { e * inv };
+                *g = scale * (s - xv);
+                let pos = if zv > 0.0 { zv } else { 0.0 };
+                *t = pos + log1p_unit(e) - xv * zv;
+            }),
+            LossKind::HalfSse => it.for_each(|((g, t), (&zv, &xv))| {
+                *g = scale * (zv - xv);
+                *t = 0.5 * (zv - xv) * (zv - xv);
+            }),
+            LossKind::Mse => it.for_each(|((g, t), (&zv, &xv))| {
+                *g = scale * 2.0 * (zv - xv) * inv_cols;
+                *t = (zv - xv) * (zv - xv) * inv_cols;
+            }),
         }
+        *rl = lane_sum(&terms);
     }
 }
 
 /// Masking noise, drawing exactly the reference's `rng::uniform(seed, stream, i)`.
+#[inline(always)]
 pub fn noise_masking(x: &[f32], out: &mut [f32], keep: f32, seed: u32, stream: u32) {
     assert_eq!(x.len(), out.len());
     let key = rng::pcg_hash(stream ^ rng::pcg_hash(seed));
