@@ -21,6 +21,7 @@ use wasm_bindgen::JsValue;
 use super::dom::{now_ms, window, yield_now};
 use super::Ui;
 use crate::backend::cpu::{bench, check, CpuBackend, Isa};
+use crate::backend::gpu::{GpuBackend, GpuContext};
 use crate::backend::Backend;
 use crate::core::config::preset;
 use crate::data::Mnist;
@@ -148,11 +149,24 @@ async fn train(mnist: Mnist) -> Out {
     if param("export").as_deref() == Some("1") {
         export_shared(&base, &mnist);
     }
+    // `&backend=gpu` measures the WebGPU backend instead (same steps, same timing rules).
+    let gpu = if param("backend").as_deref() == Some("gpu") {
+        match GpuContext::new().await {
+            Ok(ctx) => Some(ctx),
+            Err(e) => return Err((results, e)),
+        }
+    } else {
+        None
+    };
     for b in param_list("batch", &[16, 64, 256]) {
         let mut cfg = base.clone();
         cfg.batch = b;
-        let be = CpuBackend::new();
+        let be: Box<dyn Backend> = match &gpu {
+            Some(ctx) => Box::new(GpuBackend::new(ctx.clone())),
+            None => Box::new(CpuBackend::new()),
+        };
         let backend = be.name();
+        let label = if gpu.is_some() { "ours-webgpu" } else { "ours-cpu" };
         let mut t = match Trainer::new(be, &cfg, &mnist, 1) {
             Ok(t) => t,
             Err(e) => return Err((results, e)),
@@ -160,18 +174,37 @@ async fn train(mnist: Mnist) -> Out {
         for _ in 0..warmup {
             t.step();
         }
-        t.take_train_loss();
+        // Wait for the device (a no-op on the CPU) before the clock starts.
+        if let Some((f, _)) = t.model.train_loss_readback(&mut t.be) {
+            if let Err(e) = f.await {
+                return Err((results, e));
+            }
+        }
         yield_now().await;
         let start = now_ms();
         let mut done = 0u64;
         while done < steps && (done < 3 || now_ms() - start < seconds * 1e3) {
             t.step();
             done += 1;
+            if gpu.is_some() && done % 8 == 0 {
+                // Wait for the device every 8 steps (the cadence at which the trainer
+                // submits), so `seconds` bounds device time too.
+                let fence = t.be.read_async(t.model.fence());
+                if let Err(e) = fence.await {
+                    return Err((results, e));
+                }
+            }
         }
-        let (loss, _) = t.take_train_loss().unwrap_or((f64::NAN, 0));
+        let loss = match t.model.train_loss_readback(&mut t.be) {
+            Some((f, n)) => match f.await {
+                Ok(v) => v[0] as f64 / n as f64,
+                Err(e) => return Err((results, e)),
+            },
+            None => f64::NAN,
+        };
         let secs = (now_ms() - start) / 1e3;
         results.push(serde_json::json!({
-            "preset": cfg.name, "backend": "ours-cpu", "backend_detail": backend, "batch": b,
+            "preset": cfg.name, "backend": label, "backend_detail": backend, "batch": b,
             "steps": done, "samples_per_s": (done as usize * b) as f64 / secs,
             "ms_per_step": secs * 1e3 / done as f64, "final_loss": loss,
             "gflops": cfg.flops_per_step(b) * done as f64 / secs / 1e9,
