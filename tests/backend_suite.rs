@@ -127,6 +127,8 @@ fn small_config() -> ModelConfig {
         init: Init::GlorotUniform,
         reduction: Reduction::Sum,
         batch: 4,
+        tied: false,
+        l2: 0.0,
     }
 }
 

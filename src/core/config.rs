@@ -65,12 +65,39 @@ impl NoiseKind {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Optimizer {
     Sgd { lr: f32 },
+    /// PyTorch's SGD with momentum (no dampening, not Nesterov): v ← μ·v + g; p ← p − lr·v.
+    Momentum { lr: f32, momentum: f32 },
+    /// PyTorch's Adam with bias correction: m ← β1·m + (1−β1)·g, v ← β2·v + (1−β2)·g²,
+    /// p ← p − lr/(1−β1ᵗ) · m / (√v/√(1−β2ᵗ) + ε).
+    Adam { lr: f32, beta1: f32, beta2: f32, eps: f32 },
 }
 
 impl Optimizer {
+    /// Adam with PyTorch's defaults (β1 0.9, β2 0.999, ε 1e-8).
+    pub fn adam(lr: f32) -> Self {
+        Optimizer::Adam { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8 }
+    }
+
     pub fn lr(&self) -> f32 {
         match *self {
-            Optimizer::Sgd { lr } => lr,
+            Optimizer::Sgd { lr } | Optimizer::Momentum { lr, .. } | Optimizer::Adam { lr, .. } => lr,
+        }
+    }
+
+    /// Moment buffers the optimizer keeps, each with the parameters' flat layout.
+    pub fn moment_buffers(&self) -> usize {
+        match self {
+            Optimizer::Sgd { .. } => 0,
+            Optimizer::Momentum { .. } => 1,
+            Optimizer::Adam { .. } => 2,
+        }
+    }
+
+    pub fn label(&self) -> String {
+        match *self {
+            Optimizer::Sgd { lr } => format!("SGD lr {lr}"),
+            Optimizer::Momentum { lr, momentum } => format!("momentum {momentum}, lr {lr}"),
+            Optimizer::Adam { lr, .. } => format!("Adam lr {lr}"),
         }
     }
 }
@@ -83,6 +110,8 @@ pub enum Init {
     Uniform { a: f32 },
     /// U(±√(6/(fan_in+fan_out))).
     GlorotUniform,
+    /// N(0, 2/fan_in) (He et al. 2015, for ReLU-like layers).
+    HeNormal,
 }
 
 /// Whether the gradient is taken of the batch's summed or mean loss.
@@ -108,6 +137,14 @@ pub struct ModelConfig {
     pub init: Init,
     pub reduction: Reduction,
     pub batch: usize,
+    /// Tied weights: the decoder half uses the encoder's weights transposed (the widths
+    /// must be a palindrome, e.g. [784, 500, 784]); decoder layers own only their biases.
+    #[serde(default)]
+    pub tied: bool,
+    /// L2 weight decay coefficient λ: training minimises loss + λ·½Σw² over the weights
+    /// (not the biases); the reported losses leave it out.
+    #[serde(default)]
+    pub l2: f32,
 }
 
 /// Largest layer width accepted (keeps a typo from allocating gigabytes).
@@ -156,6 +193,28 @@ impl ModelConfig {
         if !(lr.is_finite() && lr > 0.0) {
             return Err(format!("learning rate {lr} must be a positive number"));
         }
+        if self.tied {
+            let rev: Vec<usize> = self.dims.iter().rev().copied().collect();
+            if rev != self.dims || self.layers() % 2 != 0 {
+                return Err(format!("tied weights need mirrored layer widths (e.g. 784, 500, 784), got {:?}", self.dims));
+            }
+        }
+        if !(self.l2.is_finite() && self.l2 >= 0.0) {
+            return Err(format!("L2 coefficient {} must be zero or positive", self.l2));
+        }
+        match self.optimizer {
+            Optimizer::Sgd { .. } => {}
+            Optimizer::Momentum { momentum, .. } => {
+                if !(0.0..1.0).contains(&momentum) {
+                    return Err(format!("momentum {momentum} must be in [0, 1)"));
+                }
+            }
+            Optimizer::Adam { beta1, beta2, eps, .. } => {
+                if !((0.0..1.0).contains(&beta1) && (0.0..1.0).contains(&beta2) && eps > 0.0) {
+                    return Err(format!("Adam needs β1, β2 in [0, 1) and ε > 0 (got {beta1}, {beta2}, {eps})"));
+                }
+            }
+        }
         if let NoiseKind::Masking { keep } = self.noise {
             if !(keep > 0.0 && keep <= 1.0) {
                 return Err(format!("masking keep probability {keep} must be in (0, 1]"));
@@ -188,7 +247,7 @@ impl ModelConfig {
 }
 
 /// Names of every preset, in the order the UI lists them.
-pub const PRESET_NAMES: &[&str] = &["dae_vincent"];
+pub const PRESET_NAMES: &[&str] = &["dae_vincent", "tied_ae", "linear_50", "stacked_elu", "relu_ae_adam"];
 
 /// The presets from `docs/workloads.md` (see the README).
 pub fn preset(name: &str) -> Option<ModelConfig> {
@@ -205,6 +264,68 @@ pub fn preset(name: &str) -> Option<ModelConfig> {
             init: Init::Uniform { a: 0.01 },
             reduction: Reduction::Sum,
             batch: 16,
+            tied: false,
+            l2: 0.0,
+        }),
+        // Tied weights (Theano dA tutorial): 784→500 sigmoid →784 sigmoid with decoder Wᵀ,
+        // BCE, no noise, SGD lr 0.1 on the batch mean, batch 20, U(±4·√(6/(784+500))).
+        "tied_ae" => Some(ModelConfig {
+            name: name.into(),
+            dims: vec![784, 500, 784],
+            activations: vec![Activation::Sigmoid, Activation::Sigmoid],
+            loss: LossKind::BceLogits,
+            noise: NoiseKind::None,
+            optimizer: Optimizer::Sgd { lr: 0.1 },
+            init: Init::Uniform { a: 4.0 * (6.0f32 / (784.0 + 500.0)).sqrt() },
+            reduction: Reduction::Mean,
+            batch: 20,
+            tied: true,
+            l2: 0.0,
+        }),
+        // Affine 784→50→784, ½·Σ(z−x)² per example, SGD lr 0.01 on the batch mean, batch 50.
+        "linear_50" => Some(ModelConfig {
+            name: name.into(),
+            dims: vec![784, 50, 784],
+            activations: vec![Activation::Identity, Activation::Identity],
+            loss: LossKind::HalfSse,
+            noise: NoiseKind::None,
+            optimizer: Optimizer::Sgd { lr: 0.01 },
+            init: Init::GlorotUniform,
+            reduction: Reduction::Mean,
+            batch: 50,
+            tied: false,
+            l2: 0.0,
+        }),
+        // Géron's stacked autoencoder: 784→300→150→300 ELU →784 linear, MSE over pixels and
+        // examples, L2 1e-4·½Σw² (training only), Adam lr 0.01, batch 150, He normal.
+        "stacked_elu" => Some(ModelConfig {
+            name: name.into(),
+            dims: vec![784, 300, 150, 300, 784],
+            activations: vec![Activation::Elu, Activation::Elu, Activation::Elu, Activation::Identity],
+            loss: LossKind::Mse,
+            noise: NoiseKind::None,
+            optimizer: Optimizer::adam(0.01),
+            init: Init::HeNormal,
+            reduction: Reduction::Mean,
+            batch: 150,
+            tied: false,
+            l2: 1e-4,
+        }),
+        // mlpractical (004 ex. 2): affine 784→50, ReLU, affine →784, sigmoid; sum of squared
+        // differences (½·Σ per example, mean over the batch); Adam (its default lr 1e-3);
+        // batch 50; Glorot uniform.
+        "relu_ae_adam" => Some(ModelConfig {
+            name: name.into(),
+            dims: vec![784, 50, 784],
+            activations: vec![Activation::Relu, Activation::Sigmoid],
+            loss: LossKind::HalfSse,
+            noise: NoiseKind::None,
+            optimizer: Optimizer::adam(0.001),
+            init: Init::GlorotUniform,
+            reduction: Reduction::Mean,
+            batch: 50,
+            tied: false,
+            l2: 0.0,
         }),
         _ => None,
     }
@@ -241,5 +362,22 @@ mod tests {
         let mut cfg = preset("dae_vincent").unwrap();
         cfg.dims = vec![784, 500, 10];
         assert!(cfg.validate().unwrap_err().contains("output width"));
+        let mut cfg = preset("stacked_elu").unwrap();
+        cfg.tied = true;
+        cfg.dims = vec![784, 300, 150, 200, 784];
+        assert!(cfg.validate().unwrap_err().contains("tied"));
+        let mut cfg = preset("stacked_elu").unwrap();
+        cfg.l2 = -1.0;
+        assert!(cfg.validate().unwrap_err().contains("L2"));
+    }
+
+    #[test]
+    fn configs_without_the_newer_fields_still_parse() {
+        let mut v = serde_json::to_value(preset("dae_vincent").unwrap()).unwrap();
+        let o = v.as_object_mut().unwrap();
+        o.remove("tied");
+        o.remove("l2");
+        let back: ModelConfig = serde_json::from_value(v).unwrap();
+        assert_eq!(back, preset("dae_vincent").unwrap());
     }
 }

@@ -182,6 +182,52 @@ pub fn sgd_step<F: Float>(params: &mut [F], grads: &[F], lr: F) {
     }
 }
 
+/// y ← y + a·x (folds the L2 term λ·w into a weight gradient).
+pub fn axpy<F: Float>(x: &[F], y: &mut [F], a: F) {
+    assert_eq!(x.len(), y.len(), "axpy: {} values into {}", x.len(), y.len());
+    for (yv, &xv) in y.iter_mut().zip(x) {
+        *yv = *yv + a * xv;
+    }
+}
+
+/// PyTorch's SGD with momentum (dampening 0): v ← μ·v + g; p ← p − lr·v.
+pub fn momentum_step<F: Float>(params: &mut [F], grads: &[F], vel: &mut [F], lr: F, mu: F) {
+    assert_eq!(params.len(), grads.len());
+    assert_eq!(params.len(), vel.len());
+    for ((p, &g), v) in params.iter_mut().zip(grads).zip(vel.iter_mut()) {
+        *v = mu * *v + g;
+        *p = *p - lr * *v;
+    }
+}
+
+/// The two per-step scalars of Adam at step `t` (1-based), computed in f64 once on the
+/// host so every backend applies the same numbers: (lr / (1 − β1ᵗ), √(1 − β2ᵗ)).
+pub fn adam_scalars(lr: f32, beta1: f32, beta2: f32, t: u64) -> (f32, f32) {
+    assert!(t >= 1, "Adam steps count from 1");
+    let t = t.min(i32::MAX as u64) as i32;
+    let bc1 = 1.0 - (beta1 as f64).powi(t);
+    let bc2 = 1.0 - (beta2 as f64).powi(t);
+    ((lr as f64 / bc1) as f32, bc2.sqrt() as f32)
+}
+
+/// PyTorch's Adam (bias-corrected, ε outside the square root) at step `t` (1-based):
+/// m ← β1·m + (1−β1)·g; v ← β2·v + (1−β2)·g²;
+/// p ← p − lr/(1−β1ᵗ) · m / (√v / √(1−β2ᵗ) + ε).
+#[allow(clippy::too_many_arguments)]
+pub fn adam_step<F: Float>(params: &mut [F], grads: &[F], m: &mut [F], v: &mut [F], lr: f32, beta1: f32, beta2: f32, eps: f32, t: u64) {
+    assert_eq!(params.len(), grads.len());
+    assert_eq!(params.len(), m.len());
+    assert_eq!(params.len(), v.len());
+    let (step, sqrt_bc2) = adam_scalars(lr, beta1, beta2, t);
+    let (step, sqrt_bc2) = (c::<F>(step as f64), c::<F>(sqrt_bc2 as f64));
+    let (b1, b2, eps) = (c::<F>(beta1 as f64), c::<F>(beta2 as f64), c::<F>(eps as f64));
+    for (((p, &g), mv), vv) in params.iter_mut().zip(grads).zip(m.iter_mut()).zip(v.iter_mut()) {
+        *mv = b1 * *mv + (F::one() - b1) * g;
+        *vv = b2 * *vv + (F::one() - b2) * g * g;
+        *p = *p - step * *mv / (vv.sqrt() / sqrt_bc2 + eps);
+    }
+}
+
 /// out[i, :] = data[idx[i], :] / 255 (builds a batch from the u8 dataset).
 pub fn gather<F: Float>(data: &[u8], dim: usize, idx: &[u32], out: &mut [F]) {
     assert_eq!(out.len(), idx.len() * dim);
@@ -230,6 +276,28 @@ mod tests {
             .sum();
         assert!((l[0] - expect).abs() < 1e-12);
         assert!((softplus(1000.0f64) - 1000.0).abs() < 1e-9, "softplus overflowed");
+    }
+
+    #[test]
+    fn adam_first_step_moves_each_weight_by_about_lr() {
+        // At t = 1 the bias-corrected update is lr·g/(|g| + ε): a step of lr against the sign.
+        let mut p = [1.0f64, -2.0, 0.5];
+        let g = [0.3, -4.0, 0.0];
+        let (mut m, mut v) = ([0.0; 3], [0.0; 3]);
+        adam_step(&mut p, &g, &mut m, &mut v, 0.01, 0.9, 0.999, 1e-8, 1);
+        assert!((p[0] - 0.99).abs() < 1e-6 && (p[1] + 1.99).abs() < 1e-6 && p[2] == 0.5, "{p:?}");
+        // A second step with the same gradient is again a step of about lr.
+        adam_step(&mut p, &g, &mut m, &mut v, 0.01, 0.9, 0.999, 1e-8, 2);
+        assert!((p[0] - 0.98).abs() < 1e-6, "{p:?}");
+    }
+
+    #[test]
+    fn momentum_accumulates_velocity() {
+        let mut p = [0.0f64];
+        let mut v = [0.0f64];
+        momentum_step(&mut p, &[1.0], &mut v, 0.1, 0.9);
+        momentum_step(&mut p, &[1.0], &mut v, 0.1, 0.9);
+        assert!((v[0] - 1.9).abs() < 1e-12 && (p[0] + 0.29).abs() < 1e-12);
     }
 
     #[test]
