@@ -1,13 +1,13 @@
 #!/usr/bin/env node
 // scripts/bench-web.mjs — browser benchmark (`make bench-web`): trains dae_vincent in headless
 // Chromium with our wasm CPU backend (the page's ?bench=train mode), then, in the same page
-// and the same browser run, the same workload written with TensorFlow.js 4.22 (npm) on its
+// and the same browser run, our WebGPU path (on SwiftShader here), then the same workload written with TensorFlow.js 4.22 (npm) on its
 // wasm, cpu and webgpu (SwiftShader) backends, from the same initial weights. Prints one JSON
 // line per (preset, backend, batch) with samples_per_s and final_loss, then one line per
 // ratio (ours / TensorFlow.js). Needs dist/ (trunk build) and node_modules (npm ci).
 //
 //   node scripts/bench-web.mjs [--batch 16,64,256] [--steps 40] [--seconds 6]
-//        [--tfjs wasm,cpu,webgpu] [--out FILE.jsonl] [--isolate]
+//        [--ours cpu,gpu] [--tfjs wasm,cpu,webgpu] [--out FILE.jsonl] [--isolate]
 //
 // --isolate serves the pages cross-origin isolated (COOP/COEP), which lets TensorFlow.js's
 // wasm backend use threads; by default it is off, as on an ordinary web server.
@@ -27,6 +27,7 @@ const BATCHES = opt('batch', '16,64,256').split(',').map(Number);
 const STEPS = Number(opt('steps', '40'));
 const SECONDS = Number(opt('seconds', '6'));
 const TFJS = opt('tfjs', 'wasm,cpu,webgpu').split(',').filter(Boolean);
+const OURS = opt('ours', 'cpu,gpu');
 const OUT = opt('out', null);
 const ISOLATE = args.includes('--isolate');
 
@@ -98,7 +99,7 @@ try {
   });
 
   // 1. Ours: the page's benchmark mode (also publishes the initial weights and the pixels).
-  const q = `?bench=train&export=1&preset=dae_vincent&batch=${BATCHES.join(',')}&steps=${STEPS}&seconds=${SECONDS}&warmup=5`;
+  const q = `?bench=train&export=1&preset=dae_vincent&backend=${OURS}&batch=${BATCHES.join(',')}&steps=${STEPS}&seconds=${SECONDS}&warmup=5`;
   await page.goto(url + q, { waitUntil: 'load', timeout: 120_000 });
   await page.waitForFunction(() => window.__aeplayBench?.done, null, { timeout: 600_000, polling: 500 });
   const mine = await page.evaluate(() => window.__aeplayBench);
@@ -126,8 +127,8 @@ try {
   }
 
   // 3. Ratios: ours / theirs, same batch.
-  for (const o of mine.results) {
-    for (const t of theirs) {
+  for (const o of mine.results.filter((r) => !r.error)) {
+    for (const t of theirs.filter((r) => !r.error)) {
       if (t.batch !== o.batch) continue;
       // Our CPU path against their CPU paths; a GPU path of ours against their webgpu.
       const oursGpu = o.backend.includes('gpu');

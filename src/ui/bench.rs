@@ -1,8 +1,9 @@
 //! Benchmark and self-test modes of the page, chosen by the query string (read by
 //! `scripts/bench-web.mjs` and `tests/e2e/kernels.test.mjs`; nothing here runs otherwise):
 //!
-//! - `?bench=train&preset=dae_vincent&batch=16,64,256&steps=40&warmup=5&seconds=6`: for each
-//!   batch, trains the preset on the CPU backend (the wasm SIMD kernels) for `warmup` steps,
+//! - `?bench=train&preset=dae_vincent&backend=cpu,gpu&batch=16,64,256&steps=40&warmup=5&seconds=6`:
+//!   for each backend (`cpu`: the wasm SIMD kernels; `gpu`: WebGPU) and batch, trains the
+//!   preset for `warmup` steps,
 //!   then for `steps` timed steps (fewer if `seconds` runs out first, at least 3), and
 //!   reports `{preset, backend, batch, steps, samples_per_s, ms_per_step, final_loss}`.
 //!   `&export=1` also publishes the initial parameters and the training pixels on
@@ -149,70 +150,83 @@ async fn train(mnist: Mnist) -> Out {
     if param("export").as_deref() == Some("1") {
         export_shared(&base, &mnist);
     }
-    // `&backend=gpu` measures the WebGPU backend instead (same steps, same timing rules).
-    let gpu = if param("backend").as_deref() == Some("gpu") {
-        match GpuContext::new().await {
-            Ok(ctx) => Some(ctx),
-            Err(e) => return Err((results, e)),
+    // `&backend=cpu,gpu`: each listed backend in turn (one WebGPU device for all batches).
+    let backends = param("backend").unwrap_or_else(|| "cpu".into());
+    let mut gpu: Option<Result<GpuContext, String>> = None;
+    for kind in backends.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let label = if kind == "gpu" { "ours-webgpu".to_string() } else { format!("ours-{kind}") };
+        if kind == "gpu" && gpu.is_none() {
+            gpu = Some(GpuContext::new().await);
         }
-    } else {
-        None
-    };
-    for b in param_list("batch", &[16, 64, 256]) {
-        let mut cfg = base.clone();
-        cfg.batch = b;
-        let be: Box<dyn Backend> = match &gpu {
-            Some(ctx) => Box::new(GpuBackend::new(ctx.clone())),
-            None => Box::new(CpuBackend::new()),
-        };
-        let backend = be.name();
-        let label = if gpu.is_some() { "ours-webgpu" } else { "ours-cpu" };
-        let mut t = match Trainer::new(be, &cfg, &mnist, 1) {
-            Ok(t) => t,
-            Err(e) => return Err((results, e)),
-        };
-        for _ in 0..warmup {
-            t.step();
-        }
-        // Wait for the device (a no-op on the CPU) before the clock starts.
-        if let Some((f, _)) = t.model.train_loss_readback(&mut t.be) {
-            if let Err(e) = f.await {
-                return Err((results, e));
+        for b in param_list("batch", &[16, 64, 256]) {
+            let out = match (kind, &gpu) {
+                ("gpu", Some(Err(e))) => Err(e.clone()),
+                ("gpu", Some(Ok(ctx))) => train_one(&base, Box::new(GpuBackend::new(ctx.clone())), &label, b, &mnist, steps, warmup, seconds).await,
+                ("cpu", _) => train_one(&base, Box::new(CpuBackend::new()), &label, b, &mnist, steps, warmup, seconds).await,
+                (other, _) => Err(format!("unknown backend '{other}' (cpu or gpu)")),
+            };
+            match out {
+                Ok(r) => results.push(r),
+                Err(e) => results.push(serde_json::json!({ "preset": base.name, "backend": label, "batch": b, "error": e })),
             }
+            publish(&results, None, false);
+            yield_now().await;
         }
-        yield_now().await;
-        let start = now_ms();
-        let mut done = 0u64;
-        while done < steps && (done < 3 || now_ms() - start < seconds * 1e3) {
-            t.step();
-            done += 1;
-            if gpu.is_some() && done % 8 == 0 {
-                // Wait for the device every 8 steps (the cadence at which the trainer
-                // submits), so `seconds` bounds device time too.
-                let fence = t.be.read_async(t.model.fence());
-                if let Err(e) = fence.await {
-                    return Err((results, e));
-                }
-            }
-        }
-        let loss = match t.model.train_loss_readback(&mut t.be) {
-            Some((f, n)) => match f.await {
-                Ok(v) => v[0] as f64 / n as f64,
-                Err(e) => return Err((results, e)),
-            },
-            None => f64::NAN,
-        };
-        let secs = (now_ms() - start) / 1e3;
-        results.push(serde_json::json!({
-            "preset": cfg.name, "backend": label, "backend_detail": backend, "batch": b,
-            "steps": done, "samples_per_s": (done as usize * b) as f64 / secs,
-            "ms_per_step": secs * 1e3 / done as f64, "final_loss": loss,
-            "gflops": cfg.flops_per_step(b) * done as f64 / secs / 1e9,
-        }));
-        publish(&results, None, false);
-        yield_now().await;
     }
     Ok(results)
+}
+
+/// Waits until everything queued on the device is done (a no-op wait on the CPU).
+async fn sync(t: &mut Trainer<Box<dyn Backend>>) -> Result<(), String> {
+    t.be.flush();
+    let f = t.be.read_async(t.model.fence());
+    t.be.flush();
+    f.await.map(|_| ())
+}
+
+/// One (backend, batch) measurement. Work is synchronised after the warm-up, after each of
+/// the first 3 timed steps, then every 10 steps (every step when a step takes over
+/// 100 ms), so the time budget counts work done, not work queued; scripts/bench-web.mjs
+/// applies the same rule to TensorFlow.js.
+#[allow(clippy::too_many_arguments)]
+async fn train_one(base: &crate::core::ModelConfig, be: Box<dyn Backend>, label: &str, b: usize, mnist: &Mnist, steps: u64, warmup: u64, seconds: f64) -> Result<serde_json::Value, String> {
+    let mut cfg = base.clone();
+    cfg.batch = b;
+    let detail = be.name();
+    let mut t = Trainer::new(be, &cfg, mnist, 1)?;
+    for _ in 0..warmup {
+        t.step();
+    }
+    if let Some((f, _)) = t.model.train_loss_readback(&mut t.be) {
+        t.be.flush();
+        f.await?;
+    }
+    sync(&mut t).await?;
+    let start = now_ms();
+    let mut done = 0u64;
+    let mut every = 1;
+    while done < steps && (done < 3 || now_ms() - start < seconds * 1e3) {
+        t.step();
+        done += 1;
+        if done <= 3 || done % every == 0 {
+            sync(&mut t).await?;
+            if done == 3 {
+                every = if (now_ms() - start) / 3.0 > 100.0 { 1 } else { 10 };
+            }
+        }
+    }
+    t.be.flush();
+    let (f, n) = t.model.train_loss_readback(&mut t.be).ok_or("no training step ran")?;
+    t.be.flush();
+    let loss = f.await?[0] as f64 / n as f64;
+    let secs = (now_ms() - start) / 1e3;
+    t.be.health()?;
+    Ok(serde_json::json!({
+        "preset": cfg.name, "backend": label, "backend_detail": detail, "batch": b,
+        "steps": done, "samples_per_s": (done as usize * b) as f64 / secs,
+        "ms_per_step": secs * 1e3 / done as f64, "final_loss": loss,
+        "gflops": cfg.flops_per_step(b) * done as f64 / secs / 1e9,
+    }))
 }
 
 /// `window.__aeplayShared = {params, layers: [{w, b, fan_in, fan_out}], train, train_rows,
