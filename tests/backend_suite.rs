@@ -116,6 +116,53 @@ fn elementwise_ops<B: Backend>(be: &mut B) {
     assert_eq!(be.read(c), x, "copy");
 }
 
+/// The optimizer passes against the reference: axpy, momentum and Adam over several steps
+/// (moments carried between calls), on views that start inside their buffers.
+fn optimizer_ops<B: Backend>(be: &mut B) {
+    let len = 1000;
+    let x = values(len, 20, -1.0, 1.0);
+    let y0 = values(len, 21, -1.0, 1.0);
+    let mut want = y0.clone();
+    ops::axpy(&x, &mut want, 0.3);
+    let (xv, yv) = (upload(be, &x), upload(be, &y0));
+    be.axpy(xv, yv, 0.3);
+    assert!(max_rel_err(&be.read(yv), &want, 1e-3) <= TOL, "axpy");
+
+    // Views at an offset of 7 into bigger buffers, whose other elements must stay untouched.
+    let n = 517;
+    let at = |v: aeplay::backend::View| v.slice(7, n);
+    let p0 = values(n, 22, -1.0, 1.0);
+    let pad = |d: &[f32]| [vec![5.0f32; 7], d.to_vec(), vec![5.0f32; 3]].concat();
+    let unpad = |d: Vec<f32>| {
+        assert!(d[..7].iter().chain(&d[7 + n..]).all(|&v| v == 5.0), "wrote outside its view");
+        d[7..7 + n].to_vec()
+    };
+
+    let (mut pw, mut vw) = (p0.clone(), vec![0.0f32; n]);
+    let (pv, vv) = (upload(be, &pad(&p0)), upload(be, &pad(&vec![0.0; n])));
+    for step in 0..3u64 {
+        let g = values(n, 30 + step as u32, -1.0, 1.0);
+        ops::momentum_step(&mut pw, &g, &mut vw, 0.1, 0.9);
+        let gv = upload(be, &pad(&g));
+        be.momentum_step(at(pv), at(gv), at(vv), 0.1, 0.9);
+    }
+    assert!(max_rel_err(&unpad(be.read(pv)), &pw, 1e-3) <= TOL, "momentum_step params");
+    assert!(max_rel_err(&unpad(be.read(vv)), &vw, 1e-3) <= TOL, "momentum_step velocity");
+
+    let (mut pw, mut mw, mut vw) = (p0.clone(), vec![0.0f32; n], vec![0.0f32; n]);
+    let (pv, mv, vv) = (upload(be, &pad(&p0)), upload(be, &pad(&vec![0.0; n])), upload(be, &pad(&vec![0.0; n])));
+    for t in 1..=4u64 {
+        // Gradients of mixed scales (Adam's division makes small ones matter).
+        let g: Vec<f32> = values(n, 40 + t as u32, -1.0, 1.0).iter().enumerate().map(|(i, &v)| v * [1.0, 1e-3, 10.0][i % 3]).collect();
+        ops::adam_step(&mut pw, &g, &mut mw, &mut vw, 0.01, 0.9, 0.999, 1e-8, t);
+        let gv = upload(be, &pad(&g));
+        be.adam_step(at(pv), at(gv), at(mv), at(vv), 0.01, 0.9, 0.999, 1e-8, t);
+    }
+    assert!(max_rel_err(&unpad(be.read(pv)), &pw, 1e-3) <= TOL, "adam_step params");
+    assert!(max_rel_err(&unpad(be.read(mv)), &mw, 1e-3) <= TOL, "adam_step m");
+    assert!(max_rel_err(&unpad(be.read(vv)), &vw, 1e-3) <= TOL, "adam_step v");
+}
+
 fn small_config() -> ModelConfig {
     ModelConfig {
         name: "suite".into(),
@@ -162,6 +209,57 @@ fn ten_steps_match_reference<B: Backend>(be: &mut B) {
     assert!(err <= 1e-3, "parameters after 10 steps differ from the reference: rel err {err}");
 }
 
+/// A tied, L2-decayed ELU model trained by Adam (then one with momentum): ten steps
+/// through the backend against the f32 reference model and its optimizer.
+fn ten_steps_adam_tied_l2_match_reference<B: Backend>(be: &mut B) {
+    let base = ModelConfig {
+        name: "suite_adam".into(),
+        dims: vec![20, 12, 6, 12, 20],
+        activations: vec![Activation::Elu, Activation::Tanh, Activation::Elu, Activation::Identity],
+        loss: LossKind::Mse,
+        noise: NoiseKind::None,
+        optimizer: Optimizer::adam(0.01),
+        init: Init::HeNormal,
+        reduction: Reduction::Mean,
+        batch: 5,
+        tied: true,
+        l2: 0.01,
+    };
+    let momentum = ModelConfig { optimizer: Optimizer::Momentum { lr: 0.05, momentum: 0.9 }, tied: false, init: Init::GlorotUniform, ..base.clone() };
+    for cfg in [base, momentum] {
+        let layout = ParamLayout::new(&cfg);
+        let rows = 16;
+        let pixels: Vec<u8> = values(rows * 20, 13, 0.0, 255.0).iter().map(|&v| v as u8).collect();
+        let data = be.upload_u8(&pixels, 20);
+        let mut model = Autoencoder::new(be, &cfg, 9).unwrap();
+        let mut params = layout.init(&cfg, 9);
+        let mut opt = reference::OptimState::<f32>::new(&cfg, layout.total);
+        let mut ref_loss = 0.0f64;
+        for step in 0..10u32 {
+            let idx: Vec<u32> = (0..5).map(|i| (step * 5 + i * 3) % rows as u32).collect();
+            model.train_step(be, data, &idx, 77, step);
+            let mut x = vec![0.0f32; 5 * 20];
+            ops::gather(&pixels, 20, &idx, &mut x);
+            let (loss, grads) = reference::loss_and_grad(&cfg, &layout, &params, &x, &x, 5, 0.2f32);
+            opt.step(&cfg, &mut params, &grads);
+            ref_loss += loss as f64;
+        }
+        let (mean, n) = model.take_train_loss(be).unwrap();
+        assert_eq!(n, 50);
+        let rel = ((mean - ref_loss / 50.0) / (ref_loss / 50.0)).abs();
+        assert!(rel <= 1e-3, "{:?}: loss after 10 steps: backend {mean}, reference {} (rel {rel})", cfg.optimizer, ref_loss / 50.0);
+        let err = max_rel_err(&model.params_host(be), &params, 1e-2);
+        assert!(err <= 1e-3, "{:?}: parameters after 10 steps differ from the reference: rel err {err}", cfg.optimizer);
+        // The optimizer state survives a round trip through the host (a backend switch).
+        let state = model.optim_state_host(be);
+        assert_eq!(state.t, 10);
+        assert_eq!(state.moments.len(), cfg.optimizer.moment_buffers());
+        for (got, want) in state.moments.iter().zip(&opt.moments) {
+            assert!(max_rel_err(got, want, 1e-2) <= 1e-3, "moments differ from the reference");
+        }
+    }
+}
+
 /// `$make` yields `Option<backend>`; None means the backend is unavailable here, which
 /// `common::gpu` reports (and turns into a failure where a GPU is required).
 macro_rules! suite {
@@ -184,6 +282,18 @@ macro_rules! suite {
             fn ten_steps_match_reference() {
                 if let Some(mut be) = $make {
                     super::ten_steps_match_reference(&mut be);
+                }
+            }
+            #[test]
+            fn optimizer_ops() {
+                if let Some(mut be) = $make {
+                    super::optimizer_ops(&mut be);
+                }
+            }
+            #[test]
+            fn ten_steps_adam_tied_l2_match_reference() {
+                if let Some(mut be) = $make {
+                    super::ten_steps_adam_tied_l2_match_reference(&mut be);
                 }
             }
         }

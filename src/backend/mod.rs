@@ -92,6 +92,15 @@ pub trait Backend {
     fn noise_masking(&mut self, x: View, out: View, keep: f32, seed: u32, stream: u32);
     /// params −= lr · grads.
     fn sgd_step(&mut self, params: View, grads: View, lr: f32);
+    /// y += a · x (the L2 term λ·w folded into a weight gradient).
+    fn axpy(&mut self, x: View, y: View, a: f32);
+    /// SGD with momentum (PyTorch, no dampening): vel = momentum·vel + grads;
+    /// params −= lr · vel. `vel` has the parameters' layout.
+    fn momentum_step(&mut self, params: View, grads: View, vel: View, lr: f32, momentum: f32);
+    /// Adam at step `t` (1-based), bias-corrected as PyTorch does (`core::ops::adam_step`);
+    /// `m` and `v` have the parameters' layout.
+    #[allow(clippy::too_many_arguments)]
+    fn adam_step(&mut self, params: View, grads: View, m: View, v: View, lr: f32, beta1: f32, beta2: f32, eps: f32, t: u64);
     /// dst[0] = Σ src (+ dst[0] if `accumulate`).
     fn sum_into(&mut self, src: View, dst: View, accumulate: bool);
     /// dst = src.
@@ -150,6 +159,15 @@ impl<B: Backend + ?Sized> Backend for Box<B> {
     }
     fn sgd_step(&mut self, params: View, grads: View, lr: f32) {
         (**self).sgd_step(params, grads, lr)
+    }
+    fn axpy(&mut self, x: View, y: View, a: f32) {
+        (**self).axpy(x, y, a)
+    }
+    fn momentum_step(&mut self, params: View, grads: View, vel: View, lr: f32, momentum: f32) {
+        (**self).momentum_step(params, grads, vel, lr, momentum)
+    }
+    fn adam_step(&mut self, params: View, grads: View, m: View, v: View, lr: f32, beta1: f32, beta2: f32, eps: f32, t: u64) {
+        (**self).adam_step(params, grads, m, v, lr, beta1, beta2, eps, t)
     }
     fn sum_into(&mut self, src: View, dst: View, accumulate: bool) {
         (**self).sum_into(src, dst, accumulate)

@@ -3,7 +3,7 @@
 //! back during a step; the summed training loss accumulates on the device until asked for.
 
 use crate::backend::{Backend, DataId, ReadFuture, View};
-use crate::core::config::{NoiseKind, Reduction};
+use crate::core::config::{NoiseKind, Optimizer, Reduction};
 use crate::core::layout::ParamLayout;
 use crate::core::{ops, ModelConfig};
 
@@ -23,6 +23,14 @@ fn block_on(f: ReadFuture) -> Vec<f32> {
 /// Rows evaluated per forward pass when measuring the test loss.
 pub const EVAL_CHUNK: usize = 500;
 
+/// The optimizer's state on the host: moment buffers (none for SGD, the velocity for
+/// momentum, m and v for Adam), each in the parameters' layout, and the steps taken.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct OptimState {
+    pub moments: Vec<Vec<f32>>,
+    pub t: u64,
+}
+
 /// Device buffers of one model. Shapes in comments: B = row capacity, Wmax = widest layer.
 pub struct Autoencoder {
     pub cfg: ModelConfig,
@@ -33,6 +41,13 @@ pub struct Autoencoder {
     pub params: View,
     /// [layout.total] gradients, same layout.
     pub grads: View,
+    /// [layout.total] each: optimizer moments, same layout (see [`OptimState`]).
+    pub moments: Vec<View>,
+    /// Optimizer steps taken (Adam's t).
+    pub opt_steps: u64,
+    /// Per layer: its W is also used (transposed) by a later layer, whose backward pass
+    /// runs first, so this layer's weight gradient adds to it.
+    w_shared: Vec<bool>,
     /// [B × d] clean input (the target).
     x: View,
     /// [B × d] corrupted input.
@@ -64,6 +79,8 @@ impl Autoencoder {
         let params = be.alloc(layout.total);
         be.write(params, &layout.init(cfg, seed));
         let grads = be.alloc(layout.total);
+        let moments = (0..cfg.optimizer.moment_buffers()).map(|_| be.alloc(layout.total)).collect();
+        let w_shared = layout.dense.iter().map(|s| !s.transposed && layout.dense.iter().any(|o| o.transposed && o.w == s.w)).collect();
         let (x, xn) = (be.alloc(capacity * d), be.alloc(capacity * d));
         let z = layout.dense.iter().map(|s| be.alloc(capacity * s.fan_out)).collect();
         let y = layout.dense.iter().map(|s| be.alloc(capacity * s.fan_out)).collect();
@@ -76,6 +93,9 @@ impl Autoencoder {
             capacity,
             params,
             grads,
+            moments,
+            opt_steps: 0,
+            w_shared,
             x,
             xn,
             z,
@@ -103,7 +123,8 @@ impl Autoencoder {
         for (l, s) in self.layout.dense.iter().enumerate() {
             let z = self.z[l].prefix(n * s.fan_out);
             let y = self.y[l].prefix(n * s.fan_out);
-            be.matmul(cur, self.params.slice(s.w, s.w_len()), z, n, s.fan_in, s.fan_out, false, false, false);
+            // A tied decoder layer uses its partner's W (stored fan_out × fan_in) transposed.
+            be.matmul(cur, self.params.slice(s.w, s.w_len()), z, n, s.fan_in, s.fan_out, false, s.transposed, false);
             be.bias_act_forward(z, self.params.slice(s.b, s.fan_out), self.act(l), y, s.fan_out);
             cur = y;
         }
@@ -111,18 +132,24 @@ impl Autoencoder {
     }
 
     /// Backward pass of `n` rows whose input was `input`, starting from the output
-    /// gradient already in `dy`; writes `grads`.
+    /// gradient already in `dy`; writes `grads` (a tied W gets the sum of both uses).
     fn backward<B: Backend>(&self, be: &mut B, input: View, n: usize) {
         for (l, s) in self.layout.dense.iter().enumerate().rev() {
             let dy = self.dy.prefix(n * s.fan_out);
             let dz = self.dz.prefix(n * s.fan_out);
             be.act_backward(dy, self.y[l].prefix(n * s.fan_out), self.act(l), dz);
             let layer_in = if l == 0 { input } else { self.y[l - 1].prefix(n * s.fan_in) };
-            be.matmul(layer_in, dz, self.grads.slice(s.w, s.w_len()), s.fan_in, n, s.fan_out, true, false, false);
+            let gw = self.grads.slice(s.w, s.w_len());
+            if s.transposed {
+                // W (fan_out × fan_in) used as Wᵀ: dW = dzᵀ·x.
+                be.matmul(dz, layer_in, gw, s.fan_out, n, s.fan_in, true, false, false);
+            } else {
+                be.matmul(layer_in, dz, gw, s.fan_in, n, s.fan_out, true, false, self.w_shared[l]);
+            }
             be.bias_grad(dz, self.grads.slice(s.b, s.fan_out), s.fan_out, false);
             if l > 0 {
                 let dprev = self.dy.prefix(n * s.fan_in);
-                be.matmul(dz, self.params.slice(s.w, s.w_len()), dprev, n, s.fan_out, s.fan_in, false, true, false);
+                be.matmul(dz, self.params.slice(s.w, s.w_len()), dprev, n, s.fan_out, s.fan_in, false, !s.transposed, false);
             }
         }
     }
@@ -155,7 +182,25 @@ impl Autoencoder {
         be.sum_into(self.row_loss.prefix(n), self.loss_acc, self.pending_examples > 0);
         self.pending_examples += n;
         self.backward(be, input, n);
-        be.sgd_step(self.params, self.grads, self.cfg.optimizer.lr());
+        if self.cfg.l2 > 0.0 {
+            // d(λ·½Σw²)/dw = λ·w, weights only (biases are not decayed).
+            for (o, len) in self.layout.weight_ranges() {
+                be.axpy(self.params.slice(o, len), self.grads.slice(o, len), self.cfg.l2);
+            }
+        }
+        self.optimizer_step(be);
+    }
+
+    /// Updates the parameters from `grads` with the configured optimizer.
+    fn optimizer_step<B: Backend>(&mut self, be: &mut B) {
+        self.opt_steps += 1;
+        match self.cfg.optimizer {
+            Optimizer::Sgd { lr } => be.sgd_step(self.params, self.grads, lr),
+            Optimizer::Momentum { lr, momentum } => be.momentum_step(self.params, self.grads, self.moments[0], lr, momentum),
+            Optimizer::Adam { lr, beta1, beta2, eps } => {
+                be.adam_step(self.params, self.grads, self.moments[0], self.moments[1], lr, beta1, beta2, eps, self.opt_steps)
+            }
+        }
     }
 
     /// Starts reading the training loss summed since the last call, with the number of
@@ -253,6 +298,39 @@ impl Autoencoder {
         }
         be.write(self.params, params);
         Ok(())
+    }
+
+    /// Starts reading the optimizer moments back (one future per moment buffer; pair them
+    /// with `opt_steps` to make an [`OptimState`]).
+    pub fn optim_state_readback<B: Backend>(&mut self, be: &mut B) -> Vec<ReadFuture> {
+        self.moments.iter().map(|&m| be.read_async(m)).collect()
+    }
+
+    /// The optimizer state on the host (waits for the device).
+    pub fn optim_state_host<B: Backend>(&self, be: &mut B) -> OptimState {
+        OptimState { moments: self.moments.iter().map(|&m| be.read(m)).collect(), t: self.opt_steps }
+    }
+
+    /// Overwrites the optimizer state (moving a model between backends, restoring a
+    /// snapshot). An empty `moments` with SGD, or for a fresh start, is accepted.
+    pub fn load_optim_state<B: Backend>(&mut self, be: &mut B, state: &OptimState) -> Result<(), String> {
+        if state.moments.len() != self.moments.len() {
+            return Err(format!("{} optimizer moment buffers given, {} needs {}", state.moments.len(), self.cfg.optimizer.label(), self.moments.len()));
+        }
+        if let Some(m) = state.moments.iter().find(|m| m.len() != self.layout.total) {
+            return Err(format!("an optimizer moment buffer of {} values given, the model has {} parameters", m.len(), self.layout.total));
+        }
+        for (&dst, m) in self.moments.iter().zip(&state.moments) {
+            be.write(dst, m);
+        }
+        self.opt_steps = state.t;
+        Ok(())
+    }
+
+    /// Overwrites parameters and optimizer state together.
+    pub fn load_state<B: Backend>(&mut self, be: &mut B, params: &[f32], state: &OptimState) -> Result<(), String> {
+        self.load_params(be, params)?;
+        self.load_optim_state(be, state)
     }
 
     /// The parameters on the host.

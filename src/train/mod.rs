@@ -9,7 +9,7 @@ use rand_pcg::Pcg64Mcg;
 use crate::backend::{Backend, DataId};
 use crate::core::ModelConfig;
 use crate::data::Mnist;
-use crate::model::Autoencoder;
+use crate::model::{Autoencoder, OptimState};
 
 pub struct Trainer<B: Backend> {
     pub be: B,
@@ -61,10 +61,23 @@ impl<B: Backend> Trainer<B> {
     }
 
     /// Moves training to another backend with `params` (read from this one, or a
-    /// snapshot), keeping the data order, the step counter and the epoch.
-    pub fn move_to<B2: Backend>(self, be: B2, data: &Mnist, params: &[f32]) -> Result<Trainer<B2>, String> {
+    /// snapshot), keeping the data order, the step counter, the epoch and the optimizer
+    /// state. An optimizer with moments (momentum, Adam) has them read from this backend
+    /// synchronously; where that cannot block (a browser GPU) or the device is lost, read
+    /// them first ([`Autoencoder::optim_state_readback`]) and use [`Self::move_to_with_state`].
+    pub fn move_to<B2: Backend>(mut self, be: B2, data: &Mnist, params: &[f32]) -> Result<Trainer<B2>, String> {
+        let state = if self.model.moments.is_empty() {
+            OptimState { moments: Vec::new(), t: self.model.opt_steps }
+        } else {
+            self.model.optim_state_host(&mut self.be)
+        };
+        self.move_to_with_state(be, data, params, &state)
+    }
+
+    /// [`Self::move_to`] with the optimizer state given (read back earlier, or a snapshot).
+    pub fn move_to_with_state<B2: Backend>(self, be: B2, data: &Mnist, params: &[f32], state: &OptimState) -> Result<Trainer<B2>, String> {
         let mut t = Trainer::new(be, &self.model.cfg, data, self.seed)?;
-        t.model.load_params(&mut t.be, params)?;
+        t.model.load_state(&mut t.be, params, state)?;
         t.step = self.step;
         t.epoch = self.epoch;
         t.pos = self.pos;

@@ -7,6 +7,7 @@ pub mod bench;
 pub mod check;
 pub mod elementwise;
 pub mod gemm;
+pub mod optim;
 pub mod simd;
 
 use std::cell::{Ref, RefCell, RefMut};
@@ -143,6 +144,25 @@ impl Backend for CpuBackend {
 
     fn sgd_step(&mut self, params: View, grads: View, lr: f32) {
         self.ew().sgd_step(&mut self.get_mut(params), &self.get(grads), lr, self.threads);
+    }
+
+    // Optimizer passes (optim.rs; the scalar reference for `Isa::Scalar`).
+    fn axpy(&mut self, x: View, y: View, a: f32) {
+        if self.isa == Isa::Scalar { ops::axpy(&self.get(x), &mut self.get_mut(y), a) } else { optim::axpy(&self.get(x), &mut self.get_mut(y), a) }
+    }
+
+    fn momentum_step(&mut self, params: View, grads: View, vel: View, lr: f32, momentum: f32) {
+        let (mut p, g, mut v) = (self.get_mut(params), self.get(grads), self.get_mut(vel));
+        if self.isa == Isa::Scalar { ops::momentum_step(&mut p, &g, &mut v, lr, momentum) } else { optim::momentum_step(&mut p, &g, &mut v, lr, momentum, self.threads) }
+    }
+
+    fn adam_step(&mut self, params: View, grads: View, m: View, v: View, lr: f32, beta1: f32, beta2: f32, eps: f32, t: u64) {
+        let (mut p, g, mut mv, mut vv) = (self.get_mut(params), self.get(grads), self.get_mut(m), self.get_mut(v));
+        if self.isa == Isa::Scalar {
+            ops::adam_step(&mut p, &g, &mut mv, &mut vv, lr, beta1, beta2, eps, t)
+        } else {
+            optim::adam_step(&mut p, &g, &mut mv, &mut vv, lr, beta1, beta2, eps, t, self.threads)
+        }
     }
 
     fn sum_into(&mut self, src: View, dst: View, accumulate: bool) {

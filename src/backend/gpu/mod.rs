@@ -23,6 +23,7 @@ pub const SHADERS: &[(&str, &str)] = &[
     ("reduce.wgsl", include_str!("../../../shaders/reduce.wgsl")),
     ("elementwise.wgsl", include_str!("../../../shaders/elementwise.wgsl")),
     ("gather.wgsl", include_str!("../../../shaders/gather.wgsl")),
+    ("optim.wgsl", include_str!("../../../shaders/optim.wgsl")),
 ];
 
 /// Every kernel: (entry point, shader file, read-only flags of bindings 1.. ; binding 0 is
@@ -39,6 +40,9 @@ const KERNELS: &[(&str, &str, &[bool])] = &[
     ("sgd_step", "elementwise.wgsl", &[true, false]),
     ("copy", "elementwise.wgsl", &[true, false]),
     ("gather_forward", "gather.wgsl", &[true, true, false]),
+    ("axpy", "optim.wgsl", &[true, false]),
+    ("momentum_step", "optim.wgsl", &[true, false, false]),
+    ("adam_step", "optim.wgsl", &[true, false, false, false]),
 ];
 
 fn kernel_index(name: &str) -> usize {
@@ -613,6 +617,45 @@ impl Backend for GpuBackend {
         assert_eq!(params.len, grads.len);
         let words = [params.len as u32, grads.offset as u32, 0, params.offset as u32, 0, 0, lr.to_bits(), 0];
         self.record("sgd_step", &words, &[Self::buf(grads), Self::buf(params)], Self::groups_1d(params.len));
+    }
+
+    fn axpy(&mut self, x: View, y: View, a: f32) {
+        assert_eq!(x.len, y.len, "axpy: {} values into {}", x.len, y.len);
+        assert!(x.buf != y.buf, "axpy: x aliases y");
+        self.check(x);
+        self.check(y);
+        let words = [y.len as u32, x.offset as u32, y.offset as u32, 0, 0, 0, 0, 0, a.to_bits(), 0, 0, 0, 0, 0, 0, 0];
+        self.record("axpy", &words, &[Self::buf(x), Self::buf(y)], Self::groups_1d(y.len));
+    }
+
+    fn momentum_step(&mut self, params: View, grads: View, vel: View, lr: f32, momentum: f32) {
+        assert_eq!(params.len, grads.len);
+        assert_eq!(params.len, vel.len);
+        assert!(params.buf != vel.buf && params.buf != grads.buf && vel.buf != grads.buf, "momentum_step: buffers alias");
+        let words = [
+            params.len as u32, grads.offset as u32, params.offset as u32, vel.offset as u32, 0, 0, 0, 0,
+            lr.to_bits(), momentum.to_bits(), 0, 0, 0, 0, 0, 0,
+        ];
+        self.record("momentum_step", &words, &[Self::buf(grads), Self::buf(params), Self::buf(vel)], Self::groups_1d(params.len));
+    }
+
+    fn adam_step(&mut self, params: View, grads: View, m: View, v: View, lr: f32, beta1: f32, beta2: f32, eps: f32, t: u64) {
+        assert_eq!(params.len, grads.len);
+        assert_eq!(params.len, m.len);
+        assert_eq!(params.len, v.len);
+        let bufs = [params.buf, grads.buf, m.buf, v.buf];
+        assert!((0..4).all(|i| (i + 1..4).all(|j| bufs[i] != bufs[j])), "adam_step: buffers alias");
+        let (step, sqrt_bc2) = crate::core::ops::adam_scalars(lr, beta1, beta2, t);
+        let words = [
+            params.len as u32, grads.offset as u32, params.offset as u32, m.offset as u32, v.offset as u32, 0, 0, 0,
+            step.to_bits(), beta1.to_bits(), beta2.to_bits(), eps.to_bits(), sqrt_bc2.to_bits(), 0, 0, 0,
+        ];
+        self.record(
+            "adam_step",
+            &words,
+            &[Self::buf(grads), Self::buf(params), Self::buf(m), Self::buf(v)],
+            Self::groups_1d(params.len),
+        );
     }
 
     fn sum_into(&mut self, src: View, dst: View, accumulate: bool) {

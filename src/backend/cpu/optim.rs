@@ -1,0 +1,65 @@
+//! Optimizer passes of the CPU backend over the flat parameter buffer: the L2 term folded
+//! into a gradient (`axpy`), SGD with momentum and Adam (PyTorch semantics, the same
+//! arithmetic as `core::ops`). Plain loops the compiler vectorises; split over threads
+//! natively when the buffer is large. Moments share the parameters' layout.
+
+use crate::core::ops;
+
+/// Runs `f` over matching chunks of three or four equally long slices (`d` may be empty),
+/// on `threads` threads when the buffers are large (natively).
+fn par4(threads: usize, a: &mut [f32], b: &[f32], c: &mut [f32], d: &mut [f32], f: impl Fn(&mut [f32], &[f32], &mut [f32], &mut [f32]) + Sync) {
+    #[cfg(not(target_arch = "wasm32"))]
+    if threads > 1 && a.len() >= 1 << 16 {
+        let chunk = a.len().div_ceil(threads).next_multiple_of(64);
+        let f = &f;
+        let has_d = !d.is_empty();
+        let mut ds: Vec<&mut [f32]> = if has_d { d.chunks_mut(chunk).collect() } else { Vec::new() };
+        ds.resize_with(a.len().div_ceil(chunk), || &mut []);
+        rayon::scope(|s| {
+            let mut it = a.chunks_mut(chunk).zip(b.chunks(chunk)).zip(c.chunks_mut(chunk)).zip(ds);
+            let (((a0, b0), c0), d0) = it.next().unwrap();
+            for (((a, b), c), d) in it {
+                s.spawn(move |_| f(a, b, c, d));
+            }
+            f(a0, b0, c0, d0);
+        });
+        return;
+    }
+    let _ = threads;
+    f(a, b, c, d)
+}
+
+/// y ← y + a·x
+pub fn axpy(x: &[f32], y: &mut [f32], a: f32) {
+    assert_eq!(x.len(), y.len(), "axpy: {} values into {}", x.len(), y.len());
+    y.iter_mut().zip(x).for_each(|(y, &x)| *y += a * x);
+}
+
+/// v ← μ·v + g; p ← p − lr·v
+pub fn momentum_step(params: &mut [f32], grads: &[f32], vel: &mut [f32], lr: f32, mu: f32, threads: usize) {
+    assert_eq!(params.len(), grads.len());
+    assert_eq!(params.len(), vel.len());
+    par4(threads, params, grads, vel, &mut [], |p, g, v, _| {
+        for ((p, &g), v) in p.iter_mut().zip(g).zip(v.iter_mut()) {
+            *v = mu * *v + g;
+            *p -= lr * *v;
+        }
+    });
+}
+
+/// Adam at step `t` (1-based), bias-corrected as PyTorch does.
+#[allow(clippy::too_many_arguments)]
+pub fn adam_step(params: &mut [f32], grads: &[f32], m: &mut [f32], v: &mut [f32], lr: f32, beta1: f32, beta2: f32, eps: f32, t: u64, threads: usize) {
+    assert_eq!(params.len(), grads.len());
+    assert_eq!(params.len(), m.len());
+    assert_eq!(params.len(), v.len());
+    let (step, sqrt_bc2) = ops::adam_scalars(lr, beta1, beta2, t);
+    let (c1, c2) = (1.0 - beta1, 1.0 - beta2);
+    par4(threads, params, grads, m, v, |p, g, m, v| {
+        for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+            *m = beta1 * *m + c1 * g;
+            *v = beta2 * *v + c2 * g * g;
+            *p -= step * *m / (v.sqrt() / sqrt_bc2 + eps);
+        }
+    });
+}
