@@ -65,3 +65,15 @@ fn corrupt_data_is_reported_by_file() {
     assert_one_line_failure(&["train", "--steps", "1", "--data", tmp.to_str().unwrap()], "t10k-labels-idx1-ubyte");
     std::fs::remove_dir_all(&tmp).unwrap();
 }
+
+#[test]
+fn every_preset_trains_from_the_cli() {
+    let dir = common::mnist_dir();
+    for name in aeplay::core::config::PRESET_NAMES {
+        let (code, out, err) = aeplay(&["train", "--preset", name, "--steps", "5", "--backend", "cpu", "--data", dir.to_str().unwrap(), "--json"]);
+        assert_eq!(code, 0, "{name}: stderr: {err}");
+        let done: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).expect("JSON line");
+        assert_eq!(done["preset"], *name);
+        assert!(done["test_loss"].as_f64().unwrap().is_finite(), "{name}: {done}");
+    }
+}
