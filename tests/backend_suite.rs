@@ -119,7 +119,14 @@ fn elementwise_ops<B: Backend>(be: &mut B) {
 /// The optimizer passes against the reference: axpy, momentum and Adam over several steps
 /// (moments carried between calls), on views that start inside their buffers.
 fn optimizer_ops<B: Backend>(be: &mut B) {
-    let len = 1000;
+    // A small size, and one past the CPU backend's threading threshold.
+    for n in [517, 100_003] {
+        optimizer_ops_of(be, n);
+    }
+}
+
+fn optimizer_ops_of<B: Backend>(be: &mut B, n: usize) {
+    let len = n;
     let x = values(len, 20, -1.0, 1.0);
     let y0 = values(len, 21, -1.0, 1.0);
     let mut want = y0.clone();
@@ -129,7 +136,6 @@ fn optimizer_ops<B: Backend>(be: &mut B) {
     assert!(max_rel_err(&be.read(yv), &want, 1e-3) <= TOL, "axpy");
 
     // Views at an offset of 7 into bigger buffers, whose other elements must stay untouched.
-    let n = 517;
     let at = |v: aeplay::backend::View| v.slice(7, n);
     let p0 = values(n, 22, -1.0, 1.0);
     let pad = |d: &[f32]| [vec![5.0f32; 7], d.to_vec(), vec![5.0f32; 3]].concat();

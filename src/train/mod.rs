@@ -62,15 +62,16 @@ impl<B: Backend> Trainer<B> {
 
     /// Moves training to another backend with `params` (read from this one, or a
     /// snapshot), keeping the data order, the step counter, the epoch and the optimizer
-    /// state. An optimizer with moments (momentum, Adam) has them read from this backend
-    /// synchronously; where that cannot block (a browser GPU) or the device is lost, read
-    /// them first ([`Autoencoder::optim_state_readback`]) and use [`Self::move_to_with_state`].
+    /// state. An optimizer with moments (momentum, Adam) has them read from this backend;
+    /// where that cannot complete at once (a browser GPU: reads are asynchronous) or the
+    /// device is lost, this is an error: read them first
+    /// ([`Autoencoder::optim_state_readback`]) and use [`Self::move_to_with_state`].
     pub fn move_to<B2: Backend>(mut self, be: B2, data: &Mnist, params: &[f32]) -> Result<Trainer<B2>, String> {
-        let state = if self.model.moments.is_empty() {
-            OptimState { moments: Vec::new(), t: self.model.opt_steps }
-        } else {
-            self.model.optim_state_host(&mut self.be)
-        };
+        let mut moments = Vec::new();
+        for f in self.model.optim_state_readback(&mut self.be) {
+            moments.push(poll_once(f).ok_or("the optimizer state is still being read back from the device: await it and use move_to_with_state")??);
+        }
+        let state = OptimState { moments, t: self.model.opt_steps };
         self.move_to_with_state(be, data, params, &state)
     }
 
@@ -135,6 +136,16 @@ impl<B: Backend> Trainer<B> {
     }
 }
 
+
+/// Polls a read-back once: the CPU's reads are ready at once, the native GPU's poll waits
+/// for the device; a browser GPU's is still pending (None).
+fn poll_once(mut f: crate::backend::ReadFuture) -> Option<Result<Vec<f32>, String>> {
+    use std::task::{Context, Poll, Waker};
+    match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(r) => Some(r),
+        Poll::Pending => None,
+    }
+}
 
 /// Refuses a model or dataset that the device cannot hold, saying what to do instead.
 fn check_fits<B: Backend>(be: &B, cfg: &ModelConfig, data: &Mnist) -> Result<(), String> {

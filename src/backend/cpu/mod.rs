@@ -148,7 +148,7 @@ impl Backend for CpuBackend {
 
     // Optimizer passes (optim.rs; the scalar reference for `Isa::Scalar`).
     fn axpy(&mut self, x: View, y: View, a: f32) {
-        if self.isa == Isa::Scalar { ops::axpy(&self.get(x), &mut self.get_mut(y), a) } else { optim::axpy(&self.get(x), &mut self.get_mut(y), a) }
+        if self.isa == Isa::Scalar { ops::axpy(&self.get(x), &mut self.get_mut(y), a) } else { optim::axpy(&self.get(x), &mut self.get_mut(y), a, self.threads) }
     }
 
     fn momentum_step(&mut self, params: View, grads: View, vel: View, lr: f32, momentum: f32) {

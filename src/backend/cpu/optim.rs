@@ -5,18 +5,23 @@
 
 use crate::core::ops;
 
-/// Runs `f` over matching chunks of three or four equally long slices (`d` may be empty),
+/// Runs `f` over matching chunks of two to four equally long slices (`c`, `d` may be empty),
 /// on `threads` threads when the buffers are large (natively).
 fn par4(threads: usize, a: &mut [f32], b: &[f32], c: &mut [f32], d: &mut [f32], f: impl Fn(&mut [f32], &[f32], &mut [f32], &mut [f32]) + Sync) {
     #[cfg(not(target_arch = "wasm32"))]
     if threads > 1 && a.len() >= 1 << 16 {
         let chunk = a.len().div_ceil(threads).next_multiple_of(64);
         let f = &f;
-        let has_d = !d.is_empty();
-        let mut ds: Vec<&mut [f32]> = if has_d { d.chunks_mut(chunk).collect() } else { Vec::new() };
-        ds.resize_with(a.len().div_ceil(chunk), || &mut []);
+        // An empty `c` or `d` gives every chunk an empty slice.
+        let pieces = a.len().div_ceil(chunk);
+        fn split(v: &mut [f32], chunk: usize, pieces: usize) -> Vec<&mut [f32]> {
+            let mut out: Vec<&mut [f32]> = v.chunks_mut(chunk).collect();
+            out.resize_with(pieces, || &mut []);
+            out
+        }
+        let (cs, ds) = (split(c, chunk, pieces), split(d, chunk, pieces));
         rayon::scope(|s| {
-            let mut it = a.chunks_mut(chunk).zip(b.chunks(chunk)).zip(c.chunks_mut(chunk)).zip(ds);
+            let mut it = a.chunks_mut(chunk).zip(b.chunks(chunk)).zip(cs).zip(ds);
             let (((a0, b0), c0), d0) = it.next().unwrap();
             for (((a, b), c), d) in it {
                 s.spawn(move |_| f(a, b, c, d));
@@ -30,9 +35,9 @@ fn par4(threads: usize, a: &mut [f32], b: &[f32], c: &mut [f32], d: &mut [f32], 
 }
 
 /// y ← y + a·x
-pub fn axpy(x: &[f32], y: &mut [f32], a: f32) {
+pub fn axpy(x: &[f32], y: &mut [f32], a: f32, threads: usize) {
     assert_eq!(x.len(), y.len(), "axpy: {} values into {}", x.len(), y.len());
-    y.iter_mut().zip(x).for_each(|(y, &x)| *y += a * x);
+    par4(threads, y, x, &mut [], &mut [], |y, x, _, _| y.iter_mut().zip(x).for_each(|(y, &x)| *y += a * x));
 }
 
 /// v ← μ·v + g; p ← p − lr·v
