@@ -13,6 +13,13 @@ fn c<F: Float>(x: f64) -> F {
     F::from(x).unwrap()
 }
 
+/// Panics with a message naming `op` unless A, B and C hold m×k, k×n and m×n elements.
+pub fn assert_matmul_shapes(op: &str, a: usize, b: usize, c: usize, m: usize, k: usize, n: usize) {
+    assert_eq!(a, m * k, "{op}: A has {a} elements, expected {m}×{k}");
+    assert_eq!(b, k * n, "{op}: B has {b} elements, expected {k}×{n}");
+    assert_eq!(c, m * n, "{op}: C has {c} elements, expected {m}×{n}");
+}
+
 /// C[m×n] = op(A)·op(B) (+ C if `accumulate`), op(A) is m×k, op(B) is k×n.
 /// `ta`: A is stored k×m and used transposed; `tb`: B is stored n×k and used transposed.
 #[allow(clippy::too_many_arguments)]
@@ -27,9 +34,7 @@ pub fn matmul<F: Float>(
     tb: bool,
     accumulate: bool,
 ) {
-    assert_eq!(a.len(), m * k, "matmul: A has {} elements, expected {m}×{k}", a.len());
-    assert_eq!(b.len(), k * n, "matmul: B has {} elements, expected {k}×{n}", b.len());
-    assert_eq!(cm.len(), m * n, "matmul: C has {} elements, expected {m}×{n}", cm.len());
+    assert_matmul_shapes("matmul", a.len(), b.len(), cm.len(), m, k, n);
     for i in 0..m {
         for j in 0..n {
             let mut s = F::zero();

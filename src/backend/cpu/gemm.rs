@@ -117,9 +117,7 @@ pub fn sgemm(
     tb: bool,
     accumulate: bool,
 ) {
-    assert_eq!(a.len(), m * k, "sgemm: A has {} elements, expected {m}×{k}", a.len());
-    assert_eq!(b.len(), k * n, "sgemm: B has {} elements, expected {k}×{n}", b.len());
-    assert_eq!(c.len(), m * n, "sgemm: C has {} elements, expected {m}×{n}", c.len());
+    crate::core::ops::assert_matmul_shapes("sgemm", a.len(), b.len(), c.len(), m, k, n);
     if m == 0 || n == 0 {
         return;
     }

@@ -106,9 +106,7 @@ impl Backend for CpuBackend {
     }
 
     fn matmul(&mut self, a: View, b: View, c: View, m: usize, k: usize, n: usize, ta: bool, tb: bool, accumulate: bool) {
-        assert_eq!(a.len, m * k, "matmul: A is {} elements, expected {m}×{k}", a.len);
-        assert_eq!(b.len, k * n, "matmul: B is {} elements, expected {k}×{n}", b.len);
-        assert_eq!(c.len, m * n, "matmul: C is {} elements, expected {m}×{n}", c.len);
+        crate::core::ops::assert_matmul_shapes("matmul", a.len, b.len, c.len, m, k, n);
         let (av, bv) = (self.get(a), self.get(b));
         let mut cv = self.get_mut(c);
         gemm::sgemm(self.isa, self.threads, &av, &bv, &mut cv, m, k, n, ta, tb, accumulate);

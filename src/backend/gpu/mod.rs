@@ -542,9 +542,7 @@ impl Backend for GpuBackend {
     }
 
     fn matmul(&mut self, a: View, b: View, c: View, m: usize, k: usize, n: usize, ta: bool, tb: bool, accumulate: bool) {
-        assert_eq!(a.len, m * k, "matmul: A is {} elements, expected {m}×{k}", a.len);
-        assert_eq!(b.len, k * n, "matmul: B is {} elements, expected {k}×{n}", b.len);
-        assert_eq!(c.len, m * n, "matmul: C is {} elements, expected {m}×{n}", c.len);
+        crate::core::ops::assert_matmul_shapes("matmul", a.len, b.len, c.len, m, k, n);
         assert!(c.buf != a.buf && c.buf != b.buf, "matmul: C aliases an input");
         self.check(a);
         self.check(b);
