@@ -66,3 +66,16 @@ appTest('while the data downloads: state loading, progress shown, buttons disabl
   await waitForState(page, 'ready', READY_TIMEOUT);
   assert.deepEqual(logs.pageErrors, [], 'uncaught page errors');
 });
+
+appTest('a reload takes the data from the browser cache instead of downloading it again', {}, async ({ page }) => {
+  await waitForState(page, 'ready', READY_TIMEOUT);
+  const fetched = [];
+  page.on('request', (r) => {
+    if (/\/data\/[^/]+\.gz/.test(r.url())) fetched.push(r.url());
+  });
+  await page.reload({ waitUntil: 'load' });
+  await waitForState(page, 'ready', READY_TIMEOUT);
+  assert.deepEqual(fetched, [], `the reload downloaded the data files again: ${fetched.join(', ')}`);
+  assert.match(await page.textContent('#data-status'), /from the browser cache/);
+  assert.match(await page.textContent('#data-source'), /MNIST/);
+});
