@@ -66,7 +66,8 @@ impl<B: Backend> Trainer<B> {
     /// where that cannot complete at once (a browser GPU: reads are asynchronous) or the
     /// device is lost, this is an error: read them first
     /// ([`Autoencoder::optim_state_readback`]) and use [`Self::move_to_with_state`].
-    pub fn move_to<B2: Backend>(mut self, be: B2, data: &Mnist, params: &[f32]) -> Result<Trainer<B2>, String> {
+    /// This trainer is left as it was, so a failed move loses nothing.
+    pub fn move_to<B2: Backend>(&mut self, be: B2, data: &Mnist, params: &[f32]) -> Result<Trainer<B2>, String> {
         let mut moments = Vec::new();
         for f in self.model.optim_state_readback(&mut self.be) {
             moments.push(poll_once(f).ok_or("the optimizer state is still being read back from the device: await it and use move_to_with_state")??);
@@ -76,15 +77,15 @@ impl<B: Backend> Trainer<B> {
     }
 
     /// [`Self::move_to`] with the optimizer state given (read back earlier, or a snapshot).
-    pub fn move_to_with_state<B2: Backend>(self, be: B2, data: &Mnist, params: &[f32], state: &OptimState) -> Result<Trainer<B2>, String> {
+    pub fn move_to_with_state<B2: Backend>(&self, be: B2, data: &Mnist, params: &[f32], state: &OptimState) -> Result<Trainer<B2>, String> {
         let mut t = Trainer::new(be, &self.model.cfg, data, self.seed)?;
         t.model.load_state(&mut t.be, params, state)?;
         t.step = self.step;
         t.epoch = self.epoch;
         t.pos = self.pos;
         t.batch = self.batch;
-        t.order = self.order;
-        t.rng = self.rng;
+        t.order = self.order.clone();
+        t.rng = self.rng.clone();
         Ok(t)
     }
 

@@ -288,9 +288,8 @@ impl Engine {
     /// Moves training to `kind` with `params` (from a read-back or the last snapshot).
     fn switch(&mut self, kind: Kind, params: &[f32], step: Option<u64>) -> Result<(), String> {
         let be = make_backend(kind, &self.gpu);
-        let placeholder = Trainer::new(Box::new(CpuBackend::new()) as Box<dyn Backend>, &self.cfg, &self.mnist, self.seed)?;
-        let old = std::mem::replace(&mut self.trainer, placeholder);
-        let mut moved = old.move_to(be, &self.mnist, params)?;
+        // The old trainer stays in place until the new one exists: a failed move loses nothing.
+        let mut moved = self.trainer.move_to(be, &self.mnist, params)?;
         if let Some(s) = step {
             moved.step = s;
         }
