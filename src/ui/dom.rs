@@ -62,6 +62,13 @@ pub fn put_gray(ctx: &CanvasRenderingContext2d, img: &[f32], w: usize, h: usize,
     }
 }
 
+/// Draws one 28×28 digit filling the canvas `id`.
+pub fn draw_digit(id: &str, img: &[f32]) {
+    if let Some(ctx) = canvas(id).as_ref().and_then(ctx2d) {
+        put_gray(&ctx, img, 28, 28, 0.0, 0.0);
+    }
+}
+
 /// Fills a whole canvas with one colour.
 pub fn clear(id: &str, colour: &str) {
     if let Some(c) = canvas(id) {

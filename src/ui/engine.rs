@@ -253,18 +253,10 @@ impl Engine {
             (Some((noisy, mut rec)), Some(img)) => {
                 self.trainer.model.output_to_pixels(&mut rec);
                 for (id, pic) in [("pad-input", img), ("pad-noisy", &noisy), ("pad-out", &rec)] {
-                    if let Some(c) = dom::canvas(id) {
-                        if let Some(ctx) = dom::ctx2d(&c) {
-                            dom::put_gray(&ctx, pic, 28, 28, 0.0, 0.0);
-                        }
-                    }
+                    dom::draw_digit(id, pic);
                 }
             }
-            (_, None) => {
-                for id in ["pad-input", "pad-noisy", "pad-out"] {
-                    dom::clear(id, "#000");
-                }
-            }
+            (_, None) => clear_pad_pictures(),
             _ => {}
         }
     }
@@ -639,24 +631,21 @@ pub fn set_noise(ui: Ui, kind: &str, level: f32) {
     }
 }
 
+/// Blanks the pad's three small pictures.
+fn clear_pad_pictures() {
+    for id in ["pad-input", "pad-noisy", "pad-out"] {
+        dom::clear(id, "#000");
+    }
+}
+
 /// The pad changed: preprocess it (or clear) and redraw its pictures.
 pub fn pad_changed(ui: Ui, ink: Option<(Vec<f32>, usize, usize)>) {
     let img = ink.map(|(v, w, h)| draw::to_mnist(&v, w, h)).filter(|img| img.iter().any(|&p| p > 0.0));
     let shown = img.clone();
     let installed = with_engine(|e| e.pad = img);
     match shown {
-        Some(img) => {
-            if let Some(c) = dom::canvas("pad-input") {
-                if let Some(ctx) = dom::ctx2d(&c) {
-                    dom::put_gray(&ctx, &img, 28, 28, 0.0, 0.0);
-                }
-            }
-        }
-        None => {
-            for id in ["pad-input", "pad-noisy", "pad-out"] {
-                dom::clear(id, "#000");
-            }
-        }
+        Some(img) => dom::draw_digit("pad-input", &img),
+        None => clear_pad_pictures(),
     }
     if installed.is_some() && ui.state.get_untracked() != "training" {
         wasm_bindgen_futures::spawn_local(refresh(ui));
