@@ -43,5 +43,5 @@ fn main() {
     time("loss (b×784)", &mut be, &mut |be| be.loss_forward_backward(LossKind::BceLogits, out, x, d, 1.0, dout, rows));
     time("bias_grad (b×500)", &mut be, &mut |be| be.bias_grad(z, bias, h, false));
     time("sgd_step (392k)", &mut be, &mut |be| be.sgd_step(w, gw, 0.01));
-    time("noise_masking (b×784)", &mut be, &mut |be| be.noise_masking(x, dout, 0.9, 1, 2));
+    time("noise_masking (b×784)", &mut be, &mut |be| be.noise(aeplay::core::NoiseKind::Masking { keep: 0.9 }, x, dout, 1, 2));
 }

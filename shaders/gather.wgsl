@@ -1,4 +1,4 @@
-// Builds a batch from the u8 dataset on the GPU: out[r, j] = data[idx[r], j] / 255.
+// Builds a batch from a dataset on the GPU: out[r, j] = data[idx[r], j] / 255.
 // The dataset is packed 4 pixels per u32 (little-endian); idx lives in the per-submission
 // upload arena at idx_off.
 
@@ -21,4 +21,29 @@ fn gather_forward(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgro
     let byte = idx[P.idx_off + r] * P.dim + j;
     let v = (data[byte >> 2u] >> ((byte & 3u) * 8u)) & 255u;
     out[P.out_off + i] = f32(v) * (1.0 / 255.0);
+}
+
+// A float dataset (cached codes, synthetic points): out[r, j] = data[idx[r], j].
+@compute @workgroup_size(256)
+fn gather_f32(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
+              @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = (wid.y * nwg.x + wid.x) * 256u + lid.x;
+    if (i >= P.len) { return; }
+    let r = i / P.dim;
+    let j = i % P.dim;
+    out[P.out_off + i] = bitcast<f32>(data[idx[P.idx_off + r] * P.dim + j]);
+}
+
+// One-hot targets from u8 labels (one per row, packed 4 per word): out[r, c] = 1 where
+// c = label of idx[r], else 0. dim = number of classes.
+@compute @workgroup_size(256)
+fn gather_onehot(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
+                 @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = (wid.y * nwg.x + wid.x) * 256u + lid.x;
+    if (i >= P.len) { return; }
+    let r = i / P.dim;
+    let c = i % P.dim;
+    let byte = idx[P.idx_off + r];
+    let label = (data[byte >> 2u] >> ((byte & 3u) * 8u)) & 255u;
+    out[P.out_off + i] = select(0.0, 1.0, label == c);
 }

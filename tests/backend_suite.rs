@@ -92,8 +92,8 @@ fn elementwise_ops<B: Backend>(be: &mut B) {
     let mut want = vec![0.0; x.len()];
     ops::noise_masking(&x, &mut want, 0.7, 11, 3);
     let out = poisoned(be, x.len());
-    be.noise_masking(xv, out, 0.7, 11, 3);
-    assert_eq!(be.read(out), want, "noise_masking must draw the same noise as the reference");
+    be.noise(NoiseKind::Masking { keep: 0.7 }, xv, out, 11, 3);
+    assert_eq!(be.read(out), want, "masking noise must draw the same noise as the reference");
 
     let grads = values(x.len(), 9, -1.0, 1.0);
     let mut want = x.clone();
@@ -180,8 +180,7 @@ fn small_config() -> ModelConfig {
         init: Init::GlorotUniform,
         reduction: Reduction::Sum,
         batch: 4,
-        tied: false,
-        l2: 0.0,
+        ..ModelConfig::default()
     }
 }
 
@@ -230,6 +229,7 @@ fn ten_steps_adam_tied_l2_match_reference<B: Backend>(be: &mut B) {
         batch: 5,
         tied: true,
         l2: 0.01,
+        ..ModelConfig::default()
     };
     let momentum = ModelConfig { optimizer: Optimizer::Momentum { lr: 0.05, momentum: 0.9 }, tied: false, init: Init::GlorotUniform, ..base.clone() };
     for cfg in [base, momentum] {
@@ -266,6 +266,165 @@ fn ten_steps_adam_tied_l2_match_reference<B: Backend>(be: &mut B) {
     }
 }
 
+/// The ops of the model zoo against the reference: every noise kind, the sparsity
+/// gradient, the variational code forward and backward, softmax cross-entropy, accuracy
+/// counting, one-hot labels and float datasets.
+fn model_zoo_ops<B: Backend>(be: &mut B) {
+    let (rows, cols) = (7, 37);
+    let x = values(rows * cols, 50, 0.0, 1.0);
+    let xv = upload(be, &x);
+    for kind in [
+        NoiseKind::Masking { keep: 0.6 },
+        NoiseKind::Gaussian { sigma: 0.3 },
+        NoiseKind::SaltPepper { p: 0.4 },
+        NoiseKind::Dropout { keep: 0.7 },
+    ] {
+        let mut want = vec![0.0; x.len()];
+        ops::noise(kind, &x, &mut want, 21, 5);
+        let out = poisoned(be, x.len());
+        be.noise(kind, xv, out, 21, 5);
+        let got = be.read(out);
+        // Uniform draws are bit-exact; a normal goes through log and cos (rounding differs).
+        assert!(max_rel_err(&got, &want, 1e-2) <= TOL, "noise {kind:?}");
+        assert_ne!(want, x, "noise {kind:?} changed nothing");
+    }
+
+    // Sparsity: column sums of sigmoid-range activations, gradient added to dy.
+    let y = values(rows * cols, 51, 0.02, 0.98);
+    let mut colsum = vec![0.0; cols];
+    ops::bias_grad(&y, &mut colsum, cols, false);
+    let dy0 = values(rows * cols, 52, -1.0, 1.0);
+    let mut want = dy0.clone();
+    ops::sparsity_grad(&colsum, &mut want, rows, 0.1, 0.2);
+    let (yv, cs, dyv) = (upload(be, &y), poisoned(be, cols), upload(be, &dy0));
+    be.bias_grad(yv, cs, cols, false);
+    be.sparsity_grad(cs, dyv, rows, 0.1, 0.2);
+    assert!(max_rel_err(&be.read(dyv), &want, 1e-3) <= TOL, "sparsity_grad");
+
+    // The variational code: sampled and mean, forward and backward.
+    let latent = 5;
+    let h = values(rows * 2 * latent, 53, -1.5, 1.5);
+    let dz = values(rows * latent, 54, -1.0, 1.0);
+    for sample in [true, false] {
+        let (mut eps, mut z, mut kl) = (vec![0.0; rows * latent], vec![0.0; rows * latent], vec![0.0; rows]);
+        ops::reparam_forward(&h, &mut eps, &mut z, &mut kl, latent, 8, 2, sample);
+        let mut dh = vec![0.0; h.len()];
+        ops::reparam_backward(&h, &eps, &dz, &mut dh, latent, 0.25);
+        let (hv, ev, zv, kv) = (upload(be, &h), poisoned(be, eps.len()), poisoned(be, z.len()), poisoned(be, rows));
+        be.reparam_forward(hv, ev, zv, kv, latent, 8, 2, sample);
+        assert!(max_rel_err(&be.read(ev), &eps, 1e-2) <= TOL, "reparam eps (sample {sample})");
+        assert!(max_rel_err(&be.read(zv), &z, 1e-2) <= TOL, "reparam z (sample {sample})");
+        assert!(max_rel_err(&be.read(kv), &kl, 1e-2) <= TOL, "reparam KL (sample {sample})");
+        let (dzv, dhv) = (upload(be, &dz), poisoned(be, h.len()));
+        be.reparam_backward(hv, ev, dzv, dhv, latent, 0.25);
+        assert!(max_rel_err(&be.read(dhv), &dh, 1e-2) <= TOL, "reparam backward (sample {sample})");
+    }
+
+    // Softmax cross-entropy against one-hot labels built on the device, and accuracy.
+    let classes = 10;
+    let labels: Vec<u8> = (0..23).map(|i| (i * 7 % 10) as u8).collect();
+    let lid = be.upload_u8(&labels, 1);
+    let idx: Vec<u32> = vec![3, 0, 22, 9, 9, 14, 1];
+    let mut onehot = vec![0.0; rows * classes];
+    ops::gather_onehot(&labels, &idx, classes, &mut onehot);
+    let oh = poisoned(be, rows * classes);
+    be.gather_onehot(lid, &idx, oh, classes);
+    assert_eq!(be.read(oh), onehot, "gather_onehot");
+    let logits = values(rows * classes, 55, -4.0, 4.0);
+    let lv = upload(be, &logits);
+    let (mut dwant, mut lwant) = (vec![0.0; logits.len()], vec![0.0; rows]);
+    ops::loss_forward_backward(LossKind::SoftmaxCe, &logits, &onehot, classes, 0.5, &mut dwant, &mut lwant);
+    let (d, l) = (poisoned(be, logits.len()), poisoned(be, rows));
+    be.loss_forward_backward(LossKind::SoftmaxCe, lv, oh, classes, 0.5, d, l);
+    assert!(max_rel_err(&be.read(d), &dwant, 1e-3) <= TOL, "softmax CE gradient");
+    assert!(max_rel_err(&be.read(l), &lwant, 1e-3) <= TOL, "softmax CE loss");
+    let mut cwant = vec![0.0; rows];
+    ops::argmax_correct(&logits, &onehot, classes, &mut cwant);
+    let cv = poisoned(be, rows);
+    be.argmax_correct(lv, oh, classes, cv);
+    assert_eq!(be.read(cv), cwant, "argmax_correct");
+    assert!(cwant.contains(&1.0) || cwant.contains(&0.0));
+
+    // A float dataset gathers as it is.
+    let fdata = values(9 * 3, 56, -2.0, 2.0);
+    let fid = be.upload_f32(&fdata, 3);
+    let fidx = [8u32, 0, 4, 4];
+    let mut want = vec![0.0; 12];
+    ops::gather_f32(&fdata, 3, &fidx, &mut want);
+    let out = poisoned(be, 12);
+    be.gather(fid, &fidx, out);
+    assert_eq!(be.read(out), want, "gather of a float dataset");
+}
+
+/// Every preset, shrunk (inputs 784 → 20, hidden widths ÷ 50, batch 4) but otherwise as it
+/// is (activations, loss, noise, optimizer, tied weights, L2, sparsity, variational code,
+/// classifier head): a few steps through the backend against the f32 reference.
+fn every_preset_shrunk_matches_reference<B: Backend>(be: &mut B) {
+    use aeplay::core::config::{preset, PRESET_NAMES};
+    use aeplay::model::{Split, CODE_SEED};
+    let mut cfgs: Vec<ModelConfig> = PRESET_NAMES.iter().map(|n| preset(n).unwrap()).collect();
+    // A classifier head on the stacked encoder (the pre-training presets' fine-tuning).
+    cfgs.push(ModelConfig {
+        name: "classifier".into(),
+        dims: vec![784, 300, 150, 10],
+        activations: vec![Activation::Elu, Activation::Sigmoid, Activation::Identity],
+        loss: LossKind::SoftmaxCe,
+        noise: NoiseKind::Masking { keep: 0.9 },
+        optimizer: Optimizer::Momentum { lr: 0.1, momentum: 0.9 },
+        ..ModelConfig::default()
+    });
+    for mut cfg in cfgs {
+        let d = 20;
+        let last = cfg.dims.len() - 1;
+        for (i, w) in cfg.dims.iter_mut().enumerate() {
+            *w = if *w == 784 { d } else if i == last { *w } else { (*w / 50).max(2) };
+        }
+        cfg.batch = 4;
+        cfg.validate().unwrap_or_else(|e| panic!("{}: {e}", cfg.name));
+        let layout = ParamLayout::new(&cfg);
+        let rows = 12;
+        let pixels: Vec<u8> = values(rows * d, 14, 0.0, 255.0).iter().map(|&v| v as u8).collect();
+        let labels: Vec<u8> = (0..rows).map(|i| (i * 3 % 10) as u8).collect();
+        let split = Split { data: be.upload_u8(&pixels, d), labels: Some(be.upload_u8(&labels, 1)) };
+        let mut model = Autoencoder::new(be, &cfg, 3).unwrap();
+        let mut params = layout.init(&cfg, 3);
+        let mut opt = reference::OptimState::<f32>::new(&cfg, layout.total);
+        let mut ref_loss = 0.0f64;
+        let n = cfg.batch;
+        let scale = if cfg.reduction == Reduction::Sum { 1.0 } else { 1.0 / n as f32 };
+        for step in 0..4u32 {
+            let idx: Vec<u32> = (0..n as u32).map(|i| (step * 5 + i * 2) % rows as u32).collect();
+            model.train_step(be, split, &idx, 31, step);
+            let mut x = vec![0.0f32; n * d];
+            ops::gather(&pixels, d, &idx, &mut x);
+            let mut xn = vec![0.0f32; x.len()];
+            ops::noise(cfg.noise, &x, &mut xn, 31, step);
+            let target = if cfg.is_classifier() {
+                let mut t = vec![0.0f32; n * 10];
+                ops::gather_onehot(&labels, &idx, 10, &mut t);
+                t
+            } else {
+                x.clone()
+            };
+            let noise = reference::CodeNoise { seed: 31 ^ CODE_SEED, stream: step, sample: true };
+            let r = reference::loss_and_grad_with(&cfg, &layout, &params, &xn, &target, n, scale, noise);
+            opt.step(&cfg, &mut params, &r.grads);
+            ref_loss += r.loss as f64;
+        }
+        let (mean, count) = model.take_train_loss(be).unwrap();
+        assert_eq!(count, 4 * n);
+        let want = ref_loss / count as f64;
+        let rel = ((mean - want) / want).abs();
+        assert!(rel <= 2e-3, "{}: loss after 4 steps: backend {mean}, reference {want} (rel {rel})", cfg.name);
+        let err = max_rel_err(&model.params_host(be), &params, 1e-2);
+        assert!(err <= 2e-3, "{}: parameters after 4 steps differ from the reference: rel err {err}", cfg.name);
+        if cfg.is_classifier() {
+            let (loss, acc) = model.eval_metrics(be, split, rows);
+            assert!(loss.is_finite() && (0.0..=1.0).contains(&acc), "{}: eval {loss} {acc}", cfg.name);
+        }
+    }
+}
+
 /// `$make` yields `Option<backend>`; None means the backend is unavailable here, which
 /// `common::gpu` reports (and turns into a failure where a GPU is required).
 macro_rules! suite {
@@ -294,6 +453,18 @@ macro_rules! suite {
             fn optimizer_ops() {
                 if let Some(mut be) = $make {
                     super::optimizer_ops(&mut be);
+                }
+            }
+            #[test]
+            fn model_zoo_ops() {
+                if let Some(mut be) = $make {
+                    super::model_zoo_ops(&mut be);
+                }
+            }
+            #[test]
+            fn every_preset_shrunk_matches_reference() {
+                if let Some(mut be) = $make {
+                    super::every_preset_shrunk_matches_reference(&mut be);
                 }
             }
             #[test]

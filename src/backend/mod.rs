@@ -9,7 +9,7 @@ pub mod gpu;
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::core::{Activation, LossKind};
+use crate::core::{Activation, LossKind, NoiseKind};
 
 /// A pending read-back: resolves to the values, or to a device error.
 pub type ReadFuture = Pin<Box<dyn Future<Output = Result<Vec<f32>, String>>>>;
@@ -88,8 +88,24 @@ pub trait Backend {
     /// Per-row loss of `out` against `target` into `row_loss`, gradient × `scale` into `dout`.
     #[allow(clippy::too_many_arguments)]
     fn loss_forward_backward(&mut self, kind: LossKind, out: View, target: View, cols: usize, scale: f32, dout: View, row_loss: View);
-    /// Masking noise with the counter-based generator of `core::rng`.
-    fn noise_masking(&mut self, x: View, out: View, keep: f32, seed: u32, stream: u32);
+    /// Uploads a float dataset of `data.len() / dim` rows (cached codes of a frozen
+    /// encoder, synthetic points); `gather` reads it as it is.
+    fn upload_f32(&mut self, data: &[f32], dim: usize) -> DataId;
+    /// out[i, :] = one-hot of `labels[idx[i]]` over `classes` columns (`labels` uploaded
+    /// with `upload_u8(labels, 1)`).
+    fn gather_onehot(&mut self, labels: DataId, idx: &[u32], out: View, classes: usize);
+    /// Input corruption with the counter-based generator of `core::rng` (`core::ops::noise`).
+    fn noise(&mut self, kind: NoiseKind, x: View, out: View, seed: u32, stream: u32);
+    /// Adds the KL sparsity gradient to `dy` (rows × colsum.len) from the column sums of
+    /// the layer's activations (`core::ops::sparsity_grad`).
+    fn sparsity_grad(&mut self, colsum: View, dy: View, rows: usize, rho: f32, beta: f32);
+    /// The variational code from h = [μ | γ] (`core::ops::reparam_forward`).
+    #[allow(clippy::too_many_arguments)]
+    fn reparam_forward(&mut self, h: View, eps: View, z: View, row_kl: View, latent: usize, seed: u32, stream: u32, sample: bool);
+    /// Its backward pass with the KL term × `scale` (`core::ops::reparam_backward`).
+    fn reparam_backward(&mut self, h: View, eps: View, dz: View, dh: View, latent: usize, scale: f32);
+    /// row_out[r] = 1 where row r's largest output is at its target's largest entry.
+    fn argmax_correct(&mut self, out: View, target: View, cols: usize, row_out: View);
     /// params −= lr · grads.
     fn sgd_step(&mut self, params: View, grads: View, lr: f32);
     /// y += a · x (the L2 term λ·w folded into a weight gradient).
@@ -154,8 +170,26 @@ impl<B: Backend + ?Sized> Backend for Box<B> {
     fn loss_forward_backward(&mut self, kind: LossKind, out: View, target: View, cols: usize, scale: f32, dout: View, row_loss: View) {
         (**self).loss_forward_backward(kind, out, target, cols, scale, dout, row_loss)
     }
-    fn noise_masking(&mut self, x: View, out: View, keep: f32, seed: u32, stream: u32) {
-        (**self).noise_masking(x, out, keep, seed, stream)
+    fn upload_f32(&mut self, data: &[f32], dim: usize) -> DataId {
+        (**self).upload_f32(data, dim)
+    }
+    fn gather_onehot(&mut self, labels: DataId, idx: &[u32], out: View, classes: usize) {
+        (**self).gather_onehot(labels, idx, out, classes)
+    }
+    fn noise(&mut self, kind: NoiseKind, x: View, out: View, seed: u32, stream: u32) {
+        (**self).noise(kind, x, out, seed, stream)
+    }
+    fn sparsity_grad(&mut self, colsum: View, dy: View, rows: usize, rho: f32, beta: f32) {
+        (**self).sparsity_grad(colsum, dy, rows, rho, beta)
+    }
+    fn reparam_forward(&mut self, h: View, eps: View, z: View, row_kl: View, latent: usize, seed: u32, stream: u32, sample: bool) {
+        (**self).reparam_forward(h, eps, z, row_kl, latent, seed, stream, sample)
+    }
+    fn reparam_backward(&mut self, h: View, eps: View, dz: View, dh: View, latent: usize, scale: f32) {
+        (**self).reparam_backward(h, eps, dz, dh, latent, scale)
+    }
+    fn argmax_correct(&mut self, out: View, target: View, cols: usize, row_out: View) {
+        (**self).argmax_correct(out, target, cols, row_out)
     }
     fn sgd_step(&mut self, params: View, grads: View, lr: f32) {
         (**self).sgd_step(params, grads, lr)

@@ -39,6 +39,20 @@ pub enum LossKind {
     HalfSse,
     /// Σ(z−x)²/pixels (mean squared error).
     Mse,
+    /// Softmax cross-entropy against a one-hot label (classifiers): −log softmax(z)[label].
+    SoftmaxCe,
+}
+
+impl LossKind {
+    /// Stable small integer code, shared with the shaders.
+    pub fn code(self) -> u32 {
+        match self {
+            LossKind::BceLogits => 0,
+            LossKind::HalfSse => 1,
+            LossKind::Mse => 2,
+            LossKind::SoftmaxCe => 3,
+        }
+    }
 }
 
 /// How the training input is corrupted (denoising autoencoders). The target is always
@@ -49,6 +63,13 @@ pub enum NoiseKind {
     None,
     /// Keep each pixel with probability `keep`, else set it to 0.
     Masking { keep: f32 },
+    /// Add N(0, σ²) to each pixel.
+    Gaussian { sigma: f32 },
+    /// With probability `p` set a pixel to 0 or 1 (each half the time), else keep it.
+    SaltPepper { p: f32 },
+    /// Input dropout: keep each pixel with probability `keep` and scale it by 1/keep
+    /// (TensorFlow's dropout), else 0.
+    Dropout { keep: f32 },
 }
 
 impl NoiseKind {
@@ -56,8 +77,51 @@ impl NoiseKind {
         match self {
             NoiseKind::None => "none".into(),
             NoiseKind::Masking { keep } => format!("masking (keep {keep})"),
+            NoiseKind::Gaussian { sigma } => format!("Gaussian (σ {sigma})"),
+            NoiseKind::SaltPepper { p } => format!("salt-and-pepper ({p})"),
+            NoiseKind::Dropout { keep } => format!("dropout (keep {keep})"),
         }
     }
+
+    /// (code, parameter) shared with the shaders: 0 none, 1 masking, 2 Gaussian, 3
+    /// salt-and-pepper, 4 dropout.
+    pub fn code(&self) -> (u32, f32) {
+        match *self {
+            NoiseKind::None => (0, 0.0),
+            NoiseKind::Masking { keep } => (1, keep),
+            NoiseKind::Gaussian { sigma } => (2, sigma),
+            NoiseKind::SaltPepper { p } => (3, p),
+            NoiseKind::Dropout { keep } => (4, keep),
+        }
+    }
+
+    /// Checks the parameter's range; the message says what to use.
+    pub fn validate(&self) -> Result<(), String> {
+        match *self {
+            NoiseKind::None => Ok(()),
+            NoiseKind::Masking { keep } | NoiseKind::Dropout { keep } if !(keep > 0.0 && keep <= 1.0) => {
+                Err(format!("{}: keep probability {keep} must be in (0, 1]", self.label()))
+            }
+            NoiseKind::Gaussian { sigma } if !(sigma.is_finite() && (0.0..=10.0).contains(&sigma)) => {
+                Err(format!("Gaussian noise σ {sigma} must be in [0, 10]"))
+            }
+            NoiseKind::SaltPepper { p } if !(0.0..=1.0).contains(&p) => Err(format!("salt-and-pepper fraction {p} must be in [0, 1]")),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// KL sparsity penalty on one hidden layer (Ng's sparse autoencoder): training adds
+/// β·Σⱼ KL(ρ ‖ ρ̂ⱼ), ρ̂ⱼ the mean activation of unit j over the batch.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Sparsity {
+    /// Which dense layer's output (0 = the first hidden layer); its activation must be a
+    /// sigmoid, so that activations are in (0, 1).
+    pub layer: usize,
+    /// Target mean activation ρ.
+    pub rho: f32,
+    /// Weight β of the penalty.
+    pub beta: f32,
 }
 
 /// Parameter update rule.
@@ -145,6 +209,36 @@ pub struct ModelConfig {
     /// (not the biases); the reported losses leave it out.
     #[serde(default)]
     pub l2: f32,
+    /// KL sparsity penalty on a hidden layer.
+    #[serde(default)]
+    pub sparsity: Option<Sparsity>,
+    /// Variational bottleneck (Kingma & Welling): the layer into the middle width (the
+    /// code) produces μ and γ = log σ² (twice the code width, identity activation), the
+    /// code is z = μ + e^{γ/2}·ε with ε ~ N(0, I), and the loss adds
+    /// ½·Σ(e^γ + μ² − 1 − γ) per example.
+    #[serde(default)]
+    pub variational: bool,
+}
+
+impl Default for ModelConfig {
+    /// A plain 784→500→784 sigmoid autoencoder with BCE, SGD on the batch mean, batch 16.
+    fn default() -> Self {
+        ModelConfig {
+            name: "custom".into(),
+            dims: vec![784, 500, 784],
+            activations: vec![Activation::Sigmoid, Activation::Sigmoid],
+            loss: LossKind::BceLogits,
+            noise: NoiseKind::None,
+            optimizer: Optimizer::Sgd { lr: 0.1 },
+            init: Init::GlorotUniform,
+            reduction: Reduction::Mean,
+            batch: 16,
+            tied: false,
+            l2: 0.0,
+            sparsity: None,
+            variational: false,
+        }
+    }
 }
 
 /// Largest layer width accepted (keeps a typo from allocating gigabytes).
@@ -179,7 +273,17 @@ impl ModelConfig {
         if let Some(&w) = self.dims.iter().find(|&&w| w == 0 || w > MAX_WIDTH) {
             return Err(format!("layer width {w} is out of range: use 1..={MAX_WIDTH}"));
         }
-        if self.input_dim() != self.output_dim() {
+        if self.is_classifier() {
+            if !(2..=1000).contains(&self.output_dim()) {
+                return Err(format!("a classifier needs 2..=1000 classes, got {}", self.output_dim()));
+            }
+            if *self.activations.last().unwrap() != Activation::Identity {
+                return Err("a softmax classifier's last layer must be linear (identity): the softmax lives in the loss".into());
+            }
+            if self.tied || self.variational {
+                return Err("a classifier cannot have tied weights or a variational bottleneck".into());
+            }
+        } else if self.input_dim() != self.output_dim() {
             return Err(format!(
                 "an autoencoder's output width ({}) must equal its input width ({})",
                 self.output_dim(),
@@ -215,15 +319,62 @@ impl ModelConfig {
                 }
             }
         }
-        if let NoiseKind::Masking { keep } = self.noise {
-            if !(keep > 0.0 && keep <= 1.0) {
-                return Err(format!("masking keep probability {keep} must be in (0, 1]"));
+        self.noise.validate()?;
+        if let Some(sp) = self.sparsity {
+            if sp.layer + 1 >= self.layers() {
+                return Err(format!("the sparsity penalty goes on a hidden layer: layer {} is not one (use 0..{})", sp.layer, self.layers() - 1));
+            }
+            if self.activations[sp.layer] != Activation::Sigmoid {
+                return Err(format!("the sparsity penalty needs a sigmoid on layer {} (mean activations must lie in (0, 1))", sp.layer));
+            }
+            if !(sp.rho > 0.0 && sp.rho < 1.0) {
+                return Err(format!("sparsity target ρ {} must be in (0, 1)", sp.rho));
+            }
+            if !(sp.beta.is_finite() && sp.beta >= 0.0) {
+                return Err(format!("sparsity weight β {} must be zero or positive", sp.beta));
+            }
+        }
+        if self.variational {
+            if self.layers() % 2 != 0 || self.layers() < 2 {
+                return Err(format!("a variational autoencoder needs an even number of layers with the code in the middle, got widths {:?}", self.dims));
+            }
+            if self.tied {
+                return Err("a variational autoencoder cannot have tied weights".into());
+            }
+            let c = self.code_layer();
+            if self.activations[c - 1] != Activation::Identity {
+                return Err(format!("the layer into a variational code (layer {}) must be linear: it produces μ and log σ²", c - 1));
             }
         }
         if self.loss == LossKind::BceLogits && *self.activations.last().unwrap() != Activation::Sigmoid {
             return Err("binary cross-entropy needs a sigmoid output layer".into());
         }
         Ok(())
+    }
+
+    /// A softmax classifier (trained on labels) rather than an autoencoder.
+    pub fn is_classifier(&self) -> bool {
+        self.loss == LossKind::SoftmaxCe
+    }
+
+    /// Index into `dims` of the code (the middle width; the narrowest of a symmetric stack).
+    pub fn code_layer(&self) -> usize {
+        self.layers().div_ceil(2)
+    }
+
+    /// Width of the code: the latent dimension.
+    pub fn code_dim(&self) -> usize {
+        self.dims[self.code_layer()]
+    }
+
+    /// Outputs of dense layer `l` as stored: twice the code width for the layer that
+    /// produces a variational code's μ and log σ².
+    pub fn layer_out_width(&self, l: usize) -> usize {
+        if self.variational && l + 1 == self.code_layer() {
+            2 * self.dims[l + 1]
+        } else {
+            self.dims[l + 1]
+        }
     }
 
     /// The activation the backend applies to the last layer: with BCE the sigmoid lives
@@ -237,7 +388,7 @@ impl ModelConfig {
 
     /// Multiply-adds of one forward pass for one example.
     pub fn forward_macs_per_example(&self) -> usize {
-        self.dims.windows(2).map(|w| w[0] * w[1]).sum()
+        (0..self.layers()).map(|l| self.dims[l] * self.layer_out_width(l)).sum()
     }
 
     /// Floating-point operations of one training step (forward + two backward products).
@@ -247,7 +398,18 @@ impl ModelConfig {
 }
 
 /// Names of every preset, in the order the UI lists them.
-pub const PRESET_NAMES: &[&str] = &["dae_vincent", "tied_ae", "linear_50", "stacked_elu", "relu_ae_adam"];
+pub const PRESET_NAMES: &[&str] = &[
+    "dae_vincent",
+    "tied_ae",
+    "linear_50",
+    "stacked_elu",
+    "relu_ae_adam",
+    "dae_gaussian",
+    "dae_salt_pepper",
+    "dae_dropout",
+    "sparse_kl",
+    "vae_20",
+];
 
 /// The presets from `docs/workloads.md` (see the README).
 pub fn preset(name: &str) -> Option<ModelConfig> {
@@ -266,6 +428,7 @@ pub fn preset(name: &str) -> Option<ModelConfig> {
             batch: 16,
             tied: false,
             l2: 0.0,
+            ..ModelConfig::default()
         }),
         // Tied weights (Theano dA tutorial): 784→500 sigmoid →784 sigmoid with decoder Wᵀ,
         // BCE, no noise, SGD lr 0.1 on the batch mean, batch 20, U(±4·√(6/(784+500))).
@@ -281,6 +444,7 @@ pub fn preset(name: &str) -> Option<ModelConfig> {
             batch: 20,
             tied: true,
             l2: 0.0,
+            ..ModelConfig::default()
         }),
         // Affine 784→50→784, ½·Σ(z−x)² per example, SGD lr 0.01 on the batch mean, batch 50.
         "linear_50" => Some(ModelConfig {
@@ -295,6 +459,7 @@ pub fn preset(name: &str) -> Option<ModelConfig> {
             batch: 50,
             tied: false,
             l2: 0.0,
+            ..ModelConfig::default()
         }),
         // Géron's stacked autoencoder: 784→300→150→300 ELU →784 linear, MSE over pixels and
         // examples, L2 1e-4·½Σw² (training only), Adam lr 0.01, batch 150, He normal.
@@ -310,6 +475,7 @@ pub fn preset(name: &str) -> Option<ModelConfig> {
             batch: 150,
             tied: false,
             l2: 1e-4,
+            ..ModelConfig::default()
         }),
         // mlpractical (004 ex. 2): affine 784→50, ReLU, affine →784, sigmoid; sum of squared
         // differences (½·Σ per example, mean over the batch); Adam (its default lr 1e-3);
@@ -326,6 +492,68 @@ pub fn preset(name: &str) -> Option<ModelConfig> {
             batch: 50,
             tied: false,
             l2: 0.0,
+            ..ModelConfig::default()
+        }),
+        // Géron (003): the stacked ELU network with tied weights, L2 1e-5, Adam lr 0.01,
+        // batch 150, reconstructing the clean input from x + N(0, σ²), σ = 1/√300.
+        "dae_gaussian" | "dae_dropout" => Some(ModelConfig {
+            name: name.into(),
+            dims: vec![784, 300, 150, 300, 784],
+            activations: vec![Activation::Elu, Activation::Elu, Activation::Elu, Activation::Identity],
+            loss: LossKind::Mse,
+            noise: if name == "dae_gaussian" {
+                NoiseKind::Gaussian { sigma: 1.0 / 300f32.sqrt() }
+            } else {
+                NoiseKind::Dropout { keep: 0.7 }
+            },
+            optimizer: Optimizer::adam(0.01),
+            init: Init::HeNormal,
+            reduction: Reduction::Mean,
+            batch: 150,
+            tied: true,
+            l2: 1e-5,
+            ..ModelConfig::default()
+        }),
+        // mlpractical (004 ex. 3): the relu_ae_adam network reconstructing the clean input
+        // from one with 20 % of its pixels set to 0 or 1 at random.
+        "dae_salt_pepper" => Some(ModelConfig { name: name.into(), noise: NoiseKind::SaltPepper { p: 0.2 }, ..preset("relu_ae_adam")? }),
+        // Géron (003): 784→1000 sigmoid →784 linear, MSE, plus 0.2·Σⱼ KL(0.1 ‖ ρ̂ⱼ) on the
+        // hidden layer; Adam lr 0.01, batch 1000, He normal.
+        "sparse_kl" => Some(ModelConfig {
+            name: name.into(),
+            dims: vec![784, 1000, 784],
+            activations: vec![Activation::Sigmoid, Activation::Identity],
+            loss: LossKind::Mse,
+            noise: NoiseKind::None,
+            optimizer: Optimizer::adam(0.01),
+            init: Init::HeNormal,
+            reduction: Reduction::Mean,
+            batch: 1000,
+            sparsity: Some(Sparsity { layer: 0, rho: 0.1, beta: 0.2 }),
+            ..ModelConfig::default()
+        }),
+        // Kingma & Welling via Géron (003): 784→500→500 ELU → μ, log σ² (20 each); decoder
+        // 20→500→500 ELU →784 logits; BCE summed over pixels + KL to N(0, I), mean over
+        // examples; Adam lr 0.001, batch 150, He normal.
+        "vae_20" => Some(ModelConfig {
+            name: name.into(),
+            dims: vec![784, 500, 500, 20, 500, 500, 784],
+            activations: vec![
+                Activation::Elu,
+                Activation::Elu,
+                Activation::Identity,
+                Activation::Elu,
+                Activation::Elu,
+                Activation::Sigmoid,
+            ],
+            loss: LossKind::BceLogits,
+            noise: NoiseKind::None,
+            optimizer: Optimizer::adam(0.001),
+            init: Init::HeNormal,
+            reduction: Reduction::Mean,
+            batch: 150,
+            variational: true,
+            ..ModelConfig::default()
         }),
         _ => None,
     }

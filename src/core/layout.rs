@@ -40,8 +40,9 @@ impl ParamLayout {
         let layers = cfg.layers();
         let mut off = 0;
         let mut dense: Vec<DenseSlot> = Vec::with_capacity(layers);
-        for (l, w) in cfg.dims.windows(2).enumerate() {
-            let (fan_in, fan_out) = (w[0], w[1]);
+        for l in 0..layers {
+            // A variational code's layer produces μ and log σ²: twice the code width.
+            let (fan_in, fan_out) = (cfg.dims[l], cfg.layer_out_width(l));
             if cfg.tied && 2 * l >= layers {
                 // Decoder layer l mirrors encoder layer layers−1−l: W shared, own bias.
                 let partner = dense[layers - 1 - l];

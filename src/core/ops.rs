@@ -5,7 +5,7 @@
 
 use num_traits::Float;
 
-use super::config::{Activation, LossKind};
+use super::config::{Activation, LossKind, NoiseKind};
 use super::rng;
 
 #[inline]
@@ -147,6 +147,20 @@ pub fn loss_forward_backward<F: Float>(
     let two = c::<F>(2.0);
     for (r, rl) in row_loss.iter_mut().enumerate() {
         let mut s = F::zero();
+        if kind == LossKind::SoftmaxCe {
+            // loss = Σⱼ tⱼ·(lse − zⱼ), gradient pⱼ·Σt − tⱼ (pⱼ the softmax), stable via the max.
+            let row = r * cols..(r + 1) * cols;
+            let m = out[row.clone()].iter().fold(F::neg_infinity(), |a, &b| a.max(b));
+            let se = out[row.clone()].iter().fold(F::zero(), |a, &z| a + (z - m).exp());
+            let lse = m + se.ln();
+            let tsum = target[row.clone()].iter().fold(F::zero(), |a, &t| a + t);
+            for j in row {
+                s = s + target[j] * (lse - out[j]);
+                dout[j] = scale * ((out[j] - lse).exp() * tsum - target[j]);
+            }
+            *rl = s;
+            continue;
+        }
         for j in r * cols..(r + 1) * cols {
             let (z, x) = (out[j], target[j]);
             match kind {
@@ -164,6 +178,7 @@ pub fn loss_forward_backward<F: Float>(
                     s = s + d * d * inv_cols;
                     dout[j] = scale * two * d * inv_cols;
                 }
+                LossKind::SoftmaxCe => unreachable!(),
             }
         }
         *rl = s;
@@ -176,6 +191,154 @@ pub fn noise_masking<F: Float>(x: &[F], out: &mut [F], keep: f32, seed: u32, str
     assert_eq!(x.len(), out.len());
     for (i, (o, &v)) in out.iter_mut().zip(x).enumerate() {
         *o = if rng::uniform(seed, stream, i as u32) < keep { v } else { F::zero() };
+    }
+}
+
+/// Input corruption (see [`NoiseKind`]): element i draws `rng::uniform(seed, stream, i)`
+/// (and `rng::uniform2` / `rng::normal` where the kind needs a second number), so every
+/// backend corrupts identically.
+pub fn noise<F: Float>(kind: NoiseKind, x: &[F], out: &mut [F], seed: u32, stream: u32) {
+    assert_eq!(x.len(), out.len());
+    for (i, (o, &v)) in out.iter_mut().zip(x).enumerate() {
+        let i = i as u32;
+        *o = match kind {
+            NoiseKind::None => v,
+            NoiseKind::Masking { keep } => {
+                if rng::uniform(seed, stream, i) < keep {
+                    v
+                } else {
+                    F::zero()
+                }
+            }
+            NoiseKind::Gaussian { sigma } => v + c::<F>((sigma * rng::normal(seed, stream, i)) as f64),
+            NoiseKind::SaltPepper { p } => {
+                if rng::uniform(seed, stream, i) < p {
+                    if rng::uniform2(seed, stream, i) < 0.5 {
+                        F::zero()
+                    } else {
+                        F::one()
+                    }
+                } else {
+                    v
+                }
+            }
+            NoiseKind::Dropout { keep } => {
+                if rng::uniform(seed, stream, i) < keep {
+                    v * c::<F>((1.0f32 / keep) as f64)
+                } else {
+                    F::zero()
+                }
+            }
+        };
+    }
+}
+
+/// The mean activation ρ̂ⱼ of column j, clamped away from 0 and 1 so the KL stays finite.
+fn rho_hat<F: Float>(colsum: F, rows: usize) -> F {
+    (colsum / c::<F>(rows as f64)).max(c(1e-6)).min(c(1.0 - 1e-6))
+}
+
+/// Σⱼ KL(ρ ‖ ρ̂ⱼ) from the column sums of a sigmoid layer's activations over `rows` rows.
+pub fn kl_sparsity<F: Float>(colsum: &[F], rows: usize, rho: f32) -> F {
+    let r = c::<F>(rho as f64);
+    colsum.iter().fold(F::zero(), |a, &s| {
+        let q = rho_hat(s, rows);
+        a + r * (r / q).ln() + (F::one() - r) * ((F::one() - r) / (F::one() - q)).ln()
+    })
+}
+
+/// Adds the gradient of β·Σⱼ KL(ρ ‖ ρ̂ⱼ) with respect to the activations to `dy`
+/// (rows × cols, cols = colsum.len()): β·(−ρ/ρ̂ⱼ + (1−ρ)/(1−ρ̂ⱼ))/rows in column j.
+pub fn sparsity_grad<F: Float>(colsum: &[F], dy: &mut [F], rows: usize, rho: f32, beta: f32) {
+    let cols = colsum.len();
+    assert_eq!(dy.len(), rows * cols);
+    let (r, b) = (c::<F>(rho as f64), c::<F>(beta as f64));
+    let g: Vec<F> = colsum
+        .iter()
+        .map(|&s| {
+            let q = rho_hat(s, rows);
+            b * (-r / q + (F::one() - r) / (F::one() - q)) / c::<F>(rows as f64)
+        })
+        .collect();
+    for row in dy.chunks_mut(cols.max(1)) {
+        for (d, &gj) in row.iter_mut().zip(&g) {
+            *d = *d + gj;
+        }
+    }
+}
+
+/// The variational code: h = [μ | γ] (rows × 2L, γ = log σ²) gives z = μ + e^{γ/2}·ε
+/// (rows × L) with ε = `rng::normal(seed, stream, r·L + j)`, or ε = 0 when `sample` is
+/// false (the mean code); ε is kept in `eps` for the backward pass, and the KL divergence
+/// to N(0, I), ½·Σⱼ(e^γ + μ² − 1 − γ), goes to `row_kl`.
+#[allow(clippy::too_many_arguments)]
+pub fn reparam_forward<F: Float>(h: &[F], eps: &mut [F], z: &mut [F], row_kl: &mut [F], latent: usize, seed: u32, stream: u32, sample: bool) {
+    let rows = row_kl.len();
+    assert_eq!(h.len(), rows * 2 * latent);
+    assert_eq!(z.len(), rows * latent);
+    assert_eq!(eps.len(), rows * latent);
+    let half = c::<F>(0.5);
+    for r in 0..rows {
+        let mut kl = F::zero();
+        for j in 0..latent {
+            let (mu, g) = (h[r * 2 * latent + j], h[r * 2 * latent + latent + j]);
+            let i = r * latent + j;
+            let e = if sample { c::<F>(rng::normal(seed, stream, i as u32) as f64) } else { F::zero() };
+            eps[i] = e;
+            z[i] = mu + (half * g).exp() * e;
+            kl = kl + half * (g.exp() + mu * mu - F::one() - g);
+        }
+        row_kl[r] = kl;
+    }
+}
+
+/// Backward of [`reparam_forward`] plus the KL term weighted by `scale`: from dz (rows × L)
+/// to dh = [dμ | dγ] (rows × 2L): dμ = dz + scale·μ, dγ = dz·ε·½e^{γ/2} + scale·½(e^γ − 1).
+pub fn reparam_backward<F: Float>(h: &[F], eps: &[F], dz: &[F], dh: &mut [F], latent: usize, scale: F) {
+    let rows = dz.len() / latent.max(1);
+    assert_eq!(h.len(), rows * 2 * latent);
+    assert_eq!(dh.len(), h.len());
+    let half = c::<F>(0.5);
+    for r in 0..rows {
+        for j in 0..latent {
+            let (mu, g) = (h[r * 2 * latent + j], h[r * 2 * latent + latent + j]);
+            let i = r * latent + j;
+            dh[r * 2 * latent + j] = dz[i] + scale * mu;
+            dh[r * 2 * latent + latent + j] = dz[i] * eps[i] * half * (half * g).exp() + scale * half * (g.exp() - F::one());
+        }
+    }
+}
+
+/// row_out[r] = 1 where the largest output of row r (the first, on ties) is at the
+/// largest target (the label of a one-hot row), else 0.
+pub fn argmax_correct<F: Float>(out: &[F], target: &[F], cols: usize, row_out: &mut [F]) {
+    assert_eq!(out.len(), target.len());
+    assert_eq!(row_out.len() * cols, out.len());
+    let argmax = |row: &[F]| row.iter().enumerate().fold(0, |best, (j, &v)| if v > row[best] { j } else { best });
+    for (r, o) in row_out.iter_mut().enumerate() {
+        let row = r * cols..(r + 1) * cols;
+        *o = if argmax(&out[row.clone()]) == argmax(&target[row]) { F::one() } else { F::zero() };
+    }
+}
+
+/// out[i, :] = one-hot of label `labels[idx[i]]` over `classes` columns.
+pub fn gather_onehot<F: Float>(labels: &[u8], idx: &[u32], classes: usize, out: &mut [F]) {
+    assert_eq!(out.len(), idx.len() * classes);
+    for (row, &i) in out.chunks_mut(classes).zip(idx) {
+        row.iter_mut().for_each(|v| *v = F::zero());
+        let l = labels[i as usize] as usize;
+        assert!(l < classes, "label {l} is not one of {classes} classes");
+        row[l] = F::one();
+    }
+}
+
+/// out[i, :] = data[idx[i], :] for a float dataset.
+pub fn gather_f32<F: Float>(data: &[f32], dim: usize, idx: &[u32], out: &mut [F]) {
+    assert_eq!(out.len(), idx.len() * dim);
+    for (row, &i) in out.chunks_mut(dim.max(1)).zip(idx) {
+        for (o, &v) in row.iter_mut().zip(&data[i as usize * dim..(i as usize + 1) * dim]) {
+            *o = c::<F>(v as f64);
+        }
     }
 }
 

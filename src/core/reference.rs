@@ -8,21 +8,78 @@ use super::config::{ModelConfig, Optimizer};
 use super::layout::ParamLayout;
 use super::ops;
 
-/// Activations of every layer for a batch: acts[0] is the input, acts[L] the output
-/// (logits when the loss is BCE).
-pub fn forward<F: Float>(cfg: &ModelConfig, layout: &ParamLayout, params: &[F], input: &[F], n: usize) -> Vec<Vec<F>> {
-    let mut acts = vec![input.to_vec()];
-    let last = layout.dense.len() - 1;
+/// The draws of a variational code: ε for element i of the code is
+/// `rng::normal(seed, stream, i)`, or 0 when `sample` is false (decode the mean).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CodeNoise {
+    pub seed: u32,
+    pub stream: u32,
+    pub sample: bool,
+}
+
+impl Default for CodeNoise {
+    fn default() -> Self {
+        CodeNoise { seed: 0, stream: 0, sample: true }
+    }
+}
+
+/// Everything the forward pass computes for a batch.
+pub struct Forward<F> {
+    /// acts[0] is the input, acts[l + 1] the output of layer l; acts[L] the model output
+    /// (logits when the loss is BCE). A variational code layer's output is [μ | γ].
+    pub acts: Vec<Vec<F>>,
+    /// The sampled code z and its ε (variational models; empty otherwise).
+    pub code: Vec<F>,
+    pub eps: Vec<F>,
+    /// Per-example KL divergence of a variational code to N(0, I) (zeros otherwise).
+    pub kl: Vec<F>,
+}
+
+impl<F: Float> Forward<F> {
+    /// The input of layer `l`: the sampled code after a variational code layer.
+    pub fn layer_input(&self, cfg: &ModelConfig, l: usize) -> &[F] {
+        if cfg.variational && l == cfg.code_layer() {
+            &self.code
+        } else {
+            &self.acts[l]
+        }
+    }
+}
+
+/// The activation layer `l` applies in the graph (the last one's sigmoid lives in a BCE
+/// loss).
+fn act_of(cfg: &ModelConfig, l: usize) -> super::config::Activation {
+    if l + 1 == cfg.layers() {
+        cfg.output_activation_in_graph()
+    } else {
+        cfg.activations[l]
+    }
+}
+
+/// Forward pass of `n` rows.
+pub fn forward_full<F: Float>(cfg: &ModelConfig, layout: &ParamLayout, params: &[F], input: &[F], n: usize, noise: CodeNoise) -> Forward<F> {
+    let mut f = Forward { acts: vec![input.to_vec()], code: Vec::new(), eps: Vec::new(), kl: vec![F::zero(); n] };
     for (l, s) in layout.dense.iter().enumerate() {
-        let act = if l == last { cfg.output_activation_in_graph() } else { cfg.activations[l] };
         let mut z = vec![F::zero(); n * s.fan_out];
         // A tied decoder layer uses its partner's W (stored fan_out × fan_in) transposed.
-        ops::matmul(&acts[l], &params[s.w..s.w + s.w_len()], &mut z, n, s.fan_in, s.fan_out, false, s.transposed, false);
+        ops::matmul(f.layer_input(cfg, l), &params[s.w..s.w + s.w_len()], &mut z, n, s.fan_in, s.fan_out, false, s.transposed, false);
         let mut y = vec![F::zero(); z.len()];
-        ops::bias_act_forward(&z, &params[s.b..s.b + s.fan_out], act, &mut y, s.fan_out);
-        acts.push(y);
+        ops::bias_act_forward(&z, &params[s.b..s.b + s.fan_out], act_of(cfg, l), &mut y, s.fan_out);
+        if cfg.variational && l + 1 == cfg.code_layer() {
+            let latent = cfg.code_dim();
+            f.code = vec![F::zero(); n * latent];
+            f.eps = vec![F::zero(); n * latent];
+            ops::reparam_forward(&y, &mut f.eps, &mut f.code, &mut f.kl, latent, noise.seed, noise.stream, noise.sample);
+        }
+        f.acts.push(y);
     }
-    acts
+    f
+}
+
+/// Activations of every layer for a batch: acts[0] is the input, acts[L] the output
+/// (logits when the loss is BCE); a variational code is sampled with the default draws.
+pub fn forward<F: Float>(cfg: &ModelConfig, layout: &ParamLayout, params: &[F], input: &[F], n: usize) -> Vec<Vec<F>> {
+    forward_full(cfg, layout, params, input, n, CodeNoise::default()).acts
 }
 
 /// The L2 term of the training objective: λ·½Σw² over the weights (biases excluded; a tied
@@ -34,6 +91,23 @@ pub fn l2_penalty<F: Float>(cfg: &ModelConfig, layout: &ParamLayout, params: &[F
         .flat_map(|&(o, len)| params[o..o + len].iter())
         .fold(F::zero(), |a, &w| a + w * w);
     F::from(cfg.l2).unwrap() * F::from(0.5).unwrap() * half_sq
+}
+
+/// Column sums of layer `l`'s output over the batch (the sparsity term's input).
+fn column_sums<F: Float>(y: &[F], cols: usize) -> Vec<F> {
+    let mut s = vec![F::zero(); cols];
+    ops::bias_grad(y, &mut s, cols, false);
+    s
+}
+
+/// What [`loss_and_grad_with`] returns.
+pub struct LossGrad<F> {
+    /// Sum over the batch of the per-example loss (with a variational model's KL term).
+    pub loss: F,
+    /// The sparsity penalty β·Σⱼ KL(ρ ‖ ρ̂ⱼ) of this batch (0 without sparsity).
+    pub sparsity: F,
+    /// Gradient of `scale × loss + sparsity + l2_penalty` with respect to every parameter.
+    pub grads: Vec<F>,
 }
 
 /// Sum over the batch of the per-example loss, and the gradient of the training objective
@@ -48,30 +122,59 @@ pub fn loss_and_grad<F: Float>(
     n: usize,
     scale: F,
 ) -> (F, Vec<F>) {
-    let acts = forward(cfg, layout, params, input, n);
-    let out = acts.last().unwrap();
+    let r = loss_and_grad_with(cfg, layout, params, input, target, n, scale, CodeNoise::default());
+    (r.loss, r.grads)
+}
+
+/// [`loss_and_grad`] with the variational code's draws given, and the sparsity penalty
+/// reported: the objective is `scale × loss + sparsity + l2_penalty`.
+#[allow(clippy::too_many_arguments)]
+pub fn loss_and_grad_with<F: Float>(
+    cfg: &ModelConfig,
+    layout: &ParamLayout,
+    params: &[F],
+    input: &[F],
+    target: &[F],
+    n: usize,
+    scale: F,
+    noise: CodeNoise,
+) -> LossGrad<F> {
+    let f = forward_full(cfg, layout, params, input, n, noise);
+    let out = f.acts.last().unwrap();
     let mut delta = vec![F::zero(); out.len()];
     let mut rows = vec![F::zero(); n];
     ops::loss_forward_backward(cfg.loss, out, target, cfg.output_dim(), scale, &mut delta, &mut rows);
-    let loss = rows.iter().fold(F::zero(), |a, &b| a + b);
+    let loss = rows.iter().zip(&f.kl).fold(F::zero(), |a, (&b, &k)| a + b + k);
+    let mut sparsity = F::zero();
     let mut grads = vec![F::zero(); params.len()];
-    let last = layout.dense.len() - 1;
     for (l, s) in layout.dense.iter().enumerate().rev() {
         // delta holds dL/d(output of layer l); turn it into dL/d(pre-activation).
-        let act = if l == last { cfg.output_activation_in_graph() } else { cfg.activations[l] };
         let mut dz = vec![F::zero(); delta.len()];
-        ops::act_backward(&delta, &acts[l + 1], act, &mut dz);
+        ops::act_backward(&delta, &f.acts[l + 1], act_of(cfg, l), &mut dz);
+        let input_l = f.layer_input(cfg, l);
         let gw = &mut grads[s.w..s.w + s.w_len()];
         if s.transposed {
             // W (fan_out × fan_in) used as Wᵀ: dW += dzᵀ·x.
-            ops::matmul(&dz, &acts[l], gw, s.fan_out, n, s.fan_in, true, false, true);
+            ops::matmul(&dz, input_l, gw, s.fan_out, n, s.fan_in, true, false, true);
         } else {
-            ops::matmul(&acts[l], &dz, gw, s.fan_in, n, s.fan_out, true, false, true);
+            ops::matmul(input_l, &dz, gw, s.fan_in, n, s.fan_out, true, false, true);
         }
         ops::bias_grad(&dz, &mut grads[s.b..s.b + s.fan_out], s.fan_out, false);
         if l > 0 {
             let mut dx = vec![F::zero(); n * s.fan_in];
             ops::matmul(&dz, &params[s.w..s.w + s.w_len()], &mut dx, n, s.fan_out, s.fan_in, false, !s.transposed, false);
+            if cfg.variational && l == cfg.code_layer() {
+                // dx is the gradient w.r.t. the sampled code: back through z = μ + e^{γ/2}·ε
+                // to [μ | γ], adding the KL term's gradient.
+                let mut dh = vec![F::zero(); n * 2 * cfg.code_dim()];
+                ops::reparam_backward(&f.acts[l], &f.eps, &dx, &mut dh, cfg.code_dim(), scale);
+                dx = dh;
+            }
+            if let Some(sp) = cfg.sparsity.filter(|sp| sp.layer + 1 == l) {
+                let colsum = column_sums(&f.acts[l], s.fan_in);
+                sparsity = F::from(sp.beta).unwrap() * ops::kl_sparsity(&colsum, n, sp.rho);
+                ops::sparsity_grad(&colsum, &mut dx, n, sp.rho, sp.beta);
+            }
             delta = dx;
         }
     }
@@ -81,7 +184,7 @@ pub fn loss_and_grad<F: Float>(
             ops::axpy(&params[o..o + len], &mut grads[o..o + len], l2);
         }
     }
-    (loss, grads)
+    LossGrad { loss, sparsity, grads }
 }
 
 /// Optimizer state of the reference model: moment buffers in the parameters' layout and
@@ -130,6 +233,8 @@ mod tests {
             batch: 3,
             tied: false,
             l2: 0.0,
+            sparsity: None,
+            variational: false,
         }
     }
 
@@ -143,17 +248,28 @@ mod tests {
         let d = cfg.input_dim();
         let input: Vec<f64> = (0..n * d).map(|i| ((i * 37 % 11) as f64) / 10.0).collect();
         let target: Vec<f64> = (0..n * d).map(|i| ((i * 53 % 13) as f64) / 12.0).collect();
+        let target: Vec<f64> = if cfg.is_classifier() {
+            // One-hot labels.
+            let k = cfg.output_dim();
+            (0..n * k).map(|i| if i % k == (i / k * 3 + 1) % k { 1.0 } else { 0.0 }).collect()
+        } else {
+            target
+        };
         let scale = 1.0 / n as f64;
-        let (_, grads) = loss_and_grad(cfg, &layout, &params, &input, &target, n, scale);
+        // The variational code's noise is fixed (same draws at every evaluation).
+        let noise = CodeNoise { seed: 9, stream: 4, sample: true };
+        let objective = |p: &[f64]| {
+            let r = loss_and_grad_with(cfg, &layout, p, &input, &target, n, scale, noise);
+            r.loss * scale + r.sparsity + l2_penalty(cfg, &layout, p)
+        };
+        let grads = loss_and_grad_with(cfg, &layout, &params, &input, &target, n, scale, noise).grads;
         let h = 1e-6;
         for i in 0..params.len() {
             let mut p = params.clone();
             p[i] += h;
-            let (lp, _) = loss_and_grad(cfg, &layout, &p, &input, &target, n, scale);
-            let lp = lp * scale + l2_penalty(cfg, &layout, &p);
+            let lp = objective(&p);
             p[i] -= 2.0 * h;
-            let (lm, _) = loss_and_grad(cfg, &layout, &p, &input, &target, n, scale);
-            let lm = lm * scale + l2_penalty(cfg, &layout, &p);
+            let lm = objective(&p);
             let numeric = (lp - lm) / (2.0 * h);
             let err = (numeric - grads[i]).abs() / numeric.abs().max(grads[i].abs()).max(1e-6);
             assert!(err < 1e-3, "{}: param {i}: analytic {} numeric {numeric} (rel err {err})", cfg.name, grads[i]);
@@ -215,5 +331,51 @@ mod tests {
         let params = vec![1.0f64; layout.total];
         // 6 weights (shared), biases 2 + 3 left out: 2·½·6 = 6.
         assert_eq!(l2_penalty(&cfg, &layout, &params), 6.0);
+    }
+
+    #[test]
+    fn gradient_check_sparsity_penalty() {
+        use Activation::*;
+        let mut cfg = small(vec![Sigmoid, Identity], LossKind::Mse, vec![5, 4, 5]);
+        cfg.sparsity = Some(crate::core::config::Sparsity { layer: 0, rho: 0.1, beta: 0.7 });
+        cfg.validate().unwrap();
+        check(&cfg);
+        let mut cfg = small(vec![Elu, Sigmoid, Sigmoid], LossKind::BceLogits, vec![5, 4, 3, 5]);
+        cfg.sparsity = Some(crate::core::config::Sparsity { layer: 1, rho: 0.3, beta: 2.0 });
+        cfg.validate().unwrap();
+        check(&cfg);
+    }
+
+    #[test]
+    fn gradient_check_variational_code() {
+        use Activation::*;
+        let mut cfg = small(vec![Elu, Identity, Tanh, Sigmoid], LossKind::BceLogits, vec![5, 4, 2, 4, 5]);
+        cfg.variational = true;
+        cfg.validate().unwrap();
+        assert_eq!(ParamLayout::new(&cfg).dense[1].fan_out, 4, "μ and log σ² for a 2-wide code");
+        check(&cfg);
+        let mut cfg = small(vec![Identity, Identity], LossKind::HalfSse, vec![4, 3, 4]);
+        cfg.variational = true;
+        check(&cfg);
+    }
+
+    #[test]
+    fn gradient_check_softmax_classifier() {
+        use Activation::*;
+        let cfg = small(vec![Sigmoid, Elu, Identity], LossKind::SoftmaxCe, vec![5, 4, 3, 4]);
+        cfg.validate().unwrap();
+        check(&cfg);
+    }
+
+    #[test]
+    fn variational_kl_is_zero_at_the_prior_and_the_mean_code_needs_no_noise() {
+        let mut cfg = small(vec![Activation::Identity, Activation::Identity], LossKind::HalfSse, vec![3, 2, 3]);
+        cfg.variational = true;
+        let layout = ParamLayout::new(&cfg);
+        // All-zero parameters: μ = 0, γ = 0 is exactly the prior N(0, I).
+        let params = vec![0.0f64; layout.total];
+        let f = forward_full(&cfg, &layout, &params, &[0.5; 6], 2, CodeNoise { seed: 1, stream: 2, sample: false });
+        assert_eq!(f.kl, vec![0.0, 0.0]);
+        assert!(f.eps.iter().all(|&e| e == 0.0));
     }
 }

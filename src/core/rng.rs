@@ -22,6 +22,21 @@ pub fn uniform(seed: u32, stream: u32, i: u32) -> f32 {
     (random_u32(seed, stream, i) >> 8) as f32 * (1.0 / 16_777_216.0)
 }
 
+/// A standard normal number for element `i` (Box–Muller from two independent uniforms;
+/// shaders/elementwise.wgsl computes the same, up to the rounding of `log` and `cos`).
+#[inline]
+pub fn normal(seed: u32, stream: u32, i: u32) -> f32 {
+    let u1 = uniform(seed, stream, i);
+    let u2 = uniform(seed ^ 0x68e3_1da4, stream, i);
+    (-2.0 * (1.0 - u1).ln()).sqrt() * (std::f32::consts::TAU * u2).cos()
+}
+
+/// The second uniform of element `i` (salt-or-pepper choice; Box–Muller's angle).
+#[inline]
+pub fn uniform2(seed: u32, stream: u32, i: u32) -> f32 {
+    uniform(seed ^ 0x68e3_1da4, stream, i)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -48,5 +63,20 @@ mod tests {
         assert_ne!(a, b);
         assert_ne!(a, c);
         assert_eq!(a, (0..64).map(|i| random_u32(1, 0, i)).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn normal_has_zero_mean_and_unit_variance() {
+        let n = 200_000u32;
+        let (mut s, mut s2) = (0.0f64, 0.0f64);
+        for i in 0..n {
+            let v = normal(5, 9, i) as f64;
+            assert!(v.is_finite());
+            s += v;
+            s2 += v * v;
+        }
+        let mean = s / n as f64;
+        let var = s2 / n as f64 - mean * mean;
+        assert!(mean.abs() < 0.01 && (var - 1.0).abs() < 0.02, "mean {mean}, variance {var}");
     }
 }

@@ -4,6 +4,7 @@
 
 use crate::backend::{Backend, DataId, ReadFuture, View};
 use crate::core::config::{NoiseKind, Optimizer, Reduction};
+use crate::core::reference::CodeNoise;
 use crate::core::layout::ParamLayout;
 use crate::core::{ops, ModelConfig};
 
@@ -30,6 +31,27 @@ pub struct OptimState {
     pub moments: Vec<Vec<f32>>,
     pub t: u64,
 }
+
+/// Rows to train or evaluate on: the inputs and, for a classifier, their labels (a u8
+/// dataset of one byte per row, from `Backend::upload_u8(labels, 1)`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Split {
+    pub data: DataId,
+    pub labels: Option<DataId>,
+}
+
+impl From<DataId> for Split {
+    fn from(data: DataId) -> Self {
+        Split { data, labels: None }
+    }
+}
+
+/// XORed into the run's seed for a variational code's draws, so they differ from the
+/// input noise's.
+pub const CODE_SEED: u32 = 0x7a3c_5e11;
+/// Noise stream of the test-loss evaluation's code samples (a fixed draw, so the test
+/// loss of a given model is reproducible).
+pub const EVAL_STREAM: u32 = 0xffff_fff0;
 
 /// Device buffers of one model. Shapes in comments: B = row capacity, Wmax = widest layer.
 pub struct Autoencoder {
@@ -62,8 +84,18 @@ pub struct Autoencoder {
     row_loss: View,
     /// [1] training loss summed since the last `take_train_loss`.
     loss_acc: View,
-    /// [1] evaluation loss sum.
+    /// [2] evaluation sums: loss, and correctly classified rows (classifiers).
     eval_acc: View,
+    /// [B × classes] one-hot targets (classifiers), [B] per-row correctness.
+    onehot: View,
+    correct: View,
+    /// Variational code: [B × L] sample z, its ε and the gradient w.r.t. z; [B] KL per row.
+    code: View,
+    eps: View,
+    dcode: View,
+    row_kl: View,
+    /// [Wmax] column sums of the sparse layer's activations.
+    colsum: View,
     /// Examples behind `loss_acc`.
     pending_examples: usize,
 }
@@ -75,7 +107,7 @@ impl Autoencoder {
         let layout = ParamLayout::new(cfg);
         let capacity = cfg.batch.max(EVAL_CHUNK);
         let d = cfg.input_dim();
-        let wmax = *cfg.dims.iter().max().unwrap();
+        let wmax = (0..cfg.layers()).map(|l| cfg.layer_out_width(l)).chain([cfg.input_dim()]).max().unwrap();
         let params = be.alloc(layout.total);
         be.write(params, &layout.init(cfg, seed));
         let grads = be.alloc(layout.total);
@@ -86,7 +118,13 @@ impl Autoencoder {
         let y = layout.dense.iter().map(|s| be.alloc(capacity * s.fan_out)).collect();
         let (dy, dz) = (be.alloc(capacity * wmax), be.alloc(capacity * wmax));
         let row_loss = be.alloc(capacity);
-        let (loss_acc, eval_acc) = (be.alloc(1), be.alloc(1));
+        let (loss_acc, eval_acc) = (be.alloc(1), be.alloc(2));
+        let classes = if cfg.is_classifier() { cfg.output_dim() } else { 1 };
+        let (onehot, correct) = (be.alloc(capacity * classes), be.alloc(capacity));
+        let latent = if cfg.variational { cfg.code_dim() } else { 1 };
+        let (code, eps, dcode) = (be.alloc(capacity * latent), be.alloc(capacity * latent), be.alloc(capacity * latent));
+        let row_kl = be.alloc(capacity);
+        let colsum = be.alloc(wmax);
         Ok(Autoencoder {
             cfg: cfg.clone(),
             layout,
@@ -105,6 +143,13 @@ impl Autoencoder {
             row_loss,
             loss_acc,
             eval_acc,
+            onehot,
+            correct,
+            code,
+            eps,
+            dcode,
+            row_kl,
+            colsum,
             pending_examples: 0,
         })
     }
@@ -118,7 +163,8 @@ impl Autoencoder {
     }
 
     /// Forward pass of `n` rows from `input`; returns the output view (logits for BCE).
-    fn forward<B: Backend>(&self, be: &mut B, input: View, n: usize) -> View {
+    /// A variational code is sampled with `noise` (its KL per row goes to `row_kl`).
+    fn forward<B: Backend>(&self, be: &mut B, input: View, n: usize, noise: CodeNoise) -> View {
         let mut cur = input;
         for (l, s) in self.layout.dense.iter().enumerate() {
             let z = self.z[l].prefix(n * s.fan_out);
@@ -127,18 +173,36 @@ impl Autoencoder {
             be.matmul(cur, self.params.slice(s.w, s.w_len()), z, n, s.fan_in, s.fan_out, false, s.transposed, false);
             be.bias_act_forward(z, self.params.slice(s.b, s.fan_out), self.act(l), y, s.fan_out);
             cur = y;
+            if self.cfg.variational && l + 1 == self.cfg.code_layer() {
+                let latent = self.cfg.code_dim();
+                let (code, eps) = (self.code.prefix(n * latent), self.eps.prefix(n * latent));
+                be.reparam_forward(y, eps, code, self.row_kl.prefix(n), latent, noise.seed ^ CODE_SEED, noise.stream, noise.sample);
+                cur = code;
+            }
         }
         cur
     }
 
+    /// The input of layer `l` as the forward pass left it.
+    fn layer_input(&self, l: usize, input: View, n: usize) -> View {
+        if l == 0 {
+            input
+        } else if self.cfg.variational && l == self.cfg.code_layer() {
+            self.code.prefix(n * self.cfg.code_dim())
+        } else {
+            self.y[l - 1].prefix(n * self.layout.dense[l].fan_in)
+        }
+    }
+
     /// Backward pass of `n` rows whose input was `input`, starting from the output
     /// gradient already in `dy`; writes `grads` (a tied W gets the sum of both uses).
-    fn backward<B: Backend>(&self, be: &mut B, input: View, n: usize) {
+    /// `scale` weighs a variational code's KL term as the loss is weighed.
+    fn backward<B: Backend>(&self, be: &mut B, input: View, n: usize, scale: f32) {
         for (l, s) in self.layout.dense.iter().enumerate().rev() {
             let dy = self.dy.prefix(n * s.fan_out);
             let dz = self.dz.prefix(n * s.fan_out);
             be.act_backward(dy, self.y[l].prefix(n * s.fan_out), self.act(l), dz);
-            let layer_in = if l == 0 { input } else { self.y[l - 1].prefix(n * s.fan_in) };
+            let layer_in = self.layer_input(l, input, n);
             let gw = self.grads.slice(s.w, s.w_len());
             if s.transposed {
                 // W (fan_out × fan_in) used as Wᵀ: dW = dzᵀ·x.
@@ -148,8 +212,23 @@ impl Autoencoder {
             }
             be.bias_grad(dz, self.grads.slice(s.b, s.fan_out), s.fan_out, false);
             if l > 0 {
-                let dprev = self.dy.prefix(n * s.fan_in);
-                be.matmul(dz, self.params.slice(s.w, s.w_len()), dprev, n, s.fan_out, s.fan_in, false, !s.transposed, false);
+                let w = self.params.slice(s.w, s.w_len());
+                if self.cfg.variational && l == self.cfg.code_layer() {
+                    // Gradient w.r.t. the sampled code, then back through z = μ + e^{γ/2}·ε
+                    // to [μ | γ] with the KL term's gradient.
+                    let dcode = self.dcode.prefix(n * s.fan_in);
+                    be.matmul(dz, w, dcode, n, s.fan_out, s.fan_in, false, !s.transposed, false);
+                    let h = self.y[l - 1].prefix(n * 2 * s.fan_in);
+                    be.reparam_backward(h, self.eps.prefix(n * s.fan_in), dcode, self.dy.prefix(n * 2 * s.fan_in), s.fan_in, scale);
+                } else {
+                    let dprev = self.dy.prefix(n * s.fan_in);
+                    be.matmul(dz, w, dprev, n, s.fan_out, s.fan_in, false, !s.transposed, false);
+                    if let Some(sp) = self.cfg.sparsity.filter(|sp| sp.layer + 1 == l) {
+                        let colsum = self.colsum.prefix(s.fan_in);
+                        be.bias_grad(self.y[l - 1].prefix(n * s.fan_in), colsum, s.fan_in, false);
+                        be.sparsity_grad(colsum, dprev, n, sp.rho, sp.beta);
+                    }
+                }
             }
         }
     }
@@ -159,29 +238,54 @@ impl Autoencoder {
         let d = self.cfg.input_dim();
         match self.cfg.noise {
             NoiseKind::None => self.x.prefix(n * d),
-            NoiseKind::Masking { keep } => {
-                be.noise_masking(self.x.prefix(n * d), self.xn.prefix(n * d), keep, seed, stream);
+            kind => {
+                be.noise(kind, self.x.prefix(n * d), self.xn.prefix(n * d), seed, stream);
                 self.xn.prefix(n * d)
             }
         }
     }
 
+    /// The target rows of a batch: the clean input, or one-hot labels for a classifier.
+    fn target<B: Backend>(&self, be: &mut B, split: Split, idx: &[u32]) -> View {
+        let n = idx.len();
+        if self.cfg.is_classifier() {
+            let labels = split.labels.expect("a classifier needs labels");
+            let k = self.cfg.output_dim();
+            be.gather_onehot(labels, idx, self.onehot.prefix(n * k), k);
+            self.onehot.prefix(n * k)
+        } else {
+            self.x.prefix(n * self.cfg.input_dim())
+        }
+    }
+
+    /// Per-row loss into `row_loss` and its gradient × `scale` into `dy`, with a
+    /// variational code's KL added to each row.
+    fn loss<B: Backend>(&self, be: &mut B, out: View, target: View, n: usize, scale: f32) {
+        let k = self.cfg.output_dim();
+        be.loss_forward_backward(self.cfg.loss, out, target, k, scale, self.dy.prefix(n * k), self.row_loss.prefix(n));
+        if self.cfg.variational {
+            be.axpy(self.row_kl.prefix(n), self.row_loss.prefix(n), 1.0);
+        }
+    }
+
     /// One training step on the rows `idx` of `data`; `stream` numbers the step for the noise.
-    pub fn train_step<B: Backend>(&mut self, be: &mut B, data: DataId, idx: &[u32], seed: u32, stream: u32) {
+    pub fn train_step<B: Backend>(&mut self, be: &mut B, split: impl Into<Split>, idx: &[u32], seed: u32, stream: u32) {
+        let split = split.into();
         let n = idx.len();
         assert!(n > 0 && n <= self.capacity, "batch of {n} rows, capacity {}", self.capacity);
         let d = self.cfg.input_dim();
-        be.gather(data, idx, self.x.prefix(n * d));
+        be.gather(split.data, idx, self.x.prefix(n * d));
         let input = self.corrupt(be, n, seed, stream);
-        let out = self.forward(be, input, n);
+        let target = self.target(be, split, idx);
+        let out = self.forward(be, input, n, CodeNoise { seed, stream, sample: true });
         let scale = match self.cfg.reduction {
             Reduction::Sum => 1.0,
             Reduction::Mean => 1.0 / n as f32,
         };
-        be.loss_forward_backward(self.cfg.loss, out, self.x.prefix(n * d), d, scale, self.dy.prefix(n * d), self.row_loss.prefix(n));
+        self.loss(be, out, target, n, scale);
         be.sum_into(self.row_loss.prefix(n), self.loss_acc, self.pending_examples > 0);
         self.pending_examples += n;
-        self.backward(be, input, n);
+        self.backward(be, input, n, scale);
         if self.cfg.l2 > 0.0 {
             // d(λ·½Σw²)/dw = λ·w, weights only (biases are not decayed).
             for (o, len) in self.layout.weight_ranges() {
@@ -226,39 +330,61 @@ impl Autoencoder {
 
     /// A one-element view that later work writes: reading it waits for everything queued.
     pub fn fence(&self) -> View {
-        self.eval_acc
+        self.eval_acc.prefix(1)
     }
 
-    /// Sum of the clean reconstruction loss over rows `idx` of `data` (no noise); adds into
-    /// the device accumulator, read with [`Self::take_eval_sum`].
-    pub fn eval_rows<B: Backend>(&mut self, be: &mut B, data: DataId, idx: &[u32], first: bool) {
+    /// Sum of the clean loss over rows `idx` of `split` (no input noise; a variational
+    /// code sampled from the fixed stream [`EVAL_STREAM`] + chunk), and for a classifier
+    /// the number classified correctly; adds into the device accumulators, read with
+    /// [`Self::take_eval_sums`] (or [`Self::eval_readback`]: [loss sum, correct]).
+    pub fn eval_rows<B: Backend>(&mut self, be: &mut B, split: impl Into<Split>, idx: &[u32], first: bool) {
+        let split = split.into();
         let mut first = first;
         let d = self.cfg.input_dim();
         for chunk in idx.chunks(self.capacity) {
             let n = chunk.len();
-            be.gather(data, chunk, self.x.prefix(n * d));
-            let out = self.forward(be, self.x.prefix(n * d), n);
-            be.loss_forward_backward(self.cfg.loss, out, self.x.prefix(n * d), d, 1.0, self.dy.prefix(n * d), self.row_loss.prefix(n));
-            be.sum_into(self.row_loss.prefix(n), self.eval_acc, !first);
+            be.gather(split.data, chunk, self.x.prefix(n * d));
+            let target = self.target(be, split, chunk);
+            let stream = EVAL_STREAM.wrapping_add(chunk[0]);
+            let out = self.forward(be, self.x.prefix(n * d), n, CodeNoise { seed: 0, stream, sample: true });
+            self.loss(be, out, target, n, 1.0);
+            be.sum_into(self.row_loss.prefix(n), self.eval_acc.slice(0, 1), !first);
+            if self.cfg.is_classifier() {
+                let k = self.cfg.output_dim();
+                be.argmax_correct(out, target, k, self.correct.prefix(n));
+                be.sum_into(self.correct.prefix(n), self.eval_acc.slice(1, 1), !first);
+            }
             first = false;
         }
     }
 
-    /// Reads the evaluation accumulator (waits for the device).
+    /// Reads the evaluation loss sum (waits for the device).
     pub fn take_eval_sum<B: Backend>(&mut self, be: &mut B) -> f64 {
-        be.read(self.eval_acc)[0] as f64
+        self.take_eval_sums(be).0
     }
 
-    /// Starts reading the evaluation accumulator.
+    /// Reads the evaluation sums: (loss, correctly classified rows; 0 for autoencoders).
+    pub fn take_eval_sums<B: Backend>(&mut self, be: &mut B) -> (f64, f64) {
+        let v = be.read(self.eval_acc);
+        (v[0] as f64, if self.cfg.is_classifier() { v[1] as f64 } else { 0.0 })
+    }
+
+    /// Starts reading the evaluation sums [loss, correct].
     pub fn eval_readback<B: Backend>(&mut self, be: &mut B) -> ReadFuture {
         be.read_async(self.eval_acc)
     }
 
-    /// Mean test loss over every row of `data` (`rows` of them).
-    pub fn eval_mean<B: Backend>(&mut self, be: &mut B, data: DataId, rows: usize) -> f64 {
+    /// Mean test loss over every row of `split` (`rows` of them).
+    pub fn eval_mean<B: Backend>(&mut self, be: &mut B, split: impl Into<Split>, rows: usize) -> f64 {
+        self.eval_metrics(be, split, rows).0
+    }
+
+    /// (mean loss, accuracy) over every row of `split`; accuracy is 0 for autoencoders.
+    pub fn eval_metrics<B: Backend>(&mut self, be: &mut B, split: impl Into<Split>, rows: usize) -> (f64, f64) {
         let idx: Vec<u32> = (0..rows as u32).collect();
-        self.eval_rows(be, data, &idx, true);
-        self.take_eval_sum(be) / rows as f64
+        self.eval_rows(be, split, &idx, true);
+        let (loss, correct) = self.take_eval_sums(be);
+        (loss / rows as f64, correct / rows as f64)
     }
 
     /// Corrupts (if `corrupt`) and reconstructs host images (rows of d values in [0, 1])
@@ -271,7 +397,8 @@ impl Autoencoder {
         be.write(self.x.prefix(n * d), images);
         let input = if corrupt { self.corrupt(be, n, seed, stream) } else { self.x.prefix(n * d) };
         let noisy = be.read_async(input);
-        let out = self.forward(be, input, n);
+        // A variational model reconstructs from the mean code.
+        let out = self.forward(be, input, n, CodeNoise { seed, stream, sample: false });
         (noisy, be.read_async(out))
     }
 

@@ -9,13 +9,16 @@ use rand_pcg::Pcg64Mcg;
 use crate::backend::{Backend, DataId};
 use crate::core::ModelConfig;
 use crate::data::Mnist;
-use crate::model::{Autoencoder, OptimState};
+use crate::model::{Autoencoder, OptimState, Split};
 
 pub struct Trainer<B: Backend> {
     pub be: B,
     pub model: Autoencoder,
     pub train_data: DataId,
     pub test_data: DataId,
+    /// Labels (one byte per row), uploaded for classifiers.
+    pub train_labels: Option<DataId>,
+    pub test_labels: Option<DataId>,
     pub train_rows: usize,
     pub test_rows: usize,
     /// Steps done since the start.
@@ -40,11 +43,18 @@ impl<B: Backend> Trainer<B> {
         let model = Autoencoder::new(&mut be, cfg, seed)?;
         let train_data = be.upload_u8(&data.train.pixels, data.train.dim());
         let test_data = be.upload_u8(&data.test.pixels, data.test.dim());
+        let (train_labels, test_labels) = if cfg.is_classifier() {
+            (Some(be.upload_u8(&data.train.labels, 1)), Some(be.upload_u8(&data.test.labels, 1)))
+        } else {
+            (None, None)
+        };
         let mut t = Trainer {
             be,
             model,
             train_data,
             test_data,
+            train_labels,
+            test_labels,
             train_rows: data.train.items,
             test_rows: data.test.items,
             step: 0,
@@ -108,7 +118,8 @@ impl<B: Backend> Trainer<B> {
         let end = (self.pos + self.batch).min(self.train_rows);
         let idx = &self.order[self.pos..end];
         let seed = self.noise_seed();
-        self.model.train_step(&mut self.be, self.train_data, idx, seed, self.step as u32);
+        let split = Split { data: self.train_data, labels: self.train_labels };
+        self.model.train_step(&mut self.be, split, idx, seed, self.step as u32);
         self.step += 1;
         self.pos = end;
         // Hand recorded work to the device every few steps so it runs while more is recorded.
@@ -130,10 +141,27 @@ impl<B: Backend> Trainer<B> {
         self.model.take_train_loss(&mut self.be)
     }
 
+    /// The training rows with their labels (classifiers).
+    pub fn train_split(&self) -> Split {
+        Split { data: self.train_data, labels: self.train_labels }
+    }
+
+    /// The test rows with their labels (classifiers).
+    pub fn test_split(&self) -> Split {
+        Split { data: self.test_data, labels: self.test_labels }
+    }
+
     /// Mean clean loss over the first `rows` test images (all of them if None).
     pub fn test_loss(&mut self, rows: Option<usize>) -> f64 {
+        self.test_metrics(rows).0
+    }
+
+    /// (mean clean loss, accuracy) over the first `rows` test images (all if None);
+    /// accuracy is 0 for autoencoders.
+    pub fn test_metrics(&mut self, rows: Option<usize>) -> (f64, f64) {
         let rows = rows.unwrap_or(self.test_rows).min(self.test_rows);
-        self.model.eval_mean(&mut self.be, self.test_data, rows)
+        let split = self.test_split();
+        self.model.eval_metrics(&mut self.be, split, rows)
     }
 }
 

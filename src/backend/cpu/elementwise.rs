@@ -166,6 +166,8 @@ pub fn loss_forward_backward(kind: LossKind, out: &[f32], target: &[f32], cols: 
                 *g = scale * 2.0 * (zv - xv) * inv_cols;
                 *t = (zv - xv) * (zv - xv) * inv_cols;
             }),
+            // A handful of columns: the backend runs the reference (`ops`) instead.
+            LossKind::SoftmaxCe => unreachable!("softmax cross-entropy runs in core::ops"),
         }
         *rl = lane_sum(&terms);
     }

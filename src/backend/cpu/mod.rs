@@ -13,13 +13,28 @@ pub mod simd;
 use std::cell::{Ref, RefCell, RefMut};
 
 use super::{Backend, Buf, DataId, View};
-use crate::core::{ops, Activation, LossKind};
+use crate::core::{ops, Activation, LossKind, NoiseKind};
 
 pub use gemm::Isa;
 
+/// A dataset kept by the backend: u8 pixels (scaled by 1/255 when gathered) or floats.
+enum Dataset {
+    U8(Vec<u8>),
+    F32(Vec<f32>),
+}
+
+impl Dataset {
+    fn len(&self) -> usize {
+        match self {
+            Dataset::U8(v) => v.len(),
+            Dataset::F32(v) => v.len(),
+        }
+    }
+}
+
 pub struct CpuBackend {
     bufs: Vec<RefCell<Vec<f32>>>,
-    data: Vec<(Vec<u8>, usize)>,
+    data: Vec<(Dataset, usize)>,
     isa: Isa,
     threads: usize,
 }
@@ -94,15 +109,32 @@ impl Backend for CpuBackend {
 
     fn upload_u8(&mut self, data: &[u8], dim: usize) -> DataId {
         assert!(dim > 0 && data.len() % dim == 0, "dataset of {} bytes is not rows of {dim}", data.len());
-        self.data.push((data.to_vec(), dim));
+        self.data.push((Dataset::U8(data.to_vec()), dim));
+        DataId(self.data.len() as u32 - 1)
+    }
+
+    fn upload_f32(&mut self, data: &[f32], dim: usize) -> DataId {
+        assert!(dim > 0 && data.len() % dim == 0, "dataset of {} values is not rows of {dim}", data.len());
+        self.data.push((Dataset::F32(data.to_vec()), dim));
         DataId(self.data.len() as u32 - 1)
     }
 
     fn gather(&mut self, data: DataId, idx: &[u32], out: View) {
-        let (bytes, dim) = &self.data[data.0 as usize];
-        let rows = (bytes.len() / dim) as u32;
+        let (set, dim) = &self.data[data.0 as usize];
+        let rows = (set.len() / dim) as u32;
         assert!(idx.iter().all(|&i| i < rows), "gather: index out of {rows} rows");
-        elementwise::gather(bytes, *dim, idx, &mut self.get_mut(out));
+        match set {
+            Dataset::U8(bytes) => elementwise::gather(bytes, *dim, idx, &mut self.get_mut(out)),
+            Dataset::F32(v) => ops::gather_f32(v, *dim, idx, &mut self.get_mut(out)),
+        }
+    }
+
+    fn gather_onehot(&mut self, labels: DataId, idx: &[u32], out: View, classes: usize) {
+        let (set, dim) = &self.data[labels.0 as usize];
+        let Dataset::U8(bytes) = set else { panic!("gather_onehot: labels must be a u8 dataset") };
+        assert_eq!(*dim, 1, "gather_onehot: labels are one byte per row");
+        assert!(idx.iter().all(|&i| (i as usize) < bytes.len()), "gather_onehot: index out of {} rows", bytes.len());
+        ops::gather_onehot(bytes, idx, classes, &mut self.get_mut(out));
     }
 
     fn matmul(&mut self, a: View, b: View, c: View, m: usize, k: usize, n: usize, ta: bool, tb: bool, accumulate: bool) {
@@ -136,8 +168,28 @@ impl Backend for CpuBackend {
         );
     }
 
-    fn noise_masking(&mut self, x: View, out: View, keep: f32, seed: u32, stream: u32) {
-        self.ew().noise_masking(&self.get(x), &mut self.get_mut(out), keep, seed, stream);
+    fn noise(&mut self, kind: NoiseKind, x: View, out: View, seed: u32, stream: u32) {
+        match kind {
+            NoiseKind::Masking { keep } => self.ew().noise_masking(&self.get(x), &mut self.get_mut(out), keep, seed, stream),
+            // The other kinds are a small part of a step: the reference loop.
+            _ => ops::noise(kind, &self.get(x), &mut self.get_mut(out), seed, stream),
+        }
+    }
+
+    fn sparsity_grad(&mut self, colsum: View, dy: View, rows: usize, rho: f32, beta: f32) {
+        ops::sparsity_grad(&self.get(colsum), &mut self.get_mut(dy), rows, rho, beta);
+    }
+
+    fn reparam_forward(&mut self, h: View, eps: View, z: View, row_kl: View, latent: usize, seed: u32, stream: u32, sample: bool) {
+        ops::reparam_forward(&self.get(h), &mut self.get_mut(eps), &mut self.get_mut(z), &mut self.get_mut(row_kl), latent, seed, stream, sample);
+    }
+
+    fn reparam_backward(&mut self, h: View, eps: View, dz: View, dh: View, latent: usize, scale: f32) {
+        ops::reparam_backward(&self.get(h), &self.get(eps), &self.get(dz), &mut self.get_mut(dh), latent, scale);
+    }
+
+    fn argmax_correct(&mut self, out: View, target: View, cols: usize, row_out: View) {
+        ops::argmax_correct(&self.get(out), &self.get(target), cols, &mut self.get_mut(row_out));
     }
 
     fn sgd_step(&mut self, params: View, grads: View, lr: f32) {
@@ -238,7 +290,7 @@ impl Elementwise {
     }
     #[allow(clippy::too_many_arguments)]
     fn loss_forward_backward(&self, kind: LossKind, out: &[f32], target: &[f32], cols: usize, scale: f32, dout: &mut [f32], row_loss: &mut [f32]) {
-        if self.scalar() {
+        if self.scalar() || kind == LossKind::SoftmaxCe {
             ops::loss_forward_backward(kind, out, target, cols, scale, dout, row_loss)
         } else {
             ew_call!(self.0, loss_forward_backward(kind, out, target, cols, scale, dout, row_loss))

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
 use super::{Backend, Buf, DataId, ReadFuture, View};
-use crate::core::{Activation, LossKind};
+use crate::core::{Activation, LossKind, NoiseKind};
 
 /// WGSL sources, one file per op family (validated by naga in tests/shaders.rs).
 pub const SHADERS: &[(&str, &str)] = &[
@@ -24,6 +24,8 @@ pub const SHADERS: &[(&str, &str)] = &[
     ("elementwise.wgsl", include_str!("../../../shaders/elementwise.wgsl")),
     ("gather.wgsl", include_str!("../../../shaders/gather.wgsl")),
     ("optim.wgsl", include_str!("../../../shaders/optim.wgsl")),
+    ("noise.wgsl", include_str!("../../../shaders/noise.wgsl")),
+    ("classify.wgsl", include_str!("../../../shaders/classify.wgsl")),
 ];
 
 /// Every kernel: (entry point, shader file, read-only flags of bindings 1.. ; binding 0 is
@@ -36,7 +38,13 @@ const KERNELS: &[(&str, &str, &[bool])] = &[
     ("loss_forward_backward", "loss.wgsl", &[true, true, false, false]),
     ("bias_grad", "reduce.wgsl", &[true, false]),
     ("sum_into", "reduce.wgsl", &[true, false]),
-    ("noise_masking", "elementwise.wgsl", &[true, false]),
+    ("noise", "noise.wgsl", &[true, false]),
+    ("reparam_forward", "noise.wgsl", &[true, false, false, false]),
+    ("reparam_backward", "noise.wgsl", &[true, false, false, false]),
+    ("argmax_correct", "classify.wgsl", &[true, true, false]),
+    ("sparsity_grad", "classify.wgsl", &[true, true, false]),
+    ("gather_f32", "gather.wgsl", &[true, true, false]),
+    ("gather_onehot", "gather.wgsl", &[true, true, false]),
     ("sgd_step", "elementwise.wgsl", &[true, false]),
     ("copy", "elementwise.wgsl", &[true, false]),
     ("gather_forward", "gather.wgsl", &[true, true, false]),
@@ -158,7 +166,8 @@ pub struct GpuBackend {
     ctx: GpuContext,
     kernels: Vec<Kernel>,
     bufs: Vec<wgpu::Buffer>,
-    data: Vec<(wgpu::Buffer, usize, usize)>,
+    /// Datasets: buffer, row width, rows, and whether it holds f32 (else u8 packed 4 per word).
+    data: Vec<(wgpu::Buffer, usize, usize, bool)>,
     params_buf: wgpu::Buffer,
     idx_buf: wgpu::Buffer,
     params: Vec<u8>,
@@ -330,6 +339,23 @@ impl GpuBackend {
         } else {
             (65_535, groups.div_ceil(65_535), 1)
         }
+    }
+
+    /// Records a gather-like kernel reading rows `idx` of dataset `data` into `out`
+    /// (`dim` outputs per row); the indices go to the upload arena.
+    fn record_gather(&mut self, kernel: &str, data: DataId, idx: &[u32], out: View, dim: usize) {
+        self.check(out);
+        if self.idx.len() + idx.len() > IDX_WORDS {
+            self.flush();
+        }
+        let off = self.idx.len() as u32;
+        self.idx.extend_from_slice(idx);
+        self.record(
+            kernel,
+            &[out.len as u32, dim as u32, off, out.offset as u32],
+            &[Res::Data(data.0), Res::Idx, Self::buf(out)],
+            Self::groups_1d(out.len),
+        );
     }
 
     fn buf(v: View) -> Res {
@@ -519,26 +545,39 @@ impl Backend for GpuBackend {
         });
         self.flush();
         self.ctx.queue.write_buffer(&buf, 0, &bytes);
-        self.data.push((buf, dim, data.len() / dim));
+        self.data.push((buf, dim, data.len() / dim, false));
+        DataId(self.data.len() as u32 - 1)
+    }
+
+    fn upload_f32(&mut self, data: &[f32], dim: usize) -> DataId {
+        assert!(dim > 0 && data.len() % dim == 0, "dataset of {} values is not rows of {dim}", data.len());
+        let bytes: Vec<u8> = if data.is_empty() { vec![0; 4] } else { data.iter().flat_map(|v| v.to_le_bytes()).collect() };
+        let buf = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("dataset (f32)"),
+            size: bytes.len() as u64,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        self.flush();
+        self.ctx.queue.write_buffer(&buf, 0, &bytes);
+        self.data.push((buf, dim, data.len() / dim, true));
         DataId(self.data.len() as u32 - 1)
     }
 
     fn gather(&mut self, data: DataId, idx: &[u32], out: View) {
-        let (_, dim, rows) = self.data[data.0 as usize];
+        let (_, dim, rows, is_f32) = self.data[data.0 as usize];
         assert_eq!(out.len, idx.len() * dim, "gather: output of {} for {} rows of {dim}", out.len, idx.len());
         assert!(idx.iter().all(|&i| (i as usize) < rows), "gather: index out of {rows} rows");
-        self.check(out);
-        if self.idx.len() + idx.len() > IDX_WORDS {
-            self.flush();
-        }
-        let off = self.idx.len() as u32;
-        self.idx.extend_from_slice(idx);
-        self.record(
-            "gather_forward",
-            &[out.len as u32, dim as u32, off, out.offset as u32],
-            &[Res::Data(data.0), Res::Idx, Self::buf(out)],
-            Self::groups_1d(out.len),
-        );
+        let kernel = if is_f32 { "gather_f32" } else { "gather_forward" };
+        self.record_gather(kernel, data, idx, out, dim);
+    }
+
+    fn gather_onehot(&mut self, labels: DataId, idx: &[u32], out: View, classes: usize) {
+        let (_, dim, rows, is_f32) = self.data[labels.0 as usize];
+        assert!(dim == 1 && !is_f32, "gather_onehot: labels are a u8 dataset of one byte per row");
+        assert_eq!(out.len, idx.len() * classes, "gather_onehot: output of {} for {} rows of {classes}", out.len, idx.len());
+        assert!(idx.iter().all(|&i| (i as usize) < rows), "gather_onehot: index out of {rows} rows");
+        self.record_gather("gather_onehot", labels, idx, out, classes);
     }
 
     fn matmul(&mut self, a: View, b: View, c: View, m: usize, k: usize, n: usize, ta: bool, tb: bool, accumulate: bool) {
@@ -588,11 +627,7 @@ impl Backend for GpuBackend {
         assert_eq!(out.len, dout.len);
         assert_eq!(row_loss.len * cols, out.len);
         assert!(row_loss.len <= 65_535, "loss: at most 65,535 rows per call");
-        let code = match kind {
-            LossKind::BceLogits => 0,
-            LossKind::HalfSse => 1,
-            LossKind::Mse => 2,
-        };
+        let code = kind.code();
         let words = [
             row_loss.len as u32, cols as u32, code, scale.to_bits(),
             out.offset as u32, target.offset as u32, dout.offset as u32, row_loss.offset as u32,
@@ -605,10 +640,72 @@ impl Backend for GpuBackend {
         );
     }
 
-    fn noise_masking(&mut self, x: View, out: View, keep: f32, seed: u32, stream: u32) {
+    fn noise(&mut self, kind: NoiseKind, x: View, out: View, seed: u32, stream: u32) {
         assert_eq!(x.len, out.len);
-        let words = [x.len as u32, x.offset as u32, 0, out.offset as u32, seed, stream, keep.to_bits(), 0];
-        self.record("noise_masking", &words, &[Self::buf(x), Self::buf(out)], Self::groups_1d(x.len));
+        assert!(x.buf != out.buf, "noise: output aliases the input");
+        let (code, p1) = kind.code();
+        let p2 = if let NoiseKind::Dropout { keep } = kind { 1.0 / keep } else { 0.0 };
+        let words = [x.len as u32, x.offset as u32, out.offset as u32, code, seed, stream, p1.to_bits(), p2.to_bits()];
+        self.record("noise", &words, &[Self::buf(x), Self::buf(out)], Self::groups_1d(x.len));
+    }
+
+    fn sparsity_grad(&mut self, colsum: View, dy: View, rows: usize, rho: f32, beta: f32) {
+        let cols = colsum.len;
+        assert_eq!(dy.len, rows * cols, "sparsity_grad: dy of {} for {rows} × {cols}", dy.len);
+        assert!(colsum.buf != dy.buf, "sparsity_grad: dy aliases the column sums");
+        let words = [rows as u32, cols as u32, colsum.offset as u32, 0, dy.offset as u32, 0, rho.to_bits(), beta.to_bits()];
+        self.record("sparsity_grad", &words, &[Self::buf(colsum), Self::buf(colsum), Self::buf(dy)], Self::groups_1d(dy.len));
+    }
+
+    fn reparam_forward(&mut self, h: View, eps: View, z: View, row_kl: View, latent: usize, seed: u32, stream: u32, sample: bool) {
+        let rows = row_kl.len;
+        assert_eq!(h.len, rows * 2 * latent);
+        assert_eq!(z.len, rows * latent);
+        assert_eq!(eps.len, rows * latent);
+        let bufs = [h.buf, eps.buf, z.buf, row_kl.buf];
+        assert!((0..4).all(|i| (i + 1..4).all(|j| bufs[i] != bufs[j])), "reparam_forward: buffers alias");
+        let words = [
+            0, h.offset as u32, z.offset as u32, 0, seed, stream, 0, 0,
+            rows as u32, latent as u32, eps.offset as u32, row_kl.offset as u32, sample as u32, 0, 0, 0,
+        ];
+        self.record(
+            "reparam_forward",
+            &words,
+            &[Self::buf(h), Self::buf(z), Self::buf(eps), Self::buf(row_kl)],
+            (rows.div_ceil(64) as u32, 1, 1),
+        );
+    }
+
+    fn reparam_backward(&mut self, h: View, eps: View, dz: View, dh: View, latent: usize, scale: f32) {
+        let rows = dz.len / latent.max(1);
+        assert_eq!(h.len, rows * 2 * latent);
+        assert_eq!(dh.len, h.len);
+        assert_eq!(eps.len, dz.len);
+        let bufs = [h.buf, eps.buf, dz.buf, dh.buf];
+        assert!((0..4).all(|i| (i + 1..4).all(|j| bufs[i] != bufs[j])), "reparam_backward: buffers alias");
+        let words = [
+            0, h.offset as u32, dh.offset as u32, 0, 0, 0, 0, 0,
+            rows as u32, latent as u32, eps.offset as u32, 0, 0, scale.to_bits(), dz.offset as u32, 0,
+        ];
+        self.record(
+            "reparam_backward",
+            &words,
+            &[Self::buf(h), Self::buf(dh), Self::buf(eps), Self::buf(dz)],
+            Self::groups_1d(rows * latent),
+        );
+    }
+
+    fn argmax_correct(&mut self, out: View, target: View, cols: usize, row_out: View) {
+        assert_eq!(out.len, target.len);
+        assert_eq!(row_out.len * cols, out.len);
+        assert!(row_out.buf != out.buf && row_out.buf != target.buf, "argmax_correct: output aliases an input");
+        let words = [row_out.len as u32, cols as u32, out.offset as u32, target.offset as u32, row_out.offset as u32, 0, 0, 0];
+        self.record(
+            "argmax_correct",
+            &words,
+            &[Self::buf(out), Self::buf(target), Self::buf(row_out)],
+            (row_out.len.div_ceil(64) as u32, 1, 1),
+        );
     }
 
     fn sgd_step(&mut self, params: View, grads: View, lr: f32) {
