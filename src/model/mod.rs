@@ -121,7 +121,7 @@ impl Autoencoder {
         let (loss_acc, eval_acc) = (be.alloc(1), be.alloc(2));
         let classes = if cfg.is_classifier() { cfg.output_dim() } else { 1 };
         let (onehot, correct) = (be.alloc(capacity * classes), be.alloc(capacity));
-        let latent = if cfg.variational { cfg.code_dim() } else { 1 };
+        let latent = cfg.code_dim();
         let (code, eps, dcode) = (be.alloc(capacity * latent), be.alloc(capacity * latent), be.alloc(capacity * latent));
         let row_kl = be.alloc(capacity);
         let colsum = be.alloc(wmax);
@@ -165,8 +165,15 @@ impl Autoencoder {
     /// Forward pass of `n` rows from `input`; returns the output view (logits for BCE).
     /// A variational code is sampled with `noise` (its KL per row goes to `row_kl`).
     fn forward<B: Backend>(&self, be: &mut B, input: View, n: usize, noise: CodeNoise) -> View {
+        self.forward_layers(be, input, n, noise, 0..self.layout.dense.len())
+    }
+
+    /// Forward pass through dense layers `layers` only, `input` being the input of the
+    /// first of them; returns the last one's output (the sampled code, after a
+    /// variational code layer).
+    fn forward_layers<B: Backend>(&self, be: &mut B, input: View, n: usize, noise: CodeNoise, layers: std::ops::Range<usize>) -> View {
         let mut cur = input;
-        for (l, s) in self.layout.dense.iter().enumerate() {
+        for (l, s) in self.layout.dense.iter().enumerate().take(layers.end).skip(layers.start) {
             let z = self.z[l].prefix(n * s.fan_out);
             let y = self.y[l].prefix(n * s.fan_out);
             // A tied decoder layer uses its partner's W (stored fan_out × fan_in) transposed.
@@ -400,6 +407,53 @@ impl Autoencoder {
         // A variational model reconstructs from the mean code.
         let out = self.forward(be, input, n, CodeNoise { seed, stream, sample: false });
         (noisy, be.read_async(out))
+    }
+
+    /// Runs rows `idx` of `data` (clean, no noise) up to dense layer `layer` and starts
+    /// reading that layer's outputs back, one future per chunk of at most `capacity` rows
+    /// (concatenate them). For the layer into a variational code the rows are [μ | log σ²].
+    pub fn activations_readback<B: Backend>(&mut self, be: &mut B, data: DataId, idx: &[u32], layer: usize) -> Vec<ReadFuture> {
+        let d = self.cfg.input_dim();
+        let width = self.layout.dense[layer].fan_out;
+        let mut out = Vec::new();
+        for chunk in idx.chunks(self.capacity) {
+            let n = chunk.len();
+            be.gather(data, chunk, self.x.prefix(n * d));
+            let mean = CodeNoise { seed: 0, stream: 0, sample: false };
+            self.forward_layers(be, self.x.prefix(n * d), n, mean, 0..layer + 1);
+            out.push(be.read_async(self.y[layer].prefix(n * width)));
+        }
+        out
+    }
+
+    /// [`Self::activations_readback`] for host images (rows of d values in [0, 1], at most
+    /// `capacity` of them), e.g. the user's drawing.
+    pub fn activations_of_images_readback<B: Backend>(&mut self, be: &mut B, images: &[f32], layer: usize) -> ReadFuture {
+        let d = self.cfg.input_dim();
+        let n = images.len() / d;
+        assert!(n * d == images.len() && n > 0 && n <= self.capacity, "activations: {} values", images.len());
+        be.write(self.x.prefix(n * d), images);
+        let mean = CodeNoise { seed: 0, stream: 0, sample: false };
+        self.forward_layers(be, self.x.prefix(n * d), n, mean, 0..layer + 1);
+        be.read_async(self.y[layer].prefix(n * self.layout.dense[layer].fan_out))
+    }
+
+    /// The dense layer whose output is the code (for a variational model: [μ | log σ²]).
+    pub fn code_layer_index(&self) -> usize {
+        self.cfg.code_layer() - 1
+    }
+
+    /// Decodes host codes (rows of `cfg.code_dim()` values, at most `capacity` rows) and
+    /// starts reading the output back (pass it through [`Self::output_to_pixels`]).
+    pub fn decode_readback<B: Backend>(&mut self, be: &mut B, codes: &[f32]) -> ReadFuture {
+        let latent = self.cfg.code_dim();
+        let n = codes.len() / latent;
+        assert!(n * latent == codes.len() && n > 0 && n <= self.capacity, "decode: {} values", codes.len());
+        let input = self.code.prefix(n * latent);
+        be.write(input, codes);
+        let mean = CodeNoise { seed: 0, stream: 0, sample: false };
+        let out = self.forward_layers(be, input, n, mean, self.cfg.code_layer()..self.layout.dense.len());
+        be.read_async(out)
     }
 
     /// Turns the last layer's output into pixels (the sigmoid that BCE folds into the loss).

@@ -17,10 +17,11 @@ use crate::backend::{Backend, ReadFuture};
 use crate::core::config::NoiseKind;
 use crate::core::ModelConfig;
 use crate::data::{draw, Mnist};
+use crate::model::OptimState;
 use crate::train::Trainer;
 
 use super::dom::{self, now_ms, yield_now};
-use super::{chart, Ui};
+use super::{chart, pictures, Ui};
 
 /// Longest stretch of CPU training before yielding to the browser.
 const SLICE_MS: f64 = 14.0;
@@ -34,6 +35,14 @@ pub const EVAL_ROWS: usize = 1000;
 const EVAL_ROWS_PER_SLICE: usize = 50;
 /// A test evaluation starts this often (wall time) while training.
 const EVAL_EVERY_MS: f64 = 4000.0;
+/// How often the latent space, the generated digits and the other pictures that need
+/// forward passes over many digits are redrawn while training.
+const PICTURES_MS: f64 = 2000.0;
+/// Test digits in the latent-space scatter and the sparsity histogram.
+const LATENT_ROWS: usize = 1000;
+/// Digits decoded from random codes (variational models), and codes along an interpolation.
+const SAMPLES: usize = 32;
+const INTERP_STEPS: usize = 10;
 /// Noise streams reserved for the pictures (training uses the step number).
 const GRID_STREAM: u32 = 0xFFFF_0001;
 const PAD_STREAM: u32 = 0xFFFF_0002;
@@ -78,6 +87,13 @@ pub struct Engine {
     eval_pos: Option<usize>,
     eval_done: bool,
     snapshot: Option<Snapshot>,
+    last_pictures_ms: f64,
+    /// Codes of the interpolation's two ends, from the last pictures read-back.
+    interp_ends: Option<(Vec<f32>, Vec<f32>)>,
+    /// Extent of the 2-D codes seen last (the code-plane grid spans it).
+    code_range: ((f32, f32), (f32, f32)),
+    /// Seed of the random codes decoded into generated digits ("New samples" changes it).
+    sample_seed: u32,
     /// A refresh is awaiting its read-backs; `dirty` asks it to go round once more.
     refreshing: bool,
     dirty: bool,
@@ -90,9 +106,58 @@ struct Readout {
     grid: (ReadFuture, ReadFuture),
     pad: Option<(ReadFuture, ReadFuture)>,
     params: ReadFuture,
+    pictures: Option<PictureReads>,
     step: u64,
     epoch: f64,
     generation: u64,
+}
+
+/// Read-backs of the pictures that need forward passes over many digits.
+struct PictureReads {
+    /// Code-layer outputs of the first LATENT_ROWS test digits (chunks).
+    latent: Vec<ReadFuture>,
+    /// The sparse layer's outputs for the same digits, if it is not the code layer.
+    sparse: Option<Vec<ReadFuture>>,
+    /// Code-layer outputs of the interpolation's two ends.
+    ends: ReadFuture,
+    generated: Option<ReadFuture>,
+    interp: Option<ReadFuture>,
+}
+
+struct PicturesResolved {
+    latent: Vec<f32>,
+    sparse: Option<Vec<f32>>,
+    ends: Vec<f32>,
+    generated: Option<Vec<f32>>,
+    interp: Option<Vec<f32>>,
+}
+
+async fn concat(fs: Vec<ReadFuture>) -> Result<Vec<f32>, String> {
+    let mut out = Vec::new();
+    for f in fs {
+        out.extend(f.await?);
+    }
+    Ok(out)
+}
+
+impl PictureReads {
+    async fn resolve(self) -> Result<PicturesResolved, String> {
+        let latent = concat(self.latent).await?;
+        let sparse = match self.sparse {
+            Some(fs) => Some(concat(fs).await?),
+            None => None,
+        };
+        let ends = self.ends.await?;
+        let generated = match self.generated {
+            Some(f) => Some(f.await?),
+            None => None,
+        };
+        let interp = match self.interp {
+            Some(f) => Some(f.await?),
+            None => None,
+        };
+        Ok(PicturesResolved { latent, sparse, ends, generated, interp })
+    }
 }
 
 struct Resolved {
@@ -101,6 +166,7 @@ struct Resolved {
     grid: (Vec<f32>, Vec<f32>),
     pad: Option<(Vec<f32>, Vec<f32>)>,
     params: Vec<f32>,
+    pictures: Option<PicturesResolved>,
     step: u64,
     epoch: f64,
     generation: u64,
@@ -121,7 +187,12 @@ impl Readout {
             Some((a, b)) => Some((a.await?, b.await?)),
             None => None,
         };
-        Ok(Resolved { loss, eval, grid, pad, params: self.params.await?, step: self.step, epoch: self.epoch, generation: self.generation })
+        let params = self.params.await?;
+        let pictures = match self.pictures {
+            Some(p) => Some(p.resolve().await?),
+            None => None,
+        };
+        Ok(Resolved { loss, eval, grid, pad, params, pictures, step: self.step, epoch: self.epoch, generation: self.generation })
     }
 }
 
@@ -191,6 +262,13 @@ impl Engine {
         let grid = t.model.denoise_readback(&mut t.be, &self.grid, seed, GRID_STREAM, true);
         let pad = self.pad.as_ref().map(|img| t.model.denoise_readback(&mut t.be, img, seed ^ self.pad_noise, PAD_STREAM, true));
         let params = t.be.read_async(t.model.params);
+        let pictures = if !self.running || now_ms() - self.last_pictures_ms >= PICTURES_MS {
+            self.last_pictures_ms = now_ms();
+            Some(self.begin_pictures())
+        } else {
+            None
+        };
+        let t = &mut self.trainer;
         t.be.flush();
         Readout {
             loss,
@@ -198,9 +276,89 @@ impl Engine {
             grid,
             pad,
             params,
+            pictures,
             step: t.step,
             epoch: t.epoch as f64 + t.pos as f64 / t.train_rows as f64,
             generation: self.generation,
+        }
+    }
+
+    /// Records the forward passes of the pictures and starts their read-backs.
+    fn begin_pictures(&mut self) -> PictureReads {
+        let cfg = self.trainer.model.cfg.clone();
+        let t = &mut self.trainer;
+        let code_layer = t.model.code_layer_index();
+        let rows = LATENT_ROWS.min(t.test_rows);
+        let idx: Vec<u32> = (0..rows as u32).collect();
+        let latent = t.model.activations_readback(&mut t.be, t.test_data, &idx, code_layer);
+        let sparse = cfg
+            .sparsity
+            .filter(|sp| sp.layer != code_layer)
+            .map(|sp| t.model.activations_readback(&mut t.be, t.test_data, &idx, sp.layer));
+        // Interpolate from the drawing (if any) or a 3, to an 8.
+        let a = self.pad.clone().unwrap_or_else(|| self.grid[3 * 784..4 * 784].to_vec());
+        let ends_imgs = [a, self.grid[8 * 784..9 * 784].to_vec()].concat();
+        let ends = t.model.activations_of_images_readback(&mut t.be, &ends_imgs, code_layer);
+        let latent_dim = cfg.code_dim();
+        let generated = if cfg.variational {
+            let codes: Vec<f32> =
+                (0..(SAMPLES * latent_dim) as u32).map(|i| crate::core::rng::normal(self.sample_seed, 0x5a5a, i)).collect();
+            Some(t.model.decode_readback(&mut t.be, &codes))
+        } else if latent_dim == 2 {
+            Some(t.model.decode_readback(&mut t.be, &pictures::plane_grid(8, self.code_range)))
+        } else {
+            None
+        };
+        let interp = self.interp_ends.as_ref().map(|(a, b)| t.model.decode_readback(&mut t.be, &pictures::interpolate(a, b, INTERP_STEPS)));
+        PictureReads { latent, sparse, ends, generated, interp }
+    }
+
+    /// Draws the pictures that need forward passes over many digits.
+    fn apply_pictures(&mut self, p: PicturesResolved) {
+        let cfg = &self.trainer.model.cfg;
+        let latent = cfg.code_dim();
+        // The code layer's rows: [μ | log σ²] for a variational model, whose μ is the code.
+        let width = if cfg.variational { 2 * latent } else { latent };
+        let codes = |rows: &[f32]| -> Vec<f32> { rows.chunks(width).flat_map(|r| r[..latent].to_vec()).collect() };
+        let latent_codes = codes(&p.latent);
+        let rows = latent_codes.len() / latent.max(1);
+        let labels = &self.mnist.test.labels[..rows];
+        let pts = pictures::project_2d(&latent_codes, latent);
+        if latent == 2 && !pts.is_empty() {
+            let (mut x0, mut x1, mut y0, mut y1) = (f32::INFINITY, f32::NEG_INFINITY, f32::INFINITY, f32::NEG_INFINITY);
+            for &(x, y) in pts.iter().filter(|p| p.0.is_finite() && p.1.is_finite()) {
+                x0 = x0.min(x);
+                x1 = x1.max(x);
+                y0 = y0.min(y);
+                y1 = y1.max(y);
+            }
+            if x0 < x1 && y0 < y1 {
+                self.code_range = ((x0, x1), (y0, y1));
+            }
+        }
+        pictures::draw_scatter("latent", &pts, labels);
+        if let Some(sp) = cfg.sparsity {
+            let acts = p.sparse.as_deref().unwrap_or(&p.latent);
+            let units = self.trainer.model.layout.dense[sp.layer].fan_out;
+            let n = acts.len() / units.max(1);
+            let mut means = vec![0.0f32; units];
+            for row in acts.chunks(units) {
+                means.iter_mut().zip(row).for_each(|(m, &v)| *m += v / n.max(1) as f32);
+            }
+            pictures::draw_histogram("sparsity", &means, sp.rho);
+        }
+        let ends = codes(&p.ends);
+        if ends.len() == 2 * latent {
+            self.interp_ends = Some((ends[..latent].to_vec(), ends[latent..].to_vec()));
+        }
+        let model = &self.trainer.model;
+        if let Some(mut g) = p.generated {
+            model.output_to_pixels(&mut g);
+            pictures::draw_digits("generated", &g, 8);
+        }
+        if let Some(mut i) = p.interp {
+            model.output_to_pixels(&mut i);
+            pictures::draw_digits("interp", &i, INTERP_STEPS);
         }
     }
 
@@ -234,6 +392,13 @@ impl Engine {
         self.last_readout_step = r.step;
         ui.step.set(r.step);
         ui.epoch.set(r.epoch);
+        let first = self.trainer.model.layout.dense[0];
+        if r.params.len() >= first.w + first.w_len() && first.fan_in == 784 {
+            pictures::draw_features("features", &r.params[first.w..first.w + first.w_len()], first.fan_out);
+        }
+        if let Some(p) = r.pictures {
+            self.apply_pictures(p);
+        }
         if r.params.iter().all(|v| v.is_finite()) {
             self.snapshot = Some(Snapshot { params: r.params, step: r.step });
         }
@@ -274,14 +439,19 @@ impl Engine {
         self.last_eval_ms = f64::NEG_INFINITY;
         self.last_readout_step = 0;
         self.snapshot = None;
+        self.interp_ends = None;
+        self.last_pictures_ms = f64::NEG_INFINITY;
         Ok(())
     }
 
     /// Moves training to `kind` with `params` (from a read-back or the last snapshot).
-    fn switch(&mut self, kind: Kind, params: &[f32], step: Option<u64>) -> Result<(), String> {
+    /// `state` is the optimizer's (moments read back with the parameters); None after a
+    /// lost device, when Adam and momentum restart their moments from zero.
+    fn switch(&mut self, kind: Kind, params: &[f32], state: Option<&OptimState>, step: Option<u64>) -> Result<(), String> {
         let be = make_backend(kind, &self.gpu);
+        let fresh = OptimState { moments: vec![vec![0.0; params.len()]; self.cfg.optimizer.moment_buffers()], t: 0 };
         // The old trainer stays in place until the new one exists: a failed move loses nothing.
-        let mut moved = self.trainer.move_to(be, &self.mnist, params)?;
+        let mut moved = self.trainer.move_to_with_state(be, &self.mnist, params, state.unwrap_or(&fresh))?;
         if let Some(s) = step {
             moved.step = s;
         }
@@ -343,6 +513,10 @@ pub async fn install(ui: Ui, mnist: Mnist, cfg: ModelConfig, seed: u64, want: Ki
         eval_pos: None,
         eval_done: false,
         snapshot: None,
+        last_pictures_ms: f64::NEG_INFINITY,
+        interp_ends: None,
+        code_range: ((-3.0, 3.0), (-3.0, 3.0)),
+        sample_seed: 1,
         refreshing: false,
         dirty: false,
     };
@@ -446,7 +620,7 @@ async fn recover_inner(ui: Ui, why: String) {
         e.gpu = fresh;
         let kind = if e.gpu.is_some() { Kind::Gpu } else { Kind::Cpu };
         match &snapshot {
-            Some((params, step)) => e.switch(kind, params, Some(*step)).map(|_| *step),
+            Some((params, step)) => e.switch(kind, params, None, Some(*step)).map(|_| *step),
             None => e.reset().map(|_| 0),
         }
     });
@@ -591,19 +765,30 @@ pub async fn switch_backend(ui: Ui, kind: Kind) {
         let was = e.running;
         e.running = false;
         e.generation += 1;
-        let f = e.trainer.be.read_async(e.trainer.model.params);
-        e.trainer.be.flush();
-        Some((was, f))
+        let t = &mut e.trainer;
+        let f = t.be.read_async(t.model.params);
+        let moments = t.model.optim_state_readback(&mut t.be);
+        let steps = t.model.opt_steps;
+        t.be.flush();
+        Some((was, f, moments, steps))
     })
     .flatten() else {
         return;
     };
-    let (was_running, params) = pending;
-    let params = match params.await {
-        Ok(p) => p,
+    let (was_running, params, moment_reads, opt_steps) = pending;
+    let read = async || -> Result<(Vec<f32>, OptimState), String> {
+        let p = params.await?;
+        let mut moments = Vec::new();
+        for m in moment_reads {
+            moments.push(m.await?);
+        }
+        Ok((p, OptimState { moments, t: opt_steps }))
+    };
+    let (params, state) = match read().await {
+        Ok(v) => v,
         Err(why) => return recover(ui, why).await,
     };
-    let result = with_engine(|e| e.switch(kind, &params, None));
+    let result = with_engine(|e| e.switch(kind, &params, Some(&state), None));
     publish_backend(ui);
     if let Some(Err(e)) = result {
         ui.error.set(Some(format!("Could not switch backend: {e}")));
@@ -615,10 +800,26 @@ pub async fn switch_backend(ui: Ui, kind: Kind) {
     }
 }
 
-/// Masking noise at `level` (the fraction of pixels destroyed), or none.
+/// The page's noise control for a noise kind: (select value, level shown on the slider).
+pub fn noise_control(noise: NoiseKind) -> (&'static str, f32) {
+    match noise {
+        NoiseKind::None => ("none", 0.0),
+        NoiseKind::Masking { keep } => ("masking", 1.0 - keep),
+        NoiseKind::Gaussian { sigma } => ("gaussian", sigma),
+        NoiseKind::SaltPepper { p } => ("salt_pepper", p),
+        NoiseKind::Dropout { keep } => ("dropout", 1.0 - keep),
+    }
+}
+
+/// The noise of the page's control: `level` is the fraction of pixels destroyed (masking,
+/// dropout), corrupted (salt and pepper) or σ (Gaussian).
 pub fn set_noise(ui: Ui, kind: &str, level: f32) {
+    let level = level.clamp(0.0, 0.99);
     let noise = match kind {
-        "masking" => NoiseKind::Masking { keep: (1.0 - level).clamp(0.01, 1.0) },
+        "masking" => NoiseKind::Masking { keep: (1.0 - level).max(0.01) },
+        "gaussian" => NoiseKind::Gaussian { sigma: level },
+        "salt_pepper" => NoiseKind::SaltPepper { p: level },
+        "dropout" => NoiseKind::Dropout { keep: (1.0 - level).max(0.01) },
         _ => NoiseKind::None,
     };
     let running = with_engine(|e| {
@@ -663,4 +864,48 @@ pub fn new_noise(ui: Ui) {
 /// Whether the backend select should offer WebGPU.
 pub fn gpu_available(ui: Ui) -> bool {
     ui.gpu_available.get()
+}
+
+/// Draws new random codes for the generated digits.
+pub fn new_samples(ui: Ui) {
+    with_engine(|e| {
+        e.sample_seed = e.sample_seed.wrapping_add(1);
+        e.last_pictures_ms = f64::NEG_INFINITY;
+    });
+    if ui.state.get_untracked() != "training" {
+        wasm_bindgen_futures::spawn_local(refresh(ui));
+    }
+}
+
+/// Switches to another preset: a fresh model on the same backend (training stops).
+pub fn set_preset(ui: Ui, name: &str) {
+    let Some(cfg) = crate::core::config::preset(name) else {
+        ui.error.set(Some(format!("There is no preset called '{name}'. Choose one of: {}", crate::core::config::preset_list())));
+        return;
+    };
+    let result = with_engine(|e| {
+        let old = std::mem::replace(&mut e.cfg, cfg.clone());
+        let r = e.reset();
+        if r.is_err() {
+            e.cfg = old;
+            let _ = e.reset();
+        }
+        r
+    });
+    match result {
+        Some(Err(msg)) => ui.error.set(Some(format!("Could not build {name}: {msg}"))),
+        Some(Ok(())) => {
+            ui.error.set(None);
+            ui.preset.set(name.to_string());
+            ui.publish_model(&cfg);
+            ui.train_loss.set(None);
+            ui.test_loss.set(None);
+            ui.samples_per_s.set(None);
+            ui.step.set(0);
+            ui.epoch.set(0.0);
+        }
+        None => {}
+    }
+    ui.state.set("ready".into());
+    wasm_bindgen_futures::spawn_local(refresh(ui));
 }

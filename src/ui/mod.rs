@@ -7,11 +7,12 @@ mod dom;
 mod engine;
 mod loader;
 mod bench;
+mod pictures;
 
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::core::config::preset;
+use crate::core::config::{describe, preset, ModelConfig, PRESET_NAMES};
 
 /// Everything the page displays, as signals (cheap to copy into closures).
 #[derive(Clone, Copy)]
@@ -33,6 +34,15 @@ pub struct Ui {
     pub gpu_available: RwSignal<bool>,
     /// "gpu" or "cpu": the backend now training.
     pub backend_kind: RwSignal<String>,
+    /// The preset being trained, and what the page shows for it.
+    pub preset: RwSignal<String>,
+    pub noise_kind: RwSignal<String>,
+    pub noise_level: RwSignal<f64>,
+    /// Digits generated from codes (a variational model, or a 2-D code).
+    pub has_generated: RwSignal<bool>,
+    /// A sparsity target to show the histogram against.
+    pub has_sparsity: RwSignal<bool>,
+    pub loss_label: RwSignal<String>,
 }
 
 impl Ui {
@@ -52,7 +62,29 @@ impl Ui {
             note: RwSignal::new(None),
             gpu_available: RwSignal::new(false),
             backend_kind: RwSignal::new("cpu".into()),
+            preset: RwSignal::new(String::new()),
+            noise_kind: RwSignal::new("masking".into()),
+            noise_level: RwSignal::new(0.1),
+            has_generated: RwSignal::new(false),
+            has_sparsity: RwSignal::new(false),
+            loss_label: RwSignal::new(String::new()),
         }
+    }
+
+    /// Shows what the page needs to know about a newly built model.
+    pub fn publish_model(&self, cfg: &ModelConfig) {
+        let (kind, level) = engine::noise_control(cfg.noise);
+        self.noise_kind.set(kind.into());
+        self.noise_level.set(level as f64);
+        self.has_generated.set(cfg.variational || cfg.code_dim() == 2);
+        self.has_sparsity.set(cfg.sparsity.is_some());
+        let loss = match cfg.loss {
+            crate::core::LossKind::BceLogits => "cross-entropy per digit",
+            crate::core::LossKind::HalfSse => "½·squared error per digit",
+            crate::core::LossKind::Mse => "mean squared error",
+            crate::core::LossKind::SoftmaxCe => "softmax cross-entropy",
+        };
+        self.loss_label.set(if cfg.variational { format!("{loss} + KL") } else { loss.into() });
     }
 }
 
@@ -70,6 +102,19 @@ fn fmt_loss(v: Option<f64>) -> String {
 const PRESET: &str = "dae_vincent";
 const SEED: u64 = 1;
 
+/// `?preset=NAME` picks the starting preset (unknown names get a note and the default).
+fn requested_preset(ui: Ui) -> ModelConfig {
+    let search = dom::window().location().search().unwrap_or_default();
+    let name = search.trim_start_matches('?').split('&').find_map(|kv| kv.strip_prefix("preset=")).map(str::to_string);
+    match name {
+        Some(n) => preset(&n).unwrap_or_else(|| {
+            ui.note.set(Some(format!("Unknown preset '{n}' in the link: starting with {PRESET}. Presets: {}", crate::core::config::preset_list())));
+            preset(PRESET).expect("built-in preset")
+        }),
+        None => preset(PRESET).expect("built-in preset"),
+    }
+}
+
 async fn start(ui: Ui) {
     match loader::load(&ui).await {
         Ok((manifest, mnist)) => {
@@ -83,7 +128,9 @@ async fn start(ui: Ui) {
             };
             ui.data_source.set(format!("{}{note}", manifest.label));
             dom::yield_now().await;
-            let cfg = preset(PRESET).expect("built-in preset");
+            let cfg = requested_preset(ui);
+            ui.preset.set(cfg.name.clone());
+            ui.publish_model(&cfg);
             match engine::install(ui, mnist, cfg, SEED, requested_backend()).await {
                 Ok(()) => ui.state.set("ready".into()),
                 Err(e) => {
@@ -194,9 +241,16 @@ pub fn App() -> impl IntoView {
     wasm_bindgen_futures::spawn_local(start(ui));
     let not_ready = move || matches!(ui.state.get().as_str(), "loading" | "error");
     let running = move || ui.state.get() == "training";
-    let noise_kind = RwSignal::new("masking".to_string());
-    let noise_level = RwSignal::new(0.1f64);
+    let noise_kind = ui.noise_kind;
+    let noise_level = ui.noise_level;
     let apply_noise = move || engine::set_noise(ui, &noise_kind.get_untracked(), noise_level.get_untracked() as f32);
+    let level_label = move || match noise_kind.get().as_str() {
+        "gaussian" => "σ ",
+        "salt_pepper" => "corrupted fraction ",
+        "none" => "(no noise) ",
+        _ => "destroyed fraction ",
+    };
+    let about = move || describe(&ui.preset.get()).map(|(t, src, what)| (t, src, what));
     let switch = move |ev: leptos::ev::Event| {
         let kind = if event_target_value(&ev) == "gpu" { engine::Kind::Gpu } else { engine::Kind::Cpu };
         wasm_bindgen_futures::spawn_local(engine::switch_backend(ui, kind));
@@ -206,7 +260,9 @@ pub fn App() -> impl IntoView {
         <main id="app" data-state=move || ui.state.get()>
             <header>
                 <h1>"Autoencoder Playground"</h1>
-                <p class="subtitle">"A denoising autoencoder (Vincent et al. 2008: 784→500→784, sigmoid, cross-entropy, masking noise, SGD) learning MNIST in your browser."</p>
+                <p class="subtitle" id="preset-about">
+                    {move || about().map(|(t, src, what)| view! { <strong>{t}</strong>" ("{src}"): "{what} }.into_any()).unwrap_or_else(|| "Autoencoders learning MNIST in your browser.".into_any())}
+                </p>
             </header>
             <section class="panel data-panel">
                 <div id="data-status">{move || ui.data_status.get()}</div>
@@ -233,6 +289,15 @@ pub fn App() -> impl IntoView {
                     <button id="step" disabled=move || not_ready() || running() on:click=move |_| engine::step(ui)>"Step"</button>
                     <button id="reset" disabled=not_ready on:click=move |_| engine::reset(ui)>"Reset"</button>
                 </div>
+                <label>"Preset "
+                    <select id="preset-select" disabled=move || not_ready() on:change=move |ev| engine::set_preset(ui, &event_target_value(&ev))
+                        prop:value=move || ui.preset.get()>
+                        {PRESET_NAMES.iter().map(|&n| {
+                            let title = describe(n).map(|d| d.0).unwrap_or(n);
+                            view! { <option value=n>{format!("{n} — {title}")}</option> }
+                        }).collect_view()}
+                    </select>
+                </label>
                 <label>"Backend "
                     <select id="backend-select" disabled=not_ready on:change=switch
                         prop:value=move || ui.backend_kind.get()>
@@ -241,18 +306,21 @@ pub fn App() -> impl IntoView {
                     </select>
                 </label>
                 <label>"Noise "
-                    <select id="noise-kind" on:change=move |ev| { noise_kind.set(event_target_value(&ev)); apply_noise(); }>
-                        <option value="masking" selected=true>"masking"</option>
+                    <select id="noise-kind" prop:value=move || noise_kind.get() on:change=move |ev| { noise_kind.set(event_target_value(&ev)); apply_noise(); }>
+                        <option value="masking">"masking"</option>
+                        <option value="gaussian">"Gaussian"</option>
+                        <option value="salt_pepper">"salt and pepper"</option>
+                        <option value="dropout">"dropout"</option>
                         <option value="none">"none"</option>
                     </select>
                 </label>
-                <label>"destroyed fraction "
-                    <input id="noise-level" type="range" min="0" max="0.9" step="0.05" value="0.1"
+                <label>{level_label}
+                    <input id="noise-level" type="range" min="0" max="0.9" step="0.01" prop:value=move || noise_level.get().to_string()
                         on:input=move |ev| {
                             noise_level.set(event_target_value(&ev).parse().unwrap_or(0.1));
                             apply_noise();
                         } />
-                    <output>{move || format!("{:.2}", noise_level.get())}</output>
+                    <output id="noise-level-value">{move || format!("{:.2}", noise_level.get())}</output>
                 </label>
                 <div class="stats">
                     <div class="stat"><span class="label">"backend"</span><span class="value" id="backend">{move || ui.backend.get()}</span></div>
@@ -265,7 +333,7 @@ pub fn App() -> impl IntoView {
             </section>
             <section class="panel chart-panel">
                 <h2>"Loss"</h2>
-                <p class="legend"><span class="train-key">"━ train (BCE per digit)"</span>" "<span class="test-key">"● test"</span></p>
+                <p class="legend"><span class="train-key">{move || format!("━ train ({})", ui.loss_label.get())}</span>" "<span class="test-key">"● test"</span></p>
                 <canvas id="loss-chart" width="640" height="280"></canvas>
             </section>
             <section class="panel recon-panel">
@@ -274,6 +342,26 @@ pub fn App() -> impl IntoView {
                 <canvas id="recon" class="digits" width="280" height="84"></canvas>
             </section>
             <DrawPad ui=ui />
+            <section class="panel pictures-panel">
+                <h2>"What the model learned"</h2>
+                <div class="pictures">
+                    <figure><canvas id="features" width="280" height="280"></canvas>
+                        <figcaption>"Features: the first layer's weights of 100 units, one 28×28 tile each (contrast per tile)"</figcaption></figure>
+                    <figure><canvas id="latent" width="320" height="320"></canvas>
+                        <figcaption>{move || if ui.has_generated.get() && !ui.has_sparsity.get() { "Latent space: codes of 1,000 test digits by label" } else { "Latent space: codes of 1,000 test digits by label (wide codes projected on their two principal components)" }}</figcaption></figure>
+                    <Show when=move || ui.has_generated.get()>
+                        <figure><canvas id="generated" width="224" height="112"></canvas>
+                            <figcaption>"Generated: codes decoded into digits (random N(0, I) codes for a VAE; a grid over a 2-D code plane)"</figcaption>
+                            <button id="new-samples" on:click=move |_| engine::new_samples(ui)>"New samples"</button></figure>
+                    </Show>
+                    <figure><canvas id="interp" width="280" height="28"></canvas>
+                        <figcaption>"Interpolation: decoding the path from a 3 (or your drawing) to an 8"</figcaption></figure>
+                    <Show when=move || ui.has_sparsity.get()>
+                        <figure><canvas id="sparsity" width="320" height="160"></canvas>
+                            <figcaption>"Sparsity: mean activation of each hidden unit over 1,000 test digits, against the target ρ"</figcaption></figure>
+                    </Show>
+                </div>
+            </section>
         </main>
     }
 }
