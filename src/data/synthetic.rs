@@ -23,7 +23,7 @@ pub fn cloud_3d(m: usize, seed: u64) -> Vec<f32> {
     let mut rng = Pcg64Mcg::seed_from_u64(seed);
     // Drawn in the notebook's order: all angles, then each column's noise in turn.
     let angles: Vec<f64> = (0..m).map(|_| rng.random::<f64>() * 3.0 * std::f64::consts::PI / 2.0 - 0.5).collect();
-    let mut normal = |rng: &mut Pcg64Mcg| -> f64 { rng.sample(StandardNormal) };
+    let normal = |rng: &mut Pcg64Mcg| -> f64 { rng.sample(StandardNormal) };
     let x0: Vec<f64> = angles.iter().map(|&a| a.cos() + a.sin() / 2.0 + NOISE * normal(&mut rng) / 2.0).collect();
     let x1: Vec<f64> = angles.iter().map(|&a| a.sin() * 0.7 + NOISE * normal(&mut rng) / 2.0).collect();
     let x2: Vec<f64> = x0.iter().zip(&x1).map(|(&a, &b)| a * 0.1 + b * 0.3 + NOISE * normal(&mut rng)).collect();
