@@ -77,3 +77,31 @@ fn every_preset_trains_from_the_cli() {
         assert!(done["test_loss"].as_f64().unwrap().is_finite(), "{name}: {done}");
     }
 }
+
+#[test]
+fn pca_reports_the_fifty_component_test_loss() {
+    let dir = common::mnist_dir();
+    let (code, out, err) = aeplay(&["pca", "--components", "50", "--data", dir.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "stderr: {err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON line");
+    assert_eq!(v["components"], 50);
+    assert_eq!(v["explained_variance_ratio"].as_array().unwrap().len(), 50);
+    let test = v["test_loss"].as_f64().unwrap();
+    assert!((test - 4.502).abs() < 0.01, "test loss {test}");
+    assert!(v["fit_seconds"].is_number() && v["variance_kept"].as_f64().unwrap() < 1.0, "{v}");
+}
+
+#[test]
+fn pca_on_the_synthetic_cloud() {
+    let (code, out, err) = aeplay(&["pca", "--synthetic", "3d", "--components", "2", "--json"]);
+    assert_eq!(code, 0, "stderr: {err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON line");
+    assert_eq!((v["points"].as_u64(), v["components"].as_u64()), (Some(200), Some(2)));
+    let kept = v["variance_kept"].as_f64().unwrap();
+    let mse = v["reconstruction_mse"].as_f64().unwrap();
+    // Standardised columns: the MSE is the discarded variance fraction (population variance).
+    assert!((0.85..0.999).contains(&kept), "{v}");
+    assert!((mse - (1.0 - kept)).abs() < 1e-3, "{v}");
+    assert_one_line_failure(&["pca", "--synthetic", "3d", "--components", "4"], "between 1 and 3");
+    assert_one_line_failure(&["pca", "--synthetic", "4d"], "4d");
+}

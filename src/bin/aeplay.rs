@@ -1,5 +1,6 @@
-//! `aeplay`: the native command-line tool. Trains presets (`train`) and measures training
-//! throughput (`bench`) with the same library code the web app runs.
+//! `aeplay`: the native command-line tool. Trains presets (`train`), measures training
+//! throughput (`bench`) and fits the PCA baseline of the linear presets (`pca`) with the
+//! same library code the web app runs.
 
 #[cfg(target_arch = "wasm32")]
 fn main() {}
@@ -18,6 +19,7 @@ mod cli {
     use aeplay::backend::gpu::{GpuBackend, GpuContext};
     use aeplay::backend::Backend;
     use aeplay::core::config::{preset, preset_list};
+    use aeplay::core::pca::Pca;
     use aeplay::core::ModelConfig;
     use aeplay::data::Mnist;
     use aeplay::train::Trainer;
@@ -36,6 +38,13 @@ mod cli {
         Cpu,
         /// wgpu on Vulkan (the browser uses WebGPU).
         Gpu,
+    }
+
+    #[derive(Clone, Copy, ValueEnum)]
+    enum SyntheticKind {
+        /// The curved 3-D band of `linear_3d_pca` (standardised).
+        #[value(name = "3d")]
+        ThreeD,
     }
 
     #[derive(Subcommand)]
@@ -87,6 +96,27 @@ mod cli {
             allow_cpu_adapter: bool,
             #[command(flatten)]
             cpu: CpuOpts,
+        },
+        /// Fit PCA (the optimum of a linear autoencoder) on the MNIST training images and report
+        /// the variance kept and the ½·Σ(x̂−x)² test loss; or on the synthetic 3-D cloud.
+        Pca {
+            /// Principal components kept (default: 50 on MNIST, 2 on the 3-D cloud).
+            #[arg(long)]
+            components: Option<usize>,
+            /// Directory with the four MNIST IDX files (gzip or raw). Default: $MNIST_DIR or www/data.
+            #[arg(long)]
+            data: Option<PathBuf>,
+            /// Fit on synthetic data instead of MNIST.
+            #[arg(long, value_enum)]
+            synthetic: Option<SyntheticKind>,
+            /// Points in the synthetic cloud.
+            #[arg(long, default_value_t = aeplay::data::synthetic::DEFAULT_POINTS)]
+            points: usize,
+            /// Seed of the synthetic cloud.
+            #[arg(long, default_value_t = 1)]
+            seed: u64,
+            #[arg(long)]
+            json: bool,
         },
         /// Compare matrix-multiply kernels on the training step's shapes (GFLOP/s per kernel).
         Kernels {
@@ -308,6 +338,47 @@ mod cli {
                             "gflops": cfg.flops_per_step(b) * steps as f64 / secs / 1e9, "final_loss": loss,
                         }),
                     );
+                }
+                Ok(())
+            }
+            Cmd::Pca { components, data, synthetic, points, seed, json } => {
+                match synthetic {
+                    None => {
+                        let k = components.unwrap_or(50);
+                        let data = load(data)?;
+                        let start = Instant::now();
+                        let pca = Pca::fit_dataset(&data.train, k)?;
+                        let fit_secs = start.elapsed().as_secs_f64();
+                        let test_loss = pca.half_sse_loss_dataset(&data.test);
+                        let train_loss = pca.half_sse_loss_dataset(&data.train);
+                        emit(
+                            json,
+                            json!({
+                                "event": "pca", "data": "mnist", "components": k, "train_rows": pca.samples,
+                                "variance_kept": pca.variance_kept(), "explained_variance_ratio": pca.explained_variance_ratio(),
+                                "train_loss": train_loss, "test_loss": test_loss,
+                                "fit_seconds": fit_secs, "seconds": start.elapsed().as_secs_f64(),
+                            }),
+                        );
+                    }
+                    Some(SyntheticKind::ThreeD) => {
+                        use aeplay::data::synthetic::{cloud_3d, DIM};
+                        let k = components.unwrap_or(2);
+                        let start = Instant::now();
+                        let cloud = cloud_3d(points, seed);
+                        let pca = Pca::fit(&cloud, DIM, k)?;
+                        let recon = pca.reconstruct(&pca.project(&cloud));
+                        let mse = recon.iter().zip(&cloud).map(|(&a, &b)| ((a - b) as f64).powi(2)).sum::<f64>() / cloud.len() as f64;
+                        emit(
+                            json,
+                            json!({
+                                "event": "pca", "data": "3d", "points": points, "seed": seed, "components": k,
+                                "variance_kept": pca.variance_kept(), "explained_variance_ratio": pca.explained_variance_ratio(),
+                                "reconstruction_mse": mse, "loss": pca.half_sse_loss(&cloud),
+                                "seconds": start.elapsed().as_secs_f64(),
+                            }),
+                        );
+                    }
                 }
                 Ok(())
             }

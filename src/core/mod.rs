@@ -4,6 +4,7 @@
 pub mod config;
 pub mod layout;
 pub mod ops;
+pub mod pca;
 pub mod reference;
 pub mod rng;
 pub mod viz;

@@ -4,6 +4,7 @@
 pub mod draw;
 pub mod idx;
 pub mod mnist;
+pub mod synthetic;
 
 pub use idx::IdxError;
 pub use mnist::{DataError, Dataset, Mnist, FILES};

@@ -1,0 +1,399 @@
+//! Principal component analysis on the host: the optimum a linear autoencoder with the
+//! ½·Σ(z−x)² loss approaches (`linear_50`), and the 2-D codes of `linear_3d_pca`.
+//!
+//! The covariance Xᵀ·X of the centred data is built in chunks of rows with `sgemm` (each
+//! chunk's f32 product is added into an f64 accumulator, so memory stays bounded and the
+//! rounding error does not grow with the number of rows); the d×d eigen-decomposition is
+//! nalgebra's `SymmetricEigen` in f64. No threads of its own: it runs unchanged in wasm.
+
+use nalgebra::{DMatrix, SymmetricEigen};
+
+use crate::data::Dataset;
+
+/// Rows per `sgemm` chunk of the covariance (and of the loss): bounded memory
+/// (CHUNK × d f32) whatever the number of rows.
+const CHUNK: usize = 1024;
+
+/// A fitted PCA: `components` are `k` orthonormal rows of length `dim`, sorted by
+/// decreasing explained variance, each with its largest-magnitude entry positive.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pca {
+    pub dim: usize,
+    pub k: usize,
+    /// Rows the fit saw.
+    pub samples: usize,
+    /// Per-feature mean of the fitted rows (length `dim`).
+    pub mean: Vec<f32>,
+    /// k × dim, row-major.
+    pub components: Vec<f32>,
+    /// Variance (n−1 denominator, as scikit-learn) along each component (length `k`).
+    pub explained_variance: Vec<f64>,
+    /// Sum of the variances of all `dim` features (the trace of the covariance).
+    pub total_variance: f64,
+}
+
+impl Pca {
+    /// Fits `k` components to `rows` (n × `dim`, row-major f32).
+    pub fn fit(rows: &[f32], dim: usize, k: usize) -> Result<Pca, String> {
+        if dim == 0 || rows.len() % dim != 0 {
+            return Err(format!("{} values are not whole rows of {dim}", rows.len()));
+        }
+        let n = rows.len() / dim;
+        Self::fit_with(n, dim, k, |i, out| out.copy_from_slice(&rows[i * dim..(i + 1) * dim]))
+    }
+
+    /// Fits `k` components to the images of a u8 MNIST dataset, as pixels/255 (converted a
+    /// chunk at a time, never the whole set).
+    pub fn fit_dataset(data: &Dataset, k: usize) -> Result<Pca, String> {
+        Self::fit_with(data.items, data.dim(), k, |i, out| fill_pixels(data.image(i), out))
+    }
+
+    /// Fits on `n` rows of `dim` values produced by `row(i, out)`.
+    pub fn fit_with(n: usize, dim: usize, k: usize, row: impl Fn(usize, &mut [f32])) -> Result<Pca, String> {
+        if dim == 0 {
+            return Err("PCA needs at least one feature".into());
+        }
+        if k == 0 || k > dim {
+            return Err(format!("--components must be between 1 and {dim} (the data's dimension), not {k}"));
+        }
+        if n < 2 {
+            return Err(format!("PCA needs at least 2 rows, got {n}"));
+        }
+        // Mean, accumulated in f64.
+        let mut buf = vec![0f32; dim];
+        let mut sum = vec![0f64; dim];
+        for i in 0..n {
+            row(i, &mut buf);
+            for (s, &v) in sum.iter_mut().zip(&buf) {
+                *s += v as f64;
+            }
+        }
+        let mean: Vec<f32> = sum.iter().map(|&s| (s / n as f64) as f32).collect();
+
+        // Xᵀ·X of the centred rows, a chunk at a time.
+        let mut cov = vec![0f64; dim * dim];
+        let mut chunk = vec![0f32; CHUNK.min(n) * dim];
+        let mut prod = vec![0f32; dim * dim];
+        let mut start = 0;
+        while start < n {
+            let rows_here = CHUNK.min(n - start);
+            for r in 0..rows_here {
+                let out = &mut chunk[r * dim..(r + 1) * dim];
+                row(start + r, out);
+                for (v, &m) in out.iter_mut().zip(&mean) {
+                    *v -= m;
+                }
+            }
+            // prod (dim×dim) = chunkᵀ (dim×rows) · chunk (rows×dim).
+            // SAFETY: chunk holds rows_here×dim values and prod dim×dim, with these strides.
+            unsafe {
+                matrixmultiply::sgemm(
+                    dim, rows_here, dim, 1.0,
+                    chunk.as_ptr(), 1, dim as isize,
+                    chunk.as_ptr(), dim as isize, 1,
+                    0.0, prod.as_mut_ptr(), dim as isize, 1,
+                );
+            }
+            for (c, &p) in cov.iter_mut().zip(&prod) {
+                *c += p as f64;
+            }
+            start += rows_here;
+        }
+        let denom = (n - 1) as f64;
+        // Symmetrise (the two halves come from the same products, but make it exact).
+        let m = DMatrix::from_fn(dim, dim, |i, j| 0.5 * (cov[i * dim + j] + cov[j * dim + i]) / denom);
+        let total_variance = m.trace();
+        let eig = SymmetricEigen::new(m);
+
+        let mut order: Vec<usize> = (0..dim).collect();
+        order.sort_by(|&a, &b| eig.eigenvalues[b].total_cmp(&eig.eigenvalues[a]).then(a.cmp(&b)));
+        let mut components = Vec::with_capacity(k * dim);
+        let mut explained_variance = Vec::with_capacity(k);
+        for &c in &order[..k] {
+            let v = eig.eigenvectors.column(c);
+            // Sign: the entry of largest magnitude (the first such) is positive.
+            let mut pivot = 0;
+            for i in 1..dim {
+                if v[i].abs() > v[pivot].abs() {
+                    pivot = i;
+                }
+            }
+            let sign = if v[pivot] < 0.0 { -1.0 } else { 1.0 };
+            components.extend(v.iter().map(|&x| (sign * x) as f32));
+            explained_variance.push(eig.eigenvalues[c].max(0.0));
+        }
+        Ok(Pca { dim, k, samples: n, mean, components, explained_variance, total_variance })
+    }
+
+    /// Fraction of the total variance along each component.
+    pub fn explained_variance_ratio(&self) -> Vec<f64> {
+        self.explained_variance.iter().map(|&v| if self.total_variance > 0.0 { v / self.total_variance } else { 0.0 }).collect()
+    }
+
+    /// Fraction of the total variance the `k` components keep.
+    pub fn variance_kept(&self) -> f64 {
+        self.explained_variance_ratio().iter().sum()
+    }
+
+    /// Component `c` (length `dim`).
+    pub fn component(&self, c: usize) -> &[f32] {
+        &self.components[c * self.dim..(c + 1) * self.dim]
+    }
+
+    /// Codes (n × k) of `rows` (n × dim): (x − mean)·Cᵀ.
+    pub fn project(&self, rows: &[f32]) -> Vec<f32> {
+        assert_eq!(rows.len() % self.dim, 0, "{} values are not whole rows of {}", rows.len(), self.dim);
+        let n = rows.len() / self.dim;
+        let centred: Vec<f32> = rows.chunks_exact(self.dim).flat_map(|r| r.iter().zip(&self.mean).map(|(&x, &m)| x - m)).collect();
+        let mut codes = vec![0f32; n * self.k];
+        self.project_centred(&centred, n, &mut codes);
+        codes
+    }
+
+    /// Rows (n × dim) from codes (n × k): codes·C + mean.
+    pub fn reconstruct(&self, codes: &[f32]) -> Vec<f32> {
+        assert_eq!(codes.len() % self.k, 0, "{} values are not whole codes of {}", codes.len(), self.k);
+        let n = codes.len() / self.k;
+        let mut out = vec![0f32; n * self.dim];
+        for r in out.chunks_exact_mut(self.dim) {
+            r.copy_from_slice(&self.mean);
+        }
+        // SAFETY: codes is n×k, components k×dim, out n×dim, all row-major.
+        unsafe {
+            matrixmultiply::sgemm(
+                n, self.k, self.dim, 1.0,
+                codes.as_ptr(), self.k as isize, 1,
+                self.components.as_ptr(), self.dim as isize, 1,
+                1.0, out.as_mut_ptr(), self.dim as isize, 1,
+            );
+        }
+        out
+    }
+
+    /// Mean over `rows` of ½·Σ(reconstruction − x)², the loss of the linear presets.
+    pub fn half_sse_loss(&self, rows: &[f32]) -> f64 {
+        assert_eq!(rows.len() % self.dim, 0, "{} values are not whole rows of {}", rows.len(), self.dim);
+        let n = rows.len() / self.dim;
+        let d = self.dim;
+        self.half_sse_loss_with(n, |i, out| out.copy_from_slice(&rows[i * d..(i + 1) * d]))
+    }
+
+    /// [`Pca::half_sse_loss`] on the images of a u8 dataset (pixels/255).
+    pub fn half_sse_loss_dataset(&self, data: &Dataset) -> f64 {
+        assert_eq!(data.dim(), self.dim, "the dataset's images have {} pixels, the PCA {}", data.dim(), self.dim);
+        self.half_sse_loss_with(data.items, |i, out| fill_pixels(data.image(i), out))
+    }
+
+    fn half_sse_loss_with(&self, n: usize, row: impl Fn(usize, &mut [f32])) -> f64 {
+        if n == 0 {
+            return f64::NAN;
+        }
+        let (d, k) = (self.dim, self.k);
+        let mut x = vec![0f32; CHUNK.min(n) * d];
+        let mut centred = vec![0f32; CHUNK.min(n) * d];
+        let mut codes = vec![0f32; CHUNK.min(n) * k];
+        let mut total = 0f64;
+        let mut start = 0;
+        while start < n {
+            let rows_here = CHUNK.min(n - start);
+            for r in 0..rows_here {
+                row(start + r, &mut x[r * d..(r + 1) * d]);
+                for j in 0..d {
+                    centred[r * d + j] = x[r * d + j] - self.mean[j];
+                }
+            }
+            self.project_centred(&centred[..rows_here * d], rows_here, &mut codes[..rows_here * k]);
+            let recon = self.reconstruct(&codes[..rows_here * k]);
+            total += recon.iter().zip(&x[..rows_here * d]).map(|(&z, &x)| ((z - x) as f64).powi(2)).sum::<f64>();
+            start += rows_here;
+        }
+        0.5 * total / n as f64
+    }
+
+    fn project_centred(&self, centred: &[f32], n: usize, codes: &mut [f32]) {
+        // SAFETY: centred is n×dim, components k×dim (read as dim×k), codes n×k.
+        unsafe {
+            matrixmultiply::sgemm(
+                n, self.dim, self.k, 1.0,
+                centred.as_ptr(), self.dim as isize, 1,
+                self.components.as_ptr(), 1, self.dim as isize,
+                0.0, codes.as_mut_ptr(), self.k as isize, 1,
+            );
+        }
+    }
+}
+
+fn fill_pixels(src: &[u8], out: &mut [f32]) {
+    for (o, &p) in out.iter_mut().zip(src) {
+        *o = p as f32 / 255.0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// n points in the plane spanned by two orthogonal 5-D directions, offset from 0.
+    fn plane_data(n: usize) -> (Vec<f32>, [f32; 5], [f32; 5]) {
+        let u = [0.6f32, 0.8, 0.0, 0.0, 0.0];
+        let v = [0.0f32, 0.0, 0.0, -0.8, 0.6];
+        let offset = [1.0f32, -2.0, 3.0, 0.5, 0.25];
+        let mut rows = Vec::new();
+        for i in 0..n {
+            // An ellipse over whole turns: spread 3 along u, 1 along v, uncorrelated.
+            let t = std::f32::consts::TAU * i as f32 / n as f32;
+            let a = 3.0 * t.cos();
+            let b = t.sin();
+            for j in 0..5 {
+                rows.push(offset[j] + a * u[j] + b * v[j]);
+            }
+        }
+        (rows, u, v)
+    }
+
+    fn dot(a: &[f32], b: &[f32]) -> f64 {
+        a.iter().zip(b).map(|(&x, &y)| x as f64 * y as f64).sum()
+    }
+
+    #[test]
+    fn a_plane_in_5d_is_recovered_exactly_by_two_components() {
+        let (rows, u, v) = plane_data(200);
+        let pca = Pca::fit(&rows, 5, 3).unwrap();
+        assert_eq!((pca.dim, pca.k, pca.samples), (5, 3, 200));
+        // Orthonormal rows.
+        for a in 0..3 {
+            for b in 0..3 {
+                let want = if a == b { 1.0 } else { 0.0 };
+                assert!((dot(pca.component(a), pca.component(b)) - want).abs() < 1e-5, "C{a}·C{b}");
+            }
+        }
+        // Sorted; the third direction holds no variance; two components keep all of it.
+        let ev = &pca.explained_variance;
+        assert!(ev[0] >= ev[1] && ev[1] >= ev[2], "{ev:?}");
+        assert!(ev[2] < 1e-6 * ev[0], "{ev:?}");
+        let ratio = pca.explained_variance_ratio();
+        assert!((ratio[0] + ratio[1] - 1.0).abs() < 1e-6, "{ratio:?}");
+        // The first two components span the plane: |C0·u| ≈ 1 (u has the larger spread).
+        assert!((dot(pca.component(0), &u).abs() - 1.0).abs() < 1e-4);
+        assert!((dot(pca.component(1), &v).abs() - 1.0).abs() < 1e-4);
+
+        let two = Pca::fit(&rows, 5, 2).unwrap();
+        assert_eq!(&two.components[..], &pca.components[..10], "k does not change the leading components");
+        assert!(two.half_sse_loss(&rows) < 1e-9, "loss {}", two.half_sse_loss(&rows));
+        let back = two.reconstruct(&two.project(&rows));
+        let worst = back.iter().zip(&rows).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+        assert!(worst < 1e-4, "reconstruction off by {worst}");
+    }
+
+    #[test]
+    fn mean_and_variances_match_a_direct_computation() {
+        let (rows, ..) = plane_data(50);
+        let pca = Pca::fit(&rows, 5, 5).unwrap();
+        for j in 0..5 {
+            let col: Vec<f64> = rows.chunks(5).map(|r| r[j] as f64).collect();
+            let m = col.iter().sum::<f64>() / 50.0;
+            assert!((pca.mean[j] as f64 - m).abs() < 1e-5);
+        }
+        let total: f64 = (0..5)
+            .map(|j| {
+                let col: Vec<f64> = rows.chunks(5).map(|r| r[j] as f64 - pca.mean[j] as f64).collect();
+                col.iter().map(|x| x * x).sum::<f64>() / 49.0
+            })
+            .sum();
+        assert!((pca.total_variance - total).abs() < 1e-4 * total);
+        assert!((pca.explained_variance.iter().sum::<f64>() - total).abs() < 1e-4 * total);
+        // With every component, reconstruction is exact.
+        assert!(pca.half_sse_loss(&rows) < 1e-9);
+    }
+
+    #[test]
+    fn loss_is_half_the_discarded_variance() {
+        // Full-rank data: ½·mean‖x − x̂‖² = ½·(n−1)/n·Σ discarded eigenvalues on the fitted rows.
+        let rows: Vec<f32> = (0..400).map(|i| ((i * 7919 % 1000) as f32 / 1000.0 - 0.5) * (1.0 + (i % 4) as f32)).collect();
+        let all = Pca::fit(&rows, 4, 4).unwrap();
+        let one = Pca::fit(&rows, 4, 1).unwrap();
+        let discarded: f64 = all.explained_variance[1..].iter().sum();
+        let want = 0.5 * discarded * 99.0 / 100.0;
+        let got = one.half_sse_loss(&rows);
+        assert!((got - want).abs() < 1e-5 * want, "{got} vs {want}");
+    }
+
+    #[test]
+    fn round_trip_in_the_component_space() {
+        let (rows, ..) = plane_data(64);
+        let pca = Pca::fit(&rows, 5, 2).unwrap();
+        let codes: Vec<f32> = (0..20).map(|i| i as f32 * 0.37 - 3.0).collect();
+        let again = pca.project(&pca.reconstruct(&codes));
+        for (a, b) in again.iter().zip(&codes) {
+            assert!((a - b).abs() < 1e-4, "{a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn sign_convention_is_deterministic() {
+        let (rows, ..) = plane_data(100);
+        let pca = Pca::fit(&rows, 5, 2).unwrap();
+        for c in 0..2 {
+            let comp = pca.component(c);
+            let big = comp.iter().cloned().fold(0.0f32, |m, x| if x.abs() > m.abs() { x } else { m });
+            assert!(big > 0.0, "component {c}: {comp:?}");
+        }
+        // The known directions, with the signs the convention picks: u = (0.6, 0.8, 0, 0, 0)
+        // as is, v = (0, 0, 0, −0.8, 0.6) flipped.
+        let want = [[0.6f32, 0.8, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.8, -0.6]];
+        for (c, w) in want.iter().enumerate() {
+            for (a, b) in pca.component(c).iter().zip(w) {
+                assert!((a - b).abs() < 1e-4, "component {c}: {:?}", pca.component(c));
+            }
+        }
+        assert_eq!(Pca::fit(&rows, 5, 2).unwrap(), pca, "the fit is not deterministic");
+    }
+
+    #[test]
+    fn chunking_does_not_change_the_fit() {
+        // More rows than one chunk.
+        let rows: Vec<f32> = (0..3 * CHUNK + 17).flat_map(|i| {
+            let t = i as f32 * 0.001;
+            [t.sin(), (2.0 * t).cos(), t.sin() * 0.5 + 0.1 * (7.0 * t).cos()]
+        }).collect();
+        let pca = Pca::fit(&rows, 3, 3).unwrap();
+        let n = rows.len() / 3;
+        let mut cov = [[0f64; 3]; 3];
+        for r in rows.chunks(3) {
+            for a in 0..3 {
+                for b in 0..3 {
+                    cov[a][b] += (r[a] - pca.mean[a]) as f64 * (r[b] - pca.mean[b]) as f64 / (n - 1) as f64;
+                }
+            }
+        }
+        // C·cov·Cᵀ is diagonal with the explained variances.
+        for a in 0..3 {
+            for b in 0..3 {
+                let (ca, cb) = (pca.component(a), pca.component(b));
+                let q: f64 = (0..3).flat_map(|i| (0..3).map(move |j| (i, j))).map(|(i, j)| ca[i] as f64 * cov[i][j] * cb[j] as f64).sum();
+                let want = if a == b { pca.explained_variance[a] } else { 0.0 };
+                assert!((q - want).abs() < 1e-5, "({a},{b}): {q} vs {want}");
+            }
+        }
+    }
+
+    #[test]
+    fn bad_arguments_are_errors() {
+        let rows = vec![0f32; 12];
+        assert!(Pca::fit(&rows, 5, 2).unwrap_err().contains("whole rows"));
+        assert!(Pca::fit(&rows, 4, 0).unwrap_err().contains("between 1 and 4"));
+        assert!(Pca::fit(&rows, 4, 5).unwrap_err().contains("between 1 and 4"));
+        assert!(Pca::fit(&rows[..4], 4, 1).unwrap_err().contains("at least 2 rows"));
+    }
+
+    #[test]
+    fn dataset_fit_matches_the_f32_fit() {
+        let pixels: Vec<u8> = (0..40 * 4).map(|i| ((i * 37 + i / 4 * 11) % 256) as u8).collect();
+        let data = Dataset { items: 40, rows: 2, cols: 2, pixels: pixels.clone(), labels: vec![0; 40] };
+        let rows: Vec<f32> = pixels.iter().map(|&p| p as f32 / 255.0).collect();
+        let a = Pca::fit_dataset(&data, 2).unwrap();
+        let b = Pca::fit(&rows, 4, 2).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.half_sse_loss_dataset(&data), b.half_sse_loss(&rows));
+    }
+}
