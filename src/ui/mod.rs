@@ -43,6 +43,8 @@ pub struct Ui {
     /// A sparsity target to show the histogram against.
     pub has_sparsity: RwSignal<bool>,
     pub loss_label: RwSignal<String>,
+    /// What the page's link asked for that could not be honoured.
+    pub link_note: RwSignal<Option<String>>,
 }
 
 impl Ui {
@@ -68,6 +70,7 @@ impl Ui {
             has_generated: RwSignal::new(false),
             has_sparsity: RwSignal::new(false),
             loss_label: RwSignal::new(String::new()),
+            link_note: RwSignal::new(None),
         }
     }
 
@@ -108,7 +111,7 @@ fn requested_preset(ui: Ui) -> ModelConfig {
     let name = search.trim_start_matches('?').split('&').find_map(|kv| kv.strip_prefix("preset=")).map(str::to_string);
     match name {
         Some(n) => preset(&n).unwrap_or_else(|| {
-            ui.note.set(Some(format!("Unknown preset '{n}' in the link: starting with {PRESET}. Presets: {}", crate::core::config::preset_list())));
+            ui.link_note.set(Some(format!("Unknown preset '{n}' in the link: starting with {PRESET}. Presets: {}", crate::core::config::preset_list())));
             preset(PRESET).expect("built-in preset")
         }),
         None => preset(PRESET).expect("built-in preset"),
@@ -131,7 +134,15 @@ async fn start(ui: Ui) {
             let cfg = requested_preset(ui);
             ui.preset.set(cfg.name.clone());
             ui.publish_model(&cfg);
-            match engine::install(ui, mnist, cfg, SEED, requested_backend()).await {
+            let installed = engine::install(ui, mnist, cfg, SEED, requested_backend()).await;
+            if let Some(link) = ui.link_note.get_untracked() {
+                let note = match ui.note.get_untracked() {
+                    Some(n) => format!("{link} {n}"),
+                    None => link,
+                };
+                ui.note.set(Some(note));
+            }
+            match installed {
                 Ok(()) => ui.state.set("ready".into()),
                 Err(e) => {
                     ui.error.set(Some(e));
