@@ -726,6 +726,46 @@ mod tests {
         assert!(matches!(&e, LoadError::ExtraTensor(n) if n.starts_with("optim.exp_avg")), "{e}");
     }
 
+    /// A tiny synthetic data set (100 training rows) so epochs are a few steps long.
+    fn tiny_data() -> Mnist {
+        use crate::data::mnist::Dataset;
+        let set = |items: usize, salt: usize| Dataset {
+            items,
+            rows: 28,
+            cols: 28,
+            pixels: (0..items * 784).map(|i| ((i * 7 + salt) % 251) as u8).collect(),
+            labels: (0..items).map(|i| (i % 10) as u8).collect(),
+        };
+        Mnist { train: set(100, 0), test: set(20, 3) }
+    }
+
+    #[test]
+    fn a_resumed_run_continues_exactly_like_an_uninterrupted_one() {
+        use crate::backend::cpu::CpuBackend;
+        let data = tiny_data();
+        for name in ["dae_vincent", "stacked_elu"] {
+            let mut cfg = preset(name).unwrap();
+            cfg.batch = 16; // 7 steps per epoch (the last one partial)
+            let mut straight = Trainer::new(CpuBackend::with(crate::backend::cpu::Isa::Scalar, 1), &cfg, &data, 5).unwrap();
+            for _ in 0..20 {
+                straight.step();
+            }
+            let mut first = Trainer::new(CpuBackend::with(crate::backend::cpu::Isa::Scalar, 1), &cfg, &data, 5).unwrap();
+            for _ in 0..9 {
+                first.step();
+            }
+            let saved = from_safetensors(&to_safetensors(&SavedModel::capture(&mut first))).unwrap();
+            assert_eq!((saved.step, saved.epoch, saved.epoch_pos, saved.train_rows), (9, 1, 32, 100));
+            let mut resumed = saved.resume(CpuBackend::with(crate::backend::cpu::Isa::Scalar, 1), &data).unwrap();
+            for _ in 0..11 {
+                resumed.step();
+            }
+            assert_eq!((resumed.step, resumed.epoch, resumed.pos), (straight.step, straight.epoch, straight.pos));
+            let (a, b) = (SavedModel::capture(&mut straight), SavedModel::capture(&mut resumed));
+            assert!(a == b, "{name}: the resumed run differs from the uninterrupted one");
+        }
+    }
+
     #[test]
     fn config_differences_name_each_field() {
         let a = preset("dae_vincent").unwrap();
