@@ -227,7 +227,7 @@ def load_images(directory, prefix):
 def train_epoch(cfg, model, opt, train, generator):
     """One pass over the training images in a random order; returns the mean loss."""
     batch = cfg["batch"]
-    order = torch.randperm(len(train), generator=generator)
+    order = torch.randperm(len(train), generator=generator).to(train.device)
     total, steps = 0.0, 0
     model.train()
     for start in range(0, len(train), batch):
