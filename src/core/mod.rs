@@ -6,5 +6,6 @@ pub mod layout;
 pub mod ops;
 pub mod reference;
 pub mod rng;
+pub mod urlstate;
 
 pub use config::{Activation, Init, LossKind, ModelConfig, NoiseKind, Optimizer};
