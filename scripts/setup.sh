@@ -11,7 +11,7 @@
 #
 # [data args] are passed to scripts/data.sh (--from DIR, --force, --source ...).
 # Everything is idempotent: a tool at the right version is not reinstalled. Works as root or
-# with sudo on a Debian-like machine; only crates.io, npm and apt need to be reachable.
+# with sudo on a Debian-like machine; only crates.io, npm, PyPI and apt need to be reachable.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -122,6 +122,38 @@ ensure_test_tools() {
     npm ci --no-audit --no-fund --loglevel=error
     echo "$sum" >"$stamp"
   fi
+
+  ensure_python_test_deps
+}
+
+# Python for tests/python/check_export.py (the PyTorch export read back with NumPy and
+# safetensors): a virtual environment in .venv with tests/python/requirements.txt, reinstalled
+# only when that file changes (stamp in .venv).
+ensure_python_test_deps() {
+  step "tools: Python .venv (numpy, safetensors from tests/python/requirements.txt)"
+  have python3 || apt_install python3 python3-venv
+  if [[ -x .venv/bin/python ]] && ! .venv/bin/python -c 'import sys' >/dev/null 2>&1; then
+    info ".venv is broken (its Python moved?): recreating it"
+    rm -rf .venv
+  fi
+  if [[ ! -x .venv/bin/python ]]; then
+    if ! python3 -m venv .venv >/dev/null 2>&1; then
+      # Debian's python3 needs python3-venv (ensurepip) for this.
+      rm -rf .venv
+      apt_install python3-venv
+      python3 -m venv .venv
+    fi
+  fi
+  local stamp=.venv/.setup-requirements.sha256 sum
+  sum="$(sha256sum tests/python/requirements.txt | cut -c1-64)"
+  if [[ -f "$stamp" && "$(cat "$stamp")" == "$sum" ]]; then
+    info ".venv: up to date"
+  else
+    info "pip install -r tests/python/requirements.txt (into .venv)"
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+    echo "$sum" >"$stamp"
+  fi
+  info "$(.venv/bin/python --version), $(.venv/bin/python -c 'import numpy, safetensors; print("numpy", numpy.__version__ + ", safetensors", safetensors.__version__)')"
 }
 
 # --- steps ------------------------------------------------------------------------------------

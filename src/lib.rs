@@ -10,11 +10,14 @@
 //!   CPU implementation.
 //! - [`model`] and [`train`]: the autoencoder and its training loop, written once against
 //!   the trait.
+//! - [`io`]: saved models (safetensors with the model description as metadata) and the
+//!   PyTorch export.
 //! - `ui` (wasm only): the Leptos page.
 
 pub mod backend;
 pub mod core;
 pub mod data;
+pub mod io;
 pub mod model;
 pub mod train;
 

@@ -105,3 +105,98 @@ fn pca_on_the_synthetic_cloud() {
     assert_one_line_failure(&["pca", "--synthetic", "3d", "--components", "4"], "between 1 and 3");
     assert_one_line_failure(&["pca", "--synthetic", "4d"], "4d");
 }
+
+fn done_line(out: &str) -> serde_json::Value {
+    let v: serde_json::Value = serde_json::from_str(out.lines().last().expect("output")).expect("JSON line");
+    assert_eq!(v["event"], "done", "{out}");
+    v
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("aeplay-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn save_then_load_continues_like_one_run() {
+    let dir = common::mnist_dir();
+    let d = dir.to_str().unwrap();
+    let tmp = temp_dir("resume");
+    // Adam (moments and t restored) and masking noise (numbered by the step counter).
+    for name in ["relu_ae_adam", "dae_vincent"] {
+        let file = tmp.join(format!("{name}.safetensors"));
+        let f = file.to_str().unwrap();
+        let common = ["--backend", "cpu", "--data", d, "--json", "--batch", "32", "--threads", "1"];
+        let run = |extra: &[&str]| {
+            let mut args = vec!["train"];
+            args.extend_from_slice(&common);
+            args.extend_from_slice(extra);
+            let (code, out, err) = aeplay(&args);
+            assert_eq!(code, 0, "{args:?}: {err}");
+            done_line(&out)
+        };
+        let straight = run(&["--preset", name, "--seed", "9", "--steps", "30"]);
+        let first = run(&["--preset", name, "--seed", "9", "--steps", "20", "--save", f]);
+        assert_eq!(first["saved"], f);
+        let resumed = run(&["--load", f, "--steps", "10"]);
+        assert_eq!(resumed["steps"], 30);
+        assert_eq!(resumed["seed"], 9);
+        assert_eq!(resumed["preset"], *name);
+        assert_eq!(resumed["test_loss"], straight["test_loss"], "{name}: resumed {resumed}, straight {straight}");
+        // The same preset given again is accepted.
+        run(&["--load", f, "--preset", name, "--steps", "1"]);
+    }
+    std::fs::remove_dir_all(&tmp).unwrap();
+}
+
+#[test]
+fn bad_saved_models_and_mismatches_are_one_line_errors() {
+    let dir = common::mnist_dir();
+    let d = dir.to_str().unwrap();
+    let tmp = temp_dir("badload");
+    let good = tmp.join("good.safetensors");
+    let g = good.to_str().unwrap();
+    let (code, _, err) = aeplay(&["train", "--preset", "linear_50", "--steps", "2", "--data", d, "--save", g, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let bytes = std::fs::read(&good).unwrap();
+
+    let truncated = tmp.join("truncated.safetensors");
+    std::fs::write(&truncated, &bytes[..bytes.len() - 100]).unwrap();
+    assert_one_line_failure(&["train", "--load", truncated.to_str().unwrap(), "--data", d], "truncated");
+    let text = tmp.join("notes.txt");
+    std::fs::write(&text, "these are not weights").unwrap();
+    assert_one_line_failure(&["train", "--load", text.to_str().unwrap(), "--data", d], "not a safetensors file");
+    assert_one_line_failure(&["train", "--load", "/nonexistent/model.safetensors", "--data", d], "cannot read");
+    assert_one_line_failure(&["train", "--load", g, "--preset", "tied_ae", "--data", d], "differs from preset tied_ae");
+    assert_one_line_failure(&["train", "--load", g, "--preset", "linear_50", "--batch", "7", "--data", d], "batch: 50 in the file, 7 wanted");
+    assert_one_line_failure(&["train", "--load", g, "--seed", "3", "--data", d], "trained with seed 1");
+    assert_one_line_failure(&["train", "--steps", "1", "--data", d, "--save", "/nonexistent/dir/m.safetensors"], "does not exist");
+    assert_one_line_failure(&["export", "--load", truncated.to_str().unwrap(), "--out", tmp.join("x").to_str().unwrap()], "truncated");
+    // A refused file leaves the target of --save untouched: nothing was trained.
+    assert_eq!(std::fs::read(&good).unwrap(), bytes);
+    std::fs::remove_dir_all(&tmp).unwrap();
+}
+
+#[test]
+fn export_writes_the_model_and_the_torch_script() {
+    let dir = common::mnist_dir();
+    let tmp = temp_dir("export");
+    let file = tmp.join("m.safetensors");
+    let (code, _, err) = aeplay(&["train", "--preset", "tied_ae", "--steps", "3", "--data", dir.to_str().unwrap(), "--save", file.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let out_dir = tmp.join("torch");
+    let (code, out, err) = aeplay(&["export", "--load", file.to_str().unwrap(), "--out", out_dir.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let line: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(line["event"], "export");
+    assert_eq!(line["files"].as_array().unwrap().len(), 2);
+    let script = std::fs::read_to_string(out_dir.join("train_torch.py")).unwrap();
+    assert_eq!(script, aeplay::io::export::TORCH_SCRIPT);
+    let exported = aeplay::io::saved::from_safetensors(&std::fs::read(out_dir.join("model.safetensors")).unwrap()).unwrap();
+    let saved = aeplay::io::saved::from_safetensors(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(exported, saved);
+    assert_eq!(saved.step, 3);
+    std::fs::remove_dir_all(&tmp).unwrap();
+}

@@ -1,6 +1,7 @@
-//! `aeplay`: the native command-line tool. Trains presets (`train`), measures training
-//! throughput (`bench`) and fits the PCA baseline of the linear presets (`pca`) with the
-//! same library code the web app runs.
+//! `aeplay`: the native command-line tool. Trains presets (`train`, saving and resuming
+//! models with `--save` / `--load`), exports a saved model for PyTorch (`export`),
+//! measures training throughput (`bench`) and fits the PCA baseline of the linear presets
+//! (`pca`) with the same library code the web app runs.
 
 #[cfg(target_arch = "wasm32")]
 fn main() {}
@@ -12,7 +13,7 @@ fn main() {
 
 #[cfg(not(target_arch = "wasm32"))]
 mod cli {
-    use std::path::PathBuf;
+    use std::path::{Path, PathBuf};
     use std::time::Instant;
 
     use aeplay::backend::cpu::{CpuBackend, Isa};
@@ -22,6 +23,8 @@ mod cli {
     use aeplay::core::pca::Pca;
     use aeplay::core::ModelConfig;
     use aeplay::data::Mnist;
+    use aeplay::io::export::{export_files, SCRIPT_FILE};
+    use aeplay::io::saved::{from_safetensors, to_safetensors, LoadError, SavedModel, MAX_FILE_BYTES};
     use aeplay::train::Trainer;
     use clap::{Parser, Subcommand, ValueEnum};
     use serde_json::json;
@@ -49,11 +52,13 @@ mod cli {
 
     #[derive(Subcommand)]
     enum Cmd {
-        /// Train a preset and report train/test loss per epoch.
+        /// Train a preset (or continue a saved model) and report train/test loss per epoch.
         Train {
-            #[arg(long, default_value = "dae_vincent")]
-            preset: String,
-            /// Epochs to train (ignored when --steps is given).
+            /// Model to train (default dae_vincent; with --load, only a check that the file holds it).
+            #[arg(long)]
+            preset: Option<String>,
+            /// Epochs to train (ignored when --steps is given); with --load, epochs more
+            /// (finishing the saved model's current epoch counts as one).
             #[arg(long, default_value_t = 1)]
             epochs: usize,
             /// Stop after this many steps instead of whole epochs.
@@ -67,13 +72,32 @@ mod cli {
             /// Override the preset's batch size.
             #[arg(long)]
             batch: Option<usize>,
-            #[arg(long, default_value_t = 1)]
-            seed: u64,
+            /// Run seed (default 1; with --load, the file's).
+            #[arg(long)]
+            seed: Option<u64>,
             /// One JSON object per line instead of text.
             #[arg(long)]
             json: bool,
+            /// Continue training a saved model (.safetensors written by --save or the page):
+            /// its description, weights, optimizer state, step count and data order.
+            #[arg(long, value_name = "FILE")]
+            load: Option<PathBuf>,
+            /// Save the model after training (safetensors; loads in PyTorch and NumPy too).
+            #[arg(long, value_name = "FILE")]
+            save: Option<PathBuf>,
             #[command(flatten)]
             cpu: CpuOpts,
+        },
+        /// Write a saved model and a PyTorch script that continues training it (DIR/model.safetensors, DIR/train_torch.py).
+        Export {
+            /// The saved model (.safetensors written by `train --save` or the page).
+            #[arg(long, value_name = "FILE")]
+            load: PathBuf,
+            /// Directory to write into (created if missing).
+            #[arg(long, value_name = "DIR")]
+            out: PathBuf,
+            #[arg(long)]
+            json: bool,
         },
         /// Measure training throughput: samples/s per batch size (a warm-up first).
         Bench {
@@ -182,6 +206,51 @@ mod cli {
         Ok(cfg)
     }
 
+    /// Reads and checks a saved model; the message names the file.
+    fn read_saved(path: &Path) -> Result<SavedModel, String> {
+        let meta = std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        if meta.len() > MAX_FILE_BYTES as u64 {
+            let e = LoadError::TooLarge { bytes: meta.len() as usize, limit: MAX_FILE_BYTES };
+            return Err(format!("{}: {e}", path.display()));
+        }
+        let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        from_safetensors(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// Writes a file whole or not at all (a temporary file renamed over the target).
+    fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
+        let name = path.file_name().ok_or_else(|| format!("{} is not a file name", path.display()))?;
+        let tmp = path.with_file_name(format!(".{}.tmp{}", name.to_string_lossy(), std::process::id()));
+        std::fs::write(&tmp, bytes)
+            .and_then(|_| std::fs::rename(&tmp, path))
+            .map_err(|e| {
+                let _ = std::fs::remove_file(&tmp);
+                format!("cannot write {}: {e}", path.display())
+            })
+    }
+
+    /// The model to train: a preset, or a saved model (checked against --preset/--seed).
+    fn train_setup(preset: Option<&str>, batch: Option<usize>, seed: Option<u64>, load: Option<&Path>) -> Result<(ModelConfig, u64, Option<SavedModel>), String> {
+        let Some(path) = load else {
+            return Ok((config(preset.unwrap_or("dae_vincent"), batch)?, seed.unwrap_or(1), None));
+        };
+        let mut saved = read_saved(path)?;
+        if let Some(name) = preset {
+            let wanted = config(name, batch)?;
+            saved.check_config(&wanted, &format!("preset {name}")).map_err(|e| {
+                format!("{}: {e} (leave out --preset to continue the saved model as it is)", path.display())
+            })?;
+        }
+        if let Some(s) = seed.filter(|&s| s != saved.seed) {
+            return Err(format!("{} was trained with seed {}, not {s}: leave out --seed to continue it", path.display(), saved.seed));
+        }
+        if let Some(b) = batch {
+            saved.config.batch = b;
+            saved.config.validate()?;
+        }
+        Ok((saved.config.clone(), saved.seed, Some(saved)))
+    }
+
     fn load(data: Option<PathBuf>) -> Result<Mnist, String> {
         let dir = data
             .or_else(|| std::env::var_os("MNIST_DIR").map(PathBuf::from))
@@ -244,8 +313,8 @@ mod cli {
 
     fn run(cli: Cli) -> Result<(), String> {
         match cli.cmd {
-            Cmd::Train { preset, epochs, steps, backend: kind, data, batch, seed, json, cpu } => {
-                let cfg = config(&preset, batch)?;
+            Cmd::Train { preset, epochs, steps, backend: kind, data, batch, seed, json, load: load_path, save, cpu } => {
+                let (cfg, seed, saved) = train_setup(preset.as_deref(), batch, seed, load_path.as_deref())?;
                 if steps.is_none() && epochs == 0 {
                     return Err("--epochs must be at least 1 (or give --steps N)".into());
                 }
@@ -255,8 +324,22 @@ mod cli {
                 let data = load(data)?;
                 let be = Source::new(kind, cpu)?.make();
                 let backend_name = be.name();
-                let mut t = Trainer::new(be, &cfg, &data, seed)?;
-                let total_steps = steps.unwrap_or((epochs * t.steps_per_epoch()) as u64);
+                let mut t = match &saved {
+                    Some(saved) => saved.resume(be, &data)?,
+                    None => Trainer::new(be, &cfg, &data, seed)?,
+                };
+                // Whole epochs: the rest of the current one (all of it unless resumed
+                // mid-epoch), then epochs − 1 more.
+                let rest_of_epoch = (t.train_rows - t.pos).div_ceil(t.batch());
+                let total_steps = steps.unwrap_or((rest_of_epoch + (epochs - 1) * t.steps_per_epoch()) as u64);
+                if let Some(path) = &save {
+                    // Fail before training, not after, if the file cannot be written.
+                    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                        if !dir.is_dir() {
+                            return Err(format!("cannot save to {}: directory {} does not exist", path.display(), dir.display()));
+                        }
+                    }
+                }
                 let start = Instant::now();
                 let mut epoch_start = Instant::now();
                 let mut epoch_examples = 0usize;
@@ -290,14 +373,20 @@ mod cli {
                         epoch_start = Instant::now();
                     }
                 }
-                emit(
-                    json,
-                    json!({
-                        "event": "done", "preset": cfg.name, "backend": backend_name, "steps": t.step,
-                        "epochs": t.epoch as f64 + t.pos as f64 / t.train_rows as f64, "batch": cfg.batch,
-                        "seed": seed, "test_loss": last_test, "seconds": start.elapsed().as_secs_f64(),
-                    }),
-                );
+                let seconds = start.elapsed().as_secs_f64();
+                let mut done = json!({
+                    "event": "done", "preset": cfg.name, "backend": backend_name, "steps": t.step,
+                    "epochs": t.epoch as f64 + t.pos as f64 / t.train_rows as f64, "batch": cfg.batch,
+                    "seed": seed, "test_loss": last_test, "seconds": seconds,
+                });
+                if let Some(path) = &load_path {
+                    done["loaded"] = json!(path.display().to_string());
+                }
+                if let Some(path) = &save {
+                    write_file(path, &to_safetensors(&SavedModel::capture(&mut t)))?;
+                    done["saved"] = json!(path.display().to_string());
+                }
+                emit(json, done);
                 Ok(())
             }
             Cmd::Bench { preset, backend: kind, batch, steps, data, json, allow_cpu_adapter, cpu } => {
@@ -380,6 +469,24 @@ mod cli {
                         );
                     }
                 }
+                Ok(())
+            }
+            Cmd::Export { load, out, json } => {
+                let saved = read_saved(&load)?;
+                std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+                let mut written = Vec::new();
+                for (name, bytes) in export_files(&saved) {
+                    let path = out.join(name);
+                    write_file(&path, &bytes)?;
+                    written.push(path.display().to_string());
+                }
+                emit(
+                    json,
+                    json!({
+                        "event": "export", "preset": saved.config.name, "steps": saved.step, "files": written,
+                        "next": format!("pip install torch numpy safetensors && python {} --data DIR --epochs 1", out.join(SCRIPT_FILE).display()),
+                    }),
+                );
                 Ok(())
             }
             Cmd::Kernels { batch, seconds, cpu } => {

@@ -8,5 +8,6 @@ pub mod pca;
 pub mod reference;
 pub mod rng;
 pub mod viz;
+pub mod urlstate;
 
 pub use config::{Activation, Init, LossKind, ModelConfig, NoiseKind, Optimizer};

@@ -63,8 +63,7 @@ impl<B: Backend> Trainer<B> {
             batch: cfg.batch,
             seed,
             order: (0..data.train.items as u32).collect(),
-            // A separate stream from the one that initialised the weights.
-            rng: Pcg64Mcg::seed_from_u64(seed ^ 0x5eed_0f_da7a),
+            rng: order_rng(seed),
         };
         t.order.shuffle(&mut t.rng);
         Ok(t)
@@ -101,6 +100,31 @@ impl<B: Backend> Trainer<B> {
 
     pub fn batch(&self) -> usize {
         self.batch
+    }
+
+    /// The run seed (initialisation, data order and noise derive from it).
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Sets the progress of a resumed run (a saved model): the step counter (which numbers
+    /// the noise), the completed epochs and the rows of the current epoch already seen. The
+    /// data order is replayed from the seed, so it is the order an uninterrupted run would
+    /// use from here on. Set the model's weights and optimizer state separately.
+    pub fn set_progress(&mut self, step: u64, epoch: usize, pos: usize) -> Result<(), String> {
+        if pos >= self.train_rows {
+            return Err(format!("position {pos} is past the end of an epoch of {} rows", self.train_rows));
+        }
+        self.rng = order_rng(self.seed);
+        self.order = (0..self.train_rows as u32).collect();
+        // One shuffle at the start (as in `new`) and one after each completed epoch.
+        for _ in 0..=epoch {
+            self.order.shuffle(&mut self.rng);
+        }
+        self.step = step;
+        self.epoch = epoch;
+        self.pos = pos;
+        Ok(())
     }
 
     /// Seed of the noise stream (low 32 bits of the run seed).
@@ -165,6 +189,11 @@ impl<B: Backend> Trainer<B> {
     }
 }
 
+/// The generator of the data order: a separate stream from the one that initialised the
+/// weights.
+fn order_rng(seed: u64) -> Pcg64Mcg {
+    Pcg64Mcg::seed_from_u64(seed ^ 0x5eed_0f_da7a)
+}
 
 /// Polls a read-back once: the CPU's reads are ready at once, the native GPU's poll waits
 /// for the device; a browser GPU's is still pending (None).

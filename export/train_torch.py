@@ -1,0 +1,318 @@
+#!/usr/bin/env python3
+"""Continue training an Autoencoder Playground model in PyTorch.
+
+`aeplay export` (and the page's export) writes this script next to `model.safetensors`.
+The script rebuilds the same model from the description stored in the file, loads its
+weights and optimizer state, and trains on:
+
+    pip install torch numpy safetensors
+    python train_torch.py --data DIR --epochs 5 --save trained.safetensors
+
+DIR holds the four MNIST IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte,
+t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, each raw or .gz). Each epoch prints the
+mean training loss and the mean loss on the 10,000 clean test images (the numbers the
+playground shows). `--save` writes the same file format back, so the model can go back
+into the playground.
+
+The file (see the playground's src/io/saved.rs):
+  layers.{l}.weight      [out, in]   as nn.Linear keeps it (y = x @ W.T + b)
+  layers.{l}.bias        [out]
+  optim.{state}.{param}  the optimizer's state per parameter, named as PyTorch names it:
+                         momentum_buffer (SGD with momentum), exp_avg / exp_avg_sq (Adam)
+  metadata "config"      the model description as JSON; "optim_t" the optimizer's step count;
+                         "step", "epoch", "seed", ...
+With tied weights a decoder layer l has only a bias and uses layers.{L-1-l}.weight
+transposed (L = number of layers).
+
+What is the same as in the playground: the model, the losses, the optimizer and its state,
+L2 on the weights only, masking noise. What differs: the random numbers (data order and
+noise), so losses match in distribution, not digit for digit.
+
+Several GPUs or machines: this is plain PyTorch, so the usual recipe applies: start it with
+`torchrun`, call torch.distributed.init_process_group, wrap the model in
+torch.nn.parallel.DistributedDataParallel and give each process its share of every epoch's
+order (see train_epoch).
+"""
+
+import argparse
+import gzip
+import json
+import math
+import os
+import sys
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+FORMAT = "aeplay-model"
+FORMAT_VERSION = 1
+
+# The parts of the model description this script implements. Anything else in a file is a
+# newer feature: if it is switched on (not null / false / 0 / empty) the script stops and
+# says so instead of silently training a different model.
+KNOWN_CONFIG_KEYS = {"name", "dims", "activations", "loss", "noise", "optimizer", "init",
+                     "reduction", "batch", "tied", "l2"}
+ACTIVATIONS = {
+    "identity": lambda z: z,
+    "sigmoid": torch.sigmoid,
+    "tanh": torch.tanh,
+    "relu": torch.relu,
+    "elu": F.elu,  # alpha = 1
+}
+LOSSES = {"bce_logits", "half_sse", "mse"}
+NOISES = {"none", "masking", "gaussian", "salt_pepper", "dropout"}
+OPTIMIZERS = {"sgd": [], "momentum": ["momentum_buffer"], "adam": ["exp_avg", "exp_avg_sq"]}
+REDUCTIONS = {"sum", "mean"}
+
+
+def fail(message):
+    print(f"train_torch.py: error: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+# --- the file -------------------------------------------------------------------------------
+
+def check_config(cfg):
+    """Refuses a description with features this script does not implement."""
+    unknown = sorted(k for k, v in cfg.items() if k not in KNOWN_CONFIG_KEYS and v not in (None, False, 0, "", [], {}))
+    if unknown:
+        fail(f"the model uses features this script does not implement: {', '.join(unknown)} "
+             f"(export it again with a newer playground)")
+    problems = []
+    problems += [f"activation '{a}'" for a in cfg["activations"] if a not in ACTIVATIONS]
+    if cfg["loss"] not in LOSSES:
+        problems.append(f"loss '{cfg['loss']}'")
+    if cfg["noise"]["kind"] not in NOISES:
+        problems.append(f"noise '{cfg['noise']['kind']}'")
+    if cfg["optimizer"]["kind"] not in OPTIMIZERS:
+        problems.append(f"optimizer '{cfg['optimizer']['kind']}'")
+    if cfg["reduction"] not in REDUCTIONS:
+        problems.append(f"reduction '{cfg['reduction']}'")
+    if problems:
+        fail(f"the model uses features this script does not implement: {', '.join(problems)}")
+
+
+def load_model_file(path):
+    """Returns (config, metadata, tensors) of a file saved by the playground."""
+    with safe_open(path, framework="pt") as f:
+        meta = f.metadata() or {}
+        tensors = {name: f.get_tensor(name) for name in f.keys()}
+    if meta.get("format") != FORMAT:
+        fail(f"{path} is not a model saved by the playground (metadata 'format' is {meta.get('format')!r})")
+    if int(meta.get("format_version", "0")) > FORMAT_VERSION:
+        fail(f"{path} has format version {meta['format_version']}; this script reads {FORMAT_VERSION}")
+    cfg = json.loads(meta["config"])
+    check_config(cfg)
+    return cfg, meta, tensors
+
+
+# --- the model ------------------------------------------------------------------------------
+
+class TiedDecoder(nn.Module):
+    """A decoder layer with tied weights: it owns only its bias and uses its encoder
+    partner's weight transposed (see Autoencoder.forward)."""
+
+    def __init__(self, out_features):
+        super().__init__()
+        self.bias = nn.Parameter(torch.zeros(out_features))
+
+
+class Autoencoder(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.cfg = cfg
+        dims = cfg["dims"]
+        n = len(dims) - 1
+        layers = []
+        for l in range(n):
+            if cfg.get("tied") and 2 * l >= n:
+                layers.append(TiedDecoder(dims[l + 1]))
+            else:
+                layers.append(nn.Linear(dims[l], dims[l + 1]))
+        self.layers = nn.ModuleList(layers)
+
+    def forward(self, x):
+        """The last layer's output; with the BCE loss these are logits (the loss applies the
+        sigmoid itself, as the playground does)."""
+        n = len(self.layers)
+        for l, layer in enumerate(self.layers):
+            if isinstance(layer, TiedDecoder):
+                partner = self.layers[n - 1 - l]
+                x = F.linear(x, partner.weight.t(), layer.bias)
+            else:
+                x = layer(x)
+            last = l == n - 1
+            if not (last and self.cfg["loss"] == "bce_logits"):
+                x = ACTIVATIONS[self.cfg["activations"][l]](x)
+        return x
+
+    def reconstruct(self, x):
+        """Reconstructed pixels (applies the output sigmoid that BCE keeps inside the loss)."""
+        out = self.forward(x)
+        return torch.sigmoid(out) if self.cfg["loss"] == "bce_logits" else out
+
+    def weights(self):
+        """The weight matrices that L2 decays (not the biases; a tied W counts once)."""
+        return [layer.weight for layer in self.layers if isinstance(layer, nn.Linear)]
+
+
+def loss_per_example(cfg, out, x):
+    if cfg["loss"] == "bce_logits":
+        return F.binary_cross_entropy_with_logits(out, x, reduction="none").sum(1)
+    if cfg["loss"] == "half_sse":
+        return 0.5 * ((out - x) ** 2).sum(1)
+    return ((out - x) ** 2).mean(1)  # mse: mean over pixels
+
+
+def corrupt(cfg, x):
+    noise = cfg["noise"]
+    if noise["kind"] == "masking":  # keep each pixel with probability `keep`, else 0
+        return x * (torch.rand_like(x) < noise["keep"])
+    if noise["kind"] == "gaussian":  # add N(0, sigma^2)
+        return x + noise["sigma"] * torch.randn_like(x)
+    if noise["kind"] == "salt_pepper":  # a fraction p of pixels set to 0 or 1 at random
+        hit = torch.rand_like(x) < noise["p"]
+        salt = (torch.rand_like(x) < 0.5).to(x.dtype)
+        return torch.where(hit, 1.0 - salt, x)
+    if noise["kind"] == "dropout":  # keep with probability `keep`, scaled by 1/keep
+        return x * (torch.rand_like(x) < noise["keep"]) / noise["keep"]
+    return x
+
+
+def make_optimizer(cfg, model, tensors, t):
+    o = cfg["optimizer"]
+    if o["kind"] == "sgd":
+        opt = torch.optim.SGD(model.parameters(), lr=o["lr"])
+    elif o["kind"] == "momentum":
+        opt = torch.optim.SGD(model.parameters(), lr=o["lr"], momentum=o["momentum"])
+    else:
+        opt = torch.optim.Adam(model.parameters(), lr=o["lr"], betas=(o["beta1"], o["beta2"]), eps=o["eps"])
+    # Restore the saved state (nothing to restore before the first step).
+    if t > 0:
+        for name, p in model.named_parameters():
+            state = {s: tensors[f"optim.{s}.{name}"].to(p.device).clone() for s in OPTIMIZERS[o["kind"]]}
+            if o["kind"] == "adam":
+                state["step"] = torch.tensor(float(t))
+            if state:
+                opt.state[p] = state
+    return opt
+
+
+def optimizer_step_count(cfg, opt, model, t_before, steps):
+    if cfg["optimizer"]["kind"] == "adam":
+        return int(opt.state[next(model.parameters())]["step"].item())
+    return t_before + steps
+
+
+# --- data -----------------------------------------------------------------------------------
+
+def read_idx(directory, name):
+    """An IDX file (raw or gzip) as a numpy array of uint8."""
+    for path in (os.path.join(directory, name), os.path.join(directory, name + ".gz")):
+        if os.path.exists(path):
+            opener = gzip.open if path.endswith(".gz") else open
+            with opener(path, "rb") as f:
+                data = f.read()
+            if data[0] != 0 or data[1] != 0 or data[2] != 0x08:
+                fail(f"{path} is not an IDX file of unsigned bytes")
+            ndim = data[3]
+            shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+            return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+    fail(f"{name}[.gz] not found in {directory}")
+
+
+def load_images(directory, prefix):
+    images = read_idx(directory, f"{prefix}-images-idx3-ubyte")
+    return torch.from_numpy(images.reshape(len(images), -1).astype(np.float32) / 255.0)
+
+
+# --- training -------------------------------------------------------------------------------
+
+def train_epoch(cfg, model, opt, train, generator):
+    """One pass over the training images in a random order; returns the mean loss."""
+    batch = cfg["batch"]
+    order = torch.randperm(len(train), generator=generator).to(train.device)
+    total, steps = 0.0, 0
+    model.train()
+    for start in range(0, len(train), batch):
+        x = train[order[start:start + batch]]
+        per_example = loss_per_example(cfg, model(corrupt(cfg, x)), x)
+        loss = per_example.sum() if cfg["reduction"] == "sum" else per_example.mean()
+        if cfg.get("l2"):
+            loss = loss + cfg["l2"] * 0.5 * sum((w ** 2).sum() for w in model.weights())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        total += per_example.sum().item()
+        steps += 1
+    return total / len(train), steps
+
+
+@torch.no_grad()
+def test_loss(cfg, model, test):
+    model.eval()
+    total = sum(loss_per_example(cfg, model(x), x).sum().item() for x in test.split(1000))
+    return total / len(test)
+
+
+def save_model_file(path, cfg, meta, model, opt, t):
+    tensors = {name: p.detach().float().cpu().contiguous() for name, p in model.named_parameters()}
+    for name, p in model.named_parameters():
+        for s in OPTIMIZERS[cfg["optimizer"]["kind"]]:
+            state = opt.state[p].get(s, torch.zeros_like(p))  # zeros before the first step
+            tensors[f"optim.{s}.{name}"] = state.detach().float().cpu().contiguous()
+    meta = dict(meta)
+    meta["optim_t"] = str(t)
+    meta["producer"] = "train_torch.py"
+    save_file(tensors, path, metadata=meta)
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", default=os.path.join(here, "model.safetensors"), help="the exported file")
+    ap.add_argument("--data", default=os.environ.get("MNIST_DIR", "data"), help="directory with the MNIST IDX files")
+    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--seed", type=int, default=None, help="default: the file's seed plus its step count")
+    ap.add_argument("--save", help="write the trained model here (the playground can load it)")
+    args = ap.parse_args()
+
+    cfg, meta, tensors = load_model_file(args.model)
+    t = int(meta["optim_t"])
+    step, epoch = int(meta["step"]), int(meta["epoch"])
+    torch.manual_seed(args.seed if args.seed is not None else int(meta["seed"]) + step)
+    generator = torch.Generator().manual_seed(args.seed if args.seed is not None else int(meta["seed"]) + step)
+
+    model = Autoencoder(cfg)
+    params = {name: tensors[name] for name, _ in model.named_parameters()}
+    model.load_state_dict(params, strict=True)
+    model.to(args.device)
+    opt = make_optimizer(cfg, model, tensors, t)
+
+    train = load_images(args.data, "train").to(args.device)
+    test = load_images(args.data, "t10k").to(args.device)
+    print(f"model {cfg['name']}: dims {cfg['dims']}, loss {cfg['loss']}, optimizer {cfg['optimizer']['kind']}, "
+          f"step {step}, epoch {epoch}, on {args.device}")
+    print(json.dumps({"event": "loaded", "step": step, "test_loss": test_loss(cfg, model, test)}))
+    for _ in range(args.epochs):
+        train_mean, steps = train_epoch(cfg, model, opt, train, generator)
+        if not math.isfinite(train_mean):
+            fail(f"the training loss became {train_mean}: lower the learning rate")
+        step, epoch = step + steps, epoch + 1
+        t = optimizer_step_count(cfg, opt, model, t, steps)
+        print(json.dumps({"event": "epoch", "epoch": epoch, "steps": step, "train_loss": train_mean,
+                          "test_loss": test_loss(cfg, model, test)}))
+
+    if args.save:
+        meta.update(step=str(step), epoch=str(epoch), epoch_pos="0", train_rows=str(len(train)))
+        save_model_file(args.save, cfg, meta, model, opt, t)
+        print(f"saved {args.save}")
+
+
+if __name__ == "__main__":
+    main()
