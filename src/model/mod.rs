@@ -165,8 +165,13 @@ impl Autoencoder {
     /// Forward pass of `n` rows from `input`; returns the output view (logits for BCE).
     /// A variational code is sampled with `noise` (its KL per row goes to `row_kl`).
     fn forward<B: Backend>(&self, be: &mut B, input: View, n: usize, noise: CodeNoise) -> View {
+        self.forward_layers(be, input, n, noise, self.layout.dense.len())
+    }
+
+    /// The first `layers` dense layers of [`Self::forward`]; returns the last one's output.
+    fn forward_layers<B: Backend>(&self, be: &mut B, input: View, n: usize, noise: CodeNoise, layers: usize) -> View {
         let mut cur = input;
-        for (l, s) in self.layout.dense.iter().enumerate() {
+        for (l, s) in self.layout.dense.iter().enumerate().take(layers) {
             let z = self.z[l].prefix(n * s.fan_out);
             let y = self.y[l].prefix(n * s.fan_out);
             // A tied decoder layer uses its partner's W (stored fan_out × fan_in) transposed.
@@ -416,6 +421,24 @@ impl Autoencoder {
         let (noisy, mut rec) = (block_on(noisy), block_on(rec));
         self.output_to_pixels(&mut rec);
         (noisy, rec)
+    }
+
+    /// Outputs of dense layer `layer` (after its activation) for rows `idx` of `data`, on
+    /// the host, row after row: the codes a frozen encoder hands to the next stage of a
+    /// greedy stack. Clean input (no noise; a variational code at its mean). Reads back
+    /// once per chunk of rows, waiting for the device each time.
+    pub fn hidden_host<B: Backend>(&mut self, be: &mut B, data: DataId, idx: &[u32], layer: usize) -> Vec<f32> {
+        assert!(layer + 1 < self.layout.dense.len(), "layer {layer} is not a hidden layer");
+        let d = self.cfg.input_dim();
+        let w = self.layout.dense[layer].fan_out;
+        let mut out = Vec::with_capacity(idx.len() * w);
+        for chunk in idx.chunks(self.capacity) {
+            let n = chunk.len();
+            be.gather(data, chunk, self.x.prefix(n * d));
+            let h = self.forward_layers(be, self.x.prefix(n * d), n, CodeNoise { seed: 0, stream: 0, sample: false }, layer + 1);
+            out.extend(be.read(h));
+        }
+        out
     }
 
     /// Overwrites the parameters (moving a model between backends, restoring a snapshot).
