@@ -106,6 +106,11 @@ pub struct Sda {
 pub struct Pretrain {
     /// The autoencoder pre-trained without labels.
     pub autoencoder: ModelConfig,
+    /// Pre-train it one pair of layers at a time on cached codes, as `stacked_greedy`
+    /// (Géron restores that model), instead of end to end.
+    #[serde(default)]
+    pub greedy: bool,
+    /// Epochs of the pre-training (of each pair when greedy).
     pub pretrain_epochs: usize,
     /// Rows the autoencoder trains on (the first ones; all 60,000 by default).
     pub pretrain_rows: usize,
@@ -156,6 +161,7 @@ pub fn recipe(name: &str) -> Option<Recipe> {
             };
             Some(Recipe::PretrainClassifier(Pretrain {
                 autoencoder: ae,
+                greedy: GREEDY_PRETRAINING,
                 pretrain_epochs: 1,
                 pretrain_rows: 60_000,
                 classifier,
@@ -167,6 +173,9 @@ pub fn recipe(name: &str) -> Option<Recipe> {
         _ => None,
     }
 }
+
+/// Whether `pretrain_classifier` pre-trains greedily by default.
+const GREEDY_PRETRAINING: bool = true;
 
 /// One line listing the recipes, for error messages.
 pub fn recipe_list() -> String {
@@ -220,14 +229,18 @@ impl Recipe {
                 v.push(PhaseInfo { name: "finetune".into(), what, epochs: s.max_epochs, config });
                 v
             }
-            Recipe::PretrainClassifier(p) => vec![
-                PhaseInfo {
-                    name: "pretrain".into(),
-                    what: format!("autoencoder {} on {} unlabelled images", widths(&p.autoencoder.dims), p.pretrain_rows),
-                    epochs: p.pretrain_epochs,
-                    config: p.autoencoder.clone(),
-                },
-                PhaseInfo {
+            Recipe::PretrainClassifier(p) => {
+                let mut v = if p.greedy {
+                    Recipe::StackedGreedy(p.greedy_spec()).phases()
+                } else {
+                    vec![PhaseInfo {
+                        name: "pretrain".into(),
+                        what: format!("autoencoder {} on {} unlabelled images", widths(&p.autoencoder.dims), p.pretrain_rows),
+                        epochs: p.pretrain_epochs,
+                        config: p.autoencoder.clone(),
+                    }]
+                };
+                v.push(PhaseInfo {
                     name: "classify".into(),
                     what: format!(
                         "classifier {} on {} labelled images, pre-trained and random beside each other",
@@ -236,8 +249,9 @@ impl Recipe {
                     ),
                     epochs: p.epochs,
                     config: p.classifier.clone(),
-                },
-            ],
+                });
+                v
+            }
         }
     }
 
@@ -302,6 +316,9 @@ impl Recipe {
                 if p.pretrain_epochs == 0 || p.epochs == 0 || p.labelled == 0 || p.pretrain_rows == 0 {
                     return Err("both phases need at least one epoch and one row".into());
                 }
+                if p.greedy {
+                    Recipe::StackedGreedy(p.greedy_spec()).validate()?;
+                }
                 Ok(())
             }
         }
@@ -363,6 +380,29 @@ impl Greedy {
             variational: false,
             ..s.clone()
         }
+    }
+}
+
+impl Pretrain {
+    /// The greedy pre-training of the autoencoder, pair by pair.
+    pub fn greedy_spec(&self) -> Greedy {
+        Greedy { stack: self.autoencoder.clone(), epochs: vec![self.pretrain_epochs; self.autoencoder.layers() / 2], train_rows: self.pretrain_rows }
+    }
+}
+
+impl Greedy {
+    /// The stack assembled from trained pairs: pair `j`'s encoder as layer `j`, its
+    /// decoder as layer `L−1−j`.
+    pub fn assemble(&self, pairs: &[Vec<f32>]) -> Vec<f32> {
+        let layout = ParamLayout::new(&self.stack);
+        let l = self.stack.layers();
+        let mut p = vec![0.0f32; layout.total];
+        for (j, pair) in pairs.iter().enumerate() {
+            let pl = ParamLayout::new(&self.pair(j));
+            copy_dense(&mut p, layout.dense[j], pair, pl.dense[0]);
+            copy_dense(&mut p, layout.dense[l - 1 - j], pair, pl.dense[1]);
+        }
+        p
     }
 }
 
@@ -629,7 +669,11 @@ impl<B: Backend> Pipeline<B> {
                     return Err("pretrain_classifier trains on labels: upload them".into());
                 }
                 p.input.train_rows = pc.pretrain_rows.min(data.train_rows);
-                p.start(be, Stage::Pretrain, pc.autoencoder.clone(), None)?;
+                if pc.greedy {
+                    p.start(be, Stage::Greedy(0), pc.greedy_spec().pair(0), None)?;
+                } else {
+                    p.start(be, Stage::Pretrain, pc.autoencoder.clone(), None)?;
+                }
             }
         }
         Ok(p)
@@ -815,15 +859,7 @@ impl<B: Backend> Pipeline<B> {
                     let be = self.cache_codes(t)?;
                     self.start(be, Stage::Greedy(i + 1), g.pair(i + 1), None)
                 } else {
-                    // Assemble pair i's encoder as layer i and its decoder as layer L−1−i.
-                    let layout = ParamLayout::new(&g.stack);
-                    let l = g.stack.layers();
-                    let mut p = vec![0.0f32; layout.total];
-                    for (j, pair) in self.trained.iter().enumerate() {
-                        let pl = ParamLayout::new(&g.pair(j));
-                        copy_dense(&mut p, layout.dense[j], pair, pl.dense[0]);
-                        copy_dense(&mut p, layout.dense[l - 1 - j], pair, pl.dense[1]);
-                    }
+                    let p = g.assemble(&self.trained);
                     self.input = Uploaded { train_rows: self.input.train_rows, ..self.data };
                     let up = self.input;
                     let be = t.into_backend();
@@ -852,20 +888,20 @@ impl<B: Backend> Pipeline<B> {
                     self.start(t.into_backend(), Stage::Finetune, cfg, Some(p))
                 }
             }
+            (Stage::Greedy(i), Recipe::PretrainClassifier(pc)) => {
+                self.trained.push(params);
+                let g = pc.greedy_spec();
+                if i + 1 < g.epochs.len() {
+                    let be = self.cache_codes(t)?;
+                    return self.start(be, Stage::Greedy(i + 1), g.pair(i + 1), None);
+                }
+                let ae = g.assemble(&self.trained);
+                self.begin_compare(t.into_backend(), pc, &ae)
+            }
             (Stage::Pretrain, Recipe::PretrainClassifier(pc)) => {
                 self.trained.push(params);
-                let cfg = &pc.classifier;
-                let (cl, al) = (ParamLayout::new(cfg), ParamLayout::new(&pc.autoencoder));
-                let mut p = cl.init(cfg, self.seed);
-                for j in 0..pc.encoder_layers {
-                    copy_dense(&mut p, cl.dense[j], &self.trained[0], al.dense[j]);
-                }
-                self.input = Uploaded { train_rows: pc.labelled.min(self.data.train_rows), ..self.data };
-                self.start(t.into_backend(), Stage::Compare, cfg.clone(), Some(p))?;
-                // The same classifier from the same seed's random initialisation.
-                let t = self.trainer.as_mut().expect("trainer");
-                self.companion = Some(Autoencoder::new(&mut t.be, cfg, self.seed)?);
-                Ok(())
+                let ae = self.trained[0].clone();
+                self.begin_compare(t.into_backend(), pc, &ae)
             }
             (Stage::Compare, _) => {
                 self.trainer = Some(t);
@@ -874,6 +910,23 @@ impl<B: Backend> Pipeline<B> {
             }
             (stage, r) => unreachable!("stage {stage:?} in recipe {}", r.name()),
         }
+    }
+
+    /// pretrain_classifier: the classifier initialised from the autoencoder `ae`, and the
+    /// same one from random initialisation beside it, on the labelled rows.
+    fn begin_compare(&mut self, be: B, pc: &Pretrain, ae: &[f32]) -> Result<(), String> {
+        let cfg = &pc.classifier;
+        let (cl, al) = (ParamLayout::new(cfg), ParamLayout::new(&pc.autoencoder));
+        let mut p = cl.init(cfg, self.seed);
+        for j in 0..pc.encoder_layers {
+            copy_dense(&mut p, cl.dense[j], ae, al.dense[j]);
+        }
+        self.input = Uploaded { train_rows: pc.labelled.min(self.data.train_rows), ..self.data };
+        self.start(be, Stage::Compare, cfg.clone(), Some(p))?;
+        // The same classifier from the same seed's random initialisation.
+        let t = self.trainer.as_mut().expect("trainer");
+        self.companion = Some(Autoencoder::new(&mut t.be, cfg, self.seed)?);
+        Ok(())
     }
 
     /// Runs the frozen encoder of the phase just trained over the phase's training and
