@@ -200,3 +200,37 @@ fn export_writes_the_model_and_the_torch_script() {
     assert_eq!(saved.step, 3);
     std::fs::remove_dir_all(&tmp).unwrap();
 }
+
+/// Each recipe runs from the CLI with a step cap per phase: a `recipe` line, a `phase`
+/// line per phase, an `epoch` line per phase (two beside each other for
+/// pretrain_classifier), and a `done` line with the recipe's figure.
+#[test]
+fn every_recipe_runs_from_the_cli_with_a_step_cap() {
+    let dir = common::mnist_dir();
+    let d = dir.to_str().unwrap();
+    for (name, phases, key) in [("stacked_greedy", 2, "test_loss"), ("sda", 4, "test_error"), ("pretrain_classifier", 3, "random_accuracy")] {
+        let (code, out, err) = aeplay(&["train", "--preset", name, "--steps", "2", "--labelled", "300", "--data", d, "--json", "--batch", "10"]
+            .into_iter()
+            .filter(|a| name == "pretrain_classifier" || (*a != "--labelled" && *a != "300"))
+            .collect::<Vec<_>>());
+        assert_eq!(code, 0, "{name}: stderr: {err}");
+        let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect();
+        let count = |ev: &str| lines.iter().filter(|l| l["event"] == ev).count();
+        assert_eq!(lines[0]["event"], "recipe", "{name}");
+        assert_eq!(count("phase"), phases, "{name}: {out}");
+        let epochs = if name == "pretrain_classifier" { 4 } else { phases };
+        assert_eq!(count("epoch"), epochs, "{name}: {out}");
+        for l in lines.iter().filter(|l| l["event"] == "epoch") {
+            assert_eq!(l["steps"], 2, "{name}: {l}");
+            assert!(l["train_loss"].as_f64().unwrap().is_finite() && l["seconds"].is_number(), "{name}: {l}");
+        }
+        let done = lines.last().unwrap();
+        assert_eq!(done["event"], "done", "{name}");
+        assert_eq!(done["steps"], 2 * phases as u64, "{name}: {done}");
+        assert!(done[key].as_f64().unwrap().is_finite(), "{name}: {done}");
+    }
+    assert_one_line_failure(&["train", "--preset", "nope", "--data", d], "pretrain_classifier");
+    assert_one_line_failure(&["train", "--preset", "sda", "--labelled", "5", "--data", d], "labelled");
+    assert_one_line_failure(&["train", "--preset", "stacked_greedy", "--max-epochs", "5", "--data", d], "supervised");
+    assert_one_line_failure(&["train", "--preset", "dae_vincent", "--labelled", "5", "--data", d], "recipes");
+}

@@ -25,6 +25,7 @@ mod cli {
     use aeplay::data::Mnist;
     use aeplay::io::export::{export_files, SCRIPT_FILE};
     use aeplay::io::saved::{from_safetensors, to_safetensors, LoadError, SavedModel, MAX_FILE_BYTES};
+    use aeplay::train::pipeline::{recipe, recipe_list, Event, Pipeline, Recipe};
     use aeplay::train::Trainer;
     use clap::{Parser, Subcommand, ValueEnum};
     use serde_json::json;
@@ -52,18 +53,28 @@ mod cli {
 
     #[derive(Subcommand)]
     enum Cmd {
-        /// Train a preset (or continue a saved model) and report train/test loss per epoch.
+        /// Train a preset (or continue a saved model), or run a multi-phase recipe
+        /// (stacked_greedy, sda, pretrain_classifier), and report train/test loss per epoch.
         Train {
-            /// Model to train (default dae_vincent; with --load, only a check that the file holds it).
+            /// Model or recipe to train (default dae_vincent; with --load, only a check that
+            /// the file holds it).
             #[arg(long)]
             preset: Option<String>,
-            /// Epochs to train (ignored when --steps is given); with --load, epochs more
-            /// (finishing the saved model's current epoch counts as one).
-            #[arg(long, default_value_t = 1)]
-            epochs: usize,
-            /// Stop after this many steps instead of whole epochs.
+            /// Epochs to train (default 1; ignored when --steps is given); with --load, epochs
+            /// more (finishing the saved model's current epoch counts as one). Recipes: epochs
+            /// of each unsupervised phase (greedy pair, dA layer, autoencoder pre-training).
+            #[arg(long)]
+            epochs: Option<usize>,
+            /// Stop after this many steps instead of whole epochs (recipes: per phase).
             #[arg(long)]
             steps: Option<u64>,
+            /// Recipes: epochs of the supervised phase (sda: the most, early stopping
+            /// usually ends it sooner; pretrain_classifier: the classifiers').
+            #[arg(long)]
+            max_epochs: Option<usize>,
+            /// pretrain_classifier: labelled images the classifiers train on (the first N).
+            #[arg(long)]
+            labelled: Option<usize>,
             #[arg(long, value_enum, default_value = "cpu")]
             backend: BackendKind,
             /// Directory with the four MNIST IDX files (gzip or raw). Default: $MNIST_DIR or www/data.
@@ -198,7 +209,7 @@ mod cli {
     }
 
     fn config(name: &str, batch: Option<usize>) -> Result<ModelConfig, String> {
-        let mut cfg = preset(name).ok_or_else(|| format!("unknown preset '{name}'; available: {}", preset_list()))?;
+        let mut cfg = preset(name).ok_or_else(|| format!("unknown preset '{name}'; available: {}; recipes: {}", preset_list(), recipe_list()))?;
         if let Some(b) = batch {
             cfg.batch = b;
         }
@@ -311,9 +322,83 @@ mod cli {
         }
     }
 
+    /// Runs a multi-phase recipe: a `recipe` line with its description, then one line per
+    /// phase, epoch and early stop, and a `done` line with the summary.
+    fn run_recipe(r: Recipe, steps: Option<u64>, kind: BackendKind, cpu: CpuOpts, data: Option<PathBuf>, seed: u64, json: bool) -> Result<(), String> {
+        let data = load(data)?;
+        let be = Source::new(kind, cpu)?.make();
+        let backend_name = be.name();
+        emit(json, json!({"event": "recipe", "recipe": r.name(), "backend": backend_name, "seed": seed, "spec": r}));
+        let start = Instant::now();
+        let mut p = Pipeline::new(be, &r, &data, seed)?;
+        p.set_step_cap(steps);
+        let mut since = Instant::now();
+        while !p.is_done() {
+            let events = p.step()?;
+            let secs = since.elapsed().as_secs_f64();
+            for e in &events {
+                let mut v = serde_json::to_value(e).map_err(|e| e.to_string())?;
+                let obj = v.as_object_mut().expect("events are objects");
+                obj.insert("recipe".into(), json!(r.name()));
+                match e {
+                    Event::Epoch(_) | Event::EarlyStop { .. } => {
+                        obj.insert("seconds".into(), json!(secs));
+                    }
+                    Event::Done(_) => {
+                        obj.insert("backend".into(), json!(backend_name));
+                        obj.insert("seed".into(), json!(seed));
+                        obj.insert("seconds".into(), json!(start.elapsed().as_secs_f64()));
+                    }
+                    Event::Phase { .. } => {}
+                }
+                emit(json, v);
+            }
+            if !events.is_empty() {
+                since = Instant::now();
+            }
+        }
+        Ok(())
+    }
+
     fn run(cli: Cli) -> Result<(), String> {
         match cli.cmd {
-            Cmd::Train { preset, epochs, steps, backend: kind, data, batch, seed, json, load: load_path, save, cpu } => {
+            Cmd::Train { preset, epochs, steps, max_epochs, labelled, backend: kind, data, batch, seed, json, load: load_path, save, cpu } => {
+                if epochs == Some(0) {
+                    return Err("--epochs must be at least 1 (or give --steps N)".into());
+                }
+                if steps == Some(0) {
+                    return Err("--steps must be at least 1".into());
+                }
+                if let Some(mut r) = preset.as_deref().and_then(recipe) {
+                    if load_path.is_some() || save.is_some() {
+                        return Err(format!("--load and --save apply to single-model presets, not to the recipes ({})", recipe_list()));
+                    }
+                    if let Some(e) = epochs {
+                        r.set_unsupervised_epochs(e);
+                    }
+                    if let Some(e) = max_epochs {
+                        if e == 0 {
+                            return Err("--max-epochs must be at least 1".into());
+                        }
+                        r.set_supervised_epochs(e)?;
+                    }
+                    if let Some(n) = labelled {
+                        r.set_labelled(n)?;
+                    }
+                    if let Some(b) = batch {
+                        r.set_batch(b);
+                    }
+                    r.validate()?;
+                    return run_recipe(r, steps, kind, cpu, data, seed.unwrap_or(1), json);
+                }
+                if max_epochs.is_some() || labelled.is_some() {
+                    return Err(format!(
+                        "--max-epochs and --labelled apply to the recipes ({}), not to '{}'",
+                        recipe_list(),
+                        preset.as_deref().unwrap_or("dae_vincent")
+                    ));
+                }
+                let epochs = epochs.unwrap_or(1);
                 let (cfg, seed, saved) = train_setup(preset.as_deref(), batch, seed, load_path.as_deref())?;
                 if steps.is_none() && epochs == 0 {
                     return Err("--epochs must be at least 1 (or give --steps N)".into());

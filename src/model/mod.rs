@@ -472,6 +472,24 @@ impl Autoencoder {
         (noisy, rec)
     }
 
+    /// Outputs of dense layer `layer` (after its activation) for rows `idx` of `data`, on
+    /// the host, row after row: the codes a frozen encoder hands to the next stage of a
+    /// greedy stack. Clean input (no noise; a variational code at its mean). Reads back
+    /// once per chunk of rows, waiting for the device each time.
+    pub fn hidden_host<B: Backend>(&mut self, be: &mut B, data: DataId, idx: &[u32], layer: usize) -> Vec<f32> {
+        assert!(layer + 1 < self.layout.dense.len(), "layer {layer} is not a hidden layer");
+        let d = self.cfg.input_dim();
+        let w = self.layout.dense[layer].fan_out;
+        let mut out = Vec::with_capacity(idx.len() * w);
+        for chunk in idx.chunks(self.capacity) {
+            let n = chunk.len();
+            be.gather(data, chunk, self.x.prefix(n * d));
+            let h = self.forward_layers(be, self.x.prefix(n * d), n, CodeNoise { seed: 0, stream: 0, sample: false }, 0..layer + 1);
+            out.extend(be.read(h));
+        }
+        out
+    }
+
     /// Overwrites the parameters (moving a model between backends, restoring a snapshot).
     pub fn load_params<B: Backend>(&mut self, be: &mut B, params: &[f32]) -> Result<(), String> {
         if params.len() != self.layout.total {

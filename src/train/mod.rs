@@ -11,6 +11,8 @@ use crate::core::ModelConfig;
 use crate::data::Mnist;
 use crate::model::{Autoencoder, OptimState, Split};
 
+pub mod pipeline;
+
 pub struct Trainer<B: Backend> {
     pub be: B,
     pub model: Autoencoder,
@@ -34,39 +36,54 @@ pub struct Trainer<B: Backend> {
 }
 
 impl<B: Backend> Trainer<B> {
-    /// Uploads the data and builds the model. `batch` overrides the preset's batch size.
+    /// Uploads the data and builds the model.
     pub fn new(mut be: B, cfg: &ModelConfig, data: &Mnist, seed: u64) -> Result<Self, String> {
         if data.train.dim() != cfg.input_dim() {
             return Err(format!("the model takes {} inputs but the images have {} pixels", cfg.input_dim(), data.train.dim()));
         }
         check_fits(&be, cfg, data)?;
+        let up = Uploaded::mnist(&mut be, data, cfg.is_classifier());
+        Self::from_uploaded(be, cfg, up.train, up.train_rows, up.test, up.test_rows, seed)
+    }
+
+    /// Builds the model on data already on `be`: trains on rows `0..train_rows` of
+    /// `train` (a labelled subset, a split without its validation rows, cached codes of
+    /// a frozen encoder) and evaluates on rows `0..test_rows` of `test`. A classifier
+    /// needs both splits' labels.
+    pub fn from_uploaded(mut be: B, cfg: &ModelConfig, train: Split, train_rows: usize, test: Split, test_rows: usize, seed: u64) -> Result<Self, String> {
+        if cfg.is_classifier() && (train.labels.is_none() || test.labels.is_none()) {
+            return Err("a classifier needs labelled training and test rows".into());
+        }
+        if train_rows == 0 {
+            return Err("no training rows".into());
+        }
+        check_model_fits(&be, cfg)?;
         let model = Autoencoder::new(&mut be, cfg, seed)?;
-        let train_data = be.upload_u8(&data.train.pixels, data.train.dim());
-        let test_data = be.upload_u8(&data.test.pixels, data.test.dim());
-        let (train_labels, test_labels) = if cfg.is_classifier() {
-            (Some(be.upload_u8(&data.train.labels, 1)), Some(be.upload_u8(&data.test.labels, 1)))
-        } else {
-            (None, None)
-        };
         let mut t = Trainer {
             be,
             model,
-            train_data,
-            test_data,
-            train_labels,
-            test_labels,
-            train_rows: data.train.items,
-            test_rows: data.test.items,
+            train_data: train.data,
+            test_data: test.data,
+            train_labels: train.labels,
+            test_labels: test.labels,
+            train_rows,
+            test_rows,
             step: 0,
             epoch: 0,
             pos: 0,
             batch: cfg.batch,
             seed,
-            order: (0..data.train.items as u32).collect(),
+            order: (0..train_rows as u32).collect(),
             rng: order_rng(seed),
         };
         t.order.shuffle(&mut t.rng);
         Ok(t)
+    }
+
+    /// Gives the backend back, with the data still uploaded (the next phase of a
+    /// multi-phase recipe starts from it). The model's buffers stay allocated on it.
+    pub fn into_backend(self) -> B {
+        self.be
     }
 
     /// Moves training to another backend with `params` (read from this one, or a
@@ -139,11 +156,21 @@ impl<B: Backend> Trainer<B> {
 
     /// One training step; returns true when it completed an epoch.
     pub fn step(&mut self) -> bool {
+        self.step_with(&mut [])
+    }
+
+    /// One training step of the model and of `others` (side-by-side runs: the same rows,
+    /// noise seed and stream for each); returns true when it completed an epoch. Each
+    /// model keeps its own training loss ([`Autoencoder::take_train_loss`]).
+    pub fn step_with(&mut self, others: &mut [Autoencoder]) -> bool {
         let end = (self.pos + self.batch).min(self.train_rows);
         let idx = &self.order[self.pos..end];
         let seed = self.noise_seed();
         let split = Split { data: self.train_data, labels: self.train_labels };
         self.model.train_step(&mut self.be, split, idx, seed, self.step as u32);
+        for m in others.iter_mut() {
+            m.train_step(&mut self.be, split, idx, seed, self.step as u32);
+        }
         self.step += 1;
         self.pos = end;
         // Hand recorded work to the device every few steps so it runs while more is recorded.
@@ -158,6 +185,11 @@ impl<B: Backend> Trainer<B> {
         } else {
             false
         }
+    }
+
+    /// Epochs done, with the fraction of the current one.
+    pub fn epochs_done(&self) -> f64 {
+        self.epoch as f64 + self.pos as f64 / self.train_rows as f64
     }
 
     /// Mean training loss per example since the last call.
@@ -187,6 +219,43 @@ impl<B: Backend> Trainer<B> {
         let split = self.test_split();
         self.model.eval_metrics(&mut self.be, split, rows)
     }
+
+    /// (mean clean loss, accuracy) over rows `rows` of `split` (say the validation rows
+    /// of the training set), of `other` if given, else of the trainer's model; accuracy
+    /// is 0 for autoencoders.
+    pub fn eval_range(&mut self, other: Option<&mut Autoencoder>, split: Split, rows: std::ops::Range<usize>) -> (f64, f64) {
+        let n = rows.len().max(1);
+        let idx: Vec<u32> = (rows.start as u32..rows.end as u32).collect();
+        let m = other.unwrap_or(&mut self.model);
+        m.eval_rows(&mut self.be, split, &idx, true);
+        let (loss, correct) = m.take_eval_sums(&mut self.be);
+        (loss / n as f64, correct / n as f64)
+    }
+}
+
+/// Datasets on a backend: training and test rows with their labels (when uploaded).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Uploaded {
+    pub train: Split,
+    pub train_rows: usize,
+    pub test: Split,
+    pub test_rows: usize,
+}
+
+impl Uploaded {
+    /// Uploads the MNIST pixels, and the labels when `labels` is set.
+    pub fn mnist<B: Backend>(be: &mut B, data: &Mnist, labels: bool) -> Self {
+        let train_data = be.upload_u8(&data.train.pixels, data.train.dim());
+        let test_data = be.upload_u8(&data.test.pixels, data.test.dim());
+        let (train_labels, test_labels) =
+            if labels { (Some(be.upload_u8(&data.train.labels, 1)), Some(be.upload_u8(&data.test.labels, 1))) } else { (None, None) };
+        Uploaded {
+            train: Split { data: train_data, labels: train_labels },
+            train_rows: data.train.items,
+            test: Split { data: test_data, labels: test_labels },
+            test_rows: data.test.items,
+        }
+    }
 }
 
 /// The generator of the data order: a separate stream from the one that initialised the
@@ -207,24 +276,29 @@ fn poll_once(mut f: crate::backend::ReadFuture) -> Option<Result<Vec<f32>, Strin
 
 /// Refuses a model or dataset that the device cannot hold, saying what to do instead.
 fn check_fits<B: Backend>(be: &B, cfg: &ModelConfig, data: &Mnist) -> Result<(), String> {
-    let limit = be.max_buffer_bytes();
+    check_bytes(be, "the training images", data.train.pixels.len() as u64)?;
+    check_model_fits(be, cfg)
+}
+
+/// Refuses a model whose parameters or activations the device cannot hold.
+fn check_model_fits<B: Backend>(be: &B, cfg: &ModelConfig) -> Result<(), String> {
     let capacity = cfg.batch.max(crate::model::EVAL_CHUNK);
     let widest = *cfg.dims.iter().max().unwrap();
     let params = crate::core::layout::ParamLayout::new(cfg).total;
-    let needs = [
-        ("the training images", data.train.pixels.len() as u64),
-        ("the parameters", 4 * params as u64),
-        ("one layer's activations", 4 * (capacity * widest) as u64),
-    ];
-    for (what, bytes) in needs {
-        if bytes > limit {
-            return Err(format!(
-                "{what} need a buffer of {:.1} MB but {} allows at most {:.1} MB: choose a smaller model or batch, or train on the CPU",
-                bytes as f64 / 1e6,
-                be.name(),
-                limit as f64 / 1e6
-            ));
-        }
+    check_bytes(be, "the parameters", 4 * params as u64)?;
+    check_bytes(be, "one layer's activations", 4 * (capacity * widest) as u64)
+}
+
+/// Refuses a buffer of `bytes` that the device cannot hold, saying what to do instead.
+pub fn check_bytes<B: Backend>(be: &B, what: &str, bytes: u64) -> Result<(), String> {
+    let limit = be.max_buffer_bytes();
+    if bytes > limit {
+        return Err(format!(
+            "{what} need a buffer of {:.1} MB but {} allows at most {:.1} MB: choose a smaller model or batch, or train on the CPU",
+            bytes as f64 / 1e6,
+            be.name(),
+            limit as f64 / 1e6
+        ));
     }
     Ok(())
 }
