@@ -14,6 +14,7 @@ pub mod simd;
 use std::cell::{Ref, RefCell, RefMut};
 
 use super::{Backend, Buf, DataId, View};
+use par::fp_mode::FlushDenormals;
 use par::{for_chunks, grain, Ptr};
 use crate::core::{ops, Activation, LossKind};
 
@@ -54,6 +55,12 @@ impl CpuBackend {
 
     pub fn threads(&self) -> usize {
         self.threads
+    }
+
+    /// Denormals flushed to zero for the duration of an op, on the SIMD ISAs (natively;
+    /// `Isa::Scalar` keeps IEEE arithmetic, as the reference it mirrors).
+    fn fp(&self) -> FlushDenormals {
+        FlushDenormals::new(self.isa != Isa::Scalar)
     }
 
     fn get(&self, v: View) -> Ref<'_, [f32]> {
@@ -101,6 +108,7 @@ impl Backend for CpuBackend {
     }
 
     fn gather(&mut self, data: DataId, idx: &[u32], out: View) {
+        let _fp = self.fp();
         let (bytes, dim) = &self.data[data.0 as usize];
         let rows = (bytes.len() / dim) as u32;
         assert!(idx.iter().all(|&i| i < rows), "gather: index out of {rows} rows");
@@ -108,6 +116,7 @@ impl Backend for CpuBackend {
     }
 
     fn matmul(&mut self, a: View, b: View, c: View, m: usize, k: usize, n: usize, ta: bool, tb: bool, accumulate: bool) {
+        let _fp = self.fp();
         crate::core::ops::assert_matmul_shapes("matmul", a.len, b.len, c.len, m, k, n);
         let (av, bv) = (self.get(a), self.get(b));
         let mut cv = self.get_mut(c);
@@ -115,18 +124,22 @@ impl Backend for CpuBackend {
     }
 
     fn bias_act_forward(&mut self, x: View, bias: View, act: Activation, out: View, cols: usize) {
+        let _fp = self.fp();
         self.ew().bias_act_forward(&self.get(x), &self.get(bias), act, &mut self.get_mut(out), cols);
     }
 
     fn act_backward(&mut self, dy: View, y: View, act: Activation, dz: View) {
+        let _fp = self.fp();
         self.ew().act_backward(&self.get(dy), &self.get(y), act, &mut self.get_mut(dz));
     }
 
     fn bias_grad(&mut self, dz: View, db: View, cols: usize, accumulate: bool) {
+        let _fp = self.fp();
         self.ew().bias_grad(&self.get(dz), &mut self.get_mut(db), cols, accumulate);
     }
 
     fn loss_forward_backward(&mut self, kind: LossKind, out: View, target: View, cols: usize, scale: f32, dout: View, row_loss: View) {
+        let _fp = self.fp();
         self.ew().loss_forward_backward(
             kind,
             &self.get(out),
@@ -139,24 +152,29 @@ impl Backend for CpuBackend {
     }
 
     fn noise_masking(&mut self, x: View, out: View, keep: f32, seed: u32, stream: u32) {
+        let _fp = self.fp();
         self.ew().noise_masking(&self.get(x), &mut self.get_mut(out), keep, seed, stream);
     }
 
     fn sgd_step(&mut self, params: View, grads: View, lr: f32) {
+        let _fp = self.fp();
         self.ew().sgd_step(&mut self.get_mut(params), &self.get(grads), lr);
     }
 
     // Optimizer passes (optim.rs; the scalar reference for `Isa::Scalar`).
     fn axpy(&mut self, x: View, y: View, a: f32) {
+        let _fp = self.fp();
         if self.isa == Isa::Scalar { ops::axpy(&self.get(x), &mut self.get_mut(y), a) } else { optim::axpy(&self.get(x), &mut self.get_mut(y), a, self.threads) }
     }
 
     fn momentum_step(&mut self, params: View, grads: View, vel: View, lr: f32, momentum: f32) {
+        let _fp = self.fp();
         let (mut p, g, mut v) = (self.get_mut(params), self.get(grads), self.get_mut(vel));
         if self.isa == Isa::Scalar { ops::momentum_step(&mut p, &g, &mut v, lr, momentum) } else { optim::momentum_step(&mut p, &g, &mut v, lr, momentum, self.threads) }
     }
 
     fn adam_step(&mut self, params: View, grads: View, m: View, v: View, lr: f32, beta1: f32, beta2: f32, eps: f32, t: u64) {
+        let _fp = self.fp();
         let (mut p, g, mut mv, mut vv) = (self.get_mut(params), self.get(grads), self.get_mut(m), self.get_mut(v));
         if self.isa == Isa::Scalar {
             ops::adam_step(&mut p, &g, &mut mv, &mut vv, lr, beta1, beta2, eps, t)
