@@ -69,6 +69,7 @@ pub(crate) mod fp_mode {
     #[cfg(target_arch = "x86_64")]
     const FTZ_DAZ: u32 = 0x8040;
 
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
     pub fn get() -> u32 {
         #[cfg(target_arch = "x86_64")]
         {
