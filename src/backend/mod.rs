@@ -5,6 +5,8 @@
 
 pub mod cpu;
 pub mod gpu;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod profile;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -18,6 +18,7 @@ mod cli {
 
     use aeplay::backend::cpu::{CpuBackend, Isa};
     use aeplay::backend::gpu::{GpuBackend, GpuContext};
+    use aeplay::backend::profile::{process_sched_ns, Profiled};
     use aeplay::backend::Backend;
     use aeplay::core::config::{preset, preset_list};
     use aeplay::core::pca::Pca;
@@ -129,6 +130,11 @@ mod cli {
             /// Report GPU figures even when the adapter is a CPU emulation (lavapipe, SwiftShader).
             #[arg(long)]
             allow_cpu_adapter: bool,
+            /// Also time every backend op of the timed steps: one extra line per op and
+            /// shape (calls, ms per step, share of the step). The CPU backend runs ops when
+            /// called, so these are their real times; a GPU backend's are recording times.
+            #[arg(long)]
+            profile: bool,
             #[command(flatten)]
             cpu: CpuOpts,
         },
@@ -161,6 +167,11 @@ mod cli {
             /// Minimum seconds timed per (kernel, shape); the best of 5 rounds is kept.
             #[arg(long, default_value_t = 0.2)]
             seconds: f64,
+            /// Time with the thread's on-CPU clock instead of the wall clock (one thread
+            /// only: with --threads 1): figures that other load on the machine does not
+            /// lower, except through shared caches.
+            #[arg(long)]
+            cpu_clock: bool,
             #[command(flatten)]
             cpu: CpuOpts,
         },
@@ -474,7 +485,7 @@ mod cli {
                 emit(json, done);
                 Ok(())
             }
-            Cmd::Bench { preset, backend: kind, batch, steps, data, json, allow_cpu_adapter, cpu } => {
+            Cmd::Bench { preset, backend: kind, batch, steps, data, json, allow_cpu_adapter, profile, cpu } => {
                 if steps == 0 {
                     return Err("--steps must be at least 1".into());
                 }
@@ -490,19 +501,44 @@ mod cli {
                 let data = load(data)?;
                 for b in batch {
                     let cfg = config(&preset, Some(b))?;
-                    let be = source.make();
+                    let be = Profiled::new(source.make(), profile);
                     let name = be.name();
                     let mut t = Trainer::new(be, &cfg, &data, 1)?;
                     for _ in 0..5 {
                         t.step();
                     }
                     t.take_train_loss();
+                    t.be.reset();
+                    let sched0 = process_sched_ns();
                     let start = Instant::now();
                     for _ in 0..steps {
                         t.step();
                     }
                     let (loss, _) = t.take_train_loss().unwrap(); // forces completion of queued work
                     let secs = start.elapsed().as_secs_f64();
+                    // CPU time of all our threads, and time they were runnable but waited
+                    // for a core (the machine's other load), per step.
+                    let (cpu_ms, wait_ms) = match (sched0, process_sched_ns()) {
+                        (Some(a), Some(b)) => {
+                            let per = |x: u64, y: u64| y.saturating_sub(x) as f64 / 1e6 / steps as f64;
+                            (Some(per(a.0, b.0)), Some(per(a.1, b.1)))
+                        }
+                        _ => (None, None),
+                    };
+                    if profile {
+                        let step_ms = secs * 1e3 / steps as f64;
+                        let mut total = 0.0;
+                        for (op, calls, s, cpu) in t.be.report() {
+                            let ms = s * 1e3 / steps as f64;
+                            total += ms;
+                            emit(
+                                json,
+                                json!({"batch": b, "op": op, "calls_per_step": *calls as f64 / steps as f64, "ms_per_step": ms,
+                                    "main_thread_cpu_ms_per_step": cpu * 1e3 / steps as f64, "share": ms / step_ms}),
+                            );
+                        }
+                        emit(json, json!({"batch": b, "op": "(outside the ops)", "ms_per_step": step_ms - total, "share": 1.0 - total / step_ms}));
+                    }
                     let sps = (steps as usize * b) as f64 / secs;
                     emit(
                         json,
@@ -510,6 +546,7 @@ mod cli {
                             "preset": cfg.name, "backend": name, "adapter": source.adapter(), "batch": b, "steps": steps,
                             "samples_per_s": sps, "ms_per_step": secs * 1e3 / steps as f64,
                             "gflops": cfg.flops_per_step(b) * steps as f64 / secs / 1e9, "final_loss": loss,
+                            "cpu_ms_per_step": cpu_ms, "wait_ms_per_step": wait_ms,
                         }),
                     );
                 }
@@ -574,8 +611,11 @@ mod cli {
                 );
                 Ok(())
             }
-            Cmd::Kernels { batch, seconds, cpu } => {
-                super::kernels::run(&batch, seconds, cpu.threads, cpu.isa);
+            Cmd::Kernels { batch, seconds, cpu_clock, cpu } => {
+                if cpu_clock && cpu.threads != Some(1) {
+                    return Err("--cpu-clock needs --threads 1".into());
+                }
+                super::kernels::run(&batch, seconds, cpu.threads, cpu.isa, cpu_clock);
                 Ok(())
             }
         }
@@ -592,7 +632,7 @@ mod kernels {
     use aeplay::backend::cpu::bench::{time_kernel, Kernel};
     use aeplay::backend::cpu::Isa;
 
-    pub fn run(batches: &[usize], seconds: f64, threads: Option<usize>, isa: Option<Isa>) {
+    pub fn run(batches: &[usize], seconds: f64, threads: Option<usize>, isa: Option<Isa>, cpu_clock: bool) {
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
         let thread_counts: Vec<usize> = match threads {
             Some(t) => vec![t],
@@ -603,7 +643,13 @@ mod kernels {
         let mm_threads: usize = std::env::var("MATMUL_NUM_THREADS").ok().and_then(|v| v.parse().ok()).unwrap_or(cores).clamp(1, 4);
         let isas: Vec<Isa> = isa.map(|i| vec![i]).unwrap_or_else(|| Isa::available().into_iter().filter(|&i| i != Isa::Scalar).collect());
         let t0 = Instant::now();
-        let now = move || t0.elapsed().as_secs_f64();
+        let now = move || {
+            if cpu_clock {
+                aeplay::backend::profile::thread_cpu_ns().expect("no per-thread CPU clock here") as f64 * 1e-9
+            } else {
+                t0.elapsed().as_secs_f64()
+            }
+        };
         for &i in &isas {
             let g = aeplay::backend::cpu::bench::fma_peak(i, seconds, &now);
             println!("{}", serde_json::json!({"peak": i.name(), "threads": 1, "gflops": g, "cores": cores, "machine_gflops": g * cores as f64}));

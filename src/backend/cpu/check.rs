@@ -7,6 +7,7 @@
 
 use super::elementwise;
 use super::gemm::{sgemm, Isa};
+use super::Elementwise;
 use crate::core::{ops, rng, Activation, LossKind};
 
 const GUARD: usize = 64;
@@ -103,94 +104,110 @@ fn close(what: String, got: &[f32], want: &[f32], tol: f32) -> Result<(), String
     }
 }
 
-/// The fused element-wise passes against the reference for every rows × cols up to
-/// `max`, with NaN-poisoned, guarded outputs and inputs that include saturating values.
+/// The fused element-wise passes against the reference, on every ISA of this build, for
+/// every rows × cols up to `max` (one thread), and when `max` ≥ 33 also for a few shapes
+/// big enough to be split over 1, 2 and 3 threads: NaN-poisoned, guarded outputs and
+/// inputs that include saturating values. Returns the number of cases checked.
 pub fn sweep_elementwise(max: usize) -> Result<usize, String> {
     let mut count = 0;
-    let acts = [Activation::Identity, Activation::Sigmoid, Activation::Tanh, Activation::Relu, Activation::Elu];
-    for rows in 0..=max.min(5) {
-        // cols = 0 is left out: the reference chunks rows by cols and panics on 0.
-        for cols in 1..=max {
-            let len = rows * cols;
-            let seed = (rows * 64 + cols) as u32;
-            let mut x = values(len, seed, -12.0, 12.0);
-            // a few extreme logits: saturation and the exp clamps
-            for (i, v) in [-100.0f32, 100.0, -88.0, 89.0, 0.0].into_iter().enumerate() {
-                if i < len {
-                    x[(i * 7) % len] = v;
+    for isa in Isa::available() {
+        let ew = Elementwise { isa, threads: 1 };
+        for rows in 0..=max.min(5) {
+            // cols = 0 is left out: the reference chunks rows by cols and panics on 0.
+            for cols in 1..=max {
+                count += check_elementwise(ew, rows, cols)?;
+            }
+        }
+        if max >= 33 {
+            for threads in [1, 2, 3] {
+                for (rows, cols) in [(64, 785), (257, 500), (100, 784)] {
+                    count += check_elementwise(Elementwise { isa, threads }, rows, cols)?;
                 }
             }
-            let bias = values(cols, seed + 1, -1.0, 1.0);
-            for act in acts {
-                let mut want = vec![0.0; len];
-                ops::bias_act_forward(&x, &bias, act, &mut want, cols);
-                let mut out = guarded(&vec![f32::NAN; len]);
-                elementwise::bias_act_forward(&x, &bias, act, &mut out[GUARD..GUARD + len], cols);
-                check_guards(&out, "bias_act_forward")?;
-                close(format!("bias_act_forward {act:?} {rows}×{cols}"), &out[GUARD..GUARD + len], &want, 1e-5)?;
-
-                let dy = values(len, seed + 2, -1.0, 1.0);
-                let mut want_dz = vec![0.0; len];
-                ops::act_backward(&dy, &want, act, &mut want_dz);
-                let mut dz = guarded(&vec![f32::NAN; len]);
-                elementwise::act_backward(&dy, &want, act, &mut dz[GUARD..GUARD + len]);
-                check_guards(&dz, "act_backward")?;
-                close(format!("act_backward {act:?} {rows}×{cols}"), &dz[GUARD..GUARD + len], &want_dz, 1e-6)?;
-                count += 2;
-            }
-            for acc in [false, true] {
-                let init = values(cols, seed + 3, -1.0, 1.0);
-                let mut want = init.clone();
-                ops::bias_grad(&x, &mut want, cols, acc);
-                let mut db = guarded(&if acc { init.clone() } else { vec![f32::NAN; cols] });
-                elementwise::bias_grad(&x, &mut db[GUARD..GUARD + cols], cols, acc);
-                check_guards(&db, "bias_grad")?;
-                close(format!("bias_grad {rows}×{cols} acc={acc}"), &db[GUARD..GUARD + cols], &want, 1e-6)?;
-                count += 1;
-            }
-            let target = values(len, seed + 4, 0.0, 1.0);
-            for kind in [LossKind::BceLogits, LossKind::HalfSse, LossKind::Mse] {
-                let (mut dwant, mut lwant) = (vec![0.0; len], vec![0.0; rows]);
-                ops::loss_forward_backward(kind, &x, &target, cols, 0.5, &mut dwant, &mut lwant);
-                let mut d = guarded(&vec![f32::NAN; len]);
-                let mut l = guarded(&vec![f32::NAN; rows]);
-                elementwise::loss_forward_backward(kind, &x, &target, cols, 0.5, &mut d[GUARD..GUARD + len], &mut l[GUARD..GUARD + rows]);
-                check_guards(&d, "loss gradient")?;
-                check_guards(&l, "row loss")?;
-                close(format!("loss gradient {kind:?} {rows}×{cols}"), &d[GUARD..GUARD + len], &dwant, 1e-4)?;
-                close(format!("row loss {kind:?} {rows}×{cols}"), &l[GUARD..GUARD + rows], &lwant, 1e-5)?;
-                count += 1;
-            }
-            let mut want = vec![0.0; len];
-            ops::noise_masking(&x, &mut want, 0.7, seed, 3);
-            let mut out = guarded(&vec![f32::NAN; len]);
-            elementwise::noise_masking(&x, &mut out[GUARD..GUARD + len], 0.7, seed, 3);
-            check_guards(&out, "noise_masking")?;
-            if out[GUARD..GUARD + len].iter().zip(&want).any(|(a, b)| a.to_bits() != b.to_bits()) {
-                return Err(format!("noise_masking {rows}×{cols}: differs from the reference's draws"));
-            }
-            let grads = values(len, seed + 5, -1.0, 1.0);
-            for threads in [1, 2] {
-                let mut want = x.clone();
-                ops::sgd_step(&mut want, &grads, 0.1);
-                let mut p = guarded(&x);
-                elementwise::sgd_step(&mut p[GUARD..GUARD + len], &grads, 0.1, threads);
-                check_guards(&p, "sgd_step")?;
-                close(format!("sgd_step {len}"), &p[GUARD..GUARD + len], &want, 0.0)?;
-            }
-            let data: Vec<u8> = (0..(rows + 2) * cols).map(|i| (i * 37 % 256) as u8).collect();
-            let idx: Vec<u32> = (0..rows as u32).map(|i| (i * 5 + 1) % (rows as u32 + 2)).collect();
-            let mut want = vec![0.0; len];
-            ops::gather(&data, cols, &idx, &mut want);
-            let mut out = guarded(&vec![f32::NAN; len]);
-            if cols > 0 {
-                elementwise::gather(&data, cols, &idx, &mut out[GUARD..GUARD + len]);
-            }
-            check_guards(&out, "gather")?;
-            close(format!("gather {rows}×{cols}"), &out[GUARD..GUARD + len], &want, 0.0)?;
-            count += 5;
         }
     }
+    Ok(count)
+}
+
+/// Every element-wise pass of `ew` on rows × cols against the reference.
+pub fn check_elementwise(ew: Elementwise, rows: usize, cols: usize) -> Result<usize, String> {
+    let mut count = 0;
+    let acts = [Activation::Identity, Activation::Sigmoid, Activation::Tanh, Activation::Relu, Activation::Elu];
+    let tag = format!("{} ×{}", ew.isa.name(), ew.threads);
+    let len = rows * cols;
+    let seed = (rows * 64 + cols) as u32;
+    let mut x = values(len, seed, -12.0, 12.0);
+    // a few extreme logits: saturation and the exp clamps
+    for (i, v) in [-100.0f32, 100.0, -88.0, 89.0, 0.0].into_iter().enumerate() {
+        if i < len {
+            x[(i * 7) % len] = v;
+        }
+    }
+    let bias = values(cols, seed + 1, -1.0, 1.0);
+    for act in acts {
+        let mut want = vec![0.0; len];
+        ops::bias_act_forward(&x, &bias, act, &mut want, cols);
+        let mut out = guarded(&vec![f32::NAN; len]);
+        ew.bias_act_forward(&x, &bias, act, &mut out[GUARD..GUARD + len], cols);
+        check_guards(&out, "bias_act_forward")?;
+        close(format!("bias_act_forward {tag} {act:?} {rows}×{cols}"), &out[GUARD..GUARD + len], &want, 1e-5)?;
+
+        let dy = values(len, seed + 2, -1.0, 1.0);
+        let mut want_dz = vec![0.0; len];
+        ops::act_backward(&dy, &want, act, &mut want_dz);
+        let mut dz = guarded(&vec![f32::NAN; len]);
+        ew.act_backward(&dy, &want, act, &mut dz[GUARD..GUARD + len]);
+        check_guards(&dz, "act_backward")?;
+        close(format!("act_backward {tag} {act:?} {rows}×{cols}"), &dz[GUARD..GUARD + len], &want_dz, 1e-6)?;
+        count += 2;
+    }
+    for acc in [false, true] {
+        let init = values(cols, seed + 3, -1.0, 1.0);
+        let mut want = init.clone();
+        ops::bias_grad(&x, &mut want, cols, acc);
+        let mut db = guarded(&if acc { init.clone() } else { vec![f32::NAN; cols] });
+        ew.bias_grad(&x, &mut db[GUARD..GUARD + cols], cols, acc);
+        check_guards(&db, "bias_grad")?;
+        close(format!("bias_grad {tag} {rows}×{cols} acc={acc}"), &db[GUARD..GUARD + cols], &want, 1e-6)?;
+        count += 1;
+    }
+    let target = values(len, seed + 4, 0.0, 1.0);
+    for kind in [LossKind::BceLogits, LossKind::HalfSse, LossKind::Mse] {
+        let (mut dwant, mut lwant) = (vec![0.0; len], vec![0.0; rows]);
+        ops::loss_forward_backward(kind, &x, &target, cols, 0.5, &mut dwant, &mut lwant);
+        let mut d = guarded(&vec![f32::NAN; len]);
+        let mut l = guarded(&vec![f32::NAN; rows]);
+        ew.loss_forward_backward(kind, &x, &target, cols, 0.5, &mut d[GUARD..GUARD + len], &mut l[GUARD..GUARD + rows]);
+        check_guards(&d, "loss gradient")?;
+        check_guards(&l, "row loss")?;
+        close(format!("loss gradient {tag} {kind:?} {rows}×{cols}"), &d[GUARD..GUARD + len], &dwant, 1e-4)?;
+        close(format!("row loss {tag} {kind:?} {rows}×{cols}"), &l[GUARD..GUARD + rows], &lwant, 1e-5)?;
+        count += 1;
+    }
+    let mut want = vec![0.0; len];
+    ops::noise_masking(&x, &mut want, 0.7, seed, 3);
+    let mut out = guarded(&vec![f32::NAN; len]);
+    ew.noise_masking(&x, &mut out[GUARD..GUARD + len], 0.7, seed, 3);
+    check_guards(&out, "noise_masking")?;
+    if out[GUARD..GUARD + len].iter().zip(&want).any(|(a, b)| a.to_bits() != b.to_bits()) {
+        return Err(format!("noise_masking {tag} {rows}×{cols}: differs from the reference's draws"));
+    }
+    let grads = values(len, seed + 5, -1.0, 1.0);
+    let mut want = x.clone();
+    ops::sgd_step(&mut want, &grads, 0.1);
+    let mut p = guarded(&x);
+    ew.sgd_step(&mut p[GUARD..GUARD + len], &grads, 0.1);
+    check_guards(&p, "sgd_step")?;
+    close(format!("sgd_step {tag} {len}"), &p[GUARD..GUARD + len], &want, 0.0)?;
+    let data: Vec<u8> = (0..(rows + 2) * cols).map(|i| (i * 37 % 256) as u8).collect();
+    let idx: Vec<u32> = (0..rows as u32).map(|i| (i * 5 + 1) % (rows as u32 + 2)).collect();
+    let mut want = vec![0.0; len];
+    ops::gather(&data, cols, &idx, &mut want);
+    let mut out = guarded(&vec![f32::NAN; len]);
+    ew.gather(&data, cols, &idx, &mut out[GUARD..GUARD + len]);
+    check_guards(&out, "gather")?;
+    close(format!("gather {tag} {rows}×{cols}"), &out[GUARD..GUARD + len], &want, 0.0)?;
+    count += 5;
     Ok(count)
 }
 

@@ -1,9 +1,13 @@
-//! Fused element-wise passes of the CPU backend, written branch-free over fixed-width
-//! chunks so the compiler turns each loop into SIMD (simd128 in wasm; SSE2 natively, where
-//! these passes are a small share of a step next to the products). The transcendental
+//! Fused element-wise passes of the CPU backend, written branch-free as index loops over
+//! slices of one length so the compiler turns each loop into SIMD: simd128 in wasm;
+//! natively the backend calls them from functions compiled for AVX-512 or AVX2 (see
+//! `Elementwise` in `mod.rs`, which also splits them over threads). The transcendental
 //! functions are polynomial (Cephes-style `exp`, `log1p` through `atanh`), accurate to a few
 //! ulp, so no loop calls libm. Each function has the signature and meaning of its scalar
 //! reference in `core::ops`; `tests/cpu_kernels.rs` checks them against it.
+
+// Index loops are the point here (see above).
+#![allow(clippy::needless_range_loop)]
 
 use crate::core::{ops, rng, Activation, LossKind};
 
@@ -68,15 +72,30 @@ pub fn bias_act_forward(x: &[f32], bias: &[f32], act: Activation, out: &mut [f32
     if cols == 0 {
         return;
     }
-    // Tanh and ELU are not on a hot path yet: the reference loop.
-    for (xr, or) in x.chunks_exact(cols).zip(out.chunks_exact_mut(cols)) {
+    // Index loops over slices of one length: no iterator adapter is left as a call, so
+    // everything inlines into the caller's `#[target_feature]` function and vectorises.
+    let b = &bias[..cols];
+    for r in 0..x.len() / cols {
+        let xr = &x[r * cols..(r + 1) * cols];
+        let or = &mut out[r * cols..(r + 1) * cols];
         match act {
-            Activation::Sigmoid => or.iter_mut().zip(xr).zip(bias).for_each(|((o, &v), &b)| *o = sigmoid(v + b)),
-            Activation::Identity => or.iter_mut().zip(xr).zip(bias).for_each(|((o, &v), &b)| *o = v + b),
-            Activation::Relu => or.iter_mut().zip(xr).zip(bias).for_each(|((o, &v), &b)| {
-                let s = v + b;
-                *o = if s > 0.0 { s } else { 0.0 }
-            }),
+            Activation::Sigmoid => {
+                for i in 0..cols {
+                    or[i] = sigmoid(xr[i] + b[i]);
+                }
+            }
+            Activation::Identity => {
+                for i in 0..cols {
+                    or[i] = xr[i] + b[i];
+                }
+            }
+            Activation::Relu => {
+                for i in 0..cols {
+                    let v = xr[i] + b[i];
+                    or[i] = if v > 0.0 { v } else { 0.0 };
+                }
+            }
+            // Tanh and ELU are not on a hot path yet: the reference loop.
             Activation::Tanh | Activation::Elu => ops::bias_act_forward(xr, bias, act, or, cols),
         }
     }
@@ -87,13 +106,30 @@ pub fn bias_act_forward(x: &[f32], bias: &[f32], act: Activation, out: &mut [f32
 pub fn act_backward(dy: &[f32], y: &[f32], act: Activation, dz: &mut [f32]) {
     assert_eq!(dy.len(), y.len());
     assert_eq!(dy.len(), dz.len());
-    let it = dz.iter_mut().zip(dy).zip(y);
+    let n = dz.len();
+    let (dy, y) = (&dy[..n], &y[..n]);
     match act {
-        Activation::Sigmoid => it.for_each(|((d, &g), &v)| *d = g * (v * (1.0 - v))),
-        Activation::Identity => it.for_each(|((d, &g), _)| *d = g),
-        Activation::Tanh => it.for_each(|((d, &g), &v)| *d = g * (1.0 - v * v)),
-        Activation::Relu => it.for_each(|((d, &g), &v)| *d = if v > 0.0 { g } else { 0.0 }),
-        Activation::Elu => it.for_each(|((d, &g), &v)| *d = g * if v > 0.0 { 1.0 } else { v + 1.0 }),
+        Activation::Sigmoid => {
+            for i in 0..n {
+                dz[i] = dy[i] * (y[i] * (1.0 - y[i]));
+            }
+        }
+        Activation::Identity => dz.copy_from_slice(dy),
+        Activation::Tanh => {
+            for i in 0..n {
+                dz[i] = dy[i] * (1.0 - y[i] * y[i]);
+            }
+        }
+        Activation::Relu => {
+            for i in 0..n {
+                dz[i] = if y[i] > 0.0 { dy[i] } else { 0.0 };
+            }
+        }
+        Activation::Elu => {
+            for i in 0..n {
+                dz[i] = dy[i] * if y[i] > 0.0 { 1.0 } else { y[i] + 1.0 };
+            }
+        }
     }
 }
 
@@ -107,8 +143,11 @@ pub fn bias_grad(dz: &[f32], db: &mut [f32], cols: usize, accumulate: bool) {
     if cols == 0 {
         return;
     }
-    for row in dz.chunks_exact(cols) {
-        db.iter_mut().zip(row).for_each(|(d, &g)| *d += g);
+    for r in 0..dz.len() / cols {
+        let row = &dz[r * cols..(r + 1) * cols];
+        for i in 0..cols {
+            db[i] += row[i];
+        }
     }
 }
 
@@ -117,17 +156,18 @@ pub fn bias_grad(dz: &[f32], db: &mut [f32], cols: usize, accumulate: bool) {
 #[inline(always)]
 fn lane_sum(v: &[f32]) -> f32 {
     let mut acc = [0.0f32; W];
-    let mut chunks = v.chunks_exact(W);
-    for ch in &mut chunks {
-        for (a, &x) in acc.iter_mut().zip(ch) {
-            *a += x;
+    let full = v.len() / W;
+    for c in 0..full {
+        let ch = &v[c * W..(c + 1) * W];
+        for l in 0..W {
+            acc[l] += ch[l];
         }
     }
     let mut s = 0.0;
     for a in acc {
         s += a;
     }
-    for &x in chunks.remainder() {
+    for &x in &v[full * W..] {
         s += x;
     }
     s
@@ -144,74 +184,86 @@ pub fn loss_forward_backward(kind: LossKind, out: &[f32], target: &[f32], cols: 
     assert_eq!(row_loss.len() * cols, out.len());
     let inv_cols = 1.0 / cols as f32;
     let mut terms = vec![0.0f32; cols];
+    let t = &mut terms[..];
     for (r, rl) in row_loss.iter_mut().enumerate() {
         let z = &out[r * cols..(r + 1) * cols];
         let x = &target[r * cols..(r + 1) * cols];
-        let d = &mut dout[r * cols..(r + 1) * cols];
-        let it = d.iter_mut().zip(terms.iter_mut()).zip(z.iter().zip(x));
+        let g = &mut dout[r * cols..(r + 1) * cols];
         match kind {
-            LossKind::BceLogits => it.for_each(|((g, t), (&zv, &xv))| {
-                let e = exp(-zv.abs());
-                let inv = 1.0 / (1.0 + e);
-                let s = if zv >= 0.0 { inv } else { e * inv };
-                *g = scale * (s - xv);
-                let pos = if zv > 0.0 { zv } else { 0.0 };
-                *t = pos + log1p_unit(e) - xv * zv;
-            }),
-            LossKind::HalfSse => it.for_each(|((g, t), (&zv, &xv))| {
-                *g = scale * (zv - xv);
-                *t = 0.5 * (zv - xv) * (zv - xv);
-            }),
-            LossKind::Mse => it.for_each(|((g, t), (&zv, &xv))| {
-                *g = scale * 2.0 * (zv - xv) * inv_cols;
-                *t = (zv - xv) * (zv - xv) * inv_cols;
-            }),
+            LossKind::BceLogits => {
+                for i in 0..cols {
+                    let (zv, xv) = (z[i], x[i]);
+                    let e = exp(-zv.abs());
+                    let inv = 1.0 / (1.0 + e);
+                    let s = if zv >= 0.0 { inv } else { e * inv };
+                    g[i] = scale * (s - xv);
+                    let pos = if zv > 0.0 { zv } else { 0.0 };
+                    t[i] = pos + log1p_unit(e) - xv * zv;
+                }
+            }
+            LossKind::HalfSse => {
+                for i in 0..cols {
+                    let d = z[i] - x[i];
+                    g[i] = scale * d;
+                    t[i] = 0.5 * d * d;
+                }
+            }
+            LossKind::Mse => {
+                for i in 0..cols {
+                    let d = z[i] - x[i];
+                    g[i] = scale * 2.0 * d * inv_cols;
+                    t[i] = d * d * inv_cols;
+                }
+            }
             // A handful of columns: the backend runs the reference (`ops`) instead.
             LossKind::SoftmaxCe => unreachable!("softmax cross-entropy runs in core::ops"),
         }
-        *rl = lane_sum(&terms);
+        *rl = lane_sum(t);
     }
 }
 
 /// Masking noise, drawing exactly the reference's `rng::uniform(seed, stream, i)`.
 #[inline(always)]
 pub fn noise_masking(x: &[f32], out: &mut [f32], keep: f32, seed: u32, stream: u32) {
+    noise_masking_from(x, out, keep, seed, stream, 0)
+}
+
+/// [`noise_masking`] of the elements `first..first + x.len()` of a larger array (a chunk
+/// of it on one thread): element `i` here draws `rng::uniform(seed, stream, first + i)`.
+#[inline(always)]
+pub fn noise_masking_from(x: &[f32], out: &mut [f32], keep: f32, seed: u32, stream: u32, first: usize) {
     assert_eq!(x.len(), out.len());
+    let n = out.len();
+    let x = &x[..n];
     let key = rng::pcg_hash(stream ^ rng::pcg_hash(seed));
-    for (i, (o, &v)) in out.iter_mut().zip(x).enumerate() {
-        let u = (rng::pcg_hash(i as u32 ^ key) >> 8) as f32 * (1.0 / 16_777_216.0);
-        *o = if u < keep { v } else { 0.0 };
+    let first = first as u32;
+    for i in 0..n {
+        let u = (rng::pcg_hash(first.wrapping_add(i as u32) ^ key) >> 8) as f32 * (1.0 / 16_777_216.0);
+        out[i] = if u < keep { x[i] } else { 0.0 };
     }
 }
 
-/// p ← p − lr·g, split into contiguous chunks across `threads` (element-wise, so the
-/// result does not depend on the split).
-pub fn sgd_step(params: &mut [f32], grads: &[f32], lr: f32, threads: usize) {
+/// p ← p − lr·g (one thread; the backend splits it into chunks).
+#[inline(always)]
+pub fn sgd_step(params: &mut [f32], grads: &[f32], lr: f32) {
     assert_eq!(params.len(), grads.len());
-    let step = |p: &mut [f32], g: &[f32]| p.iter_mut().zip(g).for_each(|(p, &g)| *p -= lr * g);
-    #[cfg(not(target_arch = "wasm32"))]
-    if threads > 1 && params.len() >= 1 << 16 {
-        let chunk = params.len().div_ceil(threads).next_multiple_of(64);
-        rayon::scope(|s| {
-            let mut rest = params.chunks_mut(chunk).zip(grads.chunks(chunk));
-            let first = rest.next().unwrap();
-            for (p, g) in rest {
-                s.spawn(move |_| step(p, g));
-            }
-            step(first.0, first.1);
-        });
-        return;
+    let n = params.len();
+    let g = &grads[..n];
+    for i in 0..n {
+        params[i] -= lr * g[i];
     }
-    let _ = threads;
-    step(params, grads);
 }
 
 /// out[i, :] = data[idx[i], :] / 255, the same arithmetic as the reference.
+#[inline(always)]
 pub fn gather(data: &[u8], dim: usize, idx: &[u32], out: &mut [f32]) {
     assert_eq!(out.len(), idx.len() * dim);
     let inv = (1.0f64 / 255.0) as f32;
-    for (row, &i) in out.chunks_exact_mut(dim.max(1)).zip(idx) {
+    for (r, &i) in idx.iter().enumerate() {
         let src = &data[i as usize * dim..(i as usize + 1) * dim];
-        row.iter_mut().zip(src).for_each(|(o, &p)| *o = p as f32 * inv);
+        let row = &mut out[r * dim..(r + 1) * dim];
+        for c in 0..dim {
+            row[c] = src[c] as f32 * inv;
+        }
     }
 }

@@ -10,14 +10,15 @@
 //!   contiguous in k, RA×RB vector accumulators reduced across lanes at the end.
 //! - `Aᵀ·Bᵀ` (not used by the models): B is transposed into scratch, then `Aᵀ·B`.
 //!
-//! Threads (native only) split the output columns into contiguous ranges; each output
-//! element is still summed by one thread in one fixed order, so results do not depend on the
-//! thread count and training stays deterministic.
+//! Threads (native only) take chunks of output columns from a shared counter (`par.rs`);
+//! each output element is still summed by one thread in one fixed order, so results do not
+//! depend on the thread count and training stays deterministic.
 //!
 //! Shapes in comments: C is m×n, op(A) is m×k, op(B) is k×n, all row-major.
 
 use std::cell::RefCell;
 
+use super::par::{for_chunks, grain, Ptr};
 use super::simd::{Scalar, Simd};
 
 /// The instruction sets a kernel can be built for.
@@ -88,13 +89,6 @@ const PARALLEL_MIN_MACS: usize = 1 << 16;
 /// k block of the broadcast kernel: KC × 2 vectors of B (16 KB with AVX-512 at 128) stay in
 /// L1 while the row blocks of A stream past.
 const KC: usize = 128;
-
-/// A raw pointer that may cross to a worker thread: the column ranges the threads write
-/// are disjoint, and the inputs are only read.
-#[derive(Clone, Copy)]
-struct Ptr<T>(T);
-unsafe impl<T> Send for Ptr<T> {}
-unsafe impl<T> Sync for Ptr<T> {}
 
 thread_local! {
     /// Packed A panels (main thread) / transposed B (the `Aᵀ·Bᵀ` form).
@@ -201,70 +195,54 @@ mod x86 {
     pub(super) const AVX512: Kernels = Kernels { bcast: bcast_avx512, dot: dot_avx512 };
 }
 
-/// Splits `0..n` into `parts` contiguous ranges whose starts are multiples of `align`.
-fn split_cols(n: usize, align: usize, parts: usize) -> Vec<(usize, usize)> {
-    let blocks = n.div_ceil(align);
-    let parts = parts.clamp(1, blocks.max(1));
-    (0..parts)
-        .map(|t| {
-            let (b0, b1) = (blocks * t / parts, blocks * (t + 1) / parts);
-            ((b0 * align).min(n), (b1 * align).min(n))
-        })
-        .filter(|(s, e)| e > s)
-        .collect()
-}
-
-/// Runs `f(j0, j1)` for each column range, on rayon workers when there is more than one.
-fn for_ranges(ranges: &[(usize, usize)], f: &(dyn Fn(usize, usize) + Sync)) {
-    #[cfg(not(target_arch = "wasm32"))]
-    if ranges.len() > 1 {
-        rayon::scope(|s| {
-            for &(j0, j1) in &ranges[1..] {
-                s.spawn(move |_| f(j0, j1));
-            }
-            f(ranges[0].0, ranges[0].1);
-        });
-        return;
-    }
-    for &(j0, j1) in ranges {
-        f(j0, j1);
-    }
-}
-
 #[allow(clippy::too_many_arguments)]
 unsafe fn dispatch<S: Simd>(kern: Kernels, threads: usize, a: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n: usize, ta: bool, tb: bool, acc: bool) {
     let cp = Ptr(c.as_mut_ptr());
     if tb {
-        // A·Bᵀ: dot kernel over column ranges.
-        let ranges = split_cols(n, 4, threads);
+        // A·Bᵀ: dot kernel over column chunks (multiples of its 4-column tile).
         let (ap, bp) = (Ptr(a.as_ptr()), Ptr(b.as_ptr()));
-        for_ranges(&ranges, &move |j0, j1| {
+        for_chunks(threads, n, grain(n, threads, 4, 4, 4), &move |j0, j1| {
             let (ap, bp, cp) = (ap, bp, cp);
             (kern.dot)(ap.0, bp.0, cp.0, m, k, n, j0, j1, acc)
         });
         return;
     }
-    // A·B / Aᵀ·B: pack A into row panels, then the broadcast kernel over column ranges.
+    // A·B / Aᵀ·B: pack A into row panels (in parallel), then the broadcast kernel over
+    // column chunks. Chunks start at multiples of NR, so the columns of the last partial
+    // strip are the same whatever the chunking.
     SCRATCH.with(|s| {
         let packed = &mut s.borrow_mut().0;
         let mr = S::MR;
         packed.clear();
         packed.resize(m.div_ceil(mr) * mr * k, 0.0);
         let (rsa, csa) = if ta { (1, m) } else { (k, 1) };
-        for (blk, panel) in packed.chunks_mut(mr * k).enumerate() {
-            let i0 = blk * mr;
-            let rows = mr.min(m - i0);
-            // panel[p * rows + r] = A[i0 + r, p]
-            for p in 0..k {
-                for r in 0..rows {
-                    *panel.get_unchecked_mut(p * rows + r) = *a.get_unchecked((i0 + r) * rsa + p * csa);
+        let (pp, ap) = (Ptr(packed.as_mut_ptr()), Ptr(a.as_ptr()));
+        let panels = m.div_ceil(mr);
+        let pack = move |b0: usize, b1: usize| {
+            let (pp, ap) = (pp, ap);
+            for blk in b0..b1 {
+                let i0 = blk * mr;
+                let rows = mr.min(m - i0);
+                let panel = pp.0.add(blk * mr * k);
+                // panel[p * rows + r] = A[i0 + r, p]
+                if ta {
+                    for p in 0..k {
+                        std::ptr::copy_nonoverlapping(ap.0.add(p * m + i0), panel.add(p * rows), rows);
+                    }
+                } else {
+                    for p in 0..k {
+                        for r in 0..rows {
+                            *panel.add(p * rows + r) = *ap.0.add((i0 + r) * rsa + p * csa);
+                        }
+                    }
                 }
             }
-        }
+        };
+        let pack_threads = if m * k < PARALLEL_MIN_MACS / 4 { 1 } else { threads };
+        for_chunks(pack_threads, panels, grain(panels, pack_threads, 2, 1, 1), &pack);
         let nr = 2 * S::LANES;
-        let ranges = split_cols(n, nr, threads);
         let (pp, bp) = (Ptr(packed.as_ptr()), Ptr(b.as_ptr()));
-        for_ranges(&ranges, &move |j0, j1| {
+        for_chunks(threads, n, grain(n, threads, 4, nr, nr), &move |j0, j1| {
             let (pp, bp, cp) = (pp, bp, cp);
             (kern.bcast)(pp.0, bp.0, cp.0, m, k, n, j0, j1, acc)
         });

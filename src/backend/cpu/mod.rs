@@ -8,11 +8,14 @@ pub mod check;
 pub mod elementwise;
 pub mod gemm;
 pub mod optim;
+pub(crate) mod par;
 pub mod simd;
 
 use std::cell::{Ref, RefCell, RefMut};
 
 use super::{Backend, Buf, DataId, View};
+use par::fp_mode::FlushDenormals;
+use par::{for_chunks, grain, Ptr};
 use crate::core::{ops, Activation, LossKind, NoiseKind};
 
 pub use gemm::Isa;
@@ -58,7 +61,7 @@ impl CpuBackend {
 
     /// The element-wise passes: SIMD ones, or the scalar reference for `Isa::Scalar`.
     fn ew(&self) -> Elementwise {
-        Elementwise(self.isa)
+        Elementwise { isa: self.isa, threads: self.threads }
     }
 
     pub fn isa(&self) -> Isa {
@@ -67,6 +70,12 @@ impl CpuBackend {
 
     pub fn threads(&self) -> usize {
         self.threads
+    }
+
+    /// Denormals flushed to zero for the duration of an op, on the SIMD ISAs (natively;
+    /// `Isa::Scalar` keeps IEEE arithmetic, as the reference it mirrors).
+    fn fp(&self) -> FlushDenormals {
+        FlushDenormals::new(self.isa != Isa::Scalar)
     }
 
     fn get(&self, v: View) -> Ref<'_, [f32]> {
@@ -120,11 +129,12 @@ impl Backend for CpuBackend {
     }
 
     fn gather(&mut self, data: DataId, idx: &[u32], out: View) {
+        let _fp = self.fp();
         let (set, dim) = &self.data[data.0 as usize];
         let rows = (set.len() / dim) as u32;
         assert!(idx.iter().all(|&i| i < rows), "gather: index out of {rows} rows");
         match set {
-            Dataset::U8(bytes) => elementwise::gather(bytes, *dim, idx, &mut self.get_mut(out)),
+            Dataset::U8(bytes) => self.ew().gather(bytes, *dim, idx, &mut self.get_mut(out)),
             Dataset::F32(v) => ops::gather_f32(v, *dim, idx, &mut self.get_mut(out)),
         }
     }
@@ -138,6 +148,7 @@ impl Backend for CpuBackend {
     }
 
     fn matmul(&mut self, a: View, b: View, c: View, m: usize, k: usize, n: usize, ta: bool, tb: bool, accumulate: bool) {
+        let _fp = self.fp();
         crate::core::ops::assert_matmul_shapes("matmul", a.len, b.len, c.len, m, k, n);
         let (av, bv) = (self.get(a), self.get(b));
         let mut cv = self.get_mut(c);
@@ -145,18 +156,22 @@ impl Backend for CpuBackend {
     }
 
     fn bias_act_forward(&mut self, x: View, bias: View, act: Activation, out: View, cols: usize) {
+        let _fp = self.fp();
         self.ew().bias_act_forward(&self.get(x), &self.get(bias), act, &mut self.get_mut(out), cols);
     }
 
     fn act_backward(&mut self, dy: View, y: View, act: Activation, dz: View) {
+        let _fp = self.fp();
         self.ew().act_backward(&self.get(dy), &self.get(y), act, &mut self.get_mut(dz));
     }
 
     fn bias_grad(&mut self, dz: View, db: View, cols: usize, accumulate: bool) {
+        let _fp = self.fp();
         self.ew().bias_grad(&self.get(dz), &mut self.get_mut(db), cols, accumulate);
     }
 
     fn loss_forward_backward(&mut self, kind: LossKind, out: View, target: View, cols: usize, scale: f32, dout: View, row_loss: View) {
+        let _fp = self.fp();
         self.ew().loss_forward_backward(
             kind,
             &self.get(out),
@@ -169,6 +184,7 @@ impl Backend for CpuBackend {
     }
 
     fn noise(&mut self, kind: NoiseKind, x: View, out: View, seed: u32, stream: u32) {
+        let _fp = self.fp();
         match kind {
             NoiseKind::Masking { keep } => self.ew().noise_masking(&self.get(x), &mut self.get_mut(out), keep, seed, stream),
             // The other kinds are a small part of a step: the reference loop.
@@ -193,20 +209,24 @@ impl Backend for CpuBackend {
     }
 
     fn sgd_step(&mut self, params: View, grads: View, lr: f32) {
-        self.ew().sgd_step(&mut self.get_mut(params), &self.get(grads), lr, self.threads);
+        let _fp = self.fp();
+        self.ew().sgd_step(&mut self.get_mut(params), &self.get(grads), lr);
     }
 
     // Optimizer passes (optim.rs; the scalar reference for `Isa::Scalar`).
     fn axpy(&mut self, x: View, y: View, a: f32) {
+        let _fp = self.fp();
         if self.isa == Isa::Scalar { ops::axpy(&self.get(x), &mut self.get_mut(y), a) } else { optim::axpy(&self.get(x), &mut self.get_mut(y), a, self.threads) }
     }
 
     fn momentum_step(&mut self, params: View, grads: View, vel: View, lr: f32, momentum: f32) {
+        let _fp = self.fp();
         let (mut p, g, mut v) = (self.get_mut(params), self.get(grads), self.get_mut(vel));
         if self.isa == Isa::Scalar { ops::momentum_step(&mut p, &g, &mut v, lr, momentum) } else { optim::momentum_step(&mut p, &g, &mut v, lr, momentum, self.threads) }
     }
 
     fn adam_step(&mut self, params: View, grads: View, m: View, v: View, lr: f32, beta1: f32, beta2: f32, eps: f32, t: u64) {
+        let _fp = self.fp();
         let (mut p, g, mut mv, mut vv) = (self.get_mut(params), self.get(grads), self.get_mut(m), self.get_mut(v));
         if self.isa == Isa::Scalar {
             ops::adam_step(&mut p, &g, &mut mv, &mut vv, lr, beta1, beta2, eps, t)
@@ -243,8 +263,26 @@ fn default_threads() -> usize {
 /// Element-wise ops dispatched on the ISA: `Isa::Scalar` runs the reference loops of
 /// `core::ops` (the oracle), every other ISA the fused passes of `elementwise`, compiled
 /// with that ISA's vector width on x86-64 (the exp/log polynomials of a sigmoid layer
-/// at batch 256 are 10 % of a step with SSE2 alone).
-struct Elementwise(Isa);
+/// at batch 256 are 10 % of a step with SSE2 alone), and split over `threads` in chunks
+/// of whole rows (or of 1024 elements for flat passes) when the pass is large enough.
+/// Each element (and each row's loss) is computed the same way in any chunk, so results
+/// do not depend on the thread count. Public for the self-check (`check.rs`).
+#[derive(Clone, Copy, Debug)]
+pub struct Elementwise {
+    pub isa: Isa,
+    pub threads: usize,
+}
+
+/// Below this many elements a pass runs on one thread.
+const EW_PARALLEL_MIN: usize = 1 << 15;
+
+/// `len` values from `p + start` (chunks of one buffer that threads use disjointly).
+unsafe fn part<'a>(p: Ptr<*const f32>, start: usize, len: usize) -> &'a [f32] {
+    std::slice::from_raw_parts(p.0.add(start), len)
+}
+unsafe fn part_mut<'a>(p: Ptr<*mut f32>, start: usize, len: usize) -> &'a mut [f32] {
+    std::slice::from_raw_parts_mut(p.0.add(start), len)
+}
 
 /// Calls `elementwise::$f` compiled for the ISA in `$isa`.
 macro_rules! ew_call {
@@ -277,29 +315,111 @@ macro_rules! ew_call {
 
 impl Elementwise {
     fn scalar(&self) -> bool {
-        self.0 == Isa::Scalar
+        self.isa == Isa::Scalar
     }
-    fn bias_act_forward(&self, x: &[f32], bias: &[f32], act: Activation, out: &mut [f32], cols: usize) {
-        if self.scalar() { ops::bias_act_forward(x, bias, act, out, cols) } else { ew_call!(self.0, bias_act_forward(x, bias, act, out, cols)) }
+    /// Threads for a pass over `len` elements.
+    fn threads_for(&self, len: usize) -> usize {
+        if len < EW_PARALLEL_MIN { 1 } else { self.threads }
     }
-    fn act_backward(&self, dy: &[f32], y: &[f32], act: Activation, dz: &mut [f32]) {
-        if self.scalar() { ops::act_backward(dy, y, act, dz) } else { ew_call!(self.0, act_backward(dy, y, act, dz)) }
+    /// `f(r0, r1)` over chunks of `rows` rows of `cols`.
+    fn rows(&self, rows: usize, cols: usize, f: &(dyn Fn(usize, usize) + Sync)) {
+        let t = self.threads_for(rows * cols);
+        for_chunks(t, rows, grain(rows, t, 4, 1, 1), f)
     }
-    fn bias_grad(&self, dz: &[f32], db: &mut [f32], cols: usize, acc: bool) {
-        if self.scalar() { ops::bias_grad(dz, db, cols, acc) } else { ew_call!(self.0, bias_grad(dz, db, cols, acc)) }
+    /// `f(i0, i1)` over chunks of `len` elements (multiples of 1024, so chunks stay
+    /// cache-line and vector aligned relative to each other).
+    fn flat(&self, len: usize, f: &(dyn Fn(usize, usize) + Sync)) {
+        let t = self.threads_for(len);
+        for_chunks(t, len, grain(len, t, 4, 1024, 1024), f)
+    }
+    pub fn bias_act_forward(&self, x: &[f32], bias: &[f32], act: Activation, out: &mut [f32], cols: usize) {
+        if self.scalar() || cols == 0 || x.len() != out.len() || x.len() % cols != 0 {
+            // (the reference also reports wrong shapes)
+            return ops::bias_act_forward(x, bias, act, out, cols);
+        }
+        let isa = self.isa;
+        let (xp, op) = (Ptr(x.as_ptr()), Ptr(out.as_mut_ptr()));
+        self.rows(x.len() / cols, cols, &|r0, r1| {
+            let (xp, op) = (xp, op);
+            // SAFETY: row ranges of the two equally long buffers; chunks are disjoint.
+            let (x, out) = unsafe { (part(xp, r0 * cols, (r1 - r0) * cols), part_mut(op, r0 * cols, (r1 - r0) * cols)) };
+            ew_call!(isa, bias_act_forward(x, bias, act, out, cols))
+        });
+    }
+    pub fn act_backward(&self, dy: &[f32], y: &[f32], act: Activation, dz: &mut [f32]) {
+        if self.scalar() || dy.len() != dz.len() || y.len() != dz.len() {
+            return ops::act_backward(dy, y, act, dz);
+        }
+        let isa = self.isa;
+        let (dyp, yp, dzp) = (Ptr(dy.as_ptr()), Ptr(y.as_ptr()), Ptr(dz.as_mut_ptr()));
+        self.flat(dz.len(), &|i0, i1| {
+            let (dyp, yp, dzp) = (dyp, yp, dzp);
+            // SAFETY: the same element range of three equally long buffers; disjoint chunks.
+            let (dy, y, dz) = unsafe { (part(dyp, i0, i1 - i0), part(yp, i0, i1 - i0), part_mut(dzp, i0, i1 - i0)) };
+            ew_call!(isa, act_backward(dy, y, act, dz))
+        });
+    }
+    /// One thread: the rows of each column are added in order.
+    pub fn bias_grad(&self, dz: &[f32], db: &mut [f32], cols: usize, acc: bool) {
+        if self.scalar() { ops::bias_grad(dz, db, cols, acc) } else { ew_call!(self.isa, bias_grad(dz, db, cols, acc)) }
     }
     #[allow(clippy::too_many_arguments)]
-    fn loss_forward_backward(&self, kind: LossKind, out: &[f32], target: &[f32], cols: usize, scale: f32, dout: &mut [f32], row_loss: &mut [f32]) {
-        if self.scalar() || kind == LossKind::SoftmaxCe {
-            ops::loss_forward_backward(kind, out, target, cols, scale, dout, row_loss)
-        } else {
-            ew_call!(self.0, loss_forward_backward(kind, out, target, cols, scale, dout, row_loss))
+    pub fn loss_forward_backward(&self, kind: LossKind, out: &[f32], target: &[f32], cols: usize, scale: f32, dout: &mut [f32], row_loss: &mut [f32]) {
+        if self.scalar() || kind == LossKind::SoftmaxCe || cols == 0 || out.len() != target.len() || out.len() != dout.len() || row_loss.len() * cols != out.len() {
+            return ops::loss_forward_backward(kind, out, target, cols, scale, dout, row_loss);
         }
+        let isa = self.isa;
+        let (zp, xp, gp, lp) = (Ptr(out.as_ptr()), Ptr(target.as_ptr()), Ptr(dout.as_mut_ptr()), Ptr(row_loss.as_mut_ptr()));
+        self.rows(row_loss.len(), cols, &|r0, r1| {
+            let (zp, xp, gp, lp) = (zp, xp, gp, lp);
+            let len = (r1 - r0) * cols;
+            // SAFETY: row ranges of the buffers (rows × cols, and rows for the loss); disjoint chunks.
+            let (out, target, dout, row_loss) = unsafe { (part(zp, r0 * cols, len), part(xp, r0 * cols, len), part_mut(gp, r0 * cols, len), part_mut(lp, r0, r1 - r0)) };
+            ew_call!(isa, loss_forward_backward(kind, out, target, cols, scale, dout, row_loss))
+        });
     }
-    fn noise_masking(&self, x: &[f32], out: &mut [f32], keep: f32, seed: u32, stream: u32) {
-        if self.scalar() { ops::noise_masking(x, out, keep, seed, stream) } else { ew_call!(self.0, noise_masking(x, out, keep, seed, stream)) }
+    pub fn noise_masking(&self, x: &[f32], out: &mut [f32], keep: f32, seed: u32, stream: u32) {
+        if self.scalar() || x.len() != out.len() {
+            return ops::noise_masking(x, out, keep, seed, stream);
+        }
+        let isa = self.isa;
+        let (xp, op) = (Ptr(x.as_ptr()), Ptr(out.as_mut_ptr()));
+        self.flat(x.len(), &|i0, i1| {
+            let (xp, op) = (xp, op);
+            // SAFETY: the same element range of two equally long buffers; disjoint chunks.
+            let (x, out) = unsafe { (part(xp, i0, i1 - i0), part_mut(op, i0, i1 - i0)) };
+            let first = i0;
+            ew_call!(isa, noise_masking_from(x, out, keep, seed, stream, first))
+        });
     }
-    fn sgd_step(&self, p: &mut [f32], g: &[f32], lr: f32, threads: usize) {
-        if self.scalar() { ops::sgd_step(p, g, lr) } else { elementwise::sgd_step(p, g, lr, threads) }
+    pub fn sgd_step(&self, p: &mut [f32], g: &[f32], lr: f32) {
+        if self.scalar() || p.len() != g.len() {
+            return ops::sgd_step(p, g, lr);
+        }
+        let isa = self.isa;
+        let (pp, gp) = (Ptr(p.as_mut_ptr()), Ptr(g.as_ptr()));
+        self.flat(p.len(), &|i0, i1| {
+            let (pp, gp) = (pp, gp);
+            // SAFETY: the same element range of two equally long buffers; disjoint chunks.
+            let (p, g) = unsafe { (part_mut(pp, i0, i1 - i0), part(gp, i0, i1 - i0)) };
+            ew_call!(isa, sgd_step(p, g, lr))
+        });
+    }
+    pub fn gather(&self, data: &[u8], dim: usize, idx: &[u32], out: &mut [f32]) {
+        if dim == 0 || out.len() != idx.len() * dim {
+            return elementwise::gather(data, dim, idx, out);
+        }
+        if self.scalar() {
+            return ops::gather(data, dim, idx, out);
+        }
+        let isa = self.isa;
+        let op = Ptr(out.as_mut_ptr());
+        self.rows(idx.len(), dim, &|r0, r1| {
+            let op = op;
+            // SAFETY: row ranges of the output; disjoint chunks.
+            let out = unsafe { part_mut(op, r0 * dim, (r1 - r0) * dim) };
+            let idx = &idx[r0..r1];
+            ew_call!(isa, gather(data, dim, idx, out))
+        });
     }
 }
