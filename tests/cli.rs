@@ -234,3 +234,16 @@ fn every_recipe_runs_from_the_cli_with_a_step_cap() {
     assert_one_line_failure(&["train", "--preset", "stacked_greedy", "--max-epochs", "5", "--data", d], "supervised");
     assert_one_line_failure(&["train", "--preset", "dae_vincent", "--labelled", "5", "--data", d], "recipes");
 }
+
+/// `linear_3d_pca`: the linear 3→2→3 autoencoder on the synthetic cloud reaches PCA's
+/// reconstruction error and spans PCA's plane; its options are checked.
+#[test]
+fn linear_3d_pca_finds_the_pca_plane() {
+    let (code, out, err) = aeplay(&["train", "--preset", "linear_3d_pca", "--steps", "3000", "--json"]);
+    assert_eq!(code, 0, "stderr: {err}");
+    let done = done_line(&out);
+    let (model, pca) = (done["model_mse"].as_f64().unwrap(), done["pca_mse"].as_f64().unwrap());
+    assert!(model <= pca * 1.01 && model >= pca * 0.999, "{done}");
+    assert!(done["max_angle_deg"].as_f64().unwrap() < 1.0, "{done}");
+    assert_one_line_failure(&["train", "--preset", "linear_3d_pca", "--batch", "5"], "--steps, --seed and --backend only");
+}

@@ -335,6 +335,38 @@ mod cli {
 
     /// Runs a multi-phase recipe: a `recipe` line with its description, then one line per
     /// phase, epoch and early stop, and a `done` line with the summary.
+    /// `linear_3d_pca`: the linear 3→2→3 autoencoder on the synthetic cloud, against PCA.
+    fn run_cloud(steps: Option<u64>, kind: BackendKind, cpu: CpuOpts, seed: u64, json: bool) -> Result<(), String> {
+        use aeplay::data::synthetic::DEFAULT_POINTS;
+        use aeplay::train::cloud;
+        let be = Source::new(kind, cpu)?.make();
+        let backend_name = be.name();
+        let (mut t, points) = cloud::trainer(be, DEFAULT_POINTS, seed)?;
+        let total = steps.unwrap_or(cloud::STEPS);
+        let start = Instant::now();
+        let report = total.div_ceil(10).max(1);
+        for s in 1..=total {
+            t.step();
+            if s % report == 0 || s == total {
+                let (loss, _) = t.take_train_loss().unwrap_or((f64::NAN, 0));
+                emit(json, json!({"event": "progress", "preset": cloud::NAME, "steps": s, "train_loss": loss}));
+            }
+        }
+        let cfg = t.model.cfg.clone();
+        let params = t.model.params_host(&mut t.be);
+        let (codes, c) = cloud::compare(&params, &points, &cfg)?;
+        emit(
+            json,
+            json!({
+                "event": "done", "preset": cloud::NAME, "backend": backend_name, "seed": seed, "steps": total,
+                "points": DEFAULT_POINTS, "model_mse": c.model_mse, "pca_mse": c.pca_mse,
+                "max_angle_deg": c.max_angle_deg, "seconds": start.elapsed().as_secs_f64(),
+                "codes": codes.chunks(2).take(5).map(|p| [p[0], p[1]]).collect::<Vec<_>>(),
+            }),
+        );
+        Ok(())
+    }
+
     fn run_recipe(r: Recipe, steps: Option<u64>, kind: BackendKind, cpu: CpuOpts, data: Option<PathBuf>, seed: u64, json: bool) -> Result<(), String> {
         let data = load(data)?;
         let be = Source::new(kind, cpu)?.make();
@@ -379,6 +411,12 @@ mod cli {
                 }
                 if steps == Some(0) {
                     return Err("--steps must be at least 1".into());
+                }
+                if preset.as_deref() == Some(aeplay::train::cloud::NAME) {
+                    if load_path.is_some() || save.is_some() || max_epochs.is_some() || labelled.is_some() || batch.is_some() || data.is_some() {
+                        return Err(format!("{} trains on its own 200 synthetic points: it takes --steps, --seed and --backend only", aeplay::train::cloud::NAME));
+                    }
+                    return run_cloud(steps, kind, cpu, seed.unwrap_or(1), json);
                 }
                 if let Some(mut r) = preset.as_deref().and_then(recipe) {
                     if load_path.is_some() || save.is_some() {

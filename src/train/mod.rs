@@ -11,6 +11,7 @@ use crate::core::ModelConfig;
 use crate::data::Mnist;
 use crate::model::{Autoencoder, OptimState, Split};
 
+pub mod cloud;
 pub mod pipeline;
 
 pub struct Trainer<B: Backend> {
