@@ -148,24 +148,31 @@ pub fn recipe(name: &str) -> Option<Recipe> {
             early_stopping: EarlyStoppingSpec::default(),
         })),
         "pretrain_classifier" => {
-            let ae = preset("stacked_elu")?;
-            // Géron's classifier: 784→300→150 ELU →10, softmax CE, L2 5e-4, Adam 0.01,
-            // batch 150, He init.
+            // The denoising autoencoder of Vincent et al. (`dae_vincent`: 784→500 sigmoid,
+            // masking noise) pre-trained on all 60,000 images without labels; the classifier
+            // 784→500 sigmoid →10 (softmax CE, SGD lr 0.1 on the batch mean, batch 20,
+            // Glorot init) starts from its encoder or at random (mlpractical ex. 4, with
+            // Bengio et al. 2007's set-up: a sigmoid layer pre-trained as an autoencoder).
+            let ae = preset("dae_vincent")?;
             let classifier = ModelConfig {
                 name: "pretrain_classifier".into(),
-                dims: vec![784, 300, 150, 10],
-                activations: vec![Activation::Elu, Activation::Elu, Activation::Identity],
+                dims: vec![784, 500, 10],
+                activations: vec![Activation::Sigmoid, Activation::Identity],
                 loss: LossKind::SoftmaxCe,
-                l2: 5e-4,
-                ..ae.clone()
+                noise: crate::core::NoiseKind::None,
+                optimizer: crate::core::Optimizer::Sgd { lr: 0.1 },
+                init: crate::core::Init::GlorotUniform,
+                reduction: crate::core::config::Reduction::Mean,
+                batch: 20,
+                ..ModelConfig::default()
             };
             Some(Recipe::PretrainClassifier(Pretrain {
                 autoencoder: ae,
-                greedy: GREEDY_PRETRAINING,
+                greedy: false,
                 pretrain_epochs: 1,
                 pretrain_rows: 60_000,
                 classifier,
-                encoder_layers: 2,
+                encoder_layers: 1,
                 labelled: 1000,
                 epochs: 10,
             }))
@@ -174,8 +181,6 @@ pub fn recipe(name: &str) -> Option<Recipe> {
     }
 }
 
-/// Whether `pretrain_classifier` pre-trains greedily by default.
-const GREEDY_PRETRAINING: bool = true;
 
 /// One line listing the recipes, for error messages.
 pub fn recipe_list() -> String {
