@@ -909,3 +909,9 @@ pub fn set_preset(ui: Ui, name: &str) {
     ui.state.set("ready".into());
     wasm_bindgen_futures::spawn_local(refresh(ui));
 }
+
+/// The model description (with the noise now set) and the seed being trained, for the
+/// page's link (src/ui/urlsync.rs); None before the engine is installed.
+pub fn current_setup() -> Option<(ModelConfig, u64)> {
+    with_engine(|e| (e.cfg.clone(), e.seed))
+}

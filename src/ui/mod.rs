@@ -8,11 +8,13 @@ mod engine;
 mod loader;
 mod bench;
 mod pictures;
+mod lecture;
+mod urlsync;
 
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::core::config::{describe, preset, ModelConfig, PRESET_NAMES};
+use crate::core::config::{describe, ModelConfig, PRESET_NAMES};
 
 /// Everything the page displays, as signals (cheap to copy into closures).
 #[derive(Clone, Copy)]
@@ -102,22 +104,6 @@ fn fmt_loss(v: Option<f64>) -> String {
     v.map(|v| format!("{v:.3}")).unwrap_or_else(|| "–".into())
 }
 
-const PRESET: &str = "dae_vincent";
-const SEED: u64 = 1;
-
-/// `?preset=NAME` picks the starting preset (unknown names get a note and the default).
-fn requested_preset(ui: Ui) -> ModelConfig {
-    let search = dom::window().location().search().unwrap_or_default();
-    let name = search.trim_start_matches('?').split('&').find_map(|kv| kv.strip_prefix("preset=")).map(str::to_string);
-    match name {
-        Some(n) => preset(&n).unwrap_or_else(|| {
-            ui.link_note.set(Some(format!("Unknown preset '{n}' in the link: starting with {PRESET}. Presets: {}", crate::core::config::preset_list())));
-            preset(PRESET).expect("built-in preset")
-        }),
-        None => preset(PRESET).expect("built-in preset"),
-    }
-}
-
 async fn start(ui: Ui) {
     match loader::load(&ui).await {
         Ok((manifest, mnist)) => {
@@ -131,10 +117,12 @@ async fn start(ui: Ui) {
             };
             ui.data_source.set(format!("{}{note}", manifest.label));
             dom::yield_now().await;
-            let cfg = requested_preset(ui);
+            // The set-up in the link: model, seed, backend (src/ui/urlsync.rs).
+            let setup = urlsync::initial();
+            let cfg = setup.config;
             ui.preset.set(cfg.name.clone());
             ui.publish_model(&cfg);
-            let installed = engine::install(ui, mnist, cfg, SEED, requested_backend()).await;
+            let installed = engine::install(ui, mnist, cfg, setup.seed, urlsync::kind(setup.backend)).await;
             if let Some(link) = ui.link_note.get_untracked() {
                 let note = match ui.note.get_untracked() {
                     Some(n) => format!("{link} {n}"),
@@ -155,16 +143,6 @@ async fn start(ui: Ui) {
             ui.error.set(Some(e));
             ui.state.set("error".into());
         }
-    }
-}
-
-/// `?backend=cpu` starts on the CPU; otherwise WebGPU is used where the browser has it.
-fn requested_backend() -> engine::Kind {
-    let search = dom::window().location().search().unwrap_or_default();
-    if search.contains("backend=cpu") {
-        engine::Kind::Cpu
-    } else {
-        engine::Kind::Gpu
     }
 }
 
@@ -249,7 +227,10 @@ fn DrawPad(ui: Ui) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     let ui = Ui::new();
+    let page = urlsync::Page::from_url(ui); // before start(): the link's set-up
     wasm_bindgen_futures::spawn_local(start(ui));
+    urlsync::keep_in_sync(ui);
+    lecture::install(ui, page);
     let not_ready = move || matches!(ui.state.get().as_str(), "loading" | "error");
     let running = move || ui.state.get() == "training";
     let noise_kind = ui.noise_kind;
@@ -264,11 +245,12 @@ pub fn App() -> impl IntoView {
     let about = move || describe(&ui.preset.get()).map(|(t, src, what)| (t, src, what));
     let switch = move |ev: leptos::ev::Event| {
         let kind = if event_target_value(&ev) == "gpu" { engine::Kind::Gpu } else { engine::Kind::Cpu };
+        urlsync::backend_chosen(kind);
         wasm_bindgen_futures::spawn_local(engine::switch_backend(ui, kind));
     };
 
     view! {
-        <main id="app" data-state=move || ui.state.get()>
+        <main id="app" data-state=move || ui.state.get() class:lecture=move || page.lecture.get()>
             <header>
                 <h1>"Autoencoder Playground"</h1>
                 <p class="subtitle" id="preset-about">
@@ -300,6 +282,7 @@ pub fn App() -> impl IntoView {
                     <button id="step" disabled=move || not_ready() || running() on:click=move |_| engine::step(ui)>"Step"</button>
                     <button id="reset" disabled=not_ready on:click=move |_| engine::reset(ui)>"Reset"</button>
                 </div>
+                <urlsync::LinkBar ui=ui page=page />
                 <label>"Preset "
                     <select id="preset-select" disabled=move || not_ready() on:change=move |ev| engine::set_preset(ui, &event_target_value(&ev))
                         prop:value=move || ui.preset.get()>
@@ -373,6 +356,8 @@ pub fn App() -> impl IntoView {
                     </Show>
                 </div>
             </section>
+            <lecture::Gallery ui=ui />
+            <lecture::Help page=page />
         </main>
     }
 }

@@ -1,0 +1,195 @@
+//! Teaching with the page: lecture mode (larger canvases and text for a projector, with the
+//! controls named in the link's `hide=` hidden), the visible panels (`panels=`), keyboard
+//! shortcuts with a help overlay, and the presets gallery (one card and one-click start per
+//! preset).
+
+use leptos::prelude::*;
+use wasm_bindgen::JsCast;
+
+use crate::core::config::{describe, PRESET_NAMES};
+use crate::core::urlstate::Setup;
+
+use super::urlsync::Page;
+use super::{dom, engine, Ui};
+
+/// Panels `panels=` can list (and `hide=` can hide): name and the element.
+const PANELS: &[(&str, &str)] = &[
+    ("chart", ".chart-panel"),
+    ("recon", ".recon-panel"),
+    ("pad", ".pad-panel"),
+    ("pictures", ".pictures-panel"),
+    ("gallery", "#gallery"),
+];
+
+/// Controls `hide=` can hide in lecture mode: name and elements (`label:` = the label
+/// around the element with that id).
+const CONTROLS: &[(&str, &[&str])] = &[
+    ("preset", &["label:preset-select"]),
+    ("backend", &["label:backend-select"]),
+    ("noise", &["label:noise-kind", "label:noise-level", "#pad-noise"]),
+    ("train", &["#train"]),
+    ("pause", &["#pause"]),
+    ("step", &["#step"]),
+    ("reset", &["#reset"]),
+    ("stats", &[".controls .stats"]),
+    ("link", &["#copy-link"]),
+    ("about", &["#preset-about"]),
+    ("data", &["#data-status", "#data-source"]),
+];
+
+/// The keyboard shortcuts, as the help overlay lists them.
+const SHORTCUTS: &[(&str, &str)] = &[
+    ("space", "train / pause"),
+    ("s", "one training step"),
+    ("r", "reset the model"),
+    ("n", "new noise for the drawing"),
+    ("c", "clear the draw pad"),
+    ("?", "show or hide this help"),
+    ("Esc", "close this help"),
+];
+
+/// Notes on the names in `panels=` and `hide=` that the page does not have.
+pub fn check_names(setup: &Setup) -> Vec<String> {
+    let mut notes = Vec::new();
+    let panel_names = || PANELS.iter().map(|p| p.0).collect::<Vec<_>>().join(", ");
+    for n in setup.panels.iter().flatten() {
+        if !PANELS.iter().any(|p| p.0 == n) {
+            notes.push(format!("panels: no panel called '{n}' (panels: {})", panel_names()));
+        }
+    }
+    for n in &setup.hide {
+        if !PANELS.iter().any(|p| p.0 == n) && !CONTROLS.iter().any(|c| c.0 == n) {
+            let names: Vec<&str> = CONTROLS.iter().map(|c| c.0).chain(PANELS.iter().map(|p| p.0)).collect();
+            notes.push(format!("hide: no control called '{n}' (controls: {})", names.join(", ")));
+        }
+    }
+    notes
+}
+
+/// The elements a target names (see [`CONTROLS`]).
+fn elements(target: &str) -> Vec<web_sys::Element> {
+    let Some(doc) = dom::window().document() else { return Vec::new() };
+    if let Some(id) = target.strip_prefix("label:") {
+        return doc.get_element_by_id(id).and_then(|e| e.closest("label").ok().flatten()).into_iter().collect();
+    }
+    let Ok(list) = doc.query_selector_all(target) else { return Vec::new() };
+    (0..list.length()).filter_map(|i| list.item(i)?.dyn_into::<web_sys::Element>().ok()).collect()
+}
+
+fn set_hidden(target: &str, hidden: bool) {
+    for el in elements(target) {
+        let _ = if hidden { el.set_attribute("hidden", "") } else { el.remove_attribute("hidden") };
+    }
+}
+
+/// Shows and hides panels and controls as `panels=`, `hide=` and lecture mode say.
+fn apply_visibility(page: Page) {
+    Effect::new(move |_| {
+        let lecture = page.lecture.get();
+        let hide = page.hide.get();
+        let panels = page.panels.get();
+        let hidden = |name: &str| lecture && hide.iter().any(|h| h == name);
+        for &(name, sel) in PANELS {
+            let off = panels.as_ref().is_some_and(|p| !p.iter().any(|n| n == name));
+            set_hidden(sel, off || hidden(name));
+        }
+        for &(name, targets) in CONTROLS {
+            for t in targets {
+                set_hidden(t, hidden(name));
+            }
+        }
+    });
+}
+
+/// Whether a key event comes from somewhere the user types.
+fn typing(ev: &web_sys::KeyboardEvent) -> bool {
+    let Some(el) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok()) else { return false };
+    matches!(el.tag_name().as_str(), "INPUT" | "SELECT" | "TEXTAREA") || el.is_content_editable()
+}
+
+fn on_key(ui: Ui, page: Page, ev: web_sys::KeyboardEvent) {
+    if ev.ctrl_key() || ev.meta_key() || ev.alt_key() || ev.repeat() || typing(&ev) {
+        return;
+    }
+    let key = ev.key();
+    match key.as_str() {
+        "?" => page.help.update(|h| *h = !*h),
+        "Escape" => page.help.set(false),
+        _ => {}
+    }
+    let state = ui.state.get_untracked();
+    if matches!(state.as_str(), "loading" | "error") {
+        return;
+    }
+    let running = state == "training";
+    match key.to_lowercase().as_str() {
+        " " => {
+            ev.prevent_default(); // no page scroll, and no click on a focused button
+            if let Some(b) = dom::window().document().and_then(|d| d.active_element()).and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok()) {
+                if b.tag_name() == "BUTTON" {
+                    let _ = b.blur();
+                }
+            }
+            if running { engine::pause(ui) } else { engine::train(ui) }
+        }
+        "s" if !running => engine::step(ui),
+        "r" => engine::reset(ui),
+        "n" => engine::new_noise(ui),
+        "c" => super::pad_clear(ui),
+        _ => {}
+    }
+}
+
+/// Installs lecture mode's behaviour: visibility, the keyboard shortcuts.
+pub fn install(ui: Ui, page: Page) {
+    apply_visibility(page);
+    let handle = window_event_listener(leptos::ev::keydown, move |ev| on_key(ui, page, ev));
+    std::mem::forget(handle); // for the page's lifetime
+}
+
+/// The help overlay listing the shortcuts.
+#[component]
+pub fn Help(page: Page) -> impl IntoView {
+    view! {
+        <Show when=move || page.help.get()>
+            <div id="help" class="overlay" role="dialog" aria-modal="true" aria-labelledby="help-title">
+                <div class="overlay-box">
+                    <h2 id="help-title">"Keyboard shortcuts"</h2>
+                    <dl class="shortcuts">
+                        {SHORTCUTS.iter().map(|&(k, what)| view! { <dt><kbd>{k}</kbd></dt><dd>{what}</dd> }).collect_view()}
+                    </dl>
+                    <p class="hint">"Shortcuts do nothing while a text field or a list has the focus."</p>
+                    <button id="help-close" on:click=move |_| page.help.set(false)>"Close"</button>
+                </div>
+            </div>
+        </Show>
+    }
+}
+
+/// One card per preset: what it is, where it comes from, what it shows, and a start button.
+#[component]
+pub fn Gallery(ui: Ui) -> impl IntoView {
+    let not_ready = move || matches!(ui.state.get().as_str(), "loading" | "error");
+    view! {
+        <section id="gallery" class="panel gallery-panel">
+            <h2>"Presets gallery"</h2>
+            <div class="cards">
+                {PRESET_NAMES.iter().map(|&name| {
+                    let (title, source, what) = describe(name).unwrap_or((name, "", ""));
+                    let current = move || ui.preset.get() == name;
+                    view! {
+                        <article class="card" class:current=current>
+                            <h3>{title}</h3>
+                            <p class="source">{source}" · "<code>{name}</code></p>
+                            <p>{what}</p>
+                            <button class="start-preset" data-preset=name disabled=not_ready
+                                on:click=move |_| { engine::set_preset(ui, name); engine::train(ui); }>
+                                "Start " {title}
+                            </button>
+                        </article>
+                    }
+                }).collect_view()}
+            </div>
+        </section>
+    }
+}
