@@ -915,3 +915,86 @@ pub fn set_preset(ui: Ui, name: &str) {
 pub fn current_setup() -> Option<(ModelConfig, u64)> {
     with_engine(|e| (e.cfg.clone(), e.seed))
 }
+
+// Saved models, the browser's storage and the loss CSV (src/ui/files.rs builds on these).
+
+/// Starts reading the model, its optimizer state and its progress back (asynchronously,
+/// so it works on WebGPU); the future gives the saved model.
+pub(super) fn capture() -> Option<impl std::future::Future<Output = Result<crate::io::saved::SavedModel, String>>> {
+    let (mut saved, params, moments) = with_engine(|e| {
+        let t = &mut e.trainer;
+        let params = t.be.read_async(t.model.params);
+        let moments = t.model.optim_state_readback(&mut t.be);
+        t.be.flush();
+        let saved = crate::io::saved::SavedModel {
+            config: t.model.cfg.clone(),
+            params: Vec::new(),
+            optim: OptimState { moments: Vec::new(), t: t.model.opt_steps },
+            step: t.step,
+            epoch: t.epoch,
+            epoch_pos: t.pos,
+            train_rows: t.train_rows,
+            seed: t.seed(),
+        };
+        (saved, params, moments)
+    })?;
+    Some(async move {
+        saved.params = params.await?;
+        for m in moments {
+            saved.optim.moments.push(m.await?);
+        }
+        Ok(saved)
+    })
+}
+
+/// Replaces the model with a saved one (its preset may differ) on the current backend, at
+/// its step, epoch and position with its optimizer state. Training stops. If the model
+/// cannot be built the current one stays as it was.
+pub(super) fn install_saved(ui: Ui, m: &crate::io::saved::SavedModel) -> Result<(), String> {
+    let built = with_engine(|e| -> Result<f64, String> {
+        let trainer = m.resume(make_backend(e.kind, &e.gpu), &e.mnist)?;
+        e.running = false;
+        e.reset_views();
+        e.trainer = trainer;
+        e.cfg = m.config.clone();
+        e.seed = m.seed;
+        e.last_readout_step = m.step;
+        e.snapshot = Some(Snapshot { params: m.params.clone(), step: m.step });
+        let t = &e.trainer;
+        Ok(t.epoch as f64 + t.pos as f64 / t.train_rows as f64)
+    })
+    .unwrap_or_else(|| Err("the page is not ready yet".into()))?;
+    ui.preset.set(m.config.name.clone());
+    ui.publish_model(&m.config);
+    ui.train_loss.set(None);
+    ui.test_loss.set(None);
+    ui.samples_per_s.set(None);
+    ui.step.set(m.step);
+    ui.epoch.set(built);
+    wasm_bindgen_futures::spawn_local(refresh(ui));
+    Ok(())
+}
+
+impl Engine {
+    /// Forgets what the page showed of the previous model (histories, pending read-backs).
+    fn reset_views(&mut self) {
+        self.generation += 1;
+        self.train_history.clear();
+        self.test_history.clear();
+        self.eval_pos = None;
+        self.eval_done = false;
+        self.last_eval_ms = f64::NEG_INFINITY;
+        self.interp_ends = None;
+        self.last_pictures_ms = f64::NEG_INFINITY;
+    }
+}
+
+/// The step count and whether training runs.
+pub(super) fn progress() -> Option<(u64, bool)> {
+    with_engine(|e| (e.trainer.step, e.running))
+}
+
+/// The recorded train and test losses, (step, loss) each.
+pub(super) fn histories() -> (Vec<(u64, f64)>, Vec<(u64, f64)>) {
+    with_engine(|e| (e.train_history.clone(), e.test_history.clone())).unwrap_or_default()
+}

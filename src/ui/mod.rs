@@ -5,11 +5,13 @@
 mod chart;
 mod dom;
 mod engine;
+mod files;
 mod loader;
 mod bench;
 mod pictures;
 mod lecture;
 mod urlsync;
+mod store;
 
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
@@ -123,6 +125,9 @@ async fn start(ui: Ui) {
             ui.preset.set(cfg.name.clone());
             ui.publish_model(&cfg);
             let installed = engine::install(ui, mnist, cfg, setup.seed, urlsync::kind(setup.backend)).await;
+            if installed.is_ok() {
+                files::resume_stored(ui).await; // the model kept in this browser, if any (files.rs)
+            }
             if let Some(link) = ui.link_note.get_untracked() {
                 let note = match ui.note.get_untracked() {
                     Some(n) => format!("{link} {n}"),
@@ -211,14 +216,15 @@ fn DrawPad(ui: Ui) -> impl IntoView {
                 <canvas id="pad" width="280" height="280"
                     on:pointerdown=down on:pointermove=moved on:pointerup=up on:pointercancel=up></canvas>
                 <div class="pad-outputs">
-                    <figure><canvas id="pad-input" class="digit" width="28" height="28"></canvas><figcaption>"model input"</figcaption></figure>
-                    <figure><canvas id="pad-noisy" class="digit" width="28" height="28"></canvas><figcaption>"corrupted"</figcaption></figure>
-                    <figure><canvas id="pad-out" class="digit" width="28" height="28"></canvas><figcaption>"denoised"</figcaption></figure>
+                    <figure><canvas id="pad-input" class="digit" width="28" height="28"></canvas><figcaption>"model input"</figcaption><files::Png ui=ui id="pad-input" /></figure>
+                    <figure><canvas id="pad-noisy" class="digit" width="28" height="28"></canvas><figcaption>"corrupted"</figcaption><files::Png ui=ui id="pad-noisy" /></figure>
+                    <figure><canvas id="pad-out" class="digit" width="28" height="28"></canvas><figcaption>"denoised"</figcaption><files::Png ui=ui id="pad-out" /></figure>
                 </div>
             </div>
             <div class="buttons">
                 <button id="pad-clear" disabled=not_ready on:click=move |_| pad_clear(ui)>"Clear"</button>
                 <button id="pad-noise" disabled=not_ready on:click=move |_| engine::new_noise(ui)>"New noise"</button>
+                <files::Png ui=ui id="pad" />
             </div>
         </section>
     }
@@ -283,6 +289,7 @@ pub fn App() -> impl IntoView {
                     <button id="reset" disabled=not_ready on:click=move |_| engine::reset(ui)>"Reset"</button>
                 </div>
                 <urlsync::LinkBar ui=ui page=page />
+                <files::FileControls ui=ui />
                 <label>"Preset "
                     <select id="preset-select" disabled=move || not_ready() on:change=move |ev| engine::set_preset(ui, &event_target_value(&ev))
                         prop:value=move || ui.preset.get()>
@@ -328,31 +335,31 @@ pub fn App() -> impl IntoView {
             <section class="panel chart-panel">
                 <h2>"Loss"</h2>
                 <p class="legend"><span class="train-key">{move || format!("━ train ({})", ui.loss_label.get())}</span>" "<span class="test-key">"● test"</span></p>
-                <canvas id="loss-chart" width="640" height="280"></canvas>
+                <canvas id="loss-chart" width="640" height="280"></canvas><files::Png ui=ui id="loss-chart" />
             </section>
             <section class="panel recon-panel">
                 <h2>"Reconstructions"</h2>
                 <p class="hint">"Rows: clean test digits, corrupted, reconstructed."</p>
-                <canvas id="recon" class="digits" width="280" height="84"></canvas>
+                <canvas id="recon" class="digits" width="280" height="84"></canvas><files::Png ui=ui id="recon" />
             </section>
             <DrawPad ui=ui />
             <section class="panel pictures-panel">
                 <h2>"What the model learned"</h2>
                 <div class="pictures">
                     <figure><canvas id="features" width="280" height="280"></canvas>
-                        <figcaption>"Features: the first layer's weights of 100 units, one 28×28 tile each (contrast per tile)"</figcaption></figure>
+                        <figcaption>"Features: the first layer's weights of 100 units, one 28×28 tile each (contrast per tile)"</figcaption><files::Png ui=ui id="features" /></figure>
                     <figure><canvas id="latent" width="320" height="320"></canvas>
-                        <figcaption>{move || if ui.has_generated.get() && !ui.has_sparsity.get() { "Latent space: codes of 1,000 test digits by label" } else { "Latent space: codes of 1,000 test digits by label (wide codes projected on their two principal components)" }}</figcaption></figure>
+                        <figcaption>{move || if ui.has_generated.get() && !ui.has_sparsity.get() { "Latent space: codes of 1,000 test digits by label" } else { "Latent space: codes of 1,000 test digits by label (wide codes projected on their two principal components)" }}</figcaption><files::Png ui=ui id="latent" /></figure>
                     <Show when=move || ui.has_generated.get()>
                         <figure><canvas id="generated" width="224" height="112"></canvas>
                             <figcaption>"Generated: codes decoded into digits (random N(0, I) codes for a VAE; a grid over a 2-D code plane)"</figcaption>
-                            <button id="new-samples" on:click=move |_| engine::new_samples(ui)>"New samples"</button></figure>
+                            <button id="new-samples" on:click=move |_| engine::new_samples(ui)>"New samples"</button><files::Png ui=ui id="generated" /></figure>
                     </Show>
                     <figure><canvas id="interp" width="280" height="28"></canvas>
-                        <figcaption>"Interpolation: decoding the path from a 3 (or your drawing) to an 8"</figcaption></figure>
+                        <figcaption>"Interpolation: decoding the path from a 3 (or your drawing) to an 8"</figcaption><files::Png ui=ui id="interp" /></figure>
                     <Show when=move || ui.has_sparsity.get()>
                         <figure><canvas id="sparsity" width="320" height="160"></canvas>
-                            <figcaption>"Sparsity: mean activation of each hidden unit over 1,000 test digits, against the target ρ"</figcaption></figure>
+                            <figcaption>"Sparsity: mean activation of each hidden unit over 1,000 test digits, against the target ρ"</figcaption><files::Png ui=ui id="sparsity" /></figure>
                     </Show>
                 </div>
             </section>
