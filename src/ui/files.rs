@@ -188,6 +188,19 @@ async fn forget(ui: Ui) {
     engine::reset(ui);
 }
 
+/// Whether this page load is a reload (the Navigation Timing entry's type).
+fn is_reload() -> bool {
+    use wasm_bindgen::JsCast;
+    let window = dom::window();
+    let kind = (|| {
+        let perf = js_sys::Reflect::get(&window, &"performance".into()).ok()?;
+        let f = js_sys::Reflect::get(&perf, &"getEntriesByType".into()).ok()?.dyn_into::<js_sys::Function>().ok()?;
+        let entries = f.call1(&perf, &"navigation".into()).ok()?.dyn_into::<js_sys::Array>().ok()?;
+        js_sys::Reflect::get(&entries.get(0), &"type".into()).ok()?.as_string()
+    })();
+    kind.as_deref() == Some("reload")
+}
+
 fn add_note(ui: Ui, note: String) {
     let note = match ui.note.get_untracked() {
         Some(n) => format!("{n} {note}"),
@@ -204,14 +217,23 @@ pub async fn resume_stored(ui: Ui) {
         Ok(Some(bytes)) => match from_safetensors(&bytes).map_err(|e| e.to_string()) {
             Ok(m) => {
                 let asked = dom::window().location().search().unwrap_or_default();
-                let other_preset = asked
-                    .trim_start_matches('?')
-                    .split('&')
-                    .find_map(|kv| kv.strip_prefix("preset="))
-                    .is_some_and(|p| p != m.config.name);
-                if other_preset {
-                    // The link names a preset: it wins; the stored model stays for later.
+                // A link that sets up a model (any key but the presentation ones) must
+                // reproduce that set-up from its start: it wins, and the stored model
+                // stays for a plain visit.
+                // (The page keeps its set-up in its own address, so a reload is not a link
+                // being opened: a reload resumes.)
+                let link_sets_up = !is_reload()
+                    && asked
+                        .trim_start_matches('?')
+                        .split('&')
+                        .filter(|kv| !kv.is_empty())
+                        .any(|kv| !["lecture", "panels", "hide"].contains(&kv.split('=').next().unwrap_or("")));
+                if link_sets_up {
                     publish_stored(m.step);
+                    add_note(ui, format!(
+                        "This link sets up its own model, so the {} kept in this browser (step {}) was not resumed; open the page without a link to resume it.",
+                        m.config.name, m.step
+                    ));
                 } else {
                     match engine::install_saved(ui, &m) {
                         Ok(()) => {
