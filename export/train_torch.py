@@ -55,7 +55,7 @@ FORMAT_VERSION = 1
 # newer feature: if it is switched on (not null / false / 0 / empty) the script stops and
 # says so instead of silently training a different model.
 KNOWN_CONFIG_KEYS = {"name", "dims", "activations", "loss", "noise", "optimizer", "init",
-                     "reduction", "batch", "tied", "l2"}
+                     "reduction", "batch", "tied", "l2", "sparsity", "variational"}
 ACTIVATIONS = {
     "identity": lambda z: z,
     "sigmoid": torch.sigmoid,
@@ -121,6 +121,19 @@ class TiedDecoder(nn.Module):
         self.bias = nn.Parameter(torch.zeros(out_features))
 
 
+def code_layer(cfg):
+    """Index into dims of the code (the middle width)."""
+    return len(cfg["dims"]) // 2
+
+
+def out_width(cfg, l):
+    """Outputs of layer l: twice the code width for the layer producing a variational
+    code's mean and log-variance."""
+    if cfg.get("variational") and l + 1 == code_layer(cfg):
+        return 2 * cfg["dims"][l + 1]
+    return cfg["dims"][l + 1]
+
+
 class Autoencoder(nn.Module):
     def __init__(self, cfg):
         super().__init__()
@@ -132,13 +145,18 @@ class Autoencoder(nn.Module):
             if cfg.get("tied") and 2 * l >= n:
                 layers.append(TiedDecoder(dims[l + 1]))
             else:
-                layers.append(nn.Linear(dims[l], dims[l + 1]))
+                layers.append(nn.Linear(dims[l], out_width(cfg, l)))
         self.layers = nn.ModuleList(layers)
+        self.kl = None      # per-example KL of a variational code (after forward)
+        self.hidden = None  # the sparse layer's activations (after forward)
 
-    def forward(self, x):
+    def forward(self, x, sample=True):
         """The last layer's output; with the BCE loss these are logits (the loss applies the
-        sigmoid itself, as the playground does)."""
+        sigmoid itself, as the playground does). A variational code is sampled,
+        z = mu + exp(logvar / 2) * eps, or is its mean when `sample` is False."""
         n = len(self.layers)
+        sparsity = self.cfg.get("sparsity")
+        self.kl = torch.zeros(x.shape[0], device=x.device)
         for l, layer in enumerate(self.layers):
             if isinstance(layer, TiedDecoder):
                 partner = self.layers[n - 1 - l]
@@ -148,11 +166,27 @@ class Autoencoder(nn.Module):
             last = l == n - 1
             if not (last and self.cfg["loss"] == "bce_logits"):
                 x = ACTIVATIONS[self.cfg["activations"][l]](x)
+            if sparsity and l == sparsity["layer"]:
+                self.hidden = x
+            if self.cfg.get("variational") and l + 1 == code_layer(self.cfg):
+                latent = x.shape[1] // 2
+                mu, logvar = x[:, :latent], x[:, latent:]
+                self.kl = 0.5 * (logvar.exp() + mu ** 2 - 1 - logvar).sum(1)
+                x = mu + (0.5 * logvar).exp() * torch.randn_like(mu) if sample else mu
         return x
 
+    def sparsity_penalty(self):
+        """beta * sum_j KL(rho || mean activation of unit j over the batch)."""
+        sp = self.cfg.get("sparsity")
+        if not sp:
+            return 0.0
+        rho, q = sp["rho"], self.hidden.mean(0).clamp(1e-6, 1 - 1e-6)
+        return sp["beta"] * (rho * torch.log(rho / q) + (1 - rho) * torch.log((1 - rho) / (1 - q))).sum()
+
     def reconstruct(self, x):
-        """Reconstructed pixels (applies the output sigmoid that BCE keeps inside the loss)."""
-        out = self.forward(x)
+        """Reconstructed pixels (applies the output sigmoid that BCE keeps inside the loss;
+        a variational model decodes its mean code)."""
+        out = self.forward(x, sample=False)
         return torch.sigmoid(out) if self.cfg["loss"] == "bce_logits" else out
 
     def weights(self):
@@ -240,8 +274,10 @@ def train_epoch(cfg, model, opt, train, generator):
     model.train()
     for start in range(0, len(train), batch):
         x = train[order[start:start + batch]]
-        per_example = loss_per_example(cfg, model(corrupt(cfg, x)), x)
+        out = model(corrupt(cfg, x))
+        per_example = loss_per_example(cfg, out, x) + model.kl  # KL: variational models
         loss = per_example.sum() if cfg["reduction"] == "sum" else per_example.mean()
+        loss = loss + model.sparsity_penalty()
         if cfg.get("l2"):
             loss = loss + cfg["l2"] * 0.5 * sum((w ** 2).sum() for w in model.weights())
         opt.zero_grad()
@@ -255,7 +291,10 @@ def train_epoch(cfg, model, opt, train, generator):
 @torch.no_grad()
 def test_loss(cfg, model, test):
     model.eval()
-    total = sum(loss_per_example(cfg, model(x), x).sum().item() for x in test.split(1000))
+    total = 0.0
+    for x in test.split(1000):
+        out = model(x)  # a variational code is sampled: the loss is the negative ELBO
+        total += (loss_per_example(cfg, out, x) + model.kl).sum().item()
     return total / len(test)
 
 

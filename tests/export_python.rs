@@ -46,9 +46,7 @@ fn exported_models_check_out_in_python() {
     let tmp = std::env::temp_dir().join(format!("aeplay-export-python-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
 
-    // The script rebuilds dense stacks; a sparsity penalty or a variational code it does not
-    // implement yet (it stops with a message naming them), so those presets are left out.
-    let mut configs: Vec<_> = PRESET_NAMES.iter().map(|n| preset(n).unwrap()).filter(|c| c.sparsity.is_none() && !c.variational).collect();
+    let mut configs: Vec<_> = PRESET_NAMES.iter().map(|n| preset(n).unwrap()).collect();
     let mut momentum = preset("linear_50").unwrap();
     momentum.name = "linear_50_momentum".into();
     momentum.optimizer = Optimizer::Momentum { lr: 0.01, momentum: 0.9 };

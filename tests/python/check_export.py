@@ -52,14 +52,21 @@ def activate(name, z):
     check(False, f"unknown activation {name}")
 
 
+def out_width(cfg, l):
+    """Outputs of layer l: twice the code width for a variational code's [mean | logvar]."""
+    if cfg.get("variational") and l + 1 == len(cfg["dims"]) // 2:
+        return 2 * cfg["dims"][l + 1]
+    return cfg["dims"][l + 1]
+
+
 def expected_tensors(cfg):
     """Names and shapes of the file's tensors, from the model description alone."""
     dims, n = cfg["dims"], len(cfg["dims"]) - 1
     params = {}
     for l in range(n):
         if not (cfg.get("tied") and 2 * l >= n):
-            params[f"layers.{l}.weight"] = (dims[l + 1], dims[l])
-        params[f"layers.{l}.bias"] = (dims[l + 1],)
+            params[f"layers.{l}.weight"] = (out_width(cfg, l), dims[l])
+        params[f"layers.{l}.bias"] = (out_width(cfg, l),)
     out = dict(params)
     for m in MOMENTS[cfg["optimizer"]["kind"]]:
         out.update({f"optim.{m}.{name}": shape for name, shape in params.items()})
@@ -75,6 +82,8 @@ def forward(cfg, tensors, x):
         else:  # tied decoder: the encoder partner's weight, transposed
             w = tensors[f"layers.{n - 1 - l}.weight"].astype(np.float64).T
         x = activate(cfg["activations"][l], x @ w.T + tensors[f"layers.{l}.bias"].astype(np.float64))
+        if cfg.get("variational") and l + 1 == len(cfg["dims"]) // 2:
+            x = x[:, : x.shape[1] // 2]  # the reconstruction decodes the mean code
     return x
 
 
