@@ -377,6 +377,11 @@ impl ModelConfig {
         }
     }
 
+    /// The widest row any layer's buffers hold: the input, or a layer's stored outputs.
+    pub fn widest(&self) -> usize {
+        (0..self.layers()).map(|l| self.layer_out_width(l)).chain([self.input_dim()]).max().unwrap()
+    }
+
     /// The activation the backend applies to the last layer: with BCE the sigmoid lives
     /// inside the loss, so the layer itself produces logits.
     pub fn output_activation_in_graph(&self) -> Activation {

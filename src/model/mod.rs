@@ -107,7 +107,7 @@ impl Autoencoder {
         let layout = ParamLayout::new(cfg);
         let capacity = cfg.batch.max(EVAL_CHUNK);
         let d = cfg.input_dim();
-        let wmax = (0..cfg.layers()).map(|l| cfg.layer_out_width(l)).chain([cfg.input_dim()]).max().unwrap();
+        let wmax = cfg.widest();
         let params = be.alloc(layout.total);
         be.write(params, &layout.init(cfg, seed));
         let grads = be.alloc(layout.total);
@@ -388,10 +388,17 @@ impl Autoencoder {
 
     /// (mean loss, accuracy) over every row of `split`; accuracy is 0 for autoencoders.
     pub fn eval_metrics<B: Backend>(&mut self, be: &mut B, split: impl Into<Split>, rows: usize) -> (f64, f64) {
-        let idx: Vec<u32> = (0..rows as u32).collect();
+        self.eval_range(be, split, 0..rows)
+    }
+
+    /// (mean loss, accuracy) over rows `rows` of `split` (say the validation rows of the
+    /// training set); accuracy is 0 for autoencoders.
+    pub fn eval_range<B: Backend>(&mut self, be: &mut B, split: impl Into<Split>, rows: std::ops::Range<usize>) -> (f64, f64) {
+        let n = rows.len().max(1);
+        let idx: Vec<u32> = (rows.start as u32..rows.end as u32).collect();
         self.eval_rows(be, split, &idx, true);
         let (loss, correct) = self.take_eval_sums(be);
-        (loss / rows as f64, correct / rows as f64)
+        (loss / n as f64, correct / n as f64)
     }
 
     /// Corrupts (if `corrupt`) and reconstructs host images (rows of d values in [0, 1])
@@ -474,20 +481,11 @@ impl Autoencoder {
 
     /// Outputs of dense layer `layer` (after its activation) for rows `idx` of `data`, on
     /// the host, row after row: the codes a frozen encoder hands to the next stage of a
-    /// greedy stack. Clean input (no noise; a variational code at its mean). Reads back
-    /// once per chunk of rows, waiting for the device each time.
+    /// greedy stack. Clean input, no noise ([`Self::activations_readback`], read back).
+    /// Waits for the device once per chunk of rows.
     pub fn hidden_host<B: Backend>(&mut self, be: &mut B, data: DataId, idx: &[u32], layer: usize) -> Vec<f32> {
         assert!(layer + 1 < self.layout.dense.len(), "layer {layer} is not a hidden layer");
-        let d = self.cfg.input_dim();
-        let w = self.layout.dense[layer].fan_out;
-        let mut out = Vec::with_capacity(idx.len() * w);
-        for chunk in idx.chunks(self.capacity) {
-            let n = chunk.len();
-            be.gather(data, chunk, self.x.prefix(n * d));
-            let h = self.forward_layers(be, self.x.prefix(n * d), n, CodeNoise { seed: 0, stream: 0, sample: false }, 0..layer + 1);
-            out.extend(be.read(h));
-        }
-        out
+        self.activations_readback(be, data, idx, layer).into_iter().flat_map(block_on).collect()
     }
 
     /// Overwrites the parameters (moving a model between backends, restoring a snapshot).

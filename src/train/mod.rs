@@ -225,12 +225,7 @@ impl<B: Backend> Trainer<B> {
     /// of the training set), of `other` if given, else of the trainer's model; accuracy
     /// is 0 for autoencoders.
     pub fn eval_range(&mut self, other: Option<&mut Autoencoder>, split: Split, rows: std::ops::Range<usize>) -> (f64, f64) {
-        let n = rows.len().max(1);
-        let idx: Vec<u32> = (rows.start as u32..rows.end as u32).collect();
-        let m = other.unwrap_or(&mut self.model);
-        m.eval_rows(&mut self.be, split, &idx, true);
-        let (loss, correct) = m.take_eval_sums(&mut self.be);
-        (loss / n as f64, correct / n as f64)
+        other.unwrap_or(&mut self.model).eval_range(&mut self.be, split, rows)
     }
 }
 
@@ -284,7 +279,7 @@ fn check_fits<B: Backend>(be: &B, cfg: &ModelConfig, data: &Mnist) -> Result<(),
 /// Refuses a model whose parameters or activations the device cannot hold.
 fn check_model_fits<B: Backend>(be: &B, cfg: &ModelConfig) -> Result<(), String> {
     let capacity = cfg.batch.max(crate::model::EVAL_CHUNK);
-    let widest = *cfg.dims.iter().max().unwrap();
+    let widest = cfg.widest();
     let params = crate::core::layout::ParamLayout::new(cfg).total;
     check_bytes(be, "the parameters", 4 * params as u64)?;
     check_bytes(be, "one layer's activations", 4 * (capacity * widest) as u64)

@@ -429,18 +429,11 @@ impl Engine {
     /// Builds a fresh trainer on the current backend (same seed: same start).
     fn reset(&mut self) -> Result<(), String> {
         self.running = false;
-        self.generation += 1;
         let be = make_backend(self.kind, &self.gpu);
         self.trainer = Trainer::new(be, &self.cfg, &self.mnist, self.seed)?;
-        self.train_history.clear();
-        self.test_history.clear();
-        self.eval_pos = None;
-        self.eval_done = false;
-        self.last_eval_ms = f64::NEG_INFINITY;
+        self.reset_views();
         self.last_readout_step = 0;
         self.snapshot = None;
-        self.interp_ends = None;
-        self.last_pictures_ms = f64::NEG_INFINITY;
         Ok(())
     }
 
