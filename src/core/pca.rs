@@ -50,79 +50,9 @@ impl Pca {
 
     /// Fits on `n` rows of `dim` values produced by `row(i, out)`.
     pub fn fit_with(n: usize, dim: usize, k: usize, row: impl Fn(usize, &mut [f32])) -> Result<Pca, String> {
-        if dim == 0 {
-            return Err("PCA needs at least one feature".into());
-        }
-        if k == 0 || k > dim {
-            return Err(format!("--components must be between 1 and {dim} (the data's dimension), not {k}"));
-        }
-        if n < 2 {
-            return Err(format!("PCA needs at least 2 rows, got {n}"));
-        }
-        // Mean, accumulated in f64.
-        let mut buf = vec![0f32; dim];
-        let mut sum = vec![0f64; dim];
-        for i in 0..n {
-            row(i, &mut buf);
-            for (s, &v) in sum.iter_mut().zip(&buf) {
-                *s += v as f64;
-            }
-        }
-        let mean: Vec<f32> = sum.iter().map(|&s| (s / n as f64) as f32).collect();
-
-        // Xᵀ·X of the centred rows, a chunk at a time.
-        let mut cov = vec![0f64; dim * dim];
-        let mut chunk = vec![0f32; CHUNK.min(n) * dim];
-        let mut prod = vec![0f32; dim * dim];
-        let mut start = 0;
-        while start < n {
-            let rows_here = CHUNK.min(n - start);
-            for r in 0..rows_here {
-                let out = &mut chunk[r * dim..(r + 1) * dim];
-                row(start + r, out);
-                for (v, &m) in out.iter_mut().zip(&mean) {
-                    *v -= m;
-                }
-            }
-            // prod (dim×dim) = chunkᵀ (dim×rows) · chunk (rows×dim).
-            // SAFETY: chunk holds rows_here×dim values and prod dim×dim, with these strides.
-            unsafe {
-                matrixmultiply::sgemm(
-                    dim, rows_here, dim, 1.0,
-                    chunk.as_ptr(), 1, dim as isize,
-                    chunk.as_ptr(), dim as isize, 1,
-                    0.0, prod.as_mut_ptr(), dim as isize, 1,
-                );
-            }
-            for (c, &p) in cov.iter_mut().zip(&prod) {
-                *c += p as f64;
-            }
-            start += rows_here;
-        }
-        let denom = (n - 1) as f64;
-        // Symmetrise (the two halves come from the same products, but make it exact).
-        let m = DMatrix::from_fn(dim, dim, |i, j| 0.5 * (cov[i * dim + j] + cov[j * dim + i]) / denom);
-        let total_variance = m.trace();
-        let eig = SymmetricEigen::new(m);
-
-        let mut order: Vec<usize> = (0..dim).collect();
-        order.sort_by(|&a, &b| eig.eigenvalues[b].total_cmp(&eig.eigenvalues[a]).then(a.cmp(&b)));
-        let mut components = Vec::with_capacity(k * dim);
-        let mut explained_variance = Vec::with_capacity(k);
-        for &c in &order[..k] {
-            let v = eig.eigenvectors.column(c);
-            // Sign: the entry of largest magnitude (the first such) is positive.
-            let mut pivot = 0;
-            for i in 1..dim {
-                if v[i].abs() > v[pivot].abs() {
-                    pivot = i;
-                }
-            }
-            let sign = if v[pivot] < 0.0 { -1.0 } else { 1.0 };
-            components.extend(v.iter().map(|&x| (sign * x) as f32));
-            explained_variance.push(eig.eigenvalues[c].max(0.0));
-        }
-        Ok(Pca { dim, k, samples: n, mean, components, explained_variance, total_variance })
+        let mut fit = PcaFit::new(n, dim, k)?;
+        while !fit.advance(&row, usize::MAX) {}
+        fit.finish()
     }
 
     /// Fraction of the total variance along each component.
@@ -223,7 +153,143 @@ impl Pca {
     }
 }
 
-fn fill_pixels(src: &[u8], out: &mut [f32]) {
+/// A PCA fit done a piece at a time, for callers that must not stop for long (the page
+/// fits `linear_50`'s PCA between frames): `advance` goes through at most a given number
+/// of rows (first a pass for the mean, then one for the covariance, a `CHUNK` of rows per
+/// `sgemm`), `finish` decomposes the covariance. The same arithmetic in the same order as a
+/// one-shot fit, however the rows are split, so the result is identical.
+pub struct PcaFit {
+    n: usize,
+    dim: usize,
+    k: usize,
+    /// Rows done in the current pass; the mean pass ends with `mean` set.
+    pos: usize,
+    sum: Vec<f64>,
+    mean: Option<Vec<f32>>,
+    cov: Vec<f64>,
+    chunk: Vec<f32>,
+    prod: Vec<f32>,
+}
+
+impl PcaFit {
+    /// A fit of `k` components to `n` rows of `dim` values; checks the sizes.
+    pub fn new(n: usize, dim: usize, k: usize) -> Result<PcaFit, String> {
+        if dim == 0 {
+            return Err("PCA needs at least one feature".into());
+        }
+        if k == 0 || k > dim {
+            return Err(format!("--components must be between 1 and {dim} (the data's dimension), not {k}"));
+        }
+        if n < 2 {
+            return Err(format!("PCA needs at least 2 rows, got {n}"));
+        }
+        Ok(PcaFit { n, dim, k, pos: 0, sum: vec![0f64; dim], mean: None, cov: Vec::new(), chunk: Vec::new(), prod: Vec::new() })
+    }
+
+    /// Fraction of the work done (both passes over the rows), in [0, 1].
+    pub fn progress(&self) -> f64 {
+        let done = if self.mean.is_some() { self.n + self.pos } else { self.pos };
+        done as f64 / (2 * self.n) as f64
+    }
+
+    /// Goes through up to `max_rows` more rows (rounded up to whole `CHUNK`s in the
+    /// covariance pass) produced by `row(i, out)`; true once both passes are done.
+    pub fn advance(&mut self, row: impl Fn(usize, &mut [f32]), max_rows: usize) -> bool {
+        let (n, dim) = (self.n, self.dim);
+        let mut budget = max_rows.max(1);
+        if self.mean.is_none() {
+            // Mean, accumulated in f64.
+            let mut buf = vec![0f32; dim];
+            let end = n.min(self.pos.saturating_add(budget));
+            for i in self.pos..end {
+                row(i, &mut buf);
+                for (s, &v) in self.sum.iter_mut().zip(&buf) {
+                    *s += v as f64;
+                }
+            }
+            budget -= end - self.pos;
+            self.pos = end;
+            if self.pos < n {
+                return false;
+            }
+            self.mean = Some(self.sum.iter().map(|&s| (s / n as f64) as f32).collect());
+            self.pos = 0;
+            self.cov = vec![0f64; dim * dim];
+            self.chunk = vec![0f32; CHUNK.min(n) * dim];
+            self.prod = vec![0f32; dim * dim];
+            if budget == 0 {
+                return false;
+            }
+        }
+        let mean = self.mean.as_ref().expect("set by the mean pass");
+        // Xᵀ·X of the centred rows, a chunk at a time (always whole chunks, so the sums are
+        // the same however the work is split).
+        let mut done = 0;
+        while self.pos < n && done < budget {
+            let rows_here = CHUNK.min(n - self.pos);
+            for r in 0..rows_here {
+                let out = &mut self.chunk[r * dim..(r + 1) * dim];
+                row(self.pos + r, out);
+                for (v, &m) in out.iter_mut().zip(mean) {
+                    *v -= m;
+                }
+            }
+            // prod (dim×dim) = chunkᵀ (dim×rows) · chunk (rows×dim).
+            // SAFETY: chunk holds rows_here×dim values and prod dim×dim, with these strides.
+            unsafe {
+                matrixmultiply::sgemm(
+                    dim, rows_here, dim, 1.0,
+                    self.chunk.as_ptr(), 1, dim as isize,
+                    self.chunk.as_ptr(), dim as isize, 1,
+                    0.0, self.prod.as_mut_ptr(), dim as isize, 1,
+                );
+            }
+            for (c, &p) in self.cov.iter_mut().zip(&self.prod) {
+                *c += p as f64;
+            }
+            self.pos += rows_here;
+            done += rows_here;
+        }
+        self.pos == n
+    }
+
+    /// Decomposes the covariance into the fit (call once `advance` returned true).
+    pub fn finish(self) -> Result<Pca, String> {
+        let (n, dim, k) = (self.n, self.dim, self.k);
+        if self.mean.is_none() || self.pos < n {
+            return Err(format!("the PCA fit has seen {:.0}% of its rows: advance it to the end first", 100.0 * self.progress()));
+        }
+        let mean = self.mean.expect("checked");
+        let cov = self.cov;
+        let denom = (n - 1) as f64;
+        // Symmetrise (the two halves come from the same products, but make it exact).
+        let m = DMatrix::from_fn(dim, dim, |i, j| 0.5 * (cov[i * dim + j] + cov[j * dim + i]) / denom);
+        let total_variance = m.trace();
+        let eig = SymmetricEigen::new(m);
+
+        let mut order: Vec<usize> = (0..dim).collect();
+        order.sort_by(|&a, &b| eig.eigenvalues[b].total_cmp(&eig.eigenvalues[a]).then(a.cmp(&b)));
+        let mut components = Vec::with_capacity(k * dim);
+        let mut explained_variance = Vec::with_capacity(k);
+        for &c in &order[..k] {
+            let v = eig.eigenvectors.column(c);
+            // Sign: the entry of largest magnitude (the first such) is positive.
+            let mut pivot = 0;
+            for i in 1..dim {
+                if v[i].abs() > v[pivot].abs() {
+                    pivot = i;
+                }
+            }
+            let sign = if v[pivot] < 0.0 { -1.0 } else { 1.0 };
+            components.extend(v.iter().map(|&x| (sign * x) as f32));
+            explained_variance.push(eig.eigenvalues[c].max(0.0));
+        }
+        Ok(Pca { dim, k, samples: n, mean, components, explained_variance, total_variance })
+    }
+}
+
+/// Pixels of a u8 image as values in [0, 1] (how every model sees MNIST).
+pub fn fill_pixels(src: &[u8], out: &mut [f32]) {
     for (o, &p) in out.iter_mut().zip(src) {
         *o = p as f32 / 255.0;
     }
@@ -395,5 +461,30 @@ mod tests {
         let b = Pca::fit(&rows, 4, 2).unwrap();
         assert_eq!(a, b);
         assert_eq!(a.half_sse_loss_dataset(&data), b.half_sse_loss(&rows));
+    }
+
+    #[test]
+    fn a_fit_in_pieces_is_the_one_shot_fit() {
+        // More rows than a CHUNK so the covariance pass takes several products.
+        let n = CHUNK * 2 + 37;
+        let rows: Vec<f32> = (0..n * 6).map(|i| ((i * 7919 % 1013) as f32 / 1013.0).sin()).collect();
+        let want = Pca::fit(&rows, 6, 3).unwrap();
+        let row = |i: usize, out: &mut [f32]| out.copy_from_slice(&rows[i * 6..(i + 1) * 6]);
+        for budget in [1, 5, 1000, CHUNK, CHUNK + 1, usize::MAX] {
+            let mut fit = PcaFit::new(n, 6, 3).unwrap();
+            let mut calls = 0;
+            let mut last = 0.0;
+            while !fit.advance(row, budget) {
+                assert!(fit.progress() >= last && fit.progress() < 1.0, "progress {} after {last}", fit.progress());
+                last = fit.progress();
+                calls += 1;
+            }
+            assert_eq!(fit.progress(), 1.0);
+            assert!(budget >= n || calls > 0, "a budget of {budget} rows finished {n} rows in one call");
+            assert_eq!(fit.finish().unwrap(), want, "budget {budget}");
+        }
+        let mut early = PcaFit::new(n, 6, 3).unwrap();
+        early.advance(row, 10);
+        assert!(early.finish().unwrap_err().contains("advance it to the end"));
     }
 }
