@@ -160,6 +160,8 @@ impl Pca {
 /// one-shot fit, however the rows are split, so the result is identical.
 pub struct PcaFit {
     n: usize,
+    /// Rows per covariance product (`CHUNK` unless set by [`PcaFit::with_chunk`]).
+    chunk_rows: usize,
     dim: usize,
     k: usize,
     /// Rows done in the current pass; the mean pass ends with `mean` set.
@@ -174,6 +176,13 @@ pub struct PcaFit {
 impl PcaFit {
     /// A fit of `k` components to `n` rows of `dim` values; checks the sizes.
     pub fn new(n: usize, dim: usize, k: usize) -> Result<PcaFit, String> {
+        Self::with_chunk(n, dim, k, CHUNK)
+    }
+
+    /// [`PcaFit::new`] with `chunk_rows` rows per covariance product: smaller pieces of
+    /// work (the page uses fewer rows so a piece fits between frames). The sums are grouped
+    /// by chunk, so another chunk size rounds differently (by about 1e-7 of each entry).
+    pub fn with_chunk(n: usize, dim: usize, k: usize, chunk_rows: usize) -> Result<PcaFit, String> {
         if dim == 0 {
             return Err("PCA needs at least one feature".into());
         }
@@ -183,7 +192,7 @@ impl PcaFit {
         if n < 2 {
             return Err(format!("PCA needs at least 2 rows, got {n}"));
         }
-        Ok(PcaFit { n, dim, k, pos: 0, sum: vec![0f64; dim], mean: None, cov: Vec::new(), chunk: Vec::new(), prod: Vec::new() })
+        Ok(PcaFit { n, chunk_rows: chunk_rows.max(1), dim, k, pos: 0, sum: vec![0f64; dim], mean: None, cov: Vec::new(), chunk: Vec::new(), prod: Vec::new() })
     }
 
     /// Fraction of the work done (both passes over the rows), in [0, 1].
@@ -192,7 +201,7 @@ impl PcaFit {
         done as f64 / (2 * self.n) as f64
     }
 
-    /// Goes through up to `max_rows` more rows (rounded up to whole `CHUNK`s in the
+    /// Goes through up to `max_rows` more rows (rounded up to whole chunks in the
     /// covariance pass) produced by `row(i, out)`; true once both passes are done.
     pub fn advance(&mut self, row: impl Fn(usize, &mut [f32]), max_rows: usize) -> bool {
         let (n, dim) = (self.n, self.dim);
@@ -215,7 +224,7 @@ impl PcaFit {
             self.mean = Some(self.sum.iter().map(|&s| (s / n as f64) as f32).collect());
             self.pos = 0;
             self.cov = vec![0f64; dim * dim];
-            self.chunk = vec![0f32; CHUNK.min(n) * dim];
+            self.chunk = vec![0f32; self.chunk_rows.min(n) * dim];
             self.prod = vec![0f32; dim * dim];
             if budget == 0 {
                 return false;
@@ -226,7 +235,7 @@ impl PcaFit {
         // the same however the work is split).
         let mut done = 0;
         while self.pos < n && done < budget {
-            let rows_here = CHUNK.min(n - self.pos);
+            let rows_here = self.chunk_rows.min(n - self.pos);
             for r in 0..rows_here {
                 let out = &mut self.chunk[r * dim..(r + 1) * dim];
                 row(self.pos + r, out);

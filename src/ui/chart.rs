@@ -6,8 +6,12 @@ use super::dom::{canvas, ctx2d};
 pub const TRAIN_COLOUR: &str = "#2563eb";
 pub const TEST_COLOUR: &str = "#ea580c";
 
-/// Draws both series on the canvas `id`; the y range covers every point.
-pub fn draw(id: &str, train: &[(u64, f64)], test: &[(u64, f64)]) {
+pub const REFERENCE_COLOUR: &str = "#16a34a";
+
+/// Draws both series on the canvas `id`, and a horizontal reference line if given (a
+/// value the model approaches, e.g. the PCA optimum of a linear autoencoder) with its
+/// label; the y range covers every point and the line.
+pub fn draw(id: &str, train: &[(u64, f64)], test: &[(u64, f64)], reference: Option<(f64, &str)>) {
     let Some(c) = canvas(id) else { return };
     let Some(ctx) = ctx2d(&c) else { return };
     let (w, h) = (c.width() as f64, c.height() as f64);
@@ -25,6 +29,11 @@ pub fn draw(id: &str, train: &[(u64, f64)], test: &[(u64, f64)]) {
     let all = train.iter().chain(&test);
     let max_x = all.clone().map(|p| p.0).max().unwrap_or(1).max(1) as f64;
     let (mut lo, mut hi) = all.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
+    let reference = reference.filter(|r| r.0.is_finite());
+    if let Some((r, _)) = reference {
+        lo = lo.min(r);
+        hi = hi.max(r);
+    }
     if hi - lo < 1e-9 {
         hi += 1.0;
         lo -= 1.0;
@@ -59,6 +68,18 @@ pub fn draw(id: &str, train: &[(u64, f64)], test: &[(u64, f64)]) {
         }
     }
     ctx.stroke();
+    if let Some((r, label)) = reference {
+        ctx.set_stroke_style_str(REFERENCE_COLOUR);
+        ctx.set_line_width(2.0);
+        let _ = ctx.set_line_dash(&js_sys::Array::of2(&8.0.into(), &6.0.into()));
+        ctx.begin_path();
+        ctx.move_to(left, py(r));
+        ctx.line_to(w - right, py(r));
+        ctx.stroke();
+        let _ = ctx.set_line_dash(&js_sys::Array::new());
+        ctx.set_fill_style_str(REFERENCE_COLOUR);
+        let _ = ctx.fill_text(&format!("{label} {}", format_value(r)), left + 8.0, py(r) - 6.0);
+    }
     // Test loss dots.
     ctx.set_fill_style_str(TEST_COLOUR);
     for p in &test {

@@ -402,7 +402,7 @@ impl Engine {
         if r.params.iter().all(|v| v.is_finite()) {
             self.snapshot = Some(Snapshot { params: r.params, step: r.step });
         }
-        chart::draw("loss-chart", &self.train_history, &self.test_history);
+        chart::draw("loss-chart", &self.train_history, &self.test_history, super::pcaview::reference().map(|r| (r, "PCA")));
         let (noisy, mut rec) = r.grid;
         self.trainer.model.output_to_pixels(&mut rec);
         if let Some(c) = dom::canvas("recon") {
@@ -980,6 +980,12 @@ impl Engine {
         self.interp_ends = None;
         self.last_pictures_ms = f64::NEG_INFINITY;
     }
+}
+
+/// The data and the ten test digits the reconstructions show (one per class, 10 × 784),
+/// for pictures computed beside the engine (src/ui/pcaview.rs).
+pub(super) fn with_data<R>(f: impl FnOnce(&Mnist, &[f32]) -> R) -> Option<R> {
+    with_engine(|e| f(&e.mnist, &e.grid))
 }
 
 /// The step count and whether training runs.

@@ -9,6 +9,7 @@ mod files;
 mod loader;
 mod bench;
 mod pictures;
+mod pcaview;
 mod lecture;
 mod urlsync;
 mod store;
@@ -49,6 +50,8 @@ pub struct Ui {
     pub loss_label: RwSignal<String>,
     /// What the page's link asked for that could not be honoured.
     pub link_note: RwSignal<Option<String>>,
+    /// PCA beside a linear autoencoder (src/ui/pcaview.rs).
+    pub pca: RwSignal<pcaview::PcaShown>,
 }
 
 impl Ui {
@@ -75,6 +78,7 @@ impl Ui {
             has_sparsity: RwSignal::new(false),
             loss_label: RwSignal::new(String::new()),
             link_note: RwSignal::new(None),
+            pca: RwSignal::new(pcaview::PcaShown::Off),
         }
     }
 
@@ -92,6 +96,7 @@ impl Ui {
             crate::core::LossKind::SoftmaxCe => "softmax cross-entropy",
         };
         self.loss_label.set(if cfg.variational { format!("{loss} + KL") } else { loss.into() });
+        pcaview::model_changed(*self, cfg);
     }
 }
 
@@ -334,13 +339,19 @@ pub fn App() -> impl IntoView {
             </section>
             <section class="panel chart-panel">
                 <h2>"Loss"</h2>
-                <p class="legend"><span class="train-key">{move || format!("━ train ({})", ui.loss_label.get())}</span>" "<span class="test-key">"● test"</span></p>
+                <p class="legend"><span class="train-key">{move || format!("━ train ({})", ui.loss_label.get())}</span>" "<span class="test-key">"● test"</span>
+                    <span class="pca-key" style:display=move || if matches!(ui.pca.get(), pcaview::PcaShown::Ready { .. }) { "" } else { "none" }>" ╌ PCA optimum (test)"</span></p>
                 <canvas id="loss-chart" width="640" height="280"></canvas><files::Png ui=ui id="loss-chart" />
             </section>
             <section class="panel recon-panel">
                 <h2>"Reconstructions"</h2>
                 <p class="hint">"Rows: clean test digits, corrupted, reconstructed."</p>
                 <canvas id="recon" class="digits" width="280" height="84"></canvas><files::Png ui=ui id="recon" />
+                <div id="pca-compare" style:display=move || if ui.pca.get() == pcaview::PcaShown::Off { "none" } else { "" }>
+                    <p class="hint">"PCA's reconstructions of the same clean digits:"</p>
+                    <canvas id="pca-recon" class="digits" width="280" height="28"></canvas><files::Png ui=ui id="pca-recon" />
+                    <p id="pca-status" class="hint">{move || pcaview::caption(&ui.pca.get(), ui.test_loss.get())}</p>
+                </div>
             </section>
             <DrawPad ui=ui />
             <section class="panel pictures-panel">
