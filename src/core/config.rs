@@ -617,6 +617,11 @@ pub fn describe(name: &str) -> Option<(&'static str, &'static str, &'static str)
             "Kingma & Welling 2014 via Géron ch. 15",
             "A 20-D Gaussian code with a KL pull towards N(0, I): decode random codes to generate new digits.",
         ),
+        "linear_3d_pca" => (
+            "Linear autoencoder on a 3-D cloud",
+            "Géron, Hands-on ML ch. 15",
+            "200 points near a plane; a linear 3→2→3 autoencoder trained with MSE lands in PCA's plane, and its 2-D codes unroll the cloud.",
+        ),
         _ => return None,
     })
 }

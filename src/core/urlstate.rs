@@ -83,12 +83,21 @@ pub struct Setup {
     pub lecture: bool,
     /// Controls hidden in lecture mode.
     pub hide: Vec<String>,
+    /// A set-up of the page that is not an MNIST model (one of [`SCENES`]): the URL then
+    /// names it in `preset` and keeps only the page's keys (seed, backend, panels, lecture).
+    pub scene: Option<String>,
 }
+
+/// Page set-ups named like presets that are not MNIST models: `linear_3d_pca`, the 3-D cloud.
+pub const SCENES: &[&str] = &[crate::train::cloud::NAME];
+
+/// Keys that still apply with a scene (the others describe an MNIST model).
+const PAGE_KEYS: &[&str] = &["seed", "backend", "panels", "lecture", "hide"];
 
 impl Setup {
     /// `config` with the default seed, backend and panels.
     pub fn new(config: ModelConfig) -> Setup {
-        Setup { config, seed: DEFAULT_SEED, backend: BackendChoice::Auto, panels: None, lecture: false, hide: Vec::new() }
+        Setup { config, seed: DEFAULT_SEED, backend: BackendChoice::Auto, panels: None, lecture: false, hide: Vec::new(), scene: None }
     }
 }
 
@@ -154,9 +163,14 @@ pub fn key_names() -> Vec<&'static str> {
 
 /// The query string (without `?`) for a set-up.
 pub fn encode(s: &Setup) -> String {
-    let name = if PRESET_NAMES.contains(&s.config.name.as_str()) { s.config.name.as_str() } else { "custom" };
-    let mut parts = vec![format!("preset={name}")];
-    parts.extend(KEYS.iter().filter_map(|k| (k.get)(s).map(|v| format!("{}={}", k.name, percent_encode(&v)))));
+    let name = match &s.scene {
+        Some(scene) => scene.as_str(),
+        None if PRESET_NAMES.contains(&s.config.name.as_str()) => s.config.name.as_str(),
+        None => "custom",
+    };
+    let mut parts = vec![format!("preset={}", percent_encode(name))];
+    let keys = KEYS.iter().filter(|k| s.scene.is_none() || PAGE_KEYS.contains(&k.name));
+    parts.extend(keys.filter_map(|k| (k.get)(s).map(|v| format!("{}={}", k.name, percent_encode(&v)))));
     parts.join("&")
 }
 
@@ -195,6 +209,7 @@ pub fn decode(query: &str) -> Decoded {
     match preset_value.as_deref() {
         None => {}
         Some("custom") => base.config.name = "custom".into(),
+        Some(name) if SCENES.contains(&name) => base.scene = Some(name.into()),
         Some(name) => match preset(name) {
             Some(cfg) => base.config = cfg,
             None => notes.push(format!("preset={} is not a preset: using {DEFAULT_PRESET} (available: {})", show(name), preset_list())),
@@ -534,6 +549,25 @@ mod tests {
             assert!(d.notes.is_empty(), "{name}: {:?}", d.notes);
             assert_eq!(d.setup, s, "{name}: {}", encode(&s));
         }
+    }
+
+    #[test]
+    fn scenes_round_trip_with_the_page_keys_only() {
+        for &name in SCENES {
+            let mut s = Setup::default();
+            s.scene = Some(name.into());
+            s.seed = 42;
+            s.backend = BackendChoice::Cpu;
+            s.lecture = true;
+            let q = encode(&s);
+            assert!(q.starts_with(&format!("preset={name}&")), "{q}");
+            assert!(!q.contains("dims=") && !q.contains("lr="), "a scene's link carries no MNIST model keys: {q}");
+            let d = decode(&q);
+            assert!(d.notes.is_empty(), "{name}: {:?}", d.notes);
+            assert_eq!(d.setup, s, "{q}");
+        }
+        // A scene is not a preset of an MNIST model.
+        assert!(SCENES.iter().all(|n| preset(n).is_none()));
     }
 
     #[test]

@@ -56,14 +56,23 @@ pub struct Comparison {
     pub max_angle_deg: f64,
 }
 
-/// The model's 2-D codes of the points (n × 2) and its reconstruction error against PCA's.
-pub fn compare(params: &[f32], cloud: &[f32], cfg: &ModelConfig) -> Result<(Vec<f32>, Comparison), String> {
+/// The model's 2-D codes (n × 2) and reconstructions (n × 3) of the points.
+pub fn codes_and_reconstructions(params: &[f32], cloud: &[f32], cfg: &ModelConfig) -> (Vec<f32>, Vec<f32>) {
     use crate::core::{layout::ParamLayout, reference};
     let layout = ParamLayout::new(cfg);
     let n = cloud.len() / DIM;
-    let acts = reference::forward(cfg, &layout, params, cloud, n);
-    let codes = acts[1].clone();
-    let out = &acts[2];
+    let mut acts = reference::forward(cfg, &layout, params, cloud, n);
+    let out = acts.pop().expect("the output layer");
+    let codes = acts.pop().expect("the code layer");
+    (codes, out)
+}
+
+/// The model's 2-D codes of the points (n × 2) and its reconstruction error against PCA's.
+pub fn compare(params: &[f32], cloud: &[f32], cfg: &ModelConfig) -> Result<(Vec<f32>, Comparison), String> {
+    use crate::core::layout::ParamLayout;
+    let layout = ParamLayout::new(cfg);
+    let (codes, out) = codes_and_reconstructions(params, cloud, cfg);
+    let out = &out;
     let model_mse = out.iter().zip(cloud).map(|(&a, &b)| ((a - b) as f64).powi(2)).sum::<f64>() / cloud.len() as f64;
     let pca = Pca::fit(cloud, DIM, 2)?;
     let recon = pca.reconstruct(&pca.project(cloud));

@@ -21,7 +21,7 @@ use crate::model::OptimState;
 use crate::train::Trainer;
 
 use super::dom::{self, now_ms, yield_now};
-use super::{chart, pictures, Ui};
+use super::{chart, cloud, pictures, Ui};
 
 /// Longest stretch of CPU training before yielding to the browser.
 const SLICE_MS: f64 = 14.0;
@@ -204,7 +204,7 @@ fn with_engine<R>(f: impl FnOnce(&mut Engine) -> R) -> Option<R> {
     ENGINE.with(|e| e.borrow_mut().as_mut().map(f))
 }
 
-fn make_backend(kind: Kind, gpu: &Option<GpuContext>) -> Box<dyn Backend> {
+pub(super) fn make_backend(kind: Kind, gpu: &Option<GpuContext>) -> Box<dyn Backend> {
     match (kind, gpu) {
         (Kind::Gpu, Some(ctx)) => Box::new(GpuBackend::new(ctx.clone())),
         _ => Box::new(CpuBackend::new()),
@@ -698,6 +698,9 @@ async fn run(ui: Ui, generation: u64) {
 }
 
 pub fn train(ui: Ui) {
+    if cloud::active() {
+        return cloud::train(ui);
+    }
     let generation = with_engine(|e| {
         if e.running {
             return None;
@@ -715,6 +718,9 @@ pub fn train(ui: Ui) {
 }
 
 pub fn pause(ui: Ui) {
+    if cloud::active() {
+        return cloud::pause(ui);
+    }
     with_engine(|e| e.running = false);
     ui.state.set("paused".into());
     wasm_bindgen_futures::spawn_local(refresh(ui));
@@ -722,6 +728,9 @@ pub fn pause(ui: Ui) {
 
 /// One step (when paused), then a refresh.
 pub fn step(ui: Ui) {
+    if cloud::active() {
+        return cloud::step(ui);
+    }
     let stepped = with_engine(|e| {
         if !e.running {
             e.last_readout_ms = now_ms();
@@ -737,6 +746,10 @@ pub fn step(ui: Ui) {
 }
 
 pub fn reset(ui: Ui) {
+    if cloud::active() {
+        let gpu = with_engine(|e| e.gpu.clone()).flatten();
+        return cloud::reset(ui, &gpu);
+    }
     match with_engine(|e| e.reset()) {
         Some(Err(msg)) => ui.error.set(Some(msg)),
         _ => {
@@ -751,6 +764,11 @@ pub fn reset(ui: Ui) {
 
 /// Switches backend keeping the trained weights; training resumes if it was running.
 pub async fn switch_backend(ui: Ui, kind: Kind) {
+    if cloud::active() {
+        // The MNIST model waits on the backend it was left on; the cloud moves.
+        let gpu = with_engine(|e| e.gpu.clone()).flatten();
+        return cloud::switch_backend(ui, kind, gpu).await;
+    }
     let Some(pending) = with_engine(|e| {
         if e.kind == kind {
             return None;
@@ -872,6 +890,36 @@ pub fn new_samples(ui: Ui) {
 
 /// Switches to another preset: a fresh model on the same backend (training stops).
 pub fn set_preset(ui: Ui, name: &str) {
+    if name == cloud::NAME {
+        let Some((kind, gpu, seed)) = with_engine(|e| {
+            e.running = false;
+            e.generation += 1;
+            (e.kind, e.gpu.clone(), e.seed)
+        }) else {
+            return;
+        };
+        match cloud::activate(ui, kind, &gpu, seed) {
+            Ok(()) => {
+                ui.error.set(None);
+                ui.preset.set(name.to_string());
+                ui.loss_label.set("mean squared error".into());
+                ui.has_generated.set(false);
+                ui.has_sparsity.set(false);
+                ui.pca.set(super::pcaview::PcaShown::Off);
+                ui.train_loss.set(None);
+                ui.test_loss.set(None);
+                ui.samples_per_s.set(None);
+            }
+            Err(e) => ui.error.set(Some(format!("Could not build {name}: {e}"))),
+        }
+        ui.state.set("ready".into());
+        return;
+    }
+    if cloud::active() {
+        cloud::deactivate();
+        ui.cloud.set(None);
+        publish_backend(ui);
+    }
     let Some(cfg) = crate::core::config::preset(name) else {
         ui.error.set(Some(format!("There is no preset called '{name}'. Choose one of: {}", crate::core::config::preset_list())));
         return;
@@ -957,6 +1005,11 @@ pub(super) fn install_saved(ui: Ui, m: &crate::io::saved::SavedModel) -> Result<
         Ok(t.epoch as f64 + t.pos as f64 / t.train_rows as f64)
     })
     .unwrap_or_else(|| Err("the page is not ready yet".into()))?;
+    if cloud::active() {
+        cloud::deactivate();
+        ui.cloud.set(None);
+        publish_backend(ui);
+    }
     ui.preset.set(m.config.name.clone());
     ui.publish_model(&m.config);
     ui.train_loss.set(None);

@@ -69,6 +69,13 @@ fn download_bytes(bytes: &[u8], mime: &str, name: &str) -> Result<(), String> {
 
 /// "Save model": `<preset>-step<N>.safetensors`.
 async fn save_model(ui: Ui) {
+    if super::cloud::active() {
+        ui.note.set(Some(format!(
+            "{} is not saved to a file: its 3→2→3 model trains in seconds. Saving works for the MNIST presets.",
+            super::cloud::NAME
+        )));
+        return;
+    }
     let Some(reading) = engine::capture() else { return };
     match reading.await {
         Ok(m) => {

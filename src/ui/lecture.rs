@@ -6,7 +6,7 @@
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::core::config::{describe, PRESET_NAMES};
+use crate::core::config::describe;
 use crate::core::urlstate::Setup;
 
 use super::urlsync::Page;
@@ -174,7 +174,7 @@ pub fn Gallery(ui: Ui) -> impl IntoView {
         <section id="gallery" class="panel gallery-panel">
             <h2>"Presets gallery"</h2>
             <div class="cards">
-                {PRESET_NAMES.iter().map(|&name| {
+                {super::page_presets().into_iter().map(|name| {
                     let (title, source, what) = describe(name).unwrap_or((name, "", ""));
                     let current = move || ui.preset.get() == name;
                     view! {

@@ -9,6 +9,7 @@ mod files;
 mod loader;
 mod bench;
 mod pictures;
+mod cloud;
 mod pcaview;
 mod lecture;
 mod urlsync;
@@ -52,6 +53,8 @@ pub struct Ui {
     pub link_note: RwSignal<Option<String>>,
     /// PCA beside a linear autoencoder (src/ui/pcaview.rs).
     pub pca: RwSignal<pcaview::PcaShown>,
+    /// The 3-D cloud of `linear_3d_pca` is shown (src/ui/cloud.rs): its comparison with PCA.
+    pub cloud: RwSignal<Option<String>>,
 }
 
 impl Ui {
@@ -79,6 +82,7 @@ impl Ui {
             loss_label: RwSignal::new(String::new()),
             link_note: RwSignal::new(None),
             pca: RwSignal::new(pcaview::PcaShown::Off),
+            cloud: RwSignal::new(None),
         }
     }
 
@@ -132,6 +136,9 @@ async fn start(ui: Ui) {
             let installed = engine::install(ui, mnist, cfg, setup.seed, urlsync::kind(setup.backend)).await;
             if installed.is_ok() {
                 files::resume_stored(ui).await; // the model kept in this browser, if any (files.rs)
+                if let Some(scene) = &setup.scene {
+                    engine::set_preset(ui, scene); // a page set-up that is not an MNIST model
+                }
             }
             if let Some(link) = ui.link_note.get_untracked() {
                 let note = match ui.note.get_untracked() {
@@ -235,6 +242,45 @@ fn DrawPad(ui: Ui) -> impl IntoView {
     }
 }
 
+/// Everything the preset picker and the gallery offer: the MNIST presets, then the cloud.
+pub fn page_presets() -> Vec<&'static str> {
+    PRESET_NAMES.iter().copied().chain([cloud::NAME]).collect()
+}
+
+/// `linear_3d_pca`: the 3-D cloud with the model's reconstructions and PCA's plane, and the
+/// model's 2-D codes (src/ui/cloud.rs draws them).
+#[component]
+fn CloudPanel(ui: Ui) -> impl IntoView {
+    let point = |ev: &web_sys::PointerEvent| (ev.client_x() as f64, ev.client_y() as f64);
+    let down = move |ev: web_sys::PointerEvent| {
+        ev.prevent_default();
+        if let Some(c) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlCanvasElement>().ok()) {
+            let _ = c.set_pointer_capture(ev.pointer_id());
+        }
+        let (x, y) = point(&ev);
+        cloud::drag_start(x, y);
+    };
+    let moved = move |ev: web_sys::PointerEvent| {
+        let (x, y) = point(&ev);
+        cloud::drag_move(ui, x, y);
+    };
+    let up = move |_ev: web_sys::PointerEvent| cloud::drag_end();
+    view! {
+        <section class="panel cloud-panel" id="cloud-panel" style:display=move || if ui.cloud.get().is_some() { "" } else { "none" }>
+            <h2>"A linear autoencoder finds PCA's plane"</h2>
+            <p class="hint">"200 points near a plane, each coloured by its place along the band. Black squares: the model's reconstructions, joined to their points; green: the plane of PCA with 2 components. Drag the cloud to turn it."</p>
+            <div class="pictures">
+                <figure><canvas id="cloud3d" width="360" height="320" style="touch-action: none; cursor: grab"
+                    on:pointerdown=down on:pointermove=moved on:pointerup=up on:pointercancel=up></canvas>
+                    <figcaption>"The 3-D cloud and its reconstructions"</figcaption><files::Png ui=ui id="cloud3d" /></figure>
+                <figure><canvas id="cloud-codes" width="320" height="320"></canvas>
+                    <figcaption>"The model's 2-D codes: the band unrolled"</figcaption><files::Png ui=ui id="cloud-codes" /></figure>
+            </div>
+            <p id="cloud-summary">{move || ui.cloud.get().unwrap_or_default()}</p>
+        </section>
+    }
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     let ui = Ui::new();
@@ -298,7 +344,7 @@ pub fn App() -> impl IntoView {
                 <label>"Preset "
                     <select id="preset-select" disabled=move || not_ready() on:change=move |ev| engine::set_preset(ui, &event_target_value(&ev))
                         prop:value=move || ui.preset.get()>
-                        {PRESET_NAMES.iter().map(|&n| {
+                        {page_presets().into_iter().map(|n| {
                             let title = describe(n).map(|d| d.0).unwrap_or(n);
                             view! { <option value=n>{format!("{n} — {title}")}</option> }
                         }).collect_view()}
@@ -343,7 +389,8 @@ pub fn App() -> impl IntoView {
                     <span class="pca-key" style:display=move || if matches!(ui.pca.get(), pcaview::PcaShown::Ready { .. }) { "" } else { "none" }>" ╌ PCA optimum (test)"</span></p>
                 <canvas id="loss-chart" width="640" height="280"></canvas><files::Png ui=ui id="loss-chart" />
             </section>
-            <section class="panel recon-panel">
+            <CloudPanel ui=ui />
+            <section class="panel recon-panel" style:display=move || if ui.cloud.get().is_some() { "none" } else { "" }>
                 <h2>"Reconstructions"</h2>
                 <p class="hint">"Rows: clean test digits, corrupted, reconstructed."</p>
                 <canvas id="recon" class="digits" width="280" height="84"></canvas><files::Png ui=ui id="recon" />
@@ -353,8 +400,10 @@ pub fn App() -> impl IntoView {
                     <p id="pca-status" class="hint">{move || pcaview::caption(&ui.pca.get(), ui.test_loss.get())}</p>
                 </div>
             </section>
-            <DrawPad ui=ui />
-            <section class="panel pictures-panel">
+            <div class="mnist-only" style:display=move || if ui.cloud.get().is_some() { "none" } else { "" }>
+                <DrawPad ui=ui />
+            </div>
+            <section class="panel pictures-panel" style:display=move || if ui.cloud.get().is_some() { "none" } else { "" }>
                 <h2>"What the model learned"</h2>
                 <div class="pictures">
                     <figure><canvas id="features" width="280" height="280"></canvas>

@@ -193,9 +193,23 @@ pub fn caption(shown: &PcaShown, model_loss: Option<f64>) -> String {
         PcaShown::Ready { k, rows, test_loss, seconds } => {
             let model = model_loss.map(|l| format!("{l:.3}")).unwrap_or_else(|| "–".into());
             format!(
-                "PCA with {k} components (fitted on {rows} training digits in {seconds:.1} s): test loss {test_loss:.3} on the same 1,000 test digits; the model: {model}. A linear autoencoder's optimum is this PCA."
+                "PCA with {k} components (fitted on {} training digits in {seconds:.1} s): test loss {test_loss:.3} on the same 1,000 test digits; the model: {model}. A linear autoencoder's optimum is this PCA.",
+                thousands(*rows)
             )
         }
         PcaShown::Failed(why) => format!("PCA could not be fitted: {why}"),
     }
+}
+
+/// 60000 → "60,000".
+fn thousands(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }

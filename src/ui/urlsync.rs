@@ -99,7 +99,8 @@ pub fn lecture_set(on: bool) {
 /// The current set-up: the engine's model and seed, with the page's choices.
 pub fn current() -> Option<Setup> {
     let (config, seed) = engine::current_setup()?;
-    Some(SETUP.with(|s| Setup { config, seed, ..s.borrow().clone() }))
+    let scene = super::cloud::active().then(|| super::cloud::NAME.to_string());
+    Some(SETUP.with(|s| Setup { config, seed, scene, ..s.borrow().clone() }))
 }
 
 /// The page's URL for the current set-up.

@@ -15,7 +15,7 @@ appTest('linear_50 shows PCA with 50 components beside the model (CPU)', { timeo
   await page.click('#train');
   const status = await poll(async () => {
     const t = await page.textContent('#pca-status');
-    return /PCA with 50 components \(fitted on 60000 training digits/.test(t) ? t : null;
+    return /PCA with 50 components \(fitted on 60,000 training digits/.test(t) ? t : null;
   }, { timeout: 240_000, interval: 500, message: async () => `PCA to be fitted (status: ${await page.textContent('#pca-status')})` });
   console.log(`PCA fitted in ${((Date.now() - t0) / 1000).toFixed(1)} s of wall time: ${status}`);
   assert.ok((await readSteps(page)) > 0, 'training went on while PCA was fitted');
