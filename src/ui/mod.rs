@@ -346,7 +346,8 @@ pub fn App() -> impl IntoView {
                         prop:value=move || ui.preset.get()>
                         {page_presets().into_iter().map(|n| {
                             let title = describe(n).map(|d| d.0).unwrap_or(n);
-                            view! { <option value=n>{format!("{n} — {title}")}</option> }
+                            let kind = if PRESET_NAMES.contains(&n) { "model" } else { "scene" };
+                            view! { <option value=n data-kind=kind>{format!("{n} — {title}")}</option> }
                         }).collect_view()}
                     </select>
                 </label>
