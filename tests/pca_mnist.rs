@@ -30,3 +30,37 @@ fn fifty_components_give_the_known_test_loss() {
     let direct = recon.iter().zip(&rows).map(|(&z, &x)| ((z - x) as f64).powi(2)).sum::<f64>() / 20.0;
     assert!((pca.half_sse_loss(&rows) - direct).abs() < 1e-9 * direct.max(1.0));
 }
+
+#[test]
+fn the_leading_fifty_in_pieces_give_the_same_loss_as_the_full_decomposition() {
+    use aeplay::core::pca::{fill_pixels, PcaFit, TOLERANCE};
+    let data = common::mnist();
+    let row = |i: usize, out: &mut [f32]| fill_pixels(data.train.image(i), out);
+    let fit = |chunk| {
+        let mut f = PcaFit::with_chunk(data.train.items, 784, 50, chunk).unwrap();
+        while !f.advance(row, usize::MAX) {}
+        f
+    };
+    let t0 = std::time::Instant::now();
+    let full = fit(1024).finish().unwrap();
+    let t1 = std::time::Instant::now();
+    // As the page does it: 256-row products, then the leading 50 by subspace iteration.
+    let mut top = fit(256).finish_in_pieces().unwrap();
+    let t2 = std::time::Instant::now();
+    while !top.advance(1) {}
+    let (iterations, residual) = top.status();
+    let pieces = top.finish().unwrap();
+    eprintln!(
+        "full fit {:.2} s; in pieces: covariance {:.2} s, {iterations} iterations in {:.2} s, residual {residual:.1e}",
+        (t1 - t0).as_secs_f64(),
+        (t2 - t1).as_secs_f64(),
+        t2.elapsed().as_secs_f64()
+    );
+    assert!(residual <= TOLERANCE, "not converged: residual {residual} after {iterations} iterations");
+    let (a, b) = (pieces.half_sse_loss_dataset(&data.test), full.half_sse_loss_dataset(&data.test));
+    assert!((a - b).abs() <= 1e-6 * b, "test loss in pieces {a} vs full {b}");
+    for c in [0, 1, 25, 49] {
+        let dot: f64 = pieces.component(c).iter().zip(full.component(c)).map(|(&x, &y)| x as f64 * y as f64).sum();
+        assert!(dot > 0.999, "component {c}: dot with the full decomposition's {dot}");
+    }
+}

@@ -262,9 +262,22 @@ impl PcaFit {
         self.pos == n
     }
 
-    /// Decomposes the covariance into the fit (call once `advance` returned true).
+    /// Decomposes the covariance into the fit (call once `advance` returned true): the full
+    /// eigen-decomposition, at once.
     pub fn finish(self) -> Result<Pca, String> {
-        let (n, dim, k) = (self.n, self.dim, self.k);
+        let (n, k) = (self.n, self.k);
+        let (m, mean) = self.covariance()?;
+        let total_variance = m.trace();
+        let eig = SymmetricEigen::new(m);
+        let mut order: Vec<usize> = (0..eig.eigenvalues.len()).collect();
+        order.sort_by(|&a, &b| eig.eigenvalues[b].total_cmp(&eig.eigenvalues[a]).then(a.cmp(&b)));
+        let pairs = order[..k].iter().map(|&c| (eig.eigenvalues[c], eig.eigenvectors.column(c).iter().copied().collect()));
+        Ok(assemble(n, mean, pairs.collect(), total_variance))
+    }
+
+    /// The covariance matrix (n − 1 denominator) and the mean, once both passes are done.
+    fn covariance(self) -> Result<(DMatrix<f64>, Vec<f32>), String> {
+        let (n, dim) = (self.n, self.dim);
         if self.mean.is_none() || self.pos < n {
             return Err(format!("the PCA fit has seen {:.0}% of its rows: advance it to the end first", 100.0 * self.progress()));
         }
@@ -273,28 +286,125 @@ impl PcaFit {
         let denom = (n - 1) as f64;
         // Symmetrise (the two halves come from the same products, but make it exact).
         let m = DMatrix::from_fn(dim, dim, |i, j| 0.5 * (cov[i * dim + j] + cov[j * dim + i]) / denom);
-        let total_variance = m.trace();
-        let eig = SymmetricEigen::new(m);
-
-        let mut order: Vec<usize> = (0..dim).collect();
-        order.sort_by(|&a, &b| eig.eigenvalues[b].total_cmp(&eig.eigenvalues[a]).then(a.cmp(&b)));
-        let mut components = Vec::with_capacity(k * dim);
-        let mut explained_variance = Vec::with_capacity(k);
-        for &c in &order[..k] {
-            let v = eig.eigenvectors.column(c);
-            // Sign: the entry of largest magnitude (the first such) is positive.
-            let mut pivot = 0;
-            for i in 1..dim {
-                if v[i].abs() > v[pivot].abs() {
-                    pivot = i;
-                }
-            }
-            let sign = if v[pivot] < 0.0 { -1.0 } else { 1.0 };
-            components.extend(v.iter().map(|&x| (sign * x) as f32));
-            explained_variance.push(eig.eigenvalues[c].max(0.0));
-        }
-        Ok(Pca { dim, k, samples: n, mean, components, explained_variance, total_variance })
+        Ok((m, mean))
     }
+
+    /// Starts a decomposition that finds only the `k` leading components, a piece at a time
+    /// (see [`TopComponents`]), for callers that must not stop for the whole one.
+    pub fn finish_in_pieces(self) -> Result<TopComponents, String> {
+        let (n, dim, k) = (self.n, self.dim, self.k);
+        let (c, mean) = self.covariance()?;
+        // A few more vectors than wanted: the k-th converges at the rate λ(p+1)/λ(k).
+        let p = (k + k.max(20)).min(dim);
+        // A fixed pseudo-random start, orthonormalised.
+        let start = DMatrix::from_fn(dim, p, |i, j| crate::core::rng::uniform(0x9ca, j as u32, i as u32) as f64 - 0.5);
+        let q = start.qr().q();
+        let total_variance = c.trace();
+        Ok(TopComponents { n, k, c, q, mean, total_variance, iterations: 0, residual: f64::INFINITY, result: None })
+    }
+}
+
+/// The `k` leading eigenvectors of a covariance matrix by subspace iteration with
+/// Rayleigh–Ritz (Saad, *Numerical Methods for Large Eigenvalue Problems*, ch. 5): each
+/// `advance` multiplies the covariance by a block of p > k orthonormal vectors, takes the
+/// Ritz pairs of that subspace, and stops once every wanted pair's residual ‖Cv − λv‖ is
+/// below `TOLERANCE`·λ₁. Each iteration costs about 2·d²·p flops, a small piece of work;
+/// the whole decomposition of [`PcaFit::finish`] costs several d³ at once.
+pub struct TopComponents {
+    n: usize,
+    k: usize,
+    c: DMatrix<f64>,
+    /// The current orthonormal basis (d × p).
+    q: DMatrix<f64>,
+    mean: Vec<f32>,
+    total_variance: f64,
+    iterations: usize,
+    /// Largest relative residual of the wanted Ritz pairs at the last iteration.
+    residual: f64,
+    result: Option<Vec<(f64, Vec<f64>)>>,
+}
+
+/// Relative residual at which the Ritz pairs are accepted (λ and v to about 1e-10 of λ₁).
+pub const TOLERANCE: f64 = 1e-10;
+/// Iterations after which the pairs are taken as they are.
+pub const MAX_ITERATIONS: usize = 1000;
+
+impl TopComponents {
+    /// Runs up to `iterations` more iterations; true once the wanted pairs have converged
+    /// (or `MAX_ITERATIONS` were run).
+    pub fn advance(&mut self, iterations: usize) -> bool {
+        for _ in 0..iterations {
+            if self.result.is_some() {
+                break;
+            }
+            let z = &self.c * &self.q;
+            let h = self.q.transpose() * &z;
+            let h = (&h + h.transpose()) * 0.5;
+            let eig = SymmetricEigen::new(h);
+            let mut order: Vec<usize> = (0..eig.eigenvalues.len()).collect();
+            order.sort_by(|&a, &b| eig.eigenvalues[b].total_cmp(&eig.eigenvalues[a]).then(a.cmp(&b)));
+            let v = DMatrix::from_fn(self.q.ncols(), order.len(), |i, j| eig.eigenvectors[(i, order[j])]);
+            let lambda: Vec<f64> = order.iter().map(|&j| eig.eigenvalues[j]).collect();
+            // Ritz vectors and their images under C (C·(QV) = (CQ)·V).
+            let x = &self.q * &v;
+            let cx = &z * &v;
+            let scale = lambda[0].abs().max(f64::MIN_POSITIVE);
+            self.residual = (0..self.k)
+                .map(|j| (cx.column(j) - x.column(j) * lambda[j]).norm() / scale)
+                .fold(0.0, f64::max);
+            self.iterations += 1;
+            if self.residual <= TOLERANCE || self.iterations >= MAX_ITERATIONS {
+                self.result = Some((0..self.k).map(|j| (lambda[j], x.column(j).iter().copied().collect())).collect());
+                break;
+            }
+            // The next basis: the images, in the Ritz order, orthonormalised.
+            self.q = cx.qr().q();
+        }
+        self.result.is_some()
+    }
+
+    #[cfg(test)]
+    fn finish_check_early(&self) -> bool {
+        self.result.is_none()
+            && TopComponents { n: self.n, k: self.k, c: self.c.clone(), q: self.q.clone(), mean: self.mean.clone(), total_variance: 0.0, iterations: 0, residual: 0.0, result: None }
+                .finish()
+                .unwrap_err()
+                .contains("not converged")
+    }
+
+    /// Iterations run, and the largest relative residual of the last one.
+    pub fn status(&self) -> (usize, f64) {
+        (self.iterations, self.residual)
+    }
+
+    /// The fit (call once `advance` returned true).
+    pub fn finish(self) -> Result<Pca, String> {
+        let Some(pairs) = self.result else {
+            return Err(format!("the PCA decomposition has run {} iterations and not converged yet: advance it first", self.iterations));
+        };
+        Ok(assemble(self.n, self.mean, pairs, self.total_variance))
+    }
+}
+
+/// A fit from its eigenpairs (largest first): components signed so that each one's
+/// largest-magnitude entry (the first such) is positive.
+fn assemble(n: usize, mean: Vec<f32>, pairs: Vec<(f64, Vec<f64>)>, total_variance: f64) -> Pca {
+    let dim = mean.len();
+    let k = pairs.len();
+    let mut components = Vec::with_capacity(k * dim);
+    let mut explained_variance = Vec::with_capacity(k);
+    for (value, v) in pairs {
+        let mut pivot = 0;
+        for i in 1..dim {
+            if v[i].abs() > v[pivot].abs() {
+                pivot = i;
+            }
+        }
+        let sign = if v[pivot] < 0.0 { -1.0 } else { 1.0 };
+        components.extend(v.iter().map(|&x| (sign * x) as f32));
+        explained_variance.push(value.max(0.0));
+    }
+    Pca { dim, k, samples: n, mean, components, explained_variance, total_variance }
 }
 
 /// Pixels of a u8 image as values in [0, 1] (how every model sees MNIST).
@@ -495,5 +605,46 @@ mod tests {
         let mut early = PcaFit::new(n, 6, 3).unwrap();
         early.advance(row, 10);
         assert!(early.finish().unwrap_err().contains("advance it to the end"));
+    }
+
+    #[test]
+    fn the_leading_components_in_pieces_match_the_full_decomposition() {
+        // 40 features with a slowly decaying spectrum (feature j scaled by 0.97^j, plus a
+        // little of its neighbour), 500 rows: full rank, nearby eigenvalues.
+        let (n, d, k) = (500, 40, 6);
+        let raw: Vec<f32> = (0..n * d).map(|i| crate::core::rng::normal(7, 0, i as u32)).collect();
+        let rows: Vec<f32> = (0..n)
+            .flat_map(|r| {
+                let raw = &raw;
+                (0..d).map(move |j| raw[r * d + j] * 0.97f32.powi(j as i32) + 0.3 * raw[r * d + (j + 1) % d])
+            })
+            .collect();
+        let row = |i: usize, out: &mut [f32]| out.copy_from_slice(&rows[i * d..(i + 1) * d]);
+        let mut fit = PcaFit::new(n, d, k).unwrap();
+        while !fit.advance(row, usize::MAX) {}
+        let full = {
+            let mut f = PcaFit::new(n, d, k).unwrap();
+            while !f.advance(row, usize::MAX) {}
+            f.finish().unwrap()
+        };
+        let mut top = fit.finish_in_pieces().unwrap();
+        assert!(top.finish_check_early(), "finish before convergence is an error");
+        let mut calls = 0;
+        while !top.advance(1) {
+            calls += 1;
+        }
+        let (iterations, residual) = top.status();
+        assert!(calls >= 2 && iterations == calls + 1 && residual <= TOLERANCE, "{iterations} iterations, residual {residual}");
+        let it = top.finish().unwrap();
+        assert_eq!((it.k, it.dim, it.samples), (full.k, full.dim, full.samples));
+        assert_eq!(it.mean, full.mean);
+        assert!((it.total_variance - full.total_variance).abs() <= 1e-12 * full.total_variance);
+        for c in 0..k {
+            let (a, b) = (it.explained_variance[c], full.explained_variance[c]);
+            assert!((a - b).abs() <= 1e-8 * full.explained_variance[0], "variance {c}: {a} vs {b}");
+            let dot: f64 = it.component(c).iter().zip(full.component(c)).map(|(&x, &y)| x as f64 * y as f64).sum();
+            assert!((dot - 1.0).abs() < 1e-5, "component {c} differs from the full decomposition's: dot {dot}");
+        }
+        assert!((it.half_sse_loss(&rows) - full.half_sse_loss(&rows)).abs() <= 1e-6 * full.half_sse_loss(&rows));
     }
 }

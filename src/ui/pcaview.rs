@@ -1,7 +1,8 @@
 //! PCA beside a linear autoencoder (`linear_50`): the optimum such a model approaches is
 //! PCA with as many components as its code has units. The page fits that PCA on the CPU,
-//! on all the training digits, a few hundred rows per frame so training and drawing go
-//! on, then shows PCA's reconstructions of the same ten test digits under the model's,
+//! on all the training digits, in slices so training and drawing go on: the covariance a
+//! few hundred rows at a time, then the leading components by subspace iteration, one
+//! iteration at a time (`core::pca::TopComponents`). It then shows PCA's reconstructions of the same ten test digits under the model's,
 //! its test loss beside the model's, and the loss chart's reference line.
 
 use std::cell::RefCell;
@@ -129,13 +130,31 @@ async fn fit(ui: Ui, k: usize, generation: u64) {
         ui.pca.set(PcaShown::Fitting { k, progress: fit.progress() });
         dom::yield_now().await;
     }
+    // The leading components by subspace iteration, an iteration per slice (the full
+    // decomposition would stop the page for seconds).
     let t1 = dom::now_ms();
-    let pca = match fit.finish() {
+    let mut top = match fit.finish_in_pieces() {
+        Ok(t) => t,
+        Err(e) => return ui.pca.set(PcaShown::Failed(e)),
+    };
+    while !top.advance(1) {
+        if !current(generation) {
+            return;
+        }
+        dom::yield_now().await;
+    }
+    let (iterations, residual) = top.status();
+    let pca = match top.finish() {
         Ok(p) => p,
         Err(e) => return ui.pca.set(PcaShown::Failed(e)),
     };
     web_sys::console::info_1(
-        &format!("aeplay: PCA-{k} covariance {:.0} ms in slices, eigen-decomposition {:.0} ms", t1 - t0, dom::now_ms() - t1).into(),
+        &format!(
+            "aeplay: PCA-{k} covariance {:.0} ms in slices, {iterations} subspace iterations {:.0} ms (residual {residual:.1e})",
+            t1 - t0,
+            dom::now_ms() - t1
+        )
+        .into(),
     );
     // The loss on the digits the page's test loss uses.
     let Some(test) = engine::with_data(|m, _| {
