@@ -54,6 +54,34 @@ fn backend_switch_keeps_the_adam_state() {
     assert_eq!(a.model.params_host(&mut a.be), b.model.params_host(&mut b.be), "the moved run diverged");
 }
 
+/// A new minibatch size mid-run: the model and the optimizer state move over, the epoch
+/// goes on where it was in the same order, and the next step takes the new number of rows
+/// (the rows the unchanged run would take next, as many as the new size).
+#[test]
+fn a_new_batch_size_keeps_the_model_and_the_epoch() {
+    let data = common::mnist();
+    let mut cfg = preset("stacked_elu").unwrap();
+    cfg.batch = 20;
+    let mut a = Trainer::new(CpuBackend::new(), &cfg, &data, 5).unwrap();
+    for _ in 0..3 {
+        a.step();
+    }
+    let params = a.model.params_host(&mut a.be);
+    let state = aeplay::model::OptimState { moments: a.model.optim_state_readback(&mut a.be).into_iter().map(|f| pollster::block_on(f).unwrap()).collect(), t: a.model.opt_steps };
+    let mut b = a.move_to_with_batch(CpuBackend::new(), &data, &params, &state, 60).unwrap();
+    assert_eq!((b.batch(), b.step, b.epoch, b.pos, b.model.opt_steps), (60, 3, 0, 60, 3));
+    assert_eq!(b.model.params_host(&mut b.be), params);
+    b.step();
+    assert_eq!((b.step, b.pos), (4, 120));
+    let (loss, rows) = b.take_train_loss().unwrap();
+    assert_eq!(rows, 60);
+    assert!(loss.is_finite());
+    // Out of range: refused with the reason, and the original run is untouched.
+    let err = a.move_to_with_batch(CpuBackend::new(), &data, &params, &state, 0).err().expect("batch 0 refused");
+    assert!(err.contains("batch size 0"), "{err}");
+    assert_eq!(a.batch(), 20);
+}
+
 /// Every dense-only preset trains a few steps on real MNIST and lowers its clean test loss.
 #[test]
 fn dense_presets_learn_a_little() {

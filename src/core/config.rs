@@ -148,6 +148,13 @@ impl Optimizer {
         }
     }
 
+    /// Sets the learning rate (the other settings stay).
+    pub fn set_lr(&mut self, x: f32) {
+        match self {
+            Optimizer::Sgd { lr } | Optimizer::Momentum { lr, .. } | Optimizer::Adam { lr, .. } => *lr = x,
+        }
+    }
+
     /// Moment buffers the optimizer keeps, each with the parameters' flat layout.
     pub fn moment_buffers(&self) -> usize {
         match self {

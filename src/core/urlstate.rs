@@ -45,6 +45,8 @@ use super::config::{preset, preset_list, Activation, Init, ModelConfig, NoiseKin
 
 /// The preset a URL without (or with an unknown) `preset` starts from.
 pub const DEFAULT_PRESET: &str = "dae_vincent";
+/// Largest learning rate a link (or the page's control) accepts.
+pub const MAX_LR: f32 = 10.0;
 /// The seed when the URL gives none.
 pub const DEFAULT_SEED: u64 = 1;
 /// Longest list (`panels`, `hide`) and name accepted.
@@ -433,10 +435,8 @@ fn set_opt(s: &mut Setup, v: &str) -> Result<(), String> {
 }
 
 fn set_lr(s: &mut Setup, v: &str) -> Result<(), String> {
-    let x = parse_f32(v, 0.0, false, 10.0, false)?;
-    match &mut s.config.optimizer {
-        Optimizer::Sgd { lr } | Optimizer::Momentum { lr, .. } | Optimizer::Adam { lr, .. } => *lr = x,
-    }
+    let x = parse_f32(v, 0.0, false, MAX_LR, false)?;
+    s.config.optimizer.set_lr(x);
     Ok(())
 }
 

@@ -105,12 +105,22 @@ impl<B: Backend> Trainer<B> {
 
     /// [`Self::move_to`] with the optimizer state given (read back earlier, or a snapshot).
     pub fn move_to_with_state<B2: Backend>(&self, be: B2, data: &Mnist, params: &[f32], state: &OptimState) -> Result<Trainer<B2>, String> {
-        let mut t = Trainer::new(be, &self.model.cfg, data, self.seed)?;
+        self.move_to_with_batch(be, data, params, state, self.batch)
+    }
+
+    /// [`Self::move_to_with_state`] with another minibatch size from the next step on (the
+    /// model is rebuilt with buffers for it; the epoch goes on where it was, in the same
+    /// order).
+    pub fn move_to_with_batch<B2: Backend>(&self, be: B2, data: &Mnist, params: &[f32], state: &OptimState, batch: usize) -> Result<Trainer<B2>, String> {
+        let mut cfg = self.model.cfg.clone();
+        cfg.batch = batch;
+        cfg.validate()?;
+        let mut t = Trainer::new(be, &cfg, data, self.seed)?;
         t.model.load_state(&mut t.be, params, state)?;
         t.step = self.step;
         t.epoch = self.epoch;
         t.pos = self.pos;
-        t.batch = self.batch;
+        t.batch = batch;
         t.order = self.order.clone();
         t.rng = self.rng.clone();
         Ok(t)

@@ -441,10 +441,16 @@ impl Engine {
     /// `state` is the optimizer's (moments read back with the parameters); None after a
     /// lost device, when Adam and momentum restart their moments from zero.
     fn switch(&mut self, kind: Kind, params: &[f32], state: Option<&OptimState>, step: Option<u64>) -> Result<(), String> {
+        self.rebuild(kind, params, state, step, self.trainer.batch())
+    }
+
+    /// [`Self::switch`] with a minibatch size (the model is rebuilt with buffers for it).
+    fn rebuild(&mut self, kind: Kind, params: &[f32], state: Option<&OptimState>, step: Option<u64>, batch: usize) -> Result<(), String> {
         let be = make_backend(kind, &self.gpu);
         let fresh = OptimState { moments: vec![vec![0.0; params.len()]; self.cfg.optimizer.moment_buffers()], t: 0 };
         // The old trainer stays in place until the new one exists: a failed move loses nothing.
-        let mut moved = self.trainer.move_to_with_state(be, &self.mnist, params, state.unwrap_or(&fresh))?;
+        let mut moved = self.trainer.move_to_with_batch(be, &self.mnist, params, state.unwrap_or(&fresh), batch)?;
+        self.cfg.batch = batch;
         if let Some(s) = step {
             moved.step = s;
         }
@@ -769,10 +775,44 @@ pub async fn switch_backend(ui: Ui, kind: Kind) {
         let gpu = with_engine(|e| e.gpu.clone()).flatten();
         return cloud::switch_backend(ui, kind, gpu).await;
     }
+    if with_engine(|e| e.kind == kind) != Some(false) {
+        return;
+    }
+    move_model(ui, kind, None).await;
+}
+
+/// The learning rate from the page's control, from the next step on (the optimizer's
+/// moments stay). Err says why a value is refused; the model is then untouched.
+pub fn set_lr(ui: Ui, lr: f64) -> Result<(), String> {
+    let max = crate::core::urlstate::MAX_LR as f64;
+    if !(lr.is_finite() && lr > 0.0 && lr <= max) {
+        return Err(format!("The learning rate must be a number above 0 and at most {max}; it stays {}.", ui.lr.get_untracked()));
+    }
+    with_engine(|e| {
+        e.cfg.optimizer.set_lr(lr as f32);
+        e.trainer.model.cfg.optimizer.set_lr(lr as f32);
+    });
+    ui.lr.set(lr as f32);
+    Ok(())
+}
+
+/// A new minibatch size from the page's control: the model is rebuilt for it with its
+/// weights, optimizer state and place in the epoch (training resumes if it was running).
+pub async fn set_batch(ui: Ui, batch: usize) -> Result<(), String> {
+    let max = crate::core::config::MAX_BATCH;
+    if batch == 0 || batch > max {
+        return Err(format!("The batch size must be a whole number from 1 to {max}; it stays {}.", ui.batch.get_untracked()));
+    }
+    let Some(kind) = with_engine(|e| (e.trainer.batch() != batch).then_some(e.kind)).flatten() else { return Ok(()) };
+    move_model(ui, kind, Some(batch)).await;
+    Ok(())
+}
+
+/// Reads the weights and the optimizer state back (asynchronously) and rebuilds the
+/// trainer on `kind`, with another minibatch size if given; training resumes if it was
+/// running. A failure leaves the model as it was, with the reason shown.
+async fn move_model(ui: Ui, kind: Kind, batch: Option<usize>) {
     let Some(pending) = with_engine(|e| {
-        if e.kind == kind {
-            return None;
-        }
         let was = e.running;
         e.running = false;
         e.generation += 1;
@@ -781,9 +821,8 @@ pub async fn switch_backend(ui: Ui, kind: Kind) {
         let moments = t.model.optim_state_readback(&mut t.be);
         let steps = t.model.opt_steps;
         t.be.flush();
-        Some((was, f, moments, steps))
-    })
-    .flatten() else {
+        (was, f, moments, steps)
+    }) else {
         return;
     };
     let (was_running, params, moment_reads, opt_steps) = pending;
@@ -799,10 +838,18 @@ pub async fn switch_backend(ui: Ui, kind: Kind) {
         Ok(v) => v,
         Err(why) => return recover(ui, why).await,
     };
-    let result = with_engine(|e| e.switch(kind, &params, Some(&state), None));
+    let result = with_engine(|e| {
+        let b = batch.unwrap_or(e.trainer.batch());
+        e.rebuild(kind, &params, Some(&state), None, b)
+    });
     publish_backend(ui);
-    if let Some(Err(e)) = result {
-        ui.error.set(Some(format!("Could not switch backend: {e}")));
+    match result {
+        Some(Err(e)) if batch.is_some() => ui.error.set(Some(format!("Could not change the batch size: {e}"))),
+        Some(Err(e)) => ui.error.set(Some(format!("Could not switch backend: {e}"))),
+        _ => {}
+    }
+    if let Some(b) = with_engine(|e| e.trainer.batch()) {
+        ui.batch.set(b);
     }
     if was_running {
         train(ui);

@@ -27,6 +27,8 @@ const CONTROLS: &[(&str, &[&str])] = &[
     ("preset", &["label:preset-select"]),
     ("backend", &["label:backend-select"]),
     ("noise", &["label:noise-kind", "label:noise-level", "#pad-noise"]),
+    ("lr", &["label:lr"]),
+    ("batch", &["label:batch"]),
     ("train", &["#train"]),
     ("pause", &["#pause"]),
     ("step", &["#step"]),

@@ -55,6 +55,9 @@ pub struct Ui {
     pub pca: RwSignal<pcaview::PcaShown>,
     /// The 3-D cloud of `linear_3d_pca` is shown (src/ui/cloud.rs): its comparison with PCA.
     pub cloud: RwSignal<Option<String>>,
+    /// The learning rate and minibatch size of the model being trained (page controls).
+    pub lr: RwSignal<f32>,
+    pub batch: RwSignal<usize>,
 }
 
 impl Ui {
@@ -83,6 +86,8 @@ impl Ui {
             link_note: RwSignal::new(None),
             pca: RwSignal::new(pcaview::PcaShown::Off),
             cloud: RwSignal::new(None),
+            lr: RwSignal::new(0.1),
+            batch: RwSignal::new(16),
         }
     }
 
@@ -100,6 +105,8 @@ impl Ui {
             crate::core::LossKind::SoftmaxCe => "softmax cross-entropy",
         };
         self.loss_label.set(if cfg.variational { format!("{loss} + KL") } else { loss.into() });
+        self.lr.set(cfg.optimizer.lr());
+        self.batch.set(cfg.batch);
         pcaview::model_changed(*self, cfg);
     }
 }
@@ -374,6 +381,37 @@ pub fn App() -> impl IntoView {
                             apply_noise();
                         } />
                     <output id="noise-level-value">{move || format!("{:.2}", noise_level.get())}</output>
+                </label>
+                <label>"Learning rate "
+                    <input id="lr" type="number" min="0" max="10" step="any" disabled=move || not_ready() || ui.cloud.get().is_some()
+                        prop:value=move || ui.lr.get().to_string()
+                        on:change=move |ev| {
+                            let v = event_target_value(&ev).trim().parse::<f64>().unwrap_or(f64::NAN);
+                            match engine::set_lr(ui, v) {
+                                Ok(()) => ui.error.set(None),
+                                Err(e) => {
+                                    ui.error.set(Some(e));
+                                    ui.lr.notify(); // puts the current value back in the field
+                                }
+                            }
+                        } />
+                </label>
+                <label>"Batch "
+                    <input id="batch" type="number" min="1" max="65536" step="1" disabled=move || not_ready() || ui.cloud.get().is_some()
+                        prop:value=move || ui.batch.get().to_string()
+                        on:change=move |ev| {
+                            let text = event_target_value(&ev);
+                            let v = text.trim().parse::<usize>().unwrap_or(0);
+                            wasm_bindgen_futures::spawn_local(async move {
+                                match engine::set_batch(ui, v).await {
+                                    Ok(()) => {}
+                                    Err(e) => {
+                                        ui.error.set(Some(e));
+                                        ui.batch.notify(); // puts the current value back in the field
+                                    }
+                                }
+                            });
+                        } />
                 </label>
                 <div class="stats">
                     <div class="stat"><span class="label">"backend"</span><span class="value" id="backend">{move || ui.backend.get()}</span></div>

@@ -145,6 +145,8 @@ pub fn keep_in_sync(ui: Ui) {
         ui.noise_kind.track();
         ui.noise_level.track();
         ui.backend_kind.track();
+        ui.lr.track();
+        ui.batch.track();
         schedule_sync();
     });
 }
