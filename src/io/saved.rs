@@ -79,6 +79,24 @@ pub struct SavedModel {
     pub train_rows: usize,
     /// Run seed.
     pub seed: u64,
+    /// The losses recorded so far, (step, loss), for the page's chart to go on where it
+    /// was (empty where none were recorded, e.g. the CLI; files without it load with none).
+    pub history: LossHistory,
+}
+
+/// Training and test losses by step.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LossHistory {
+    pub train: Vec<(u64, f64)>,
+    pub test: Vec<(u64, f64)>,
+}
+
+impl LossHistory {
+    /// Only the finite losses (a diverged step's NaN has no JSON number).
+    pub fn finite(train: &[(u64, f64)], test: &[(u64, f64)]) -> LossHistory {
+        let keep = |v: &[(u64, f64)]| v.iter().filter(|p| p.1.is_finite()).copied().collect();
+        LossHistory { train: keep(train), test: keep(test) }
+    }
 }
 
 /// Why a file was refused. The message says what is wrong and what to do.
@@ -260,6 +278,7 @@ impl SavedModel {
             epoch_pos: 0,
             train_rows: 0,
             seed,
+            history: LossHistory::default(),
         })
     }
 
@@ -278,6 +297,7 @@ impl SavedModel {
             epoch_pos: t.pos,
             train_rows: t.train_rows,
             seed: t.seed(),
+            history: LossHistory::default(),
         }
     }
 
@@ -315,6 +335,10 @@ impl SavedModel {
         m.insert("train_rows".into(), self.train_rows.to_string());
         m.insert("seed".into(), self.seed.to_string());
         m.insert("optim_t".into(), self.optim.t.to_string());
+        if self.history != LossHistory::default() {
+            let h = LossHistory::finite(&self.history.train, &self.history.test);
+            m.insert("history".into(), serde_json::to_string(&h).expect("finite losses serialize"));
+        }
         m.insert("producer".into(), format!("aeplay {}", env!("CARGO_PKG_VERSION")));
         m
     }
@@ -429,9 +453,17 @@ pub fn from_safetensors(bytes: &[u8]) -> Result<SavedModel, LoadError> {
         }
         Ok(flat)
     };
+    let history = match get("history") {
+        None => LossHistory::default(),
+        Some(v) => serde_json::from_str(v).map_err(|e| LoadError::BadMetadata {
+            key: "history",
+            value: v.chars().take(60).collect(),
+            reason: format!("expected {{\"train\": [[step, loss], …], \"test\": […]}} ({e})"),
+        })?,
+    };
     let params = read_flat("")?;
     let moments = moment_names(&config.optimizer).iter().map(|m| read_flat(&format!("optim.{m}."))).collect::<Result<Vec<_>, _>>()?;
-    Ok(SavedModel { config, params, optim: OptimState { moments, t }, step, epoch, epoch_pos, train_rows, seed })
+    Ok(SavedModel { config, params, optim: OptimState { moments, t }, step, epoch, epoch_pos, train_rows, seed, history })
 }
 
 /// The first checks, before the safetensors parser: enough bytes for the length field, a
@@ -487,6 +519,7 @@ mod tests {
         m.epoch = 2;
         m.epoch_pos = 480;
         m.train_rows = 60_000;
+        m.history = LossHistory { train: vec![(10, 540.5), (120, 98.25)], test: vec![(120, 101.0)] };
         m
     }
 
@@ -519,6 +552,26 @@ mod tests {
             // Same size again (the header's metadata order may vary: it is a hash map).
             assert!(to_safetensors(&back).len() == bytes.len());
         }
+    }
+
+    #[test]
+    fn the_loss_history_travels_with_the_model() {
+        let mut m = sample("dae_vincent");
+        // A diverged step's NaN is left out (JSON has no NaN).
+        m.history.train.push((130, f64::NAN));
+        let back = from_safetensors(&to_safetensors(&m)).unwrap();
+        assert_eq!(back.history, LossHistory { train: vec![(10, 540.5), (120, 98.25)], test: vec![(120, 101.0)] });
+        // Files without a history (older ones, the CLI's) load with none.
+        let bytes = rebuild(&to_safetensors(&m), |_, meta| {
+            meta.remove("history");
+        });
+        assert_eq!(from_safetensors(&bytes).unwrap().history, LossHistory::default());
+        // A malformed one is refused, saying which entry.
+        let bytes = rebuild(&to_safetensors(&m), |_, meta| {
+            meta.insert("history".into(), "[1, 2".into());
+        });
+        let e = from_safetensors(&bytes).unwrap_err().to_string();
+        assert!(e.contains("'history'"), "{e}");
     }
 
     #[test]

@@ -1023,6 +1023,7 @@ pub(super) fn capture() -> Option<impl std::future::Future<Output = Result<crate
             epoch_pos: t.pos,
             train_rows: t.train_rows,
             seed: t.seed(),
+            history: crate::io::saved::LossHistory::finite(&e.train_history, &e.test_history),
         };
         (saved, params, moments)
     })?;
@@ -1043,6 +1044,8 @@ pub(super) fn install_saved(ui: Ui, m: &crate::io::saved::SavedModel) -> Result<
         let trainer = m.resume(make_backend(e.kind, &e.gpu), &e.mnist)?;
         e.running = false;
         e.reset_views();
+        e.train_history = m.history.train.clone();
+        e.test_history = m.history.test.clone();
         e.trainer = trainer;
         e.cfg = m.config.clone();
         e.seed = m.seed;

@@ -197,6 +197,15 @@ appTest('reload resumes the model kept in the browser; Start fresh forgets it', 
   await poll(async () => (await readSteps(page)) === 3, { message: async () => `the resumed step 3 (at ${await readSteps(page)})` });
   assert.match(await page.locator('#note').textContent(), /Resumed dae_vincent at step 3 from this browser's storage/);
   await waitRecon(page, hash, 'show the stored model');
+  // The loss history came back with the model: the chart and the CSV go on from it.
+  const dir = tempDir();
+  try {
+    const csv = readFileSync((await download(page, '#save-csv', dir)).path, 'utf8');
+    const steps = csv.trim().split('\n').slice(1).map((l) => Number(l.split(',')[0]));
+    for (const s of [1, 2, 3]) assert.ok(steps.includes(s), `the resumed history lacks step ${s}: ${csv}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 
   await page.click('#forget-model');
   await poll(async () => (await storedStep(page)) === 0 && (await readSteps(page)) === 0, {
