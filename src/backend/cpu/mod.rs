@@ -2,6 +2,8 @@
 //! SIMD kernels of `gemm.rs` (AVX-512 or AVX2+FMA picked at run time natively, with rayon
 //! threads; wasm `simd128` in the browser), element-wise ops the fused SIMD passes of
 //! `elementwise.rs`. `Isa::Scalar` runs the same code one lane wide: the fallback.
+//! Weight gradients (`Aᵀ·B` products) are deferred and, under plain SGD, applied to the
+//! weights by a fused product + update kernel (see [`Deferred`]).
 
 pub mod bench;
 pub mod check;
