@@ -6,7 +6,7 @@
 //! wasm build through the page's `?selftest=kernels` mode (tests/e2e/kernels.test.mjs).
 
 use aeplay::backend::cpu::{check, gemm, CpuBackend, Isa};
-use aeplay::backend::Backend;
+use aeplay::backend::{Backend, View};
 use aeplay::core::config::preset;
 use aeplay::model::Autoencoder;
 
@@ -95,5 +95,96 @@ fn training_is_deterministic_across_thread_counts() {
     for threads in [2, 4] {
         let p = run(threads);
         assert!(one.iter().zip(&p).all(|(a, b)| a.to_bits() == b.to_bits()), "{threads} threads changed the parameters");
+    }
+}
+
+/// The packed product and the fused product + SGD that the backend uses for weight
+/// gradients: every m, n in 0..=33, k from 0 to past the 128 block, A stored either way,
+/// on 1 and 3 threads: the same bits as the unfused path, within rounding of the reference,
+/// nothing written outside the output (NaN-poisoned C, guard zones).
+#[test]
+fn fused_product_and_sgd_match_the_unfused_path_on_sizes_0_to_33() {
+    for isa in Isa::available() {
+        for threads in [1, 3] {
+            let n = check::sweep_fused(isa, threads, 33).unwrap_or_else(|e| panic!("{e}"));
+            assert!(n > 20_000, "{}: only {n} cases checked", isa.name());
+        }
+    }
+}
+
+/// A deferred weight gradient through the backend's ops, against the same products done on
+/// the host: applied by `sgd_step` (twice: the gradient buffer still holds it), read back,
+/// overwritten in part by `write`, accumulated into, used as another product's input, and
+/// replaced by a new product, in views that start inside their buffers.
+#[test]
+fn deferred_weight_gradients_behave_like_computed_ones() {
+    let (m, k, n) = (37, 16, 45);
+    let lr = 0.25;
+    let pad = 5;
+    for isa in Isa::available() {
+        for threads in [1, 2] {
+            let mut be = CpuBackend::with(isa, threads);
+            let ew = aeplay::backend::cpu::Elementwise { isa, threads };
+            let a = check::values(k * m, 1, -1.0, 1.0); // stored k×m: Aᵀ·B
+            let b = check::values(k * n, 2, -1.0, 1.0);
+            let bias_g = check::values(n, 3, -1.0, 1.0);
+            let p0 = check::values(m * n + n, 4, -1.0, 1.0);
+            let mut g = vec![0.0f32; m * n];
+            gemm::sgemm(isa, threads, &a, &b, &mut g, m, k, n, true, false, false);
+
+            let up = |be: &mut CpuBackend, d: &[f32]| {
+                let v = be.alloc(d.len() + 2 * pad);
+                be.write(v, &[vec![9.0; pad], d.to_vec(), vec![9.0; pad]].concat());
+                v.slice(pad, d.len())
+            };
+            let (av, bv) = (up(&mut be, &a), up(&mut be, &b));
+            let params = up(&mut be, &p0);
+            let grads = up(&mut be, &vec![f32::NAN; m * n + n]);
+            let (gw, gb) = (grads.slice(0, m * n), grads.slice(m * n, n));
+            be.matmul(av, bv, gw, m, k, n, true, false, false);
+            be.write(gb, &bias_g);
+            let g_all = [g.clone(), bias_g.clone()].concat();
+            let mut want = p0.clone();
+            for _ in 0..2 {
+                be.sgd_step(params, grads, lr);
+                ew.sgd_step(&mut want, &g_all, lr);
+            }
+            let what = format!("{} ×{threads}", isa.name());
+            let same = |x: &[f32], y: &[f32]| x.len() == y.len() && x.iter().zip(y).all(|(p, q)| p.to_bits() == q.to_bits());
+            let got = be.read(params);
+            assert!(same(&got, &want), "{what}: parameters after two fused SGD steps");
+            let whole = be.read(View { offset: 0, len: m * n + n + 2 * pad, ..grads });
+            assert!(whole[..pad].iter().chain(&whole[pad + m * n + n..]).all(|&v| v == 9.0), "{what}: wrote outside the gradient");
+            assert!(same(&be.read(gw), &g), "{what}: the gradient read after the step");
+
+            // Written in part: the rest is the product.
+            be.matmul(av, bv, gw, m, k, n, true, false, false);
+            let patch = check::values(50, 5, 3.0, 4.0);
+            be.write(gw.slice(100, 50), &patch);
+            let mut want_g = g.clone();
+            want_g[100..150].copy_from_slice(&patch);
+            assert!(same(&be.read(gw), &want_g), "{what}: a gradient written in part");
+
+            // Accumulated into, and used as the A of another product.
+            be.matmul(av, bv, gw, m, k, n, true, false, false);
+            be.matmul(av, bv, gw, m, k, n, true, false, true);
+            let g2: Vec<f32> = g.iter().map(|&v| v + v).collect();
+            assert!(same(&be.read(gw), &g2), "{what}: a product accumulated into a deferred one");
+            be.matmul(av, bv, gw, m, k, n, true, false, false);
+            let x = check::values(n * 3, 6, -1.0, 1.0);
+            let xv = up(&mut be, &x);
+            let out = up(&mut be, &vec![f32::NAN; m * 3]);
+            be.matmul(gw, xv, out, m, n, 3, false, false, false);
+            let mut want_out = vec![0.0f32; m * 3];
+            gemm::sgemm(isa, threads, &g, &x, &mut want_out, m, n, 3, false, false, false);
+            assert!(same(&be.read(out), &want_out), "{what}: a deferred product as another's input");
+
+            // Replaced by a new product before anything used it.
+            be.matmul(av, bv, gw, m, k, n, true, false, false);
+            be.matmul(bv, av, gw.slice(0, n * m), n, k, m, true, false, false);
+            let mut g3 = vec![0.0f32; n * m];
+            gemm::sgemm(isa, threads, &b, &a, &mut g3, n, k, m, true, false, false);
+            assert!(same(&be.read(gw), &g3), "{what}: a deferred product overwritten by another");
+        }
     }
 }

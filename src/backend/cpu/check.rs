@@ -6,7 +6,7 @@
 //! zones holding a sentinel (an out-of-bounds write shows).
 
 use super::elementwise;
-use super::gemm::{sgemm, Isa};
+use super::gemm::{pack_a, sgemm, sgemm_packed, sgemm_packed_sgd, Isa};
 use super::Elementwise;
 use crate::core::{ops, rng, Activation, LossKind};
 
@@ -78,6 +78,77 @@ pub fn sweep_matmul(isa: Isa, threads: usize, max: usize) -> Result<usize, Strin
         }
     }
     Ok(count)
+}
+
+/// The packed forms the backend uses for weight gradients, for every m, n in 0..=max, a
+/// spread of k (with ones past the k block of 128, where tiles are summed in blocks) and
+/// A stored either way: `sgemm_packed` into a NaN-poisoned C, and the fused product + SGD
+/// `sgemm_packed_sgd`, both between guard zones. Each must give exactly the bits of the
+/// unfused path (`sgemm`, then the SGD pass `p − lr·g`), and be within 1e-5 × Σ|a·b| of the
+/// scalar reference (`ops::matmul` then `ops::sgd_step`). Returns the number of cases.
+pub fn sweep_fused(isa: Isa, threads: usize, max: usize) -> Result<usize, String> {
+    let ks: Vec<usize> = [0, 1, 2, 3, 5, 8, 16, 17, 33, 129, 300].into_iter().filter(|&k| k <= max.max(16) || k > 128).collect();
+    let mut count = 0;
+    for m in 0..=max {
+        for n in 0..=max {
+            for &k in &ks {
+                if k > 128 && (m + n) % 5 != 0 {
+                    continue; // the blocked-k path on a fifth of the shapes keeps the sweep short
+                }
+                for ta in [true, false] {
+                    check_fused(isa, threads, m, k, n, ta, (m * 37 + n * 11 + k) as u32)?;
+                    count += 1;
+                }
+            }
+        }
+    }
+    Ok(count)
+}
+
+/// One shape of [`sweep_fused`].
+#[allow(clippy::too_many_arguments)]
+pub fn check_fused(isa: Isa, threads: usize, m: usize, k: usize, n: usize, ta: bool, seed: u32) -> Result<(), String> {
+    let lr = 0.37;
+    let a = values(m * k, seed, -1.0, 1.0);
+    let b = values(k * n, seed + 1, -1.0, 1.0);
+    let p0 = values(m * n, seed + 2, -1.0, 1.0);
+    let what = format!("{} ×{threads} {m}×{k}×{n} ta={ta}", isa.name());
+    // The unfused path: the gradient, then the SGD pass.
+    let mut g = vec![0.0f32; m * n];
+    sgemm(isa, threads, &a, &b, &mut g, m, k, n, ta, false, false);
+    let mut p_unfused = p0.clone();
+    Elementwise { isa, threads }.sgd_step(&mut p_unfused, &g, lr);
+    // The reference.
+    let mut g_ref = vec![0.0f32; m * n];
+    ops::matmul(&a, &b, &mut g_ref, m, k, n, ta, false, false);
+    let mut p_ref = p0.clone();
+    ops::sgd_step(&mut p_ref, &g_ref, lr);
+    let (aa, ba): (Vec<f32>, Vec<f32>) = (a.iter().map(|v| v.abs()).collect(), b.iter().map(|v| v.abs()).collect());
+    let mut mag = vec![0.0f32; m * n];
+    ops::matmul(&aa, &ba, &mut mag, m, k, n, ta, false, false);
+
+    let mut packed = vec![f32::NAN; 3];
+    pack_a(isa, threads, &a, m, k, ta, &mut packed);
+    let mut c = guarded(&vec![f32::NAN; m * n]);
+    sgemm_packed(isa, threads, &packed, &b, &mut c[GUARD..GUARD + m * n], m, k, n);
+    check_guards(&c, &format!("sgemm_packed {what}"))?;
+    if let Some(i) = (0..m * n).find(|&i| c[GUARD + i].to_bits() != g[i].to_bits()) {
+        return Err(format!("sgemm_packed {what}: C[{}, {}] = {}, sgemm gives {}", i / n, i % n, c[GUARD + i], g[i]));
+    }
+    let mut p = guarded(&p0);
+    sgemm_packed_sgd(isa, threads, &packed, &b, &mut p[GUARD..GUARD + m * n], m, k, n, lr);
+    check_guards(&p, &format!("sgemm_packed_sgd {what}"))?;
+    for i in 0..m * n {
+        let got = p[GUARD + i];
+        if got.to_bits() != p_unfused[i].to_bits() {
+            return Err(format!("sgemm_packed_sgd {what}: P[{}, {}] = {got}, the unfused path gives {}", i / n, i % n, p_unfused[i]));
+        }
+        let tol = 1e-5 * (lr * mag[i] + p0[i].abs()) + 1e-30;
+        if !((got - p_ref[i]).abs() <= tol) {
+            return Err(format!("sgemm_packed_sgd {what}: P[{}, {}] = {got}, reference {}", i / n, i % n, p_ref[i]));
+        }
+    }
+    Ok(())
 }
 
 /// Max |got − want| / max(|want|, floor) over two slices, NaN counting as infinite.
@@ -237,7 +308,8 @@ pub fn self_check(max: usize) -> Result<String, String> {
     let mut parts = Vec::new();
     for isa in Isa::available() {
         let n = sweep_matmul(isa, 1, max)?;
-        parts.push(format!("{}: {n} products", isa.name()));
+        let f = sweep_fused(isa, 1, max)?;
+        parts.push(format!("{}: {n} products, {f} fused product + SGD", isa.name()));
     }
     let e = sweep_elementwise(max)?;
     let x = check_exp()?;

@@ -156,6 +156,9 @@ pub fn sgemm(
 
 /// Signature of a column-range worker: (A or packed A, B, C, m, k, n, j0, j1, accumulate).
 type RangeFn = unsafe fn(*const f32, *const f32, *mut f32, usize, usize, usize, usize, usize, bool);
+/// Signature of the fused product + SGD worker over row panels: (packed A, B, zero-padded
+/// copy of B's last partial column strip (k × NR), P, m, k, n, first panel, end panel, lr).
+type SgdFn = unsafe fn(*const f32, *const f32, *const f32, *mut f32, usize, usize, usize, usize, usize, f32);
 
 /// One ISA's entry points: each is compiled with that ISA's target features, so the
 /// generic kernels inline into straight-line SIMD.
@@ -163,11 +166,12 @@ type RangeFn = unsafe fn(*const f32, *const f32, *mut f32, usize, usize, usize, 
 struct Kernels {
     bcast: RangeFn,
     dot: RangeFn,
+    sgd: SgdFn,
 }
 
 macro_rules! kernels {
     ($s:ty) => {
-        Kernels { bcast: bcast_ranges::<$s>, dot: dot_ranges::<$s> }
+        Kernels { bcast: bcast_ranges::<$s>, dot: dot_ranges::<$s>, sgd: sgd_panels::<$s> }
     };
 }
 use kernels;
@@ -175,7 +179,7 @@ use kernels;
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::super::simd::{Avx2, Avx512};
-    use super::{bcast_ranges, dot_ranges, Kernels};
+    use super::{bcast_ranges, dot_ranges, sgd_panels, Kernels};
 
     macro_rules! wrap {
         ($name:ident, $inner:ident, $s:ty, $feat:literal) => {
@@ -191,8 +195,20 @@ mod x86 {
     wrap!(bcast_avx512, bcast_ranges, Avx512, "avx512f,avx2,fma");
     wrap!(dot_avx512, dot_ranges, Avx512, "avx512f,avx2,fma");
 
-    pub(super) const AVX2: Kernels = Kernels { bcast: bcast_avx2, dot: dot_avx2 };
-    pub(super) const AVX512: Kernels = Kernels { bcast: bcast_avx512, dot: dot_avx512 };
+    macro_rules! wrap_sgd {
+        ($name:ident, $s:ty, $feat:literal) => {
+            #[target_feature(enable = $feat)]
+            #[allow(clippy::too_many_arguments)]
+            unsafe fn $name(a: *const f32, b: *const f32, tail: *const f32, p: *mut f32, m: usize, k: usize, n: usize, b0: usize, b1: usize, lr: f32) {
+                sgd_panels::<$s>(a, b, tail, p, m, k, n, b0, b1, lr)
+            }
+        };
+    }
+    wrap_sgd!(sgd_avx2, Avx2, "avx2,fma");
+    wrap_sgd!(sgd_avx512, Avx512, "avx512f,avx2,fma");
+
+    pub(super) const AVX2: Kernels = Kernels { bcast: bcast_avx2, dot: dot_avx2, sgd: sgd_avx2 };
+    pub(super) const AVX512: Kernels = Kernels { bcast: bcast_avx512, dot: dot_avx512, sgd: sgd_avx512 };
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -208,23 +224,31 @@ unsafe fn dispatch<S: Simd>(kern: Kernels, threads: usize, a: &[f32], b: &[f32],
         return;
     }
     // A·B / Aᵀ·B: pack A into row panels (in parallel), then the broadcast kernel over
-    // column chunks. Chunks start at multiples of NR, so the columns of the last partial
-    // strip are the same whatever the chunking.
+    // column chunks.
     SCRATCH.with(|s| {
         let packed = &mut s.borrow_mut().0;
-        let mr = S::MR;
-        packed.clear();
-        packed.resize(m.div_ceil(mr) * mr * k, 0.0);
-        let (rsa, csa) = if ta { (1, m) } else { (k, 1) };
-        let (pp, ap) = (Ptr(packed.as_mut_ptr()), Ptr(a.as_ptr()));
-        let panels = m.div_ceil(mr);
-        let pack = move |b0: usize, b1: usize| {
-            let (pp, ap) = (pp, ap);
-            for blk in b0..b1 {
-                let i0 = blk * mr;
-                let rows = mr.min(m - i0);
+        pack_panels(S::MR, threads, a, m, k, ta, packed);
+        bcast_chunks::<S>(kern, threads, packed, b, c, m, k, n, acc);
+    });
+}
+
+/// Packs A (m×k, or stored k×m when `ta`) into panels of `mr` rows, k×rows interleaved:
+/// panel[p * rows + r] = A[i0 + r, p]. In parallel over panels when A is large.
+fn pack_panels(mr: usize, threads: usize, a: &[f32], m: usize, k: usize, ta: bool, packed: &mut Vec<f32>) {
+    packed.clear();
+    packed.resize(m.div_ceil(mr) * mr * k, 0.0);
+    let (rsa, csa) = if ta { (1, m) } else { (k, 1) };
+    let (pp, ap) = (Ptr(packed.as_mut_ptr()), Ptr(a.as_ptr()));
+    let panels = m.div_ceil(mr);
+    let pack = move |b0: usize, b1: usize| {
+        let (pp, ap) = (pp, ap);
+        for blk in b0..b1 {
+            let i0 = blk * mr;
+            let rows = mr.min(m - i0);
+            // SAFETY: panel `blk` lies inside `packed` (sized above), the reads inside `a`
+            // (m·k values); panels are disjoint between chunks.
+            unsafe {
                 let panel = pp.0.add(blk * mr * k);
-                // panel[p * rows + r] = A[i0 + r, p]
                 if ta {
                     for p in 0..k {
                         std::ptr::copy_nonoverlapping(ap.0.add(p * m + i0), panel.add(p * rows), rows);
@@ -237,16 +261,202 @@ unsafe fn dispatch<S: Simd>(kern: Kernels, threads: usize, a: &[f32], b: &[f32],
                     }
                 }
             }
-        };
-        let pack_threads = if m * k < PARALLEL_MIN_MACS / 4 { 1 } else { threads };
-        for_chunks(pack_threads, panels, grain(panels, pack_threads, 2, 1, 1), &pack);
-        let nr = 2 * S::LANES;
-        let (pp, bp) = (Ptr(packed.as_ptr()), Ptr(b.as_ptr()));
-        for_chunks(threads, n, grain(n, threads, 4, nr, nr), &move |j0, j1| {
-            let (pp, bp, cp) = (pp, bp, cp);
-            (kern.bcast)(pp.0, bp.0, cp.0, m, k, n, j0, j1, acc)
-        });
+        }
+    };
+    let pack_threads = if m * k < PARALLEL_MIN_MACS / 4 { 1 } else { threads };
+    for_chunks(pack_threads, panels, grain(panels, pack_threads, 2, 1, 1), &pack);
+}
+
+/// C = packed A · B over column chunks. Chunks start at multiples of NR, so the columns of
+/// the last partial strip are the same whatever the chunking.
+#[allow(clippy::too_many_arguments)]
+unsafe fn bcast_chunks<S: Simd>(kern: Kernels, threads: usize, packed: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n: usize, acc: bool) {
+    let nr = 2 * S::LANES;
+    let (pp, bp, cp) = (Ptr(packed.as_ptr()), Ptr(b.as_ptr()), Ptr(c.as_mut_ptr()));
+    for_chunks(threads, n, grain(n, threads, 4, nr, nr), &move |j0, j1| {
+        let (pp, bp, cp) = (pp, bp, cp);
+        (kern.bcast)(pp.0, bp.0, cp.0, m, k, n, j0, j1, acc)
     });
+}
+
+/// Rows per panel of [`pack_a`] for `isa`.
+fn panel_rows(isa: Isa) -> usize {
+    match isa {
+        Isa::Scalar => Scalar::MR,
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => super::simd::Avx2::MR,
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => super::simd::Avx512::MR,
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        Isa::Wasm128 => super::simd::Wasm128::MR,
+    }
+}
+
+fn kernels_of(isa: Isa) -> Kernels {
+    match isa {
+        Isa::Scalar => kernels!(Scalar),
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => x86::AVX2,
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => x86::AVX512,
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        Isa::Wasm128 => kernels!(super::simd::Wasm128),
+    }
+}
+
+/// The A operand of `op(A)·B` (m×k; stored k×m when `ta`) packed for `isa`'s broadcast
+/// kernel into `out`, for [`sgemm_packed`] and [`sgemm_packed_sgd`]: the CPU backend keeps
+/// a weight gradient's operands this way until the optimizer step consumes it.
+pub fn pack_a(isa: Isa, threads: usize, a: &[f32], m: usize, k: usize, ta: bool, out: &mut Vec<f32>) {
+    assert_eq!(a.len(), m * k, "pack_a: {} values for {m}×{k}", a.len());
+    pack_panels(panel_rows(isa), threads, a, m, k, ta, out);
+}
+
+/// Threads worth using for m·k·n multiply-adds.
+fn threads_for(threads: usize, m: usize, k: usize, n: usize) -> usize {
+    if m * n * k < PARALLEL_MIN_MACS { 1 } else { threads.max(1) }
+}
+
+/// C[m×n] = A·B from A packed by [`pack_a`] with the same `isa`: the same kernels, chunks
+/// and summation order as [`sgemm`], so the same bits.
+#[allow(clippy::too_many_arguments)]
+pub fn sgemm_packed(isa: Isa, threads: usize, packed: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n: usize) {
+    assert_eq!(packed.len(), m.div_ceil(panel_rows(isa)) * panel_rows(isa) * k, "sgemm_packed: packed A of the wrong size");
+    assert_eq!(b.len(), k * n, "sgemm_packed: B has {} values for {k}×{n}", b.len());
+    assert_eq!(c.len(), m * n, "sgemm_packed: C has {} values for {m}×{n}", c.len());
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        c.fill(0.0);
+        return;
+    }
+    // SAFETY: lengths checked above; the ISA's kernels exist on this CPU (`Isa::available`).
+    unsafe {
+        match isa {
+            Isa::Scalar => bcast_chunks::<Scalar>(kernels_of(isa), threads_for(threads, m, k, n), packed, b, c, m, k, n, false),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => bcast_chunks::<super::simd::Avx2>(kernels_of(isa), threads_for(threads, m, k, n), packed, b, c, m, k, n, false),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => bcast_chunks::<super::simd::Avx512>(kernels_of(isa), threads_for(threads, m, k, n), packed, b, c, m, k, n, false),
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            Isa::Wasm128 => bcast_chunks::<super::simd::Wasm128>(kernels_of(isa), threads_for(threads, m, k, n), packed, b, c, m, k, n, false),
+        }
+    }
+}
+
+/// P[m×n] −= lr·(A·B), A packed by [`pack_a`]: the weight gradient of a layer applied by
+/// plain SGD tile by tile, without writing the gradient to memory and reading it back.
+/// Each element gets exactly the arithmetic of [`sgemm_packed`] followed by the SGD pass
+/// (`p − lr·g`, a multiply then a subtraction), so the same bits; the threads take chunks
+/// of row panels (each a contiguous band of P), so results do not depend on their number.
+#[allow(clippy::too_many_arguments)]
+pub fn sgemm_packed_sgd(isa: Isa, threads: usize, packed: &[f32], b: &[f32], p: &mut [f32], m: usize, k: usize, n: usize, lr: f32) {
+    let mr = panel_rows(isa);
+    assert_eq!(packed.len(), m.div_ceil(mr) * mr * k, "sgemm_packed_sgd: packed A of the wrong size");
+    assert_eq!(b.len(), k * n, "sgemm_packed_sgd: B has {} values for {k}×{n}", b.len());
+    assert_eq!(p.len(), m * n, "sgemm_packed_sgd: P has {} values for {m}×{n}", p.len());
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        // g = 0: p − lr·0 (keeps the SGD pass's arithmetic, e.g. for infinite p).
+        for v in p.iter_mut() {
+            *v -= lr * 0.0;
+        }
+        return;
+    }
+    let nr = 2 * mr_lanes(isa);
+    // The last partial column strip, zero-padded to NR columns (as `bcast_ranges` does).
+    let full_end = n / nr * nr;
+    let cols = n - full_end;
+    let mut tail = Vec::new();
+    if cols > 0 {
+        tail = vec![0.0f32; k * nr];
+        for q in 0..k {
+            tail[q * nr..q * nr + cols].copy_from_slice(&b[q * n + full_end..(q + 1) * n]);
+        }
+    }
+    let kern = kernels_of(isa);
+    let threads = threads_for(threads, m, k, n);
+    let panels = m.div_ceil(mr);
+    let (ap, bp, tp, pp) = (Ptr(packed.as_ptr()), Ptr(b.as_ptr()), Ptr(tail.as_ptr()), Ptr(p.as_mut_ptr()));
+    for_chunks(threads, panels, grain(panels, threads, 4, 1, 1), &move |b0, b1| {
+        let (ap, bp, tp, pp) = (ap, bp, tp, pp);
+        // SAFETY: lengths checked above; chunks of panels write disjoint row bands of P.
+        unsafe { (kern.sgd)(ap.0, bp.0, tp.0, pp.0, m, k, n, b0, b1, lr) }
+    });
+}
+
+/// f32 lanes of `isa`'s vectors.
+fn mr_lanes(isa: Isa) -> usize {
+    match isa {
+        Isa::Scalar => Scalar::LANES,
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => super::simd::Avx2::LANES,
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => super::simd::Avx512::LANES,
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        Isa::Wasm128 => super::simd::Wasm128::LANES,
+    }
+}
+
+/// The fused product + SGD over row panels b0..b1: each R×NR tile of A·B is summed in
+/// registers exactly as `bcast_ranges` sums it (k in blocks of KC for full strips, whole k
+/// for the last partial strip), then P −= lr·tile.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn sgd_panels<S: Simd>(packed: *const f32, b: *const f32, tail: *const f32, p: *mut f32, m: usize, k: usize, n: usize, b0: usize, b1: usize, lr: f32) {
+    let nr = 2 * S::LANES;
+    let mr = S::MR;
+    let full_end = n / nr * nr;
+    let cols = n - full_end;
+    let mut tile = [0.0f32; 8 * 32];
+    let tp = tile.as_mut_ptr();
+    for blk in b0..b1 {
+        let i0 = blk * mr;
+        let rows = mr.min(m - i0);
+        let ap = packed.add(i0 * k);
+        let mut j = 0;
+        while j < full_end {
+            let dst = p.add(i0 * n + j);
+            if k <= KC {
+                bcast_rows::<S>(rows, k, ap, b.add(j), n, dst, n, Out::Sgd(lr));
+            } else {
+                let mut k0 = 0;
+                while k0 < k {
+                    let kc = KC.min(k - k0);
+                    bcast_rows::<S>(rows, kc, ap.add(k0 * rows), b.add(k0 * n + j), n, tp, nr, if k0 == 0 { Out::Store } else { Out::Add });
+                    k0 += kc;
+                }
+                for r in 0..rows {
+                    for q in 0..nr {
+                        let d = dst.add(r * n + q);
+                        *d -= lr * *tp.add(r * nr + q);
+                    }
+                }
+            }
+            j += nr;
+        }
+        if cols > 0 {
+            bcast_rows::<S>(rows, k, ap, tail, nr, tp, nr, Out::Store);
+            for r in 0..rows {
+                for q in 0..cols {
+                    let d = p.add((i0 + r) * n + full_end + q);
+                    *d -= lr * *tp.add(r * nr + q);
+                }
+            }
+        }
+    }
+}
+
+/// What a broadcast tile does with its sums: store them, add them to C, or apply them to
+/// parameters by SGD (C −= lr·sums).
+#[derive(Clone, Copy)]
+enum Out {
+    Store,
+    Add,
+    Sgd(f32),
 }
 
 /// Broadcast kernel over columns j0..j1 (j0 a multiple of NR = 2 vectors).
@@ -268,7 +478,7 @@ unsafe fn bcast_ranges<S: Simd>(packed: *const f32, b: *const f32, c: *mut f32, 
             while i0 < m {
                 let rows = mr.min(m - i0);
                 let ap = packed.add(i0 * k + k0 * rows);
-                bcast_rows::<S>(rows, kc, ap, b.add(k0 * n + j), n, c.add(i0 * n + j), n, acc || !first);
+                bcast_rows::<S>(rows, kc, ap, b.add(k0 * n + j), n, c.add(i0 * n + j), n, if acc || !first { Out::Add } else { Out::Store });
                 i0 += rows;
             }
             j += nr;
@@ -290,7 +500,7 @@ unsafe fn bcast_ranges<S: Simd>(packed: *const f32, b: *const f32, c: *mut f32, 
     let mut i0 = 0;
     while i0 < m {
         let rows = mr.min(m - i0);
-        bcast_rows::<S>(rows, k, packed.add(i0 * k), tail_b.as_ptr(), nr, tile.as_mut_ptr(), nr, false);
+        bcast_rows::<S>(rows, k, packed.add(i0 * k), tail_b.as_ptr(), nr, tile.as_mut_ptr(), nr, Out::Store);
         for r in 0..rows {
             let dst = c.add((i0 + r) * n + j);
             for q in 0..cols {
@@ -305,7 +515,7 @@ unsafe fn bcast_ranges<S: Simd>(packed: *const f32, b: *const f32, c: *mut f32, 
 /// Calls the broadcast micro-kernel with the row count as a compile-time constant.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn bcast_rows<S: Simd>(rows: usize, k: usize, ap: *const f32, b: *const f32, ldb: usize, c: *mut f32, ldc: usize, acc: bool) {
+unsafe fn bcast_rows<S: Simd>(rows: usize, k: usize, ap: *const f32, b: *const f32, ldb: usize, c: *mut f32, ldc: usize, acc: Out) {
     match rows {
         1 => bcast_kernel::<S, 1>(k, ap, b, ldb, c, ldc, acc),
         2 => bcast_kernel::<S, 2>(k, ap, b, ldb, c, ldc, acc),
@@ -319,10 +529,10 @@ unsafe fn bcast_rows<S: Simd>(rows: usize, k: usize, ap: *const f32, b: *const f
     }
 }
 
-/// The micro-kernel: C[R × 2 vectors] (+)= Apanel[k×R]ᵀ · B[k × 2 vectors] (B at row
+/// The micro-kernel: C[R × 2 vectors] (+)= (or −= lr·) Apanel[k×R]ᵀ · B[k × 2 vectors] (B at row
 /// stride `ldb`), 2R accumulators in registers for the whole k loop.
 #[inline(always)]
-unsafe fn bcast_kernel<S: Simd, const R: usize>(k: usize, ap: *const f32, b: *const f32, ldb: usize, c: *mut f32, ldc: usize, acc: bool) {
+unsafe fn bcast_kernel<S: Simd, const R: usize>(k: usize, ap: *const f32, b: *const f32, ldb: usize, c: *mut f32, ldc: usize, acc: Out) {
     let l = S::LANES;
     let mut c0 = [S::zero(); R];
     let mut c1 = [S::zero(); R];
@@ -341,12 +551,21 @@ unsafe fn bcast_kernel<S: Simd, const R: usize>(k: usize, ap: *const f32, b: *co
     }
     for r in 0..R {
         let p = c.add(r * ldc);
-        if acc {
-            S::store(p, S::add(c0[r], S::load(p)));
-            S::store(p.add(l), S::add(c1[r], S::load(p.add(l))));
-        } else {
-            S::store(p, c0[r]);
-            S::store(p.add(l), c1[r]);
+        match acc {
+            Out::Add => {
+                S::store(p, S::add(c0[r], S::load(p)));
+                S::store(p.add(l), S::add(c1[r], S::load(p.add(l))));
+            }
+            Out::Store => {
+                S::store(p, c0[r]);
+                S::store(p.add(l), c1[r]);
+            }
+            // p − lr·g, as the SGD pass computes it
+            Out::Sgd(lr) => {
+                let lr = S::splat(lr);
+                S::store(p, S::sub(S::load(p), S::mul(lr, c0[r])));
+                S::store(p.add(l), S::sub(S::load(p.add(l)), S::mul(lr, c1[r])));
+            }
         }
     }
 }

@@ -2,6 +2,8 @@
 //! SIMD kernels of `gemm.rs` (AVX-512 or AVX2+FMA picked at run time natively, with rayon
 //! threads; wasm `simd128` in the browser), element-wise ops the fused SIMD passes of
 //! `elementwise.rs`. `Isa::Scalar` runs the same code one lane wide: the fallback.
+//! Weight gradients (`Aᵀ·B` products) are deferred and, under plain SGD, applied to the
+//! weights by a fused product + update kernel (see [`Deferred`]).
 
 pub mod bench;
 pub mod check;
@@ -40,6 +42,37 @@ pub struct CpuBackend {
     data: Vec<(Dataset, usize)>,
     isa: Isa,
     threads: usize,
+    /// Weight-gradient products not computed yet (pairwise disjoint outputs).
+    deferred: RefCell<Vec<Deferred>>,
+    /// Vectors of finished deferred products, for reuse (no allocation per step).
+    spare: RefCell<Vec<Vec<f32>>>,
+}
+
+/// A product `C = Aᵀ·B` (the weight gradient of a layer) not computed yet: A packed for the
+/// broadcast kernel and a copy of B stay here, C is left as it was. When the optimizer step
+/// is plain SGD over a parameter buffer whose gradient buffer holds C, the product is
+/// applied to the weights tile by tile (`gemm::sgemm_packed_sgd`): the gradient is never
+/// written to memory and read back, one of the three passes over each weight matrix a
+/// batch-16 step made (the step is bound by those passes). Anything else that touches C
+/// (a read, another op's input or output) computes it into C first (`settle`), with the
+/// same kernels and so the same bits; after the fused step C still holds (lazily) the
+/// gradient, as the trait says. Copying the operands costs batch × (fan-in + fan-out)
+/// values, small next to the fan-in × fan-out gradient.
+struct Deferred {
+    c: View,
+    m: usize,
+    k: usize,
+    n: usize,
+    packed: Vec<f32>,
+    b: Vec<f32>,
+}
+
+fn overlaps(a: View, b: View) -> bool {
+    a.buf == b.buf && a.len > 0 && b.len > 0 && a.offset < b.offset + b.len && b.offset < a.offset + a.len
+}
+
+fn covers(outer: View, inner: View) -> bool {
+    outer.buf == inner.buf && outer.offset <= inner.offset && inner.offset + inner.len <= outer.offset + outer.len
 }
 
 impl Default for CpuBackend {
@@ -56,7 +89,14 @@ impl CpuBackend {
 
     /// A backend with a chosen ISA (`Isa::available()`) and thread count.
     pub fn with(isa: Isa, threads: usize) -> Self {
-        CpuBackend { bufs: Vec::new(), data: Vec::new(), isa, threads: threads.max(1) }
+        CpuBackend {
+            bufs: Vec::new(),
+            data: Vec::new(),
+            isa,
+            threads: threads.max(1),
+            deferred: RefCell::new(Vec::new()),
+            spare: RefCell::new(Vec::new()),
+        }
     }
 
     /// The element-wise passes: SIMD ones, or the scalar reference for `Isa::Scalar`.
@@ -78,7 +118,52 @@ impl CpuBackend {
         FlushDenormals::new(self.isa != Isa::Scalar)
     }
 
+    /// Computes every deferred product whose output overlaps `v` (before `v` is used).
+    fn settle(&self, v: View) {
+        loop {
+            let d = {
+                let mut ds = self.deferred.borrow_mut();
+                match ds.iter().position(|d| overlaps(d.c, v)) {
+                    Some(i) => ds.swap_remove(i),
+                    None => return,
+                }
+            };
+            {
+                // The mode every SIMD op runs in, whichever op needed the product.
+                let _fp = self.fp();
+                let cell = &self.bufs[d.c.buf.0 as usize];
+                let mut b = cell.try_borrow_mut().expect("CPU backend: an op uses a weight gradient's buffer twice");
+                gemm::sgemm_packed(self.isa, self.threads, &d.packed, &d.b, &mut b[d.c.offset..d.c.offset + d.c.len], d.m, d.k, d.n);
+            }
+            self.recycle(d);
+        }
+    }
+
+    /// Forgets the deferred products that `v` is about to overwrite entirely.
+    fn drop_covered(&self, v: View) {
+        let gone: Vec<Deferred> = {
+            let mut ds = self.deferred.borrow_mut();
+            let (gone, keep) = std::mem::take(&mut *ds).into_iter().partition(|d| covers(v, d.c));
+            *ds = keep;
+            gone
+        };
+        for d in gone {
+            self.recycle(d);
+        }
+    }
+
+    fn recycle(&self, d: Deferred) {
+        let mut s = self.spare.borrow_mut();
+        s.push(d.packed);
+        s.push(d.b);
+    }
+
+    fn spare_vec(&self) -> Vec<f32> {
+        self.spare.borrow_mut().pop().unwrap_or_default()
+    }
+
     fn get(&self, v: View) -> Ref<'_, [f32]> {
+        self.settle(v);
         let cell = &self.bufs[v.buf.0 as usize];
         let b = cell.try_borrow().expect("CPU backend: an op's input aliases its output buffer");
         assert!(v.offset + v.len <= b.len(), "view {v:?} is out of its buffer of {}", b.len());
@@ -86,6 +171,7 @@ impl CpuBackend {
     }
 
     fn get_mut(&self, v: View) -> RefMut<'_, [f32]> {
+        self.settle(v);
         let cell = &self.bufs[v.buf.0 as usize];
         let b = cell.try_borrow_mut().expect("CPU backend: an op's output aliases one of its inputs");
         assert!(v.offset + v.len <= b.len(), "view {v:?} is out of its buffer of {}", b.len());
@@ -109,6 +195,7 @@ impl Backend for CpuBackend {
 
     fn write(&mut self, dst: View, data: &[f32]) {
         assert_eq!(data.len(), dst.len, "write: {} values into a view of {}", data.len(), dst.len);
+        self.drop_covered(dst);
         self.get_mut(dst).copy_from_slice(data);
     }
 
@@ -150,6 +237,22 @@ impl Backend for CpuBackend {
     fn matmul(&mut self, a: View, b: View, c: View, m: usize, k: usize, n: usize, ta: bool, tb: bool, accumulate: bool) {
         let _fp = self.fp();
         crate::core::ops::assert_matmul_shapes("matmul", a.len, b.len, c.len, m, k, n);
+        if !accumulate {
+            self.drop_covered(c);
+        }
+        if ta && !tb && !accumulate && self.isa != Isa::Scalar && m > 0 && n > 0 && k > 0 {
+            // A weight gradient (Aᵀ·B): deferred until the optimizer step or a use of C.
+            let (av, bv) = (self.get(a), self.get(b));
+            // (settles what C partly overlaps; the same aliasing checks as computing now)
+            drop(self.get_mut(c));
+            let mut packed = self.spare_vec();
+            gemm::pack_a(self.isa, self.threads, &av, m, k, true, &mut packed);
+            let mut bc = self.spare_vec();
+            bc.clear();
+            bc.extend_from_slice(&bv);
+            self.deferred.borrow_mut().push(Deferred { c, m, k, n, packed, b: bc });
+            return;
+        }
         let (av, bv) = (self.get(a), self.get(b));
         let mut cv = self.get_mut(c);
         gemm::sgemm(self.isa, self.threads, &av, &bv, &mut cv, m, k, n, ta, tb, accumulate);
@@ -210,7 +313,28 @@ impl Backend for CpuBackend {
 
     fn sgd_step(&mut self, params: View, grads: View, lr: f32) {
         let _fp = self.fp();
-        self.ew().sgd_step(&mut self.get_mut(params), &self.get(grads), lr);
+        let inside = |d: &Deferred| covers(grads, d.c);
+        if params.len != grads.len || params.buf == grads.buf || !self.deferred.borrow().iter().any(inside) {
+            return self.ew().sgd_step(&mut self.get_mut(params), &self.get(grads), lr);
+        }
+        // Deferred weight gradients inside `grads`: applied by the fused product + SGD
+        // (they stay deferred: `grads` still holds them); the rest by the SGD pass.
+        let mut p = self.get_mut(params);
+        let mut done = Vec::new();
+        for d in self.deferred.borrow().iter().filter(|d| inside(d)) {
+            let at = d.c.offset - grads.offset;
+            gemm::sgemm_packed_sgd(self.isa, self.threads, &d.packed, &d.b, &mut p[at..at + d.c.len], d.m, d.k, d.n, lr);
+            done.push((at, at + d.c.len));
+        }
+        done.sort_unstable();
+        let mut from = 0;
+        for (start, end) in done.into_iter().chain([(grads.len, grads.len)]) {
+            if start > from {
+                let g = self.get(grads.slice(from, start - from));
+                self.ew().sgd_step(&mut p[from..start], &g, lr);
+            }
+            from = from.max(end);
+        }
     }
 
     // Optimizer passes (optim.rs; the scalar reference for `Isa::Scalar`).

@@ -32,6 +32,8 @@ pub trait Simd: Copy {
     /// a·b + c (fused where the ISA has it; otherwise mul then add).
     unsafe fn fma(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
     unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
+    unsafe fn sub(a: Self::V, b: Self::V) -> Self::V;
+    unsafe fn mul(a: Self::V, b: Self::V) -> Self::V;
     /// Sum of the lanes, in a fixed order.
     unsafe fn hsum(v: Self::V) -> f32;
 }
@@ -66,6 +68,14 @@ impl Simd for Scalar {
     #[inline(always)]
     unsafe fn add(a: f32, b: f32) -> f32 {
         a + b
+    }
+    #[inline(always)]
+    unsafe fn sub(a: f32, b: f32) -> f32 {
+        a - b
+    }
+    #[inline(always)]
+    unsafe fn mul(a: f32, b: f32) -> f32 {
+        a * b
     }
     #[inline(always)]
     unsafe fn hsum(v: f32) -> f32 {
@@ -114,6 +124,14 @@ mod x86 {
             _mm256_add_ps(a, b)
         }
         #[inline(always)]
+        unsafe fn sub(a: __m256, b: __m256) -> __m256 {
+            _mm256_sub_ps(a, b)
+        }
+        #[inline(always)]
+        unsafe fn mul(a: __m256, b: __m256) -> __m256 {
+            _mm256_mul_ps(a, b)
+        }
+        #[inline(always)]
         unsafe fn hsum(v: __m256) -> f32 {
             let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
             let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -153,6 +171,14 @@ mod x86 {
         #[inline(always)]
         unsafe fn add(a: __m512, b: __m512) -> __m512 {
             _mm512_add_ps(a, b)
+        }
+        #[inline(always)]
+        unsafe fn sub(a: __m512, b: __m512) -> __m512 {
+            _mm512_sub_ps(a, b)
+        }
+        #[inline(always)]
+        unsafe fn mul(a: __m512, b: __m512) -> __m512 {
+            _mm512_mul_ps(a, b)
         }
         #[inline(always)]
         unsafe fn hsum(v: __m512) -> f32 {
@@ -213,6 +239,14 @@ mod wasm {
         #[inline(always)]
         unsafe fn add(a: v128, b: v128) -> v128 {
             f32x4_add(a, b)
+        }
+        #[inline(always)]
+        unsafe fn sub(a: v128, b: v128) -> v128 {
+            f32x4_sub(a, b)
+        }
+        #[inline(always)]
+        unsafe fn mul(a: v128, b: v128) -> v128 {
+            f32x4_mul(a, b)
         }
         #[inline(always)]
         unsafe fn hsum(v: v128) -> f32 {
