@@ -544,6 +544,9 @@ fn expose_debug_hooks() {
 /// Starts, awaits and applies a read-back; calls that arrive meanwhile (a stroke on the
 /// pad fires many) are folded into one more round instead of piling up.
 async fn refresh(ui: Ui) {
+    if super::recipe::active() {
+        return super::recipe::refresh(ui).await; // a recipe owns the pictures (src/ui/recipe.rs)
+    }
     let go = with_engine(|e| {
         if e.refreshing {
             e.dirty = true;
@@ -698,6 +701,9 @@ async fn run(ui: Ui, generation: u64) {
 }
 
 pub fn train(ui: Ui) {
+    if super::recipe::active() {
+        return super::recipe::train(ui);
+    }
     let generation = with_engine(|e| {
         if e.running {
             return None;
@@ -715,6 +721,9 @@ pub fn train(ui: Ui) {
 }
 
 pub fn pause(ui: Ui) {
+    if super::recipe::active() {
+        return super::recipe::pause(ui);
+    }
     with_engine(|e| e.running = false);
     ui.state.set("paused".into());
     wasm_bindgen_futures::spawn_local(refresh(ui));
@@ -722,6 +731,9 @@ pub fn pause(ui: Ui) {
 
 /// One step (when paused), then a refresh.
 pub fn step(ui: Ui) {
+    if super::recipe::active() {
+        return super::recipe::step(ui);
+    }
     let stepped = with_engine(|e| {
         if !e.running {
             e.last_readout_ms = now_ms();
@@ -737,6 +749,9 @@ pub fn step(ui: Ui) {
 }
 
 pub fn reset(ui: Ui) {
+    if super::recipe::active() {
+        return super::recipe::reset(ui);
+    }
     match with_engine(|e| e.reset()) {
         Some(Err(msg)) => ui.error.set(Some(msg)),
         _ => {
@@ -785,6 +800,9 @@ pub async fn switch_backend(ui: Ui, kind: Kind) {
     publish_backend(ui);
     if let Some(Err(e)) = result {
         ui.error.set(Some(format!("Could not switch backend: {e}")));
+    }
+    if super::recipe::active() {
+        return super::recipe::backend_switched(ui); // restarts the recipe on the new backend
     }
     if was_running {
         train(ui);
@@ -836,6 +854,7 @@ fn clear_pad_pictures() {
 pub fn pad_changed(ui: Ui, ink: Option<(Vec<f32>, usize, usize)>) {
     let img = ink.map(|(v, w, h)| draw::to_mnist(&v, w, h)).filter(|img| img.iter().any(|&p| p > 0.0));
     let shown = img.clone();
+    super::recipe::pad_changed(img.clone());
     let installed = with_engine(|e| e.pad = img);
     match shown {
         Some(img) => dom::draw_digit("pad-input", &img),
@@ -849,6 +868,7 @@ pub fn pad_changed(ui: Ui, ink: Option<(Vec<f32>, usize, usize)>) {
 /// Draws fresh noise for the pad.
 pub fn new_noise(ui: Ui) {
     with_engine(|e| e.pad_noise = e.pad_noise.wrapping_add(0x9E37_79B9));
+    super::recipe::new_noise();
     if ui.state.get_untracked() != "training" {
         wasm_bindgen_futures::spawn_local(refresh(ui));
     }
@@ -872,6 +892,10 @@ pub fn new_samples(ui: Ui) {
 
 /// Switches to another preset: a fresh model on the same backend (training stops).
 pub fn set_preset(ui: Ui, name: &str) {
+    if super::recipe::is_recipe(name) {
+        return super::recipe::start(ui, name);
+    }
+    super::recipe::stop(ui);
     let Some(cfg) = crate::core::config::preset(name) else {
         ui.error.set(Some(format!("There is no preset called '{name}'. Choose one of: {}", crate::core::config::preset_list())));
         return;
@@ -931,7 +955,11 @@ pub(super) fn capture() -> Option<impl std::future::Future<Output = Result<crate
         };
         (saved, params, moments)
     })?;
+    let recipe = super::recipe::active();
     Some(async move {
+        if recipe {
+            return Err("saving is for single models: a multi-phase recipe's phases are several models (the CLI trains and reports them, `aeplay train --preset NAME`). Pick a preset to save one".into());
+        }
         saved.params = params.await?;
         for m in moments {
             saved.optim.moments.push(m.await?);
@@ -990,4 +1018,15 @@ pub(super) fn progress() -> Option<(u64, bool)> {
 /// The recorded train and test losses, (step, loss) each.
 pub(super) fn histories() -> (Vec<(u64, f64)>, Vec<(u64, f64)>) {
     with_engine(|e| (e.train_history.clone(), e.test_history.clone())).unwrap_or_default()
+}
+
+/// For recipe mode (src/ui/recipe.rs): stops the single model's training and hands `f` a
+/// fresh backend of the kind now in use (WebGPU or the CPU), the kind, the page's data, its
+/// ten fixed test digits and the run seed.
+pub(super) fn for_recipe<R>(f: impl FnOnce(Box<dyn Backend>, Kind, &Mnist, &[f32], u64) -> R) -> Option<R> {
+    with_engine(|e| {
+        e.running = false;
+        e.generation += 1;
+        f(make_backend(e.kind, &e.gpu), e.kind, &e.mnist, &e.grid, e.seed)
+    })
 }

@@ -10,6 +10,7 @@ mod loader;
 mod bench;
 mod pictures;
 mod lecture;
+mod recipe;
 mod urlsync;
 mod store;
 
@@ -49,6 +50,8 @@ pub struct Ui {
     pub loss_label: RwSignal<String>,
     /// What the page's link asked for that could not be honoured.
     pub link_note: RwSignal<Option<String>>,
+    /// A multi-phase recipe's panel (src/ui/recipe.rs).
+    pub recipe: recipe::Signals,
 }
 
 impl Ui {
@@ -75,6 +78,7 @@ impl Ui {
             has_sparsity: RwSignal::new(false),
             loss_label: RwSignal::new(String::new()),
             link_note: RwSignal::new(None),
+            recipe: recipe::Signals::new(),
         }
     }
 
@@ -121,12 +125,16 @@ async fn start(ui: Ui) {
             dom::yield_now().await;
             // The set-up in the link: model, seed, backend (src/ui/urlsync.rs).
             let setup = urlsync::initial();
+            let asked_recipe = setup.recipe.clone();
+            recipe::set_cap(setup.cap);
             let cfg = setup.config;
             ui.preset.set(cfg.name.clone());
             ui.publish_model(&cfg);
             let installed = engine::install(ui, mnist, cfg, setup.seed, urlsync::kind(setup.backend)).await;
-            if installed.is_ok() {
-                files::resume_stored(ui).await; // the model kept in this browser, if any (files.rs)
+            match (&installed, asked_recipe) {
+                (Ok(()), Some(name)) => engine::set_preset(ui, &name), // a multi-phase recipe (recipe.rs)
+                (Ok(()), None) => files::resume_stored(ui).await, // the model kept in this browser, if any (files.rs)
+                _ => {}
             }
             if let Some(link) = ui.link_note.get_untracked() {
                 let note = match ui.note.get_untracked() {
@@ -248,7 +256,7 @@ pub fn App() -> impl IntoView {
         "none" => "(no noise) ",
         _ => "destroyed fraction ",
     };
-    let about = move || describe(&ui.preset.get()).map(|(t, src, what)| (t, src, what));
+    let about = move || describe(&ui.preset.get()).or_else(|| recipe::describe(&ui.preset.get()));
     let switch = move |ev: leptos::ev::Event| {
         let kind = if event_target_value(&ev) == "gpu" { engine::Kind::Gpu } else { engine::Kind::Cpu };
         urlsync::backend_chosen(kind);
@@ -297,6 +305,12 @@ pub fn App() -> impl IntoView {
                             let title = describe(n).map(|d| d.0).unwrap_or(n);
                             view! { <option value=n>{format!("{n} — {title}")}</option> }
                         }).collect_view()}
+                        <optgroup label="Multi-phase recipes">
+                            {crate::train::pipeline::RECIPE_NAMES.iter().map(|&n| {
+                                let title = recipe::describe(n).map(|d| d.0).unwrap_or(n);
+                                view! { <option value=n data-recipe="1">{format!("{n} — {title} (phases)")}</option> }
+                            }).collect_view()}
+                        </optgroup>
                     </select>
                 </label>
                 <label>"Backend "
@@ -332,6 +346,7 @@ pub fn App() -> impl IntoView {
                     <div class="stat"><span class="label">"samples/s"</span><span class="value" id="samples-per-s">{move || ui.samples_per_s.get().map(|v| format!("{v:.0}")).unwrap_or_else(|| "–".into())}</span></div>
                 </div>
             </section>
+            <recipe::RecipePanel ui=ui />
             <section class="panel chart-panel">
                 <h2>"Loss"</h2>
                 <p class="legend"><span class="train-key">{move || format!("━ train ({})", ui.loss_label.get())}</span>" "<span class="test-key">"● test"</span></p>

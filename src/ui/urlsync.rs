@@ -99,7 +99,11 @@ pub fn lecture_set(on: bool) {
 /// The current set-up: the engine's model and seed, with the page's choices.
 pub fn current() -> Option<Setup> {
     let (config, seed) = engine::current_setup()?;
-    Some(SETUP.with(|s| Setup { config, seed, ..s.borrow().clone() }))
+    let (recipe, cap) = match super::recipe::current() {
+        Some((name, cap)) => (Some(name), cap),
+        None => (None, None),
+    };
+    Some(SETUP.with(|s| Setup { config, seed, recipe, cap, ..s.borrow().clone() }))
 }
 
 /// The page's URL for the current set-up.
