@@ -9,7 +9,7 @@ import { appTest, waitForState, poll, canvasStats, readSteps } from './harness.m
 const READY_TIMEOUT = 120_000;
 
 async function presetNames(page) {
-  return page.$$eval('#preset-select option', (os) => os.map((o) => o.value));
+  return page.$$eval('#preset-select option:not([data-recipe])', (os) => os.map((o) => o.value)); // recipes: recipes.test.mjs
 }
 
 async function drawn(page, sel, minColors, what) {
