@@ -123,9 +123,9 @@ pub fn page_recipe(name: &str) -> Option<(Recipe, &'static str)> {
     let mut r = recipe(name)?;
     let note = match &mut r {
         Recipe::StackedGreedy(g) => {
-            g.train_rows = 3000;
-            g.epochs = vec![3, 3];
-            "Shortened for the page: each pair trains 3 epochs on the first 3,000 training images (the CLI: 1 epoch on 60,000); losses on 1,000 test digits."
+            g.train_rows = 20_000;
+            g.epochs = vec![2, 2];
+            "Shortened for the page: each pair trains 2 epochs on the first 20,000 training images (the CLI: 1 epoch on 60,000); losses on 1,000 test digits."
         }
         Recipe::Sda(s) => {
             s.train_rows = 2000;
@@ -135,8 +135,8 @@ pub fn page_recipe(name: &str) -> Option<(Recipe, &'static str)> {
             "Shortened for the page: 2,000 training and 1,000 validation images, 1 pre-training epoch per layer and at most 5 fine-tuning epochs (the CLI: 50,000 + 10,000 images, 15 epochs per layer, up to 1,000 epochs with early stopping); errors on 1,000 test digits."
         }
         Recipe::PretrainClassifier(p) => {
-            p.pretrain_rows = 6000;
-            "Shortened for the page: the autoencoder pre-trains 1 epoch on the first 6,000 images without labels (the CLI: 60,000); both classifiers then train 10 epochs on 1,000 labelled images; accuracy on 1,000 test digits."
+            p.pretrain_rows = 20_000;
+            "Shortened for the page: the autoencoder pre-trains 1 epoch on the first 20,000 images without labels (the CLI: 60,000); both classifiers then train 10 epochs on 1,000 labelled images; accuracy on 1,000 test digits."
         }
     };
     Some((r, note))
@@ -888,7 +888,7 @@ impl Run {
             let x = base.last().map_or(0.0, |r| self.global(r));
             series.push(Series { label: "stack, end to end (test)".into(), colour: "#111827", points: vec![(x, s.test_loss.unwrap_or(f64::NAN))], dots: true });
         }
-        draw_lines("recipe-loss", "steps (all phases)", "loss", &series, None);
+        draw_lines("recipe-loss", "steps (all phases)", "loss", &series, None, true);
         match &self.recipe {
             Recipe::PretrainClassifier(_) => {
                 let curve = |series: &str| -> Vec<(f64, f64)> {
@@ -898,7 +898,7 @@ impl Run {
                     Series { label: "pre-trained encoder".into(), colour: chart::TRAIN_COLOUR, points: curve("pretrained"), dots: true },
                     Series { label: "random initialisation".into(), colour: chart::TEST_COLOUR, points: curve("random"), dots: true },
                 ];
-                draw_lines("recipe-metric", "classifier epochs", "test accuracy", &s, None);
+                draw_lines("recipe-metric", "classifier epochs", "test accuracy", &s, None, false);
             }
             Recipe::Sda(_) => {
                 let ft: Vec<&EpochReport> = self.reports.iter().filter(|r| r.name == "finetune").collect();
@@ -917,7 +917,7 @@ impl Run {
                     },
                 ];
                 let final_error = self.summary.as_ref().and_then(|s| s.test_error).map(|e| ("final test error (best validation)", e));
-                draw_lines("recipe-metric", "fine-tuning epochs", "error", &s, final_error);
+                draw_lines("recipe-metric", "fine-tuning epochs", "error", &s, final_error, false);
             }
             Recipe::StackedGreedy(_) => {}
         }
@@ -937,13 +937,46 @@ struct Series {
 
 /// Line chart with a legend; the canvas gets `data-series` (series with points) and
 /// `data-labels` (their labels) for the tests. `level` draws a labelled horizontal line.
-fn draw_lines(id: &str, x_label: &str, y_label: &str, series: &[Series], level: Option<(&str, f64)>) {
+fn draw_lines(id: &str, x_label: &str, y_label: &str, series: &[Series], level: Option<(&str, f64)>, log: bool) {
     let Some(c) = dom::canvas(id) else { return };
     let Some(ctx) = dom::ctx2d(&c) else { return };
     let (w, h) = (c.width() as f64, c.height() as f64);
-    let (left, right, top, bottom) = (64.0, 12.0, 14.0, 34.0);
+    // A log axis puts losses of different scales (pixels, codes, classes) on one chart.
+    let ty = |y: f64| if log { if y > 0.0 { y.log10() } else { f64::NAN } } else { y };
+    let series: Vec<Series> = series
+        .iter()
+        .map(|s| Series { label: s.label.clone(), colour: s.colour, points: s.points.iter().map(|p| (p.0, ty(p.1))).collect(), dots: s.dots })
+        .collect();
+    let level = level.map(|(l, v)| (l, ty(v)));
+    let untick = |y: f64| if log { 10f64.powf(y) } else { y };
+    ctx.set_font("13px system-ui, sans-serif");
+    let legend_w = |s: &Series| 7.2 * s.label.chars().count() as f64 + 34.0;
+    // The legend: rows of labelled keys above the plot.
+    let (left, right, bottom) = (64.0, 12.0, 34.0);
+    let mut rows = vec![Vec::new()];
+    let mut x = left;
+    for s in series.iter().filter(|s| s.points.iter().any(|p| p.1.is_finite())) {
+        let lw = legend_w(s);
+        if x + lw > w - right && !rows.last().unwrap().is_empty() {
+            rows.push(Vec::new());
+            x = left;
+        }
+        rows.last_mut().unwrap().push((x, s.label.clone(), s.colour));
+        x += lw;
+    }
+    let top = 14.0 + 18.0 * rows.len() as f64;
     ctx.set_fill_style_str("#ffffff");
     ctx.fill_rect(0.0, 0.0, w, h);
+    ctx.set_font("13px system-ui, sans-serif");
+    for (r, row) in rows.iter().enumerate() {
+        for (x, label, colour) in row {
+            let y = 6.0 + 18.0 * r as f64;
+            ctx.set_fill_style_str(colour);
+            ctx.fill_rect(*x, y + 4.0, 16.0, 6.0);
+            ctx.set_fill_style_str("#111827");
+            let _ = ctx.fill_text(label, x + 22.0, y + 12.0);
+        }
+    }
     ctx.set_font("14px system-ui, sans-serif");
     let shown: Vec<&Series> = series.iter().filter(|s| s.points.iter().any(|p| p.1.is_finite())).collect();
     let _ = c.set_attribute("data-series", &shown.len().to_string());
@@ -977,10 +1010,11 @@ fn draw_lines(id: &str, x_label: &str, y_label: &str, series: &[Series], level: 
         ctx.move_to(left, py(y));
         ctx.line_to(w - right, py(y));
         ctx.stroke();
-        let _ = ctx.fill_text(&chart::format_value(y), 4.0, py(y) + 5.0);
+        let _ = ctx.fill_text(&chart::format_value(untick(y)), 4.0, py(y) + 5.0);
     }
     let _ = ctx.fill_text("0", left - 4.0, h - 10.0);
-    let xl = format!("{} {x_label}", chart::format_value(max_x));
+    let xs = if (max_x - max_x.round()).abs() < 1e-9 { format!("{max_x:.0}") } else { chart::format_value(max_x) };
+    let xl = format!("{xs} {x_label}{}", if log { " · log scale" } else { "" });
     let _ = ctx.fill_text(&xl, (w - right - 8.0 * xl.len() as f64).max(left), h - 10.0);
     if let Some((label, v)) = level.filter(|l| l.1.is_finite()) {
         ctx.set_stroke_style_str("#111827");
@@ -992,7 +1026,7 @@ fn draw_lines(id: &str, x_label: &str, y_label: &str, series: &[Series], level: 
         ctx.stroke();
         let _ = ctx.set_line_dash(&js_sys::Array::new());
         ctx.set_fill_style_str("#111827");
-        let _ = ctx.fill_text(&format!("{label}: {}", chart::format_value(v)), left + 6.0, py(v) - 6.0);
+        let _ = ctx.fill_text(&format!("{label}: {}", chart::format_value(untick(v))), left + 6.0, py(v) - 6.0);
     }
     for s in &shown {
         let pts: Vec<&(f64, f64)> = s.points.iter().filter(|p| p.1.is_finite()).collect();
@@ -1015,19 +1049,6 @@ fn draw_lines(id: &str, x_label: &str, y_label: &str, series: &[Series], level: 
             let _ = ctx.arc(px(p.0), py(p.1), if s.dots { 4.5 } else { 2.5 }, 0.0, std::f64::consts::TAU);
             ctx.fill();
         }
-    }
-    // Legend, top right.
-    ctx.set_font("13px system-ui, sans-serif");
-    let width = shown.iter().map(|s| s.label.len()).max().unwrap_or(0) as f64 * 7.2 + 30.0;
-    let (lx, ly) = (w - right - width, top + 4.0);
-    ctx.set_fill_style_str("rgba(255,255,255,0.85)");
-    ctx.fill_rect(lx - 6.0, ly - 2.0, width + 4.0, 18.0 * shown.len() as f64 + 4.0);
-    for (i, s) in shown.iter().enumerate() {
-        let y = ly + 18.0 * i as f64;
-        ctx.set_fill_style_str(s.colour);
-        ctx.fill_rect(lx, y + 4.0, 16.0, 6.0);
-        ctx.set_fill_style_str("#111827");
-        let _ = ctx.fill_text(&s.label, lx + 22.0, y + 12.0);
     }
 }
 
