@@ -985,6 +985,7 @@ pub(super) fn install_saved(ui: Ui, m: &crate::io::saved::SavedModel) -> Result<
         Ok(t.epoch as f64 + t.pos as f64 / t.train_rows as f64)
     })
     .unwrap_or_else(|| Err("the page is not ready yet".into()))?;
+    super::recipe::stop(ui); // a loaded model leaves recipe mode
     ui.preset.set(m.config.name.clone());
     ui.publish_model(&m.config);
     ui.train_loss.set(None);
