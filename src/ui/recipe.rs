@@ -502,10 +502,11 @@ async fn run(ui: Ui, generation: u64) {
                 break;
             }
             Next::Due(p) => {
-                if !advance(ui, generation, *p).await {
+                let more = advance(ui, generation, *p).await;
+                refresh(ui).await; // the new phase's (or the final model's) pictures
+                if !more {
                     break;
                 }
-                refresh(ui).await;
                 yield_now().await;
             }
             Next::Readout(reads) => match reads.resolve().await {
@@ -571,12 +572,14 @@ async fn advance(ui: Ui, generation: u64, mut p: AnyPipeline) -> bool {
             return None; // replaced meanwhile: this pipeline is dropped
         }
         let done = p.is_done();
-        r.pipeline = Some(p);
         match result {
             Ok(events) => {
+                r.pipeline = Some(p);
                 r.apply_events(ui, events);
                 Some(Ok(!done))
             }
+            // A failed phase change can leave the pipeline between phases: drop it (Reset
+            // starts the recipe again).
             Err(e) => Some(Err(e)),
         }
     })
