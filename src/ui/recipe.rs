@@ -333,7 +333,23 @@ fn note_on_canvas(id: &str, text: &str) {
     ctx.fill_rect(0.0, 0.0, c.width() as f64, c.height() as f64);
     ctx.set_fill_style_str("#374151");
     ctx.set_font("13px system-ui, sans-serif");
-    let _ = ctx.fill_text(text, 6.0, (c.height() as f64 / 2.0).min(20.0).max(14.0));
+    // Wrapped to the canvas's width (about 6.5 px a character).
+    let per_line = ((c.width() as f64 - 12.0) / 6.5).max(8.0) as usize;
+    let mut lines: Vec<String> = vec![String::new()];
+    for word in text.split_whitespace() {
+        let line = lines.last_mut().expect("a line");
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > per_line {
+            lines.push(word.to_string());
+        } else {
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+    }
+    for (i, line) in lines.iter().enumerate() {
+        let _ = ctx.fill_text(line, 6.0, 16.0 + 16.0 * i as f64);
+    }
 }
 
 /// Restarts the recipe from its first phase (Reset).
