@@ -425,6 +425,41 @@ fn every_preset_shrunk_matches_reference<B: Backend>(be: &mut B) {
     }
 }
 
+/// Freed buffers, datasets and models give their bytes back; what is left keeps working;
+/// a freed buffer cannot be used.
+fn free_releases_memory<B: Backend>(be: &mut B) {
+    let base = be.allocated_bytes();
+    let v = be.alloc(1000);
+    assert_eq!(be.allocated_bytes(), base + 4000);
+    let keep = upload(be, &[1.0, 2.0, 3.0]);
+    let pixels = be.upload_u8(&[0, 51, 102, 153, 204, 255], 3);
+    let codes = be.upload_f32(&[0.5; 300], 3);
+    let held = be.allocated_bytes();
+    assert!(held >= base + 4000 + 12 + 6 + 1200, "{held} bytes held after {base}");
+    be.free(v.buf);
+    be.free(v.buf); // twice: a no-op
+    be.free_data(codes);
+    assert_eq!(be.allocated_bytes(), held - 4000 - 1200);
+    // What was not freed still works.
+    assert_eq!(be.read(keep), vec![1.0, 2.0, 3.0]);
+    let out = be.alloc(3);
+    be.gather(pixels, &[1], out);
+    let got = be.read(out);
+    assert!(got.iter().zip([0.6, 0.8, 1.0]).all(|(g, w)| (g - w).abs() < 1e-6), "{got:?}");
+    let used = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| be.read(v)));
+    assert!(used.is_err(), "reading a freed buffer must fail");
+    // A model gives back every buffer it allocated.
+    let before = be.allocated_bytes();
+    let cfg = small_config();
+    let mut m = Autoencoder::new(be, &cfg, 1).unwrap();
+    let x = be.upload_f32(&vec![0.25; 4 * cfg.input_dim()], cfg.input_dim());
+    m.train_step(be, x, &[0, 1, 2, 3], 1, 0);
+    assert!(be.allocated_bytes() > before);
+    m.release(be);
+    be.free_data(x);
+    assert_eq!(be.allocated_bytes(), before);
+}
+
 /// `$make` yields `Option<backend>`; None means the backend is unavailable here, which
 /// `common::gpu` reports (and turns into a failure where a GPU is required).
 macro_rules! suite {
@@ -465,6 +500,12 @@ macro_rules! suite {
             fn every_preset_shrunk_matches_reference() {
                 if let Some(mut be) = $make {
                     super::every_preset_shrunk_matches_reference(&mut be);
+                }
+            }
+            #[test]
+            fn free_releases_memory() {
+                if let Some(mut be) = $make {
+                    super::free_releases_memory(&mut be);
                 }
             }
             #[test]

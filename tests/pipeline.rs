@@ -264,3 +264,95 @@ fn every_recipe_runs_shrunk_on_the_cpu_and_the_gpu() {
         assert!((a - b).abs() <= 0.03, "pretrain_classifier: CPU accuracy {a}, GPU {b}");
     }
 }
+
+/// Bytes of a model's buffers.
+fn model_bytes(cfg: &aeplay::core::ModelConfig) -> u64 {
+    let mut be = CpuBackend::new();
+    aeplay::model::Autoencoder::new(&mut be, cfg, 1).unwrap();
+    be.allocated_bytes()
+}
+
+/// Every recipe, shrunk, at a small scale (as `tiny_recipes`).
+fn tiny(name: &str) -> Recipe {
+    let mut r = recipe(name).unwrap();
+    r.set_batch(25);
+    match &mut r {
+        Recipe::StackedGreedy(g) => g.train_rows = 200,
+        Recipe::Sda(s) => {
+            s.hidden = vec![64, 32];
+            s.corruption = vec![0.1, 0.2];
+            s.pretrain_epochs = 1;
+            s.max_epochs = 2;
+            s.train_rows = 200;
+            s.validation_rows = 100;
+        }
+        Recipe::PretrainClassifier(pc) => {
+            pc.pretrain_rows = 200;
+            pc.labelled = 100;
+            pc.epochs = 2;
+        }
+    }
+    r
+}
+
+/// The page drives a recipe with `train_step` and awaits `after_step` (every read a
+/// future); the CLI blocks in `step`. Both give the same events, summary and parameters.
+#[test]
+fn the_async_path_gives_what_the_blocking_path_gives() {
+    let data = common::mnist();
+    for name in ["stacked_greedy", "sda", "pretrain_classifier"] {
+        let r = tiny(name);
+        let mut be = CpuBackend::new();
+        let up = mnist_subset(&mut be, &data, 300, 200);
+        let mut blocking = Pipeline::from_uploaded(be, &r, up, 3).unwrap();
+        let want = run_all(&mut blocking);
+
+        let mut be = CpuBackend::new();
+        let up = mnist_subset(&mut be, &data, 300, 200);
+        let mut p = Pipeline::from_uploaded(be, &r, up, 3).unwrap();
+        let mut got = Vec::new();
+        let summary = pollster::block_on(p.run_async(|e| got.push(e.clone()))).unwrap();
+        assert_eq!(kinds(&got), kinds(&want), "{name}");
+        assert_eq!(got, want, "{name}");
+        assert_eq!(&summary, blocking.summary(), "{name}");
+        assert_eq!(p.trained_params(), blocking.trained_params(), "{name}");
+        let (a, b) = (p.trainer_mut(), blocking.trainer_mut());
+        assert_eq!(a.model.params_host(&mut a.be), b.model.params_host(&mut b.be), "{name}: final parameters");
+    }
+}
+
+/// A finished phase's model and the codes it trained on are freed: what stays on the
+/// device is the uploaded data, the current phase's codes and models.
+#[test]
+fn finished_phases_give_their_memory_back() {
+    let data = common::mnist();
+    for name in ["stacked_greedy", "sda", "pretrain_classifier"] {
+        let r = tiny(name);
+        let mut be = CpuBackend::new();
+        let up = mnist_subset(&mut be, &data, 300, 200);
+        let data_bytes = be.allocated_bytes();
+        let mut p = Pipeline::from_uploaded(be, &r, up, 3).unwrap();
+        let phases = r.phases();
+        let mut seen = 0;
+        while !p.is_done() {
+            p.step().unwrap();
+            if p.is_done() || p.phase() == seen {
+                continue;
+            }
+            // A new phase started: the previous model is gone; its codes are the data now.
+            seen = p.phase();
+            let cfg = &phases[seen].config;
+            let d = p.phase_data();
+            let codes = if d.train.data == up.train.data { 0 } else { 4 * (d.train_rows + d.test_rows) as u64 * cfg.input_dim() as u64 };
+            let models = if p.companion().is_some() { 2 } else { 1 };
+            assert_eq!(p.trainer().be.allocated_bytes(), data_bytes + codes + models * model_bytes(cfg), "{name} phase {}", phases[seen].name);
+        }
+        assert_eq!(seen + 1, phases.len(), "{name}");
+        let final_model = match &r {
+            Recipe::StackedGreedy(g) => model_bytes(&g.stack),
+            Recipe::Sda(s) => model_bytes(&s.classifier()),
+            Recipe::PretrainClassifier(pc) => 2 * model_bytes(&pc.classifier),
+        };
+        assert_eq!(p.trainer().be.allocated_bytes(), data_bytes + final_model, "{name} at the end");
+    }
+}

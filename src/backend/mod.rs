@@ -74,6 +74,13 @@ pub trait Backend {
     }
     /// Uploads a u8 dataset of `data.len() / dim` rows.
     fn upload_u8(&mut self, data: &[u8], dim: usize) -> DataId;
+    /// Frees a buffer made by [`Backend::alloc`] (work already recorded on it still runs);
+    /// its views must not be used again (using one panics). Freeing twice is a no-op.
+    fn free(&mut self, buf: Buf);
+    /// Frees a dataset made by `upload_u8` / `upload_f32`, as [`Backend::free`].
+    fn free_data(&mut self, data: DataId);
+    /// Bytes held now in buffers and datasets (freed ones not counted).
+    fn allocated_bytes(&self) -> u64;
 
     /// out[i, :] = data[idx[i], :] / 255.
     fn gather(&mut self, data: DataId, idx: &[u32], out: View);
@@ -153,6 +160,15 @@ impl<B: Backend + ?Sized> Backend for Box<B> {
     }
     fn upload_u8(&mut self, data: &[u8], dim: usize) -> DataId {
         (**self).upload_u8(data, dim)
+    }
+    fn free(&mut self, buf: Buf) {
+        (**self).free(buf)
+    }
+    fn free_data(&mut self, data: DataId) {
+        (**self).free_data(data)
+    }
+    fn allocated_bytes(&self) -> u64 {
+        (**self).allocated_bytes()
     }
     fn gather(&mut self, data: DataId, idx: &[u32], out: View) {
         (**self).gather(data, idx, out)

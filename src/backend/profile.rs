@@ -86,6 +86,15 @@ impl<B: Backend> Backend for Profiled<B> {
     fn upload_u8(&mut self, data: &[u8], dim: usize) -> DataId {
         self.inner.upload_u8(data, dim)
     }
+    fn free(&mut self, buf: crate::backend::Buf) {
+        self.inner.free(buf)
+    }
+    fn free_data(&mut self, data: DataId) {
+        self.inner.free_data(data)
+    }
+    fn allocated_bytes(&self) -> u64 {
+        self.inner.allocated_bytes()
+    }
     fn gather(&mut self, data: DataId, idx: &[u32], out: View) {
         self.timed(|| format!("gather {}x{}", idx.len(), out.len / idx.len().max(1)), |b| b.gather(data, idx, out))
     }

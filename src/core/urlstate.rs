@@ -14,7 +14,7 @@
 //!
 //! | key | value | example |
 //! | --- | --- | --- |
-//! | `preset` | a preset name, or `custom` (starts from `dae_vincent`) | `preset=tied_ae` |
+//! | `preset` | a preset name, `custom` (starts from `dae_vincent`), or a multi-phase recipe (`stacked_greedy`, `sda`, `pretrain_classifier`: then only the keys from `seed` on apply) | `preset=tied_ae` |
 //! | `dims` | layer widths, input to output (input = output, as the preset's) | `dims=784,300,150,300,784` |
 //! | `act` | one activation per layer: `identity`, `sigmoid`, `tanh`, `relu`, `elu` | `act=elu,elu,elu,identity` |
 //! | `loss` | `bce_logits`, `half_sse`, `mse` | `loss=mse` |
@@ -30,6 +30,7 @@
 //! | `l2` | L2 weight decay λ in [0, 1] | `l2=0.0001` |
 //! | `seed` | run seed, a whole number | `seed=7` |
 //! | `backend` | `auto`, `gpu`, `cpu` | `backend=cpu` |
+//! | `cap` | recipes: steps per phase at most, 1..=1000000 (left out: whole epochs) | `cap=20` |
 //! | `panels` | visible panels, comma-separated names (left out: the page's default) | `panels=recon,features` |
 //! | `lecture` | lecture mode, `0` or `1` | `lecture=1` |
 //! | `hide` | controls hidden in lecture mode, comma-separated names | `hide=lr,batch` |
@@ -42,6 +43,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::config::{preset, preset_list, Activation, Init, ModelConfig, NoiseKind, Optimizer, MAX_BATCH, MAX_WIDTH, PRESET_NAMES};
+use crate::train::pipeline::RECIPE_NAMES;
 
 /// The preset a URL without (or with an unknown) `preset` starts from.
 pub const DEFAULT_PRESET: &str = "dae_vincent";
@@ -88,6 +90,10 @@ pub struct Setup {
     /// A set-up of the page that is not an MNIST model (one of [`SCENES`]): the URL then
     /// names it in `preset` and keeps only the page's keys (seed, backend, panels, lecture).
     pub scene: Option<String>,
+    /// A multi-phase recipe (`train::pipeline::RECIPE_NAMES`) instead of `config`.
+    pub recipe: Option<String>,
+    /// Recipes: each phase ends after this many steps at the most.
+    pub cap: Option<u64>,
 }
 
 /// Page set-ups named like presets that are not MNIST models: `linear_3d_pca`, the 3-D cloud.
@@ -99,7 +105,7 @@ const PAGE_KEYS: &[&str] = &["seed", "backend", "panels", "lecture", "hide"];
 impl Setup {
     /// `config` with the default seed, backend and panels.
     pub fn new(config: ModelConfig) -> Setup {
-        Setup { config, seed: DEFAULT_SEED, backend: BackendChoice::Auto, panels: None, lecture: false, hide: Vec::new(), scene: None }
+        Setup { config, seed: DEFAULT_SEED, backend: BackendChoice::Auto, panels: None, lecture: false, hide: Vec::new(), scene: None, recipe: None, cap: None }
     }
 }
 
@@ -153,10 +159,21 @@ const KEYS: &[Key] = &[
     Key { name: "l2", get: |s| Some(fmt_f32(s.config.l2)), set: |s, v| Ok(s.config.l2 = parse_f32(v, 0.0, true, 1.0, false)?) },
     Key { name: "seed", get: |s| Some(s.seed.to_string()), set: |s, v| Ok(s.seed = v.parse().map_err(|_| "not a whole number ≥ 0".to_string())?) },
     Key { name: "backend", get: |s| Some(s.backend.name().into()), set: set_backend },
+    Key {
+        name: "cap",
+        get: |s| s.cap.map(|c| c.to_string()),
+        set: |s, v| match s.recipe {
+            Some(_) => Ok(s.cap = Some(parse_usize(v, 1, 1_000_000)? as u64)),
+            None => Err(format!("applies to the multi-phase recipes only ({})", RECIPE_NAMES.join(", "))),
+        },
+    },
     Key { name: "panels", get: |s| s.panels.as_ref().map(|p| join(p.iter())), set: |s, v| Ok(s.panels = Some(parse_names(v)?)) },
     Key { name: "lecture", get: |s| s.lecture.then(|| "1".into()), set: |s, v| Ok(s.lecture = parse_bool(v)?) },
     Key { name: "hide", get: |s| (!s.hide.is_empty()).then(|| join(s.hide.iter())), set: |s, v| Ok(s.hide = parse_names(v)?) },
 ];
+
+/// Keys of the model description: a recipe has its own models and ignores them.
+const MODEL_KEYS: usize = 15;
 
 /// Every key name, in the order they are written (`preset` first).
 pub fn key_names() -> Vec<&'static str> {
@@ -165,14 +182,18 @@ pub fn key_names() -> Vec<&'static str> {
 
 /// The query string (without `?`) for a set-up.
 pub fn encode(s: &Setup) -> String {
-    let name = match &s.scene {
-        Some(scene) => scene.as_str(),
-        None if PRESET_NAMES.contains(&s.config.name.as_str()) => s.config.name.as_str(),
-        None => "custom",
+    let name = match (&s.scene, s.recipe.as_deref().filter(|r| RECIPE_NAMES.contains(r))) {
+        (Some(scene), _) => scene.as_str(),
+        (None, Some(recipe)) => recipe,
+        (None, None) if PRESET_NAMES.contains(&s.config.name.as_str()) => s.config.name.as_str(),
+        (None, None) => "custom",
     };
     let mut parts = vec![format!("preset={}", percent_encode(name))];
-    let keys = KEYS.iter().filter(|k| s.scene.is_none() || PAGE_KEYS.contains(&k.name));
-    parts.extend(keys.filter_map(|k| (k.get)(s).map(|v| format!("{}={}", k.name, percent_encode(&v)))));
+    // A recipe or a scene has its own models: the model keys do not apply.
+    let keys = KEYS.iter().enumerate().filter(|&(i, k)| {
+        (s.recipe.is_none() || i >= MODEL_KEYS) && (s.scene.is_none() || PAGE_KEYS.contains(&k.name))
+    });
+    parts.extend(keys.filter_map(|(_, k)| (k.get)(s).map(|v| format!("{}={}", k.name, percent_encode(&v)))));
     parts.join("&")
 }
 
@@ -212,6 +233,7 @@ pub fn decode(query: &str) -> Decoded {
         None => {}
         Some("custom") => base.config.name = "custom".into(),
         Some(name) if SCENES.contains(&name) => base.scene = Some(name.into()),
+        Some(name) if RECIPE_NAMES.contains(&name) => base.recipe = Some(name.to_string()),
         Some(name) => match preset(name) {
             Some(cfg) => base.config = cfg,
             None => notes.push(format!("preset={} is not a preset: using {DEFAULT_PRESET} (available: {})", show(name), preset_list())),
@@ -221,6 +243,18 @@ pub fn decode(query: &str) -> Decoded {
     // Apply the overrides; drop those that do not parse, then those that make the whole
     // invalid (the one whose removal fixes it, else the last), until it validates.
     let mut active: Vec<usize> = (0..KEYS.len()).filter(|&i| values[i].is_some()).collect();
+    if let Some(r) = &base.recipe {
+        for &i in active.iter().filter(|&&i| i < MODEL_KEYS) {
+            notes.push(format!("{}={} ignored: {r} is a multi-phase recipe with its own models", KEYS[i].name, show(values[i].as_deref().unwrap())));
+        }
+        active.retain(|&i| i >= MODEL_KEYS);
+    }
+    if let Some(r) = &base.scene {
+        for &i in active.iter().filter(|&&i| !PAGE_KEYS.contains(&KEYS[i].name)) {
+            notes.push(format!("{}={} ignored: {r} is not an MNIST model", KEYS[i].name, show(values[i].as_deref().unwrap())));
+        }
+        active.retain(|&i| PAGE_KEYS.contains(&KEYS[i].name));
+    }
     let apply = |active: &[usize]| -> (Setup, Vec<(usize, String)>) {
         let mut s = base.clone();
         let mut failed = Vec::new();
@@ -714,6 +748,28 @@ mod tests {
             let again = decode(&encode(&d.setup));
             assert!(again.notes.is_empty() && again.setup == d.setup, "{q:?}: {:?}", again.notes);
         }
+    }
+
+    #[test]
+    fn recipes_round_trip_with_their_step_cap() {
+        assert_eq!(KEYS[MODEL_KEYS].name, "seed", "MODEL_KEYS counts the keys before seed");
+        for name in RECIPE_NAMES {
+            let d = decode(&format!("preset={name}&cap=7&seed=3&backend=cpu"));
+            assert_eq!(d.notes, Vec::<String>::new());
+            assert_eq!((d.setup.recipe.as_deref(), d.setup.cap, d.setup.seed), (Some(*name), Some(7), 3));
+            let url = encode(&d.setup);
+            assert_eq!(url, format!("preset={name}&seed=3&backend=cpu&cap=7"));
+            assert_eq!(decode(&url).setup, d.setup);
+        }
+        // Model keys do not apply to a recipe; a cap does not apply to a single model.
+        let d = decode("preset=sda&lr=0.5&cap=0");
+        assert_eq!(d.notes.len(), 2, "{:?}", d.notes);
+        assert!(d.notes[0].contains("lr='0.5' ignored: sda is a multi-phase recipe"), "{:?}", d.notes);
+        assert!(d.notes[1].starts_with("cap='0' ignored"), "{:?}", d.notes);
+        assert_eq!(d.setup.cap, None);
+        let d = decode("preset=tied_ae&cap=5");
+        assert!(d.notes[0].contains("multi-phase recipes only"), "{:?}", d.notes);
+        assert_eq!((d.setup.recipe, d.setup.cap), (None, None));
     }
 
     #[test]

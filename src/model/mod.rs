@@ -534,4 +534,14 @@ impl Autoencoder {
     pub fn params_host<B: Backend>(&self, be: &mut B) -> Vec<f32> {
         be.read(self.params)
     }
+
+    /// Frees every device buffer of the model (a finished phase of a multi-phase recipe).
+    pub fn release<B: Backend>(self, be: &mut B) {
+        let mut bufs = vec![self.params, self.grads, self.x, self.xn, self.dy, self.dz, self.row_loss, self.loss_acc, self.eval_acc];
+        bufs.extend([self.onehot, self.correct, self.code, self.eps, self.dcode, self.row_kl, self.colsum]);
+        bufs.extend(self.moments.iter().chain(&self.z).chain(&self.y).copied());
+        for v in bufs {
+            be.free(v.buf);
+        }
+    }
 }

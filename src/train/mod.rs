@@ -87,6 +87,13 @@ impl<B: Backend> Trainer<B> {
         self.be
     }
 
+    /// Gives the backend back with the model's buffers freed (the data stay uploaded).
+    pub fn release(self) -> B {
+        let mut be = self.be;
+        self.model.release(&mut be);
+        be
+    }
+
     /// Moves training to another backend with `params` (read from this one, or a
     /// snapshot), keeping the data order, the step counter, the epoch and the optimizer
     /// state. An optimizer with moments (momentum, Adam) has them read from this backend;

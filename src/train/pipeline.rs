@@ -15,14 +15,17 @@
 //! A [`Pipeline`] is a state machine driven one training step at a time ([`Pipeline::step`]
 //! returns what happened: a phase started, an epoch ended with its losses, early
 //! stopping, the end), so the page can run it in time slices and the CLI in a loop. No
-//! threads and no clock in here. Phase changes read parameters and codes back with
-//! blocking reads: immediate on the CPU backend and natively; a browser GPU would need
-//! them made asynchronous first.
+//! threads and no clock in here. Every device read (losses, metrics, parameters, cached
+//! codes) is started as a read-back future and awaited in [`Pipeline::after_step`], so the
+//! browser's WebGPU drives a recipe without blocking ([`Pipeline::train_step`] for the
+//! steps, then `after_step().await` when one returns true); [`Pipeline::step`] waits for
+//! the same futures (the CLI, the tests). A finished phase's model and cached codes are
+//! freed on the device.
 
 use serde::{Deserialize, Serialize};
 
 use super::{check_bytes, Trainer, Uploaded};
-use crate::backend::Backend;
+use crate::backend::{Backend, ReadFuture};
 use crate::core::config::{preset, Activation, Init, LossKind, ModelConfig, NoiseKind, Optimizer, Reduction};
 use crate::core::layout::{DenseSlot, ParamLayout};
 use crate::data::Mnist;
@@ -618,6 +621,8 @@ pub struct Pipeline<B: Backend> {
     /// Fine-tuning: parameters, test error and epoch of the best validation so far.
     best: Option<(Vec<f32>, f64, f64)>,
     last_validation: Option<(u64, f64)>,
+    /// What the last step made due, until [`Pipeline::after_step`] has handled it.
+    due: Option<Due>,
     pending: Vec<Event>,
     summary: Summary,
 }
@@ -648,6 +653,7 @@ impl<B: Backend> Pipeline<B> {
             stopper: None,
             best: None,
             last_validation: None,
+            due: None,
             pending: Vec::new(),
             summary: Summary { recipe: recipe.name().into(), ..Summary::default() },
         };
@@ -775,14 +781,16 @@ impl<B: Backend> Pipeline<B> {
         self.recipe.phases()[self.phase].epochs
     }
 
-    /// One training step of the current phase (of both models side by side); returns
-    /// what happened, in order. Phase changes (caching codes, assembling the stack) run
-    /// inside the step that ends a phase. Err on a non-finite training loss or a model
-    /// that does not fit.
-    pub fn step(&mut self) -> Result<Vec<Event>, String> {
-        let mut events = std::mem::take(&mut self.pending);
+    /// One training step of the current phase (of both models side by side), without
+    /// reading anything back. Returns true when the step ended an epoch or the phase, or
+    /// a validation is due: then [`Self::after_step`] must run before the next step (until
+    /// it has, this does nothing and returns true again).
+    pub fn train_step(&mut self) -> bool {
+        if self.due.is_some() {
+            return true;
+        }
         if self.stage == Stage::Done {
-            return Ok(events);
+            return false;
         }
         let t = self.trainer.as_mut().expect("trainer");
         let ended = match self.companion.as_mut() {
@@ -791,16 +799,60 @@ impl<B: Backend> Pipeline<B> {
         };
         self.summary.steps += 1;
         let capped = self.step_cap.is_some_and(|c| t.step >= c);
-        if self.stage == Stage::Finetune {
-            self.finetune_after_step(ended, capped, &mut events)?;
-        } else if ended || capped {
-            self.report_epoch(&mut events, None)?;
-            let t = self.trainer();
-            if capped || t.epoch >= self.phase_epochs() {
-                self.next_phase(&mut events)?;
+        let due = match (self.stage, &self.recipe, self.stopper.as_ref()) {
+            (Stage::Finetune, Recipe::Sda(s), Some(stopper)) => {
+                let iter = t.step - 1;
+                ended || capped || t.epoch >= s.max_epochs || stopper.validate_at(iter) || stopper.should_stop(iter)
+            }
+            _ => ended || capped,
+        };
+        if due {
+            self.due = Some(Due { ended, capped });
+        }
+        due
+    }
+
+    /// Whether [`Self::after_step`] must run before the next training step.
+    pub fn is_due(&self) -> bool {
+        self.due.is_some()
+    }
+
+    /// What the last step made due: the epoch's losses and metrics, validation and early
+    /// stopping, the change to the next phase (caching codes, assembling the stack). Every
+    /// device read it needs is started as a [`crate::backend::ReadFuture`] and awaited, so
+    /// this never blocks (a browser's WebGPU). Returns the events, in order, with the
+    /// announcement of a phase that started. Err on a non-finite training loss, a model or
+    /// codes that do not fit, or a failed read.
+    pub async fn after_step(&mut self) -> Result<Vec<Event>, String> {
+        let mut events = Vec::new();
+        if let Some(Due { ended, capped }) = self.due.take() {
+            if self.stage == Stage::Finetune {
+                self.finetune_after_step(ended, capped, &mut events).await?;
+            } else {
+                self.report_epoch(&mut events, None).await?;
+                if capped || self.trainer().epoch >= self.phase_epochs() {
+                    self.next_phase(&mut events).await?;
+                }
             }
         }
         events.append(&mut self.pending);
+        Ok(events)
+    }
+
+    /// Events not handed out yet (the first phase's announcement, after construction).
+    pub fn take_events(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.pending)
+    }
+
+    /// One training step and what it made due ([`Self::train_step`], then
+    /// [`Self::after_step`] waited for); returns what happened, in order. For backends whose
+    /// reads complete when polled: the CPU, and natively the GPU. Err on a non-finite
+    /// training loss or a model that does not fit.
+    pub fn step(&mut self) -> Result<Vec<Event>, String> {
+        let mut events = std::mem::take(&mut self.pending);
+        if self.train_step() {
+            events.extend(wait(self.after_step())?);
+        }
         Ok(events)
     }
 
@@ -814,33 +866,53 @@ impl<B: Backend> Pipeline<B> {
         Ok(self.summary.clone())
     }
 
+    /// [`Self::run`] without blocking: awaits every read.
+    pub async fn run_async(&mut self, mut on_event: impl FnMut(&Event)) -> Result<Summary, String> {
+        for e in self.take_events() {
+            on_event(&e);
+        }
+        while !self.is_done() {
+            if self.train_step() {
+                for e in self.after_step().await? {
+                    on_event(&e);
+                }
+            }
+        }
+        Ok(self.summary.clone())
+    }
+
     /// The epoch's training loss and test metrics, for the model and any companion.
-    fn report_epoch(&mut self, events: &mut Vec<Event>, validation_error: Option<f64>) -> Result<(), String> {
+    async fn report_epoch(&mut self, events: &mut Vec<Event>, validation_error: Option<f64>) -> Result<(), String> {
         let phase = self.phase;
         let name = self.recipe.phases()[phase].name.clone();
         let t = self.trainer.as_mut().expect("trainer");
         let classifier = t.model.cfg.is_classifier();
         let (series, other) = if self.companion.is_some() { ("pretrained", "random") } else { ("", "") };
-        let (train_loss, _) = t.take_train_loss().unwrap_or((f64::NAN, 0));
+        let (split, rows) = (t.test_split(), t.test_rows);
+        let loss = t.model.train_loss_readback(&mut t.be);
+        let eval = EvalRead::start(&mut t.model, &mut t.be, split, 0..rows);
+        let beside = self.companion.as_mut().map(|c| (c.train_loss_readback(&mut t.be), EvalRead::start(c, &mut t.be, split, 0..rows)));
+        t.be.flush();
+        let (epoch, steps) = (t.epochs_done(), t.step);
+        let train_loss = mean_train_loss(loss).await?;
         if !train_loss.is_finite() {
-            return Err(format!("{name}: the training loss became {train_loss} at step {}: lower the learning rate and try again", t.step));
+            return Err(format!("{name}: the training loss became {train_loss} at step {steps}: lower the learning rate and try again"));
         }
-        let (test_loss, acc) = t.test_metrics(None);
+        let (test_loss, acc) = eval.metrics().await?;
         let base = EpochReport {
             phase,
             name,
             series: series.into(),
-            epoch: t.epochs_done(),
-            steps: t.step,
+            epoch,
+            steps,
             train_loss,
             test_loss,
             test_accuracy: classifier.then_some(acc),
             validation_error,
         };
-        if let Some(c) = self.companion.as_mut() {
-            let (train_loss, _) = c.take_train_loss(&mut t.be).unwrap_or((f64::NAN, 0));
-            let (split, rows) = (t.test_split(), t.test_rows);
-            let (test_loss, acc) = c.eval_metrics(&mut t.be, split, rows);
+        if let Some((loss, eval)) = beside {
+            let train_loss = mean_train_loss(loss).await?;
+            let (test_loss, acc) = eval.metrics().await?;
             let report = EpochReport { series: other.into(), train_loss, test_loss, test_accuracy: Some(acc), ..base.clone() };
             self.summary.pretrained_accuracy = base.test_accuracy;
             self.summary.random_accuracy = Some(acc);
@@ -852,69 +924,106 @@ impl<B: Backend> Pipeline<B> {
         Ok(())
     }
 
-    /// Ends the current phase and starts the next, or finishes.
-    fn next_phase(&mut self, events: &mut Vec<Event>) -> Result<(), String> {
-        let mut t = self.trainer.take().expect("trainer");
-        let params = t.model.params_host(&mut t.be);
+    /// Ends the current phase and starts the next, or finishes. The finished phase's model
+    /// and the codes it trained on are freed on the device once read back.
+    async fn next_phase(&mut self, events: &mut Vec<Event>) -> Result<(), String> {
+        if self.stage == Stage::Compare {
+            self.finish(events);
+            return Ok(());
+        }
         let recipe = self.recipe.clone();
+        // Inner phases follow: the frozen encoder's codes become their data.
+        let cache = match (self.stage, &recipe) {
+            (Stage::Greedy(i), Recipe::StackedGreedy(g)) => i + 1 < g.epochs.len(),
+            (Stage::Greedy(i), Recipe::Sda(s)) => i + 1 < s.hidden.len(),
+            (Stage::Greedy(i), Recipe::PretrainClassifier(pc)) => i + 1 < pc.greedy_spec().epochs.len(),
+            _ => false,
+        };
+        let (params, codes) = {
+            let t = self.trainer.as_mut().expect("trainer");
+            let params = t.be.read_async(t.model.params);
+            let codes = if cache { Some(CodesRead::start(t, self.input)?) } else { None };
+            t.be.flush();
+            let params = params.await?;
+            let codes = match codes {
+                Some(c) => Some(c.resolve().await?),
+                None => None,
+            };
+            (params, codes)
+        };
+        self.trained.push(params);
+        let mut be = self.release_phase();
+        if let Some((train, test, width)) = codes {
+            let up = self.input;
+            let train = be.upload_f32(&train, width);
+            let test = be.upload_f32(&test, width);
+            self.input = Uploaded {
+                train: Split { data: train, labels: up.train.labels },
+                train_rows: up.train_rows,
+                test: Split { data: test, labels: up.test.labels },
+                test_rows: up.test_rows,
+            };
+        }
         match (self.stage, &recipe) {
             (Stage::Greedy(i), Recipe::StackedGreedy(g)) => {
-                self.trained.push(params);
-                if i + 1 < g.epochs.len() {
-                    let be = self.cache_codes(t)?;
-                    self.start(be, Stage::Greedy(i + 1), g.pair(i + 1), None)
-                } else {
-                    let p = g.assemble(&self.trained);
-                    self.input = Uploaded { train_rows: self.input.train_rows, ..self.data };
-                    let up = self.input;
-                    let be = t.into_backend();
-                    let mut stack = Trainer::from_uploaded(be, &g.stack, up.train, up.train_rows, up.test, up.test_rows, self.seed)?;
-                    stack.model.load_params(&mut stack.be, &p)?;
-                    self.summary.test_loss = Some(stack.test_loss(None));
-                    self.trainer = Some(stack);
-                    self.finish(events);
-                    Ok(())
-                }
-            }
-            (Stage::Greedy(i), Recipe::Sda(s)) => {
-                self.trained.push(params);
-                if i + 1 < s.hidden.len() {
-                    let be = self.cache_codes(t)?;
-                    self.start(be, Stage::Greedy(i + 1), s.da(i + 1), None)
-                } else {
-                    let cfg = s.classifier();
-                    let layout = ParamLayout::new(&cfg);
-                    // The softmax layer starts at zero, as the source's LogisticRegression.
-                    let mut p = vec![0.0f32; layout.total];
-                    for (j, da) in self.trained.iter().enumerate() {
-                        copy_dense(&mut p, layout.dense[j], da, ParamLayout::new(&s.da(j)).dense[0]);
-                    }
-                    self.input = Uploaded { train_rows: s.train_rows, ..self.data };
-                    self.start(t.into_backend(), Stage::Finetune, cfg, Some(p))
-                }
-            }
-            (Stage::Greedy(i), Recipe::PretrainClassifier(pc)) => {
-                self.trained.push(params);
-                let g = pc.greedy_spec();
-                if i + 1 < g.epochs.len() {
-                    let be = self.cache_codes(t)?;
+                if cache {
                     return self.start(be, Stage::Greedy(i + 1), g.pair(i + 1), None);
                 }
-                let ae = g.assemble(&self.trained);
-                self.begin_compare(t.into_backend(), pc, &ae)
-            }
-            (Stage::Pretrain, Recipe::PretrainClassifier(pc)) => {
-                self.trained.push(params);
-                let ae = self.trained[0].clone();
-                self.begin_compare(t.into_backend(), pc, &ae)
-            }
-            (Stage::Compare, _) => {
-                self.trainer = Some(t);
+                let p = g.assemble(&self.trained);
+                self.input = Uploaded { train_rows: self.input.train_rows, ..self.data };
+                let up = self.input;
+                let mut stack = Trainer::from_uploaded(be, &g.stack, up.train, up.train_rows, up.test, up.test_rows, self.seed)?;
+                stack.model.load_params(&mut stack.be, &p)?;
+                let eval = EvalRead::start(&mut stack.model, &mut stack.be, up.test, 0..up.test_rows);
+                stack.be.flush();
+                self.trainer = Some(stack);
+                self.summary.test_loss = Some(eval.metrics().await?.0);
                 self.finish(events);
                 Ok(())
             }
+            (Stage::Greedy(i), Recipe::Sda(s)) => {
+                if cache {
+                    return self.start(be, Stage::Greedy(i + 1), s.da(i + 1), None);
+                }
+                let cfg = s.classifier();
+                let layout = ParamLayout::new(&cfg);
+                // The softmax layer starts at zero, as the source's LogisticRegression.
+                let mut p = vec![0.0f32; layout.total];
+                for (j, da) in self.trained.iter().enumerate() {
+                    copy_dense(&mut p, layout.dense[j], da, ParamLayout::new(&s.da(j)).dense[0]);
+                }
+                self.input = Uploaded { train_rows: s.train_rows, ..self.data };
+                self.start(be, Stage::Finetune, cfg, Some(p))
+            }
+            (Stage::Greedy(i), Recipe::PretrainClassifier(pc)) => {
+                let g = pc.greedy_spec();
+                if cache {
+                    return self.start(be, Stage::Greedy(i + 1), g.pair(i + 1), None);
+                }
+                let ae = g.assemble(&self.trained);
+                self.begin_compare(be, pc, &ae)
+            }
+            (Stage::Pretrain, Recipe::PretrainClassifier(pc)) => {
+                let ae = self.trained[0].clone();
+                self.begin_compare(be, pc, &ae)
+            }
             (stage, r) => unreachable!("stage {stage:?} in recipe {}", r.name()),
         }
+    }
+
+    /// Takes the finished phase's trainer, frees its model and the cached codes it trained
+    /// on (never the uploaded images), and gives the backend back.
+    fn release_phase(&mut self) -> B {
+        let t = self.trainer.take().expect("trainer");
+        let mut be = t.release();
+        let (input, data) = (self.input, self.data);
+        if input.train.data != data.train.data && input.train.data != data.test.data {
+            be.free_data(input.train.data);
+        }
+        if input.test.data != data.test.data && input.test.data != data.train.data && input.test.data != input.train.data {
+            be.free_data(input.test.data);
+        }
+        be
     }
 
     /// pretrain_classifier: the classifier initialised from the autoencoder `ae`, and the
@@ -934,33 +1043,9 @@ impl<B: Backend> Pipeline<B> {
         Ok(())
     }
 
-    /// Runs the frozen encoder of the phase just trained over the phase's training and
-    /// test rows and uploads the codes as the next phase's data.
-    fn cache_codes(&mut self, mut t: Trainer<B>) -> Result<B, String> {
-        let up = self.input;
-        let width = t.model.layout.dense[0].fan_out;
-        for rows in [up.train_rows, up.test_rows] {
-            check_bytes(&t.be, "the cached codes", (4 * rows * width) as u64)?;
-        }
-        let idx: Vec<u32> = (0..up.train_rows as u32).collect();
-        let train = t.model.hidden_host(&mut t.be, up.train.data, &idx, 0);
-        let idx: Vec<u32> = (0..up.test_rows as u32).collect();
-        let test = t.model.hidden_host(&mut t.be, up.test.data, &idx, 0);
-        let mut be = t.into_backend();
-        let train = be.upload_f32(&train, width);
-        let test = be.upload_f32(&test, width);
-        self.input = Uploaded {
-            train: Split { data: train, labels: up.train.labels },
-            train_rows: up.train_rows,
-            test: Split { data: test, labels: up.test.labels },
-            test_rows: up.test_rows,
-        };
-        Ok(be)
-    }
-
     /// After a fine-tuning step: validate when due, keep the best model, stop when the
     /// patience runs out, at the last epoch, or at the step cap.
-    fn finetune_after_step(&mut self, ended: bool, capped: bool, events: &mut Vec<Event>) -> Result<(), String> {
+    async fn finetune_after_step(&mut self, ended: bool, capped: bool, events: &mut Vec<Event>) -> Result<(), String> {
         let Recipe::Sda(s) = &self.recipe else { unreachable!() };
         let (train_rows, validation_rows, max_epochs) = (s.train_rows, s.validation_rows, s.max_epochs);
         let t = self.trainer.as_mut().expect("trainer");
@@ -969,19 +1054,25 @@ impl<B: Backend> Pipeline<B> {
         let last = capped || t.epoch >= max_epochs;
         if stopper.validate_at(iter) || (last && self.last_validation.is_none_or(|(i, _)| i != iter)) {
             let split = t.train_split();
-            let (_, acc) = t.eval_range(None, split, train_rows..train_rows + validation_rows);
+            let validation = EvalRead::start(&mut t.model, &mut t.be, split, train_rows..train_rows + validation_rows);
+            t.be.flush();
+            let (_, acc) = validation.metrics().await?;
             let error = 1.0 - acc;
             self.last_validation = Some((iter, error));
             if stopper.record(iter, error) {
-                let (_, test_acc) = t.test_metrics(None);
-                let params = t.model.params_host(&mut t.be);
+                let (split, rows) = (t.test_split(), t.test_rows);
+                let test = EvalRead::start(&mut t.model, &mut t.be, split, 0..rows);
+                let params = t.be.read_async(t.model.params);
+                t.be.flush();
+                let (_, test_acc) = test.metrics().await?;
+                let params = params.await?;
                 self.best = Some((params, 1.0 - test_acc, t.epochs_done()));
             }
         }
-        let stop = stopper.should_stop(iter);
+        let stop = self.stopper.as_ref().expect("early stopping").should_stop(iter);
         if ended || last || stop {
             let validation_error = self.last_validation.filter(|&(i, _)| i == iter).map(|(_, e)| e);
-            self.report_epoch(events, validation_error)?;
+            self.report_epoch(events, validation_error).await?;
         }
         if last || stop {
             let t = self.trainer.as_mut().expect("trainer");
@@ -1004,6 +1095,103 @@ impl<B: Backend> Pipeline<B> {
     fn finish(&mut self, events: &mut Vec<Event>) {
         self.stage = Stage::Done;
         events.push(Event::Done(self.summary.clone()));
+    }
+}
+
+/// What the last training step made due ([`Pipeline::after_step`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Due {
+    /// The step completed an epoch.
+    ended: bool,
+    /// The step cap was reached.
+    capped: bool,
+}
+
+/// An evaluation recorded on the device: the read-back of its sums and the rows it covers.
+struct EvalRead {
+    sums: ReadFuture,
+    rows: usize,
+    classifier: bool,
+}
+
+impl EvalRead {
+    /// Evaluates `model` on rows `rows` of `split` and starts reading the sums back.
+    fn start<B: Backend>(model: &mut Autoencoder, be: &mut B, split: Split, rows: std::ops::Range<usize>) -> Self {
+        let n = rows.len().max(1);
+        let idx: Vec<u32> = (rows.start as u32..rows.end as u32).collect();
+        model.eval_rows(be, split, &idx, true);
+        EvalRead { sums: model.eval_readback(be), rows: n, classifier: model.cfg.is_classifier() }
+    }
+
+    /// (mean loss, accuracy; 0 for autoencoders), as `Autoencoder::eval_range`.
+    async fn metrics(self) -> Result<(f64, f64), String> {
+        let v = self.sums.await?;
+        let correct = if self.classifier { v[1] as f64 } else { 0.0 };
+        Ok((v[0] as f64 / self.rows as f64, correct / self.rows as f64))
+    }
+}
+
+/// The mean of a training-loss read-back (NaN when no step ran), as `take_train_loss`.
+async fn mean_train_loss(read: Option<(ReadFuture, usize)>) -> Result<f64, String> {
+    match read {
+        Some((f, n)) => Ok(f.await?[0] as f64 / n as f64),
+        None => Ok(f64::NAN),
+    }
+}
+
+/// The frozen encoder's outputs over a phase's training and test rows, being read back.
+struct CodesRead {
+    train: Vec<ReadFuture>,
+    test: Vec<ReadFuture>,
+    width: usize,
+}
+
+impl CodesRead {
+    /// Runs the trained encoder (dense layer 0) over `input`'s rows and starts the reads;
+    /// Err when the codes would not fit in one device buffer.
+    fn start<B: Backend>(t: &mut Trainer<B>, input: Uploaded) -> Result<Self, String> {
+        let width = t.model.layout.dense[0].fan_out;
+        assert!(t.model.layout.dense.len() > 1, "layer 0 is not a hidden layer");
+        for rows in [input.train_rows, input.test_rows] {
+            check_bytes(&t.be, "the cached codes", (4 * rows * width) as u64)?;
+        }
+        let idx: Vec<u32> = (0..input.train_rows as u32).collect();
+        let train = t.model.activations_readback(&mut t.be, input.train.data, &idx, 0);
+        let idx: Vec<u32> = (0..input.test_rows as u32).collect();
+        let test = t.model.activations_readback(&mut t.be, input.test.data, &idx, 0);
+        Ok(CodesRead { train, test, width })
+    }
+
+    /// (training codes, test codes, width), row after row.
+    async fn resolve(self) -> Result<(Vec<f32>, Vec<f32>, usize), String> {
+        let mut train = Vec::new();
+        for f in self.train {
+            train.extend(f.await?);
+        }
+        let mut test = Vec::new();
+        for f in self.test {
+            test.extend(f.await?);
+        }
+        Ok((train, test, self.width))
+    }
+}
+
+/// Waits for a future whose reads complete when polled (the CPU backend; natively the GPU,
+/// whose reads poll the device). In the browser a pending read is an error: drive the
+/// pipeline with [`Pipeline::train_step`] and await [`Pipeline::after_step`] instead.
+fn wait<T>(f: impl std::future::Future<Output = Result<T, String>>) -> Result<T, String> {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        pollster::block_on(f)
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        use std::task::{Context, Poll, Waker};
+        let mut f = std::pin::pin!(f);
+        match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(r) => r,
+            Poll::Pending => Err("a device read is still pending: in the browser, await Pipeline::after_step".into()),
+        }
     }
 }
 

@@ -550,6 +550,9 @@ fn expose_debug_hooks() {
 /// Starts, awaits and applies a read-back; calls that arrive meanwhile (a stroke on the
 /// pad fires many) are folded into one more round instead of piling up.
 async fn refresh(ui: Ui) {
+    if super::recipe::active() {
+        return super::recipe::refresh(ui).await; // a recipe owns the pictures (src/ui/recipe.rs)
+    }
     let go = with_engine(|e| {
         if e.refreshing {
             e.dirty = true;
@@ -707,6 +710,9 @@ pub fn train(ui: Ui) {
     if cloud::active() {
         return cloud::train(ui);
     }
+    if super::recipe::active() {
+        return super::recipe::train(ui);
+    }
     let generation = with_engine(|e| {
         if e.running {
             return None;
@@ -727,6 +733,9 @@ pub fn pause(ui: Ui) {
     if cloud::active() {
         return cloud::pause(ui);
     }
+    if super::recipe::active() {
+        return super::recipe::pause(ui);
+    }
     with_engine(|e| e.running = false);
     ui.state.set("paused".into());
     wasm_bindgen_futures::spawn_local(refresh(ui));
@@ -736,6 +745,9 @@ pub fn pause(ui: Ui) {
 pub fn step(ui: Ui) {
     if cloud::active() {
         return cloud::step(ui);
+    }
+    if super::recipe::active() {
+        return super::recipe::step(ui);
     }
     let stepped = with_engine(|e| {
         if !e.running {
@@ -755,6 +767,9 @@ pub fn reset(ui: Ui) {
     if cloud::active() {
         let gpu = with_engine(|e| e.gpu.clone()).flatten();
         return cloud::reset(ui, &gpu);
+    }
+    if super::recipe::active() {
+        return super::recipe::reset(ui);
     }
     match with_engine(|e| e.reset()) {
         Some(Err(msg)) => ui.error.set(Some(msg)),
@@ -788,6 +803,9 @@ pub fn set_lr(ui: Ui, lr: f64) -> Result<(), String> {
     if !(lr.is_finite() && lr > 0.0 && lr <= max) {
         return Err(format!("The learning rate must be a number above 0 and at most {max}; it stays {}.", ui.lr.get_untracked()));
     }
+    if cloud::active() || super::recipe::active() {
+        return Err("The learning rate control applies to the MNIST presets; this one sets its own.".into());
+    }
     with_engine(|e| {
         e.cfg.optimizer.set_lr(lr as f32);
         e.trainer.model.cfg.optimizer.set_lr(lr as f32);
@@ -802,6 +820,9 @@ pub async fn set_batch(ui: Ui, batch: usize) -> Result<(), String> {
     let max = crate::core::config::MAX_BATCH;
     if batch == 0 || batch > max {
         return Err(format!("The batch size must be a whole number from 1 to {max}; it stays {}.", ui.batch.get_untracked()));
+    }
+    if cloud::active() || super::recipe::active() {
+        return Err("The batch size control applies to the MNIST presets; this one sets its own.".into());
     }
     let Some(kind) = with_engine(|e| (e.trainer.batch() != batch).then_some(e.kind)).flatten() else { return Ok(()) };
     move_model(ui, kind, Some(batch)).await;
@@ -850,6 +871,9 @@ async fn move_model(ui: Ui, kind: Kind, batch: Option<usize>) {
     }
     if let Some(b) = with_engine(|e| e.trainer.batch()) {
         ui.batch.set(b);
+    }
+    if super::recipe::active() {
+        return super::recipe::backend_switched(ui); // restarts the recipe on the new backend
     }
     if was_running {
         train(ui);
@@ -901,6 +925,7 @@ fn clear_pad_pictures() {
 pub fn pad_changed(ui: Ui, ink: Option<(Vec<f32>, usize, usize)>) {
     let img = ink.map(|(v, w, h)| draw::to_mnist(&v, w, h)).filter(|img| img.iter().any(|&p| p > 0.0));
     let shown = img.clone();
+    super::recipe::pad_changed(img.clone());
     let installed = with_engine(|e| e.pad = img);
     match shown {
         Some(img) => dom::draw_digit("pad-input", &img),
@@ -914,6 +939,7 @@ pub fn pad_changed(ui: Ui, ink: Option<(Vec<f32>, usize, usize)>) {
 /// Draws fresh noise for the pad.
 pub fn new_noise(ui: Ui) {
     with_engine(|e| e.pad_noise = e.pad_noise.wrapping_add(0x9E37_79B9));
+    super::recipe::new_noise();
     if ui.state.get_untracked() != "training" {
         wasm_bindgen_futures::spawn_local(refresh(ui));
     }
@@ -938,6 +964,7 @@ pub fn new_samples(ui: Ui) {
 /// Switches to another preset: a fresh model on the same backend (training stops).
 pub fn set_preset(ui: Ui, name: &str) {
     if name == cloud::NAME {
+        super::recipe::stop(ui);
         let Some((kind, gpu, seed)) = with_engine(|e| {
             e.running = false;
             e.generation += 1;
@@ -952,7 +979,7 @@ pub fn set_preset(ui: Ui, name: &str) {
                 ui.loss_label.set("mean squared error".into());
                 ui.has_generated.set(false);
                 ui.has_sparsity.set(false);
-                ui.pca.set(super::pcaview::PcaShown::Off);
+                super::pcaview::hide(ui);
                 ui.train_loss.set(None);
                 ui.test_loss.set(None);
                 ui.samples_per_s.set(None);
@@ -967,6 +994,11 @@ pub fn set_preset(ui: Ui, name: &str) {
         ui.cloud.set(None);
         publish_backend(ui);
     }
+    if super::recipe::is_recipe(name) {
+        super::pcaview::hide(ui);
+        return super::recipe::start(ui, name);
+    }
+    super::recipe::stop(ui);
     let Some(cfg) = crate::core::config::preset(name) else {
         ui.error.set(Some(format!("There is no preset called '{name}'. Choose one of: {}", crate::core::config::preset_list())));
         return;
@@ -1027,7 +1059,11 @@ pub(super) fn capture() -> Option<impl std::future::Future<Output = Result<crate
         };
         (saved, params, moments)
     })?;
+    let recipe = super::recipe::active();
     Some(async move {
+        if recipe {
+            return Err("saving is for single models: a multi-phase recipe's phases are several models (the CLI trains and reports them, `aeplay train --preset NAME`). Pick a preset to save one".into());
+        }
         saved.params = params.await?;
         for m in moments {
             saved.optim.moments.push(m.await?);
@@ -1060,6 +1096,7 @@ pub(super) fn install_saved(ui: Ui, m: &crate::io::saved::SavedModel) -> Result<
         ui.cloud.set(None);
         publish_backend(ui);
     }
+    super::recipe::stop(ui); // a loaded model leaves recipe mode
     ui.preset.set(m.config.name.clone());
     ui.publish_model(&m.config);
     ui.train_loss.set(None);
@@ -1099,4 +1136,15 @@ pub(super) fn progress() -> Option<(u64, bool)> {
 /// The recorded train and test losses, (step, loss) each.
 pub(super) fn histories() -> (Vec<(u64, f64)>, Vec<(u64, f64)>) {
     with_engine(|e| (e.train_history.clone(), e.test_history.clone())).unwrap_or_default()
+}
+
+/// For recipe mode (src/ui/recipe.rs): stops the single model's training and hands `f` a
+/// fresh backend of the kind now in use (WebGPU or the CPU), the kind, the page's data, its
+/// ten fixed test digits and the run seed.
+pub(super) fn for_recipe<R>(f: impl FnOnce(Box<dyn Backend>, Kind, &Mnist, &[f32], u64) -> R) -> Option<R> {
+    with_engine(|e| {
+        e.running = false;
+        e.generation += 1;
+        f(make_backend(e.kind, &e.gpu), e.kind, &e.mnist, &e.grid, e.seed)
+    })
 }

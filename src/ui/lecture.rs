@@ -176,14 +176,16 @@ pub fn Gallery(ui: Ui) -> impl IntoView {
         <section id="gallery" class="panel gallery-panel">
             <h2>"Presets gallery"</h2>
             <div class="cards">
-                {super::page_presets().into_iter().map(|name| {
-                    let (title, source, what) = describe(name).unwrap_or((name, "", ""));
+                {super::page_presets().into_iter().chain(crate::train::pipeline::RECIPE_NAMES.iter().copied()).map(|name| {
+                    let (title, source, what) = describe(name).or_else(|| super::recipe::describe(name)).unwrap_or((name, "", ""));
+                    let phases = super::recipe::page_recipe(name).map(|(_, note)| note);
                     let current = move || ui.preset.get() == name;
                     view! {
                         <article class="card" class:current=current>
                             <h3>{title}</h3>
                             <p class="source">{source}" · "<code>{name}</code></p>
                             <p>{what}</p>
+                            {phases.map(|note| view! { <p class="recipe-note">{note}</p> })}
                             <button class="start-preset" data-preset=name disabled=not_ready
                                 on:click=move |_| { engine::set_preset(ui, name); engine::train(ui); }>
                                 "Start " {title}

@@ -12,6 +12,7 @@ mod pictures;
 mod cloud;
 mod pcaview;
 mod lecture;
+mod recipe;
 mod urlsync;
 mod store;
 
@@ -58,6 +59,8 @@ pub struct Ui {
     /// The learning rate and minibatch size of the model being trained (page controls).
     pub lr: RwSignal<f32>,
     pub batch: RwSignal<usize>,
+    /// A multi-phase recipe's panel (src/ui/recipe.rs).
+    pub recipe: recipe::Signals,
 }
 
 impl Ui {
@@ -88,6 +91,7 @@ impl Ui {
             cloud: RwSignal::new(None),
             lr: RwSignal::new(0.1),
             batch: RwSignal::new(16),
+            recipe: recipe::Signals::new(),
         }
     }
 
@@ -137,15 +141,21 @@ async fn start(ui: Ui) {
             dom::yield_now().await;
             // The set-up in the link: model, seed, backend (src/ui/urlsync.rs).
             let setup = urlsync::initial();
+            let asked_recipe = setup.recipe.clone();
+            recipe::set_cap(setup.cap);
             let cfg = setup.config;
             ui.preset.set(cfg.name.clone());
             ui.publish_model(&cfg);
             let installed = engine::install(ui, mnist, cfg, setup.seed, urlsync::kind(setup.backend)).await;
-            if installed.is_ok() {
-                files::resume_stored(ui).await; // the model kept in this browser, if any (files.rs)
-                if let Some(scene) = &setup.scene {
-                    engine::set_preset(ui, scene); // a page set-up that is not an MNIST model
+            match (&installed, asked_recipe) {
+                (Ok(()), Some(name)) => engine::set_preset(ui, &name), // a multi-phase recipe (recipe.rs)
+                (Ok(()), None) => {
+                    files::resume_stored(ui).await; // the model kept in this browser, if any (files.rs)
+                    if let Some(scene) = &setup.scene {
+                        engine::set_preset(ui, scene); // a page set-up that is not an MNIST model
+                    }
                 }
+                _ => {}
             }
             if let Some(link) = ui.link_note.get_untracked() {
                 let note = match ui.note.get_untracked() {
@@ -306,7 +316,7 @@ pub fn App() -> impl IntoView {
         "none" => "(no noise) ",
         _ => "destroyed fraction ",
     };
-    let about = move || describe(&ui.preset.get()).map(|(t, src, what)| (t, src, what));
+    let about = move || describe(&ui.preset.get()).or_else(|| recipe::describe(&ui.preset.get()));
     let switch = move |ev: leptos::ev::Event| {
         let kind = if event_target_value(&ev) == "gpu" { engine::Kind::Gpu } else { engine::Kind::Cpu };
         urlsync::backend_chosen(kind);
@@ -356,6 +366,12 @@ pub fn App() -> impl IntoView {
                             let kind = if PRESET_NAMES.contains(&n) { "model" } else { "scene" };
                             view! { <option value=n data-kind=kind>{format!("{n} — {title}")}</option> }
                         }).collect_view()}
+                        <optgroup label="Multi-phase recipes">
+                            {crate::train::pipeline::RECIPE_NAMES.iter().map(|&n| {
+                                let title = recipe::describe(n).map(|d| d.0).unwrap_or(n);
+                                view! { <option value=n data-recipe="1">{format!("{n} — {title} (phases)")}</option> }
+                            }).collect_view()}
+                        </optgroup>
                     </select>
                 </label>
                 <label>"Backend "
@@ -383,7 +399,7 @@ pub fn App() -> impl IntoView {
                     <output id="noise-level-value">{move || format!("{:.2}", noise_level.get())}</output>
                 </label>
                 <label>"Learning rate "
-                    <input id="lr" type="number" min="0" max="10" step="any" disabled=move || not_ready() || ui.cloud.get().is_some()
+                    <input id="lr" type="number" min="0" max="10" step="any" disabled=move || not_ready() || ui.cloud.get().is_some() || ui.recipe.active.get().is_some()
                         prop:value=move || ui.lr.get().to_string()
                         on:change=move |ev| {
                             let v = event_target_value(&ev).trim().parse::<f64>().unwrap_or(f64::NAN);
@@ -397,7 +413,7 @@ pub fn App() -> impl IntoView {
                         } />
                 </label>
                 <label>"Batch "
-                    <input id="batch" type="number" min="1" max="65536" step="1" disabled=move || not_ready() || ui.cloud.get().is_some()
+                    <input id="batch" type="number" min="1" max="65536" step="1" disabled=move || not_ready() || ui.cloud.get().is_some() || ui.recipe.active.get().is_some()
                         prop:value=move || ui.batch.get().to_string()
                         on:change=move |ev| {
                             let text = event_target_value(&ev);
@@ -422,6 +438,7 @@ pub fn App() -> impl IntoView {
                     <div class="stat"><span class="label">"samples/s"</span><span class="value" id="samples-per-s">{move || ui.samples_per_s.get().map(|v| format!("{v:.0}")).unwrap_or_else(|| "–".into())}</span></div>
                 </div>
             </section>
+            <recipe::RecipePanel ui=ui />
             <section class="panel chart-panel">
                 <h2>"Loss"</h2>
                 <p class="legend"><span class="train-key">{move || format!("━ train ({})", ui.loss_label.get())}</span>" "<span class="test-key">"● test"</span>

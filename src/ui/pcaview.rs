@@ -97,6 +97,16 @@ pub fn model_changed(ui: Ui, cfg: &ModelConfig) {
     wasm_bindgen_futures::spawn_local(fit(ui, k, generation));
 }
 
+/// The page shows something other than an MNIST model (the cloud, a recipe): no PCA.
+pub fn hide(ui: Ui) {
+    STATE.with(|s| {
+        let mut s = s.borrow_mut();
+        s.generation += 1;
+        s.loss = None;
+    });
+    ui.pca.set(PcaShown::Off);
+}
+
 fn current(generation: u64) -> bool {
     STATE.with(|s| s.borrow().generation == generation)
 }

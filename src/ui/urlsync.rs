@@ -100,7 +100,11 @@ pub fn lecture_set(on: bool) {
 pub fn current() -> Option<Setup> {
     let (config, seed) = engine::current_setup()?;
     let scene = super::cloud::active().then(|| super::cloud::NAME.to_string());
-    Some(SETUP.with(|s| Setup { config, seed, scene, ..s.borrow().clone() }))
+    let (recipe, cap) = match super::recipe::current() {
+        Some((name, cap)) => (Some(name), cap),
+        None => (None, None),
+    };
+    Some(SETUP.with(|s| Setup { config, seed, scene, recipe, cap, ..s.borrow().clone() }))
 }
 
 /// The page's URL for the current set-up.

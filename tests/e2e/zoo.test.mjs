@@ -10,7 +10,7 @@ const READY_TIMEOUT = 120_000;
 
 // The MNIST models (other entries of the picker, such as the 3-D cloud, have their own tests).
 async function presetNames(page) {
-  return page.$$eval('#preset-select option[data-kind=model]', (os) => os.map((o) => o.value));
+  return page.$$eval('#preset-select option[data-kind=model]', (os) => os.map((o) => o.value)); // the 3-D cloud: cloud.test.mjs; recipes: recipes.test.mjs
 }
 
 async function drawn(page, sel, minColors, what) {

@@ -38,8 +38,10 @@ impl Dataset {
 }
 
 pub struct CpuBackend {
-    bufs: Vec<RefCell<Vec<f32>>>,
-    data: Vec<(Dataset, usize)>,
+    /// Buffers by handle; a freed one is None.
+    bufs: Vec<Option<RefCell<Vec<f32>>>>,
+    /// Datasets and their row width by handle; a freed one is None.
+    data: Vec<Option<(Dataset, usize)>>,
     isa: Isa,
     threads: usize,
     /// Weight-gradient products not computed yet (pairwise disjoint outputs).
@@ -131,7 +133,7 @@ impl CpuBackend {
             {
                 // The mode every SIMD op runs in, whichever op needed the product.
                 let _fp = self.fp();
-                let cell = &self.bufs[d.c.buf.0 as usize];
+                let cell = self.bufs[d.c.buf.0 as usize].as_ref().expect("CPU backend: a deferred product's buffer was freed");
                 let mut b = cell.try_borrow_mut().expect("CPU backend: an op uses a weight gradient's buffer twice");
                 gemm::sgemm_packed(self.isa, self.threads, &d.packed, &d.b, &mut b[d.c.offset..d.c.offset + d.c.len], d.m, d.k, d.n);
             }
@@ -162,9 +164,13 @@ impl CpuBackend {
         self.spare.borrow_mut().pop().unwrap_or_default()
     }
 
+    fn dataset(&self, id: DataId) -> (&Dataset, usize) {
+        let (set, dim) = self.data[id.0 as usize].as_ref().unwrap_or_else(|| panic!("CPU backend: dataset {} was freed", id.0));
+        (set, *dim)
+    }
     fn get(&self, v: View) -> Ref<'_, [f32]> {
         self.settle(v);
-        let cell = &self.bufs[v.buf.0 as usize];
+        let cell = self.bufs[v.buf.0 as usize].as_ref().unwrap_or_else(|| panic!("CPU backend: buffer {} was freed", v.buf.0));
         let b = cell.try_borrow().expect("CPU backend: an op's input aliases its output buffer");
         assert!(v.offset + v.len <= b.len(), "view {v:?} is out of its buffer of {}", b.len());
         Ref::map(b, |b| &b[v.offset..v.offset + v.len])
@@ -172,7 +178,7 @@ impl CpuBackend {
 
     fn get_mut(&self, v: View) -> RefMut<'_, [f32]> {
         self.settle(v);
-        let cell = &self.bufs[v.buf.0 as usize];
+        let cell = self.bufs[v.buf.0 as usize].as_ref().unwrap_or_else(|| panic!("CPU backend: buffer {} was freed", v.buf.0));
         let b = cell.try_borrow_mut().expect("CPU backend: an op's output aliases one of its inputs");
         assert!(v.offset + v.len <= b.len(), "view {v:?} is out of its buffer of {}", b.len());
         RefMut::map(b, |b| &mut b[v.offset..v.offset + v.len])
@@ -189,7 +195,7 @@ impl Backend for CpuBackend {
     }
 
     fn alloc(&mut self, len: usize) -> View {
-        self.bufs.push(RefCell::new(vec![0.0; len]));
+        self.bufs.push(Some(RefCell::new(vec![0.0; len])));
         View { buf: Buf(self.bufs.len() as u32 - 1), offset: 0, len }
     }
 
@@ -205,31 +211,62 @@ impl Backend for CpuBackend {
 
     fn upload_u8(&mut self, data: &[u8], dim: usize) -> DataId {
         assert!(dim > 0 && data.len() % dim == 0, "dataset of {} bytes is not rows of {dim}", data.len());
-        self.data.push((Dataset::U8(data.to_vec()), dim));
+        self.data.push(Some((Dataset::U8(data.to_vec()), dim)));
         DataId(self.data.len() as u32 - 1)
+    }
+
+    fn free(&mut self, buf: Buf) {
+        // Products deferred into it will never be needed.
+        let gone: Vec<Deferred> = {
+            let mut ds = self.deferred.borrow_mut();
+            let (gone, keep) = std::mem::take(&mut *ds).into_iter().partition(|d| d.c.buf == buf);
+            *ds = keep;
+            gone
+        };
+        for d in gone {
+            self.recycle(d);
+        }
+        if let Some(slot) = self.bufs.get_mut(buf.0 as usize) {
+            *slot = None;
+        }
+    }
+
+    fn free_data(&mut self, data: DataId) {
+        if let Some(slot) = self.data.get_mut(data.0 as usize) {
+            *slot = None;
+        }
+    }
+
+    fn allocated_bytes(&self) -> u64 {
+        let bufs: usize = self.bufs.iter().flatten().map(|b| 4 * b.borrow().len()).sum();
+        let data: usize = self.data.iter().flatten().map(|(d, _)| match d {
+            Dataset::U8(v) => v.len(),
+            Dataset::F32(v) => 4 * v.len(),
+        }).sum();
+        (bufs + data) as u64
     }
 
     fn upload_f32(&mut self, data: &[f32], dim: usize) -> DataId {
         assert!(dim > 0 && data.len() % dim == 0, "dataset of {} values is not rows of {dim}", data.len());
-        self.data.push((Dataset::F32(data.to_vec()), dim));
+        self.data.push(Some((Dataset::F32(data.to_vec()), dim)));
         DataId(self.data.len() as u32 - 1)
     }
 
     fn gather(&mut self, data: DataId, idx: &[u32], out: View) {
         let _fp = self.fp();
-        let (set, dim) = &self.data[data.0 as usize];
+        let (set, dim) = self.dataset(data);
         let rows = (set.len() / dim) as u32;
         assert!(idx.iter().all(|&i| i < rows), "gather: index out of {rows} rows");
         match set {
-            Dataset::U8(bytes) => self.ew().gather(bytes, *dim, idx, &mut self.get_mut(out)),
-            Dataset::F32(v) => ops::gather_f32(v, *dim, idx, &mut self.get_mut(out)),
+            Dataset::U8(bytes) => self.ew().gather(bytes, dim, idx, &mut self.get_mut(out)),
+            Dataset::F32(v) => ops::gather_f32(v, dim, idx, &mut self.get_mut(out)),
         }
     }
 
     fn gather_onehot(&mut self, labels: DataId, idx: &[u32], out: View, classes: usize) {
-        let (set, dim) = &self.data[labels.0 as usize];
+        let (set, dim) = self.dataset(labels);
         let Dataset::U8(bytes) = set else { panic!("gather_onehot: labels must be a u8 dataset") };
-        assert_eq!(*dim, 1, "gather_onehot: labels are one byte per row");
+        assert_eq!(dim, 1, "gather_onehot: labels are one byte per row");
         assert!(idx.iter().all(|&i| (i as usize) < bytes.len()), "gather_onehot: index out of {} rows", bytes.len());
         ops::gather_onehot(bytes, idx, classes, &mut self.get_mut(out));
     }

@@ -180,6 +180,9 @@ pub struct GpuBackend {
     pub submissions: u64,
     /// A software adapter: use the kernels without workgroup barriers.
     software: bool,
+    /// Handles of freed buffers and datasets (their slots hold a 4-byte placeholder).
+    freed_bufs: std::collections::HashSet<u32>,
+    freed_data: std::collections::HashSet<u32>,
 }
 
 impl GpuBackend {
@@ -276,6 +279,8 @@ impl GpuBackend {
             dispatches: 0,
             submissions: 0,
             software: direct_matmul,
+            freed_bufs: Default::default(),
+            freed_data: Default::default(),
         }
     }
 
@@ -362,7 +367,25 @@ impl GpuBackend {
         Res::Buf(v.buf.0)
     }
 
+    /// A 4-byte buffer that takes a freed one's slot, so handles stay stable.
+    fn placeholder(&self) -> wgpu::Buffer {
+        self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("freed"),
+            size: 4,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        })
+    }
+
+    /// Before a buffer is destroyed: submits the work recorded on it and forgets the bind
+    /// groups that hold it.
+    fn release(&mut self, r: Res) {
+        self.flush();
+        self.bind_groups.retain(|(_, res), _| !res.contains(&r));
+    }
+
     fn check(&self, v: View) {
+        assert!(!self.freed_bufs.contains(&v.buf.0), "GPU backend: buffer {} was freed", v.buf.0);
         let size = self.bufs[v.buf.0 as usize].size() / 4;
         assert!((v.offset + v.len) as u64 <= size.max(1), "view {v:?} is out of its buffer of {size}");
     }
@@ -549,6 +572,29 @@ impl Backend for GpuBackend {
         DataId(self.data.len() as u32 - 1)
     }
 
+    fn free(&mut self, buf: Buf) {
+        if (buf.0 as usize) < self.bufs.len() && self.freed_bufs.insert(buf.0) {
+            let placeholder = self.placeholder();
+            self.release(Res::Buf(buf.0));
+            std::mem::replace(&mut self.bufs[buf.0 as usize], placeholder).destroy();
+        }
+    }
+
+    fn free_data(&mut self, data: DataId) {
+        if (data.0 as usize) < self.data.len() && self.freed_data.insert(data.0) {
+            let placeholder = self.placeholder();
+            self.release(Res::Data(data.0));
+            std::mem::replace(&mut self.data[data.0 as usize].0, placeholder).destroy();
+            self.data[data.0 as usize].2 = 0;
+        }
+    }
+
+    fn allocated_bytes(&self) -> u64 {
+        let bufs: u64 = self.bufs.iter().enumerate().filter(|(i, _)| !self.freed_bufs.contains(&(*i as u32))).map(|(_, b)| b.size()).sum();
+        let data: u64 = self.data.iter().enumerate().filter(|(i, _)| !self.freed_data.contains(&(*i as u32))).map(|(_, d)| d.0.size()).sum();
+        bufs + data
+    }
+
     fn upload_f32(&mut self, data: &[f32], dim: usize) -> DataId {
         assert!(dim > 0 && data.len() % dim == 0, "dataset of {} values is not rows of {dim}", data.len());
         let bytes: Vec<u8> = if data.is_empty() { vec![0; 4] } else { data.iter().flat_map(|v| v.to_le_bytes()).collect() };
@@ -565,6 +611,7 @@ impl Backend for GpuBackend {
     }
 
     fn gather(&mut self, data: DataId, idx: &[u32], out: View) {
+        assert!(!self.freed_data.contains(&data.0), "GPU backend: dataset {} was freed", data.0);
         let (_, dim, rows, is_f32) = self.data[data.0 as usize];
         assert_eq!(out.len, idx.len() * dim, "gather: output of {} for {} rows of {dim}", out.len, idx.len());
         assert!(idx.iter().all(|&i| (i as usize) < rows), "gather: index out of {rows} rows");
@@ -573,6 +620,7 @@ impl Backend for GpuBackend {
     }
 
     fn gather_onehot(&mut self, labels: DataId, idx: &[u32], out: View, classes: usize) {
+        assert!(!self.freed_data.contains(&labels.0), "GPU backend: dataset {} was freed", labels.0);
         let (_, dim, rows, is_f32) = self.data[labels.0 as usize];
         assert!(dim == 1 && !is_f32, "gather_onehot: labels are a u8 dataset of one byte per row");
         assert_eq!(out.len, idx.len() * classes, "gather_onehot: output of {} for {} rows of {classes}", out.len, idx.len());
