@@ -900,43 +900,43 @@ impl Run {
                 base.iter().filter(|r| r.phase == i).map(|r| (self.global(r), f(r))).collect()
             };
             let colour = PHASE_COLOURS[i % PHASE_COLOURS.len()];
-            series.push(Series { label: format!("{} train", ph.name), colour, points: of(&|r| r.train_loss), dots: false });
-            series.push(Series { label: format!("{} test", ph.name), colour, points: of(&|r| r.test_loss), dots: true });
+            series.push(chart::Series { label: format!("{} train", ph.name), colour, points: of(&|r| r.train_loss), style: chart::Style::Line });
+            series.push(chart::Series { label: format!("{} test", ph.name), colour, points: of(&|r| r.test_loss), style: chart::Style::Dotted });
         }
         if let (Recipe::StackedGreedy(_), Some(s)) = (&self.recipe, &self.summary) {
             let x = base.last().map_or(0.0, |r| self.global(r));
-            series.push(Series { label: "stack, end to end (test)".into(), colour: "#111827", points: vec![(x, s.test_loss.unwrap_or(f64::NAN))], dots: true });
+            series.push(chart::Series { label: "stack, end to end (test)".into(), colour: "#111827", points: vec![(x, s.test_loss.unwrap_or(f64::NAN))], style: chart::Style::Dotted });
         }
-        draw_lines("recipe-loss", "steps (all phases)", "loss", &series, None, true);
+        chart::draw_lines("recipe-loss", &chart::Axes { x_label: "steps (all phases)", y_label: "loss", log: true, legend: true, ..chart::Axes::default() }, &series);
         match &self.recipe {
             Recipe::PretrainClassifier(_) => {
                 let curve = |series: &str| -> Vec<(f64, f64)> {
                     self.reports.iter().filter(|r| r.series == series).filter_map(|r| r.test_accuracy.map(|a| (r.epoch, a))).collect()
                 };
                 let s = [
-                    Series { label: "pre-trained encoder".into(), colour: chart::TRAIN_COLOUR, points: curve("pretrained"), dots: true },
-                    Series { label: "random initialisation".into(), colour: chart::TEST_COLOUR, points: curve("random"), dots: true },
+                    chart::Series { label: "pre-trained encoder".into(), colour: chart::TRAIN_COLOUR, points: curve("pretrained"), style: chart::Style::Dotted },
+                    chart::Series { label: "random initialisation".into(), colour: chart::TEST_COLOUR, points: curve("random"), style: chart::Style::Dotted },
                 ];
-                draw_lines("recipe-metric", "classifier epochs", "test accuracy", &s, None, false);
+                chart::draw_lines("recipe-metric", &chart::Axes { x_label: "classifier epochs", y_label: "test accuracy", legend: true, ..chart::Axes::default() }, &s);
             }
             Recipe::Sda(_) => {
                 let ft: Vec<&EpochReport> = self.reports.iter().filter(|r| r.name == "finetune").collect();
                 let s = [
-                    Series {
+                    chart::Series {
                         label: "validation error".into(),
                         colour: chart::TRAIN_COLOUR,
                         points: ft.iter().filter_map(|r| r.validation_error.map(|e| (r.epoch, e))).collect(),
-                        dots: true,
+                        style: chart::Style::Dotted,
                     },
-                    Series {
+                    chart::Series {
                         label: "test error".into(),
                         colour: chart::TEST_COLOUR,
                         points: ft.iter().filter_map(|r| r.test_accuracy.map(|a| (r.epoch, 1.0 - a))).collect(),
-                        dots: true,
+                        style: chart::Style::Dotted,
                     },
                 ];
                 let final_error = self.summary.as_ref().and_then(|s| s.test_error).map(|e| ("final test error (best validation)", e));
-                draw_lines("recipe-metric", "fine-tuning epochs", "error", &s, final_error, false);
+                chart::draw_lines("recipe-metric", &chart::Axes { x_label: "fine-tuning epochs", y_label: "error", level: final_error, legend: true, ..chart::Axes::default() }, &s);
             }
             Recipe::StackedGreedy(_) => {}
         }
@@ -944,132 +944,6 @@ impl Run {
 }
 
 const PHASE_COLOURS: [&str; 5] = ["#2563eb", "#ea580c", "#16a34a", "#9333ea", "#0891b2"];
-
-/// One labelled series of a line chart.
-struct Series {
-    label: String,
-    colour: &'static str,
-    points: Vec<(f64, f64)>,
-    /// Dots only (a test curve), else a line with dots.
-    dots: bool,
-}
-
-/// Line chart with a legend; the canvas gets `data-series` (series with points) and
-/// `data-labels` (their labels) for the tests. `level` draws a labelled horizontal line.
-fn draw_lines(id: &str, x_label: &str, y_label: &str, series: &[Series], level: Option<(&str, f64)>, log: bool) {
-    let Some(c) = dom::canvas(id) else { return };
-    let Some(ctx) = dom::ctx2d(&c) else { return };
-    let (w, h) = (c.width() as f64, c.height() as f64);
-    // A log axis puts losses of different scales (pixels, codes, classes) on one chart.
-    let ty = |y: f64| if log { if y > 0.0 { y.log10() } else { f64::NAN } } else { y };
-    let series: Vec<Series> = series
-        .iter()
-        .map(|s| Series { label: s.label.clone(), colour: s.colour, points: s.points.iter().map(|p| (p.0, ty(p.1))).collect(), dots: s.dots })
-        .collect();
-    let level = level.map(|(l, v)| (l, ty(v)));
-    let untick = |y: f64| if log { 10f64.powf(y) } else { y };
-    ctx.set_font("13px system-ui, sans-serif");
-    let legend_w = |s: &Series| 7.2 * s.label.chars().count() as f64 + 34.0;
-    // The legend: rows of labelled keys above the plot.
-    let (left, right, bottom) = (64.0, 12.0, 34.0);
-    let mut rows = vec![Vec::new()];
-    let mut x = left;
-    for s in series.iter().filter(|s| s.points.iter().any(|p| p.1.is_finite())) {
-        let lw = legend_w(s);
-        if x + lw > w - right && !rows.last().unwrap().is_empty() {
-            rows.push(Vec::new());
-            x = left;
-        }
-        rows.last_mut().unwrap().push((x, s.label.clone(), s.colour));
-        x += lw;
-    }
-    let top = 14.0 + 18.0 * rows.len() as f64;
-    ctx.set_fill_style_str("#ffffff");
-    ctx.fill_rect(0.0, 0.0, w, h);
-    ctx.set_font("13px system-ui, sans-serif");
-    for (r, row) in rows.iter().enumerate() {
-        for (x, label, colour) in row {
-            let y = 6.0 + 18.0 * r as f64;
-            ctx.set_fill_style_str(colour);
-            ctx.fill_rect(*x, y + 4.0, 16.0, 6.0);
-            ctx.set_fill_style_str("#111827");
-            let _ = ctx.fill_text(label, x + 22.0, y + 12.0);
-        }
-    }
-    ctx.set_font("14px system-ui, sans-serif");
-    let shown: Vec<&Series> = series.iter().filter(|s| s.points.iter().any(|p| p.1.is_finite())).collect();
-    let _ = c.set_attribute("data-series", &shown.len().to_string());
-    let _ = c.set_attribute("data-labels", &shown.iter().map(|s| s.label.as_str()).collect::<Vec<_>>().join("|"));
-    if shown.is_empty() {
-        ctx.set_fill_style_str("#6b7280");
-        let _ = ctx.fill_text(&format!("The {y_label} appears here once a phase reports."), left, h / 2.0);
-        return;
-    }
-    let pts = || shown.iter().flat_map(|s| s.points.iter()).filter(|p| p.1.is_finite() && p.0.is_finite());
-    let max_x = pts().map(|p| p.0).fold(0.0f64, f64::max).max(1e-9);
-    let (mut lo, mut hi) = pts().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
-    if let Some((_, v)) = level.filter(|l| l.1.is_finite()) {
-        lo = lo.min(v);
-        hi = hi.max(v);
-    }
-    if hi - lo < 1e-9 {
-        hi += 0.5 * hi.abs().max(1e-3);
-        lo -= 0.5 * lo.abs().max(1e-3);
-    }
-    let pad = 0.05 * (hi - lo);
-    let (lo, hi) = (lo - pad, hi + pad);
-    let px = |x: f64| left + (w - left - right) * x / max_x;
-    let py = |y: f64| top + (h - top - bottom) * (1.0 - (y - lo) / (hi - lo));
-    ctx.set_stroke_style_str("#e5e7eb");
-    ctx.set_line_width(1.0);
-    ctx.set_fill_style_str("#374151");
-    for i in 0..=4 {
-        let y = lo + (hi - lo) * i as f64 / 4.0;
-        ctx.begin_path();
-        ctx.move_to(left, py(y));
-        ctx.line_to(w - right, py(y));
-        ctx.stroke();
-        let _ = ctx.fill_text(&chart::format_value(untick(y)), 4.0, py(y) + 5.0);
-    }
-    let _ = ctx.fill_text("0", left - 4.0, h - 10.0);
-    let xs = if (max_x - max_x.round()).abs() < 1e-9 { format!("{max_x:.0}") } else { chart::format_value(max_x) };
-    let xl = format!("{xs} {x_label}{}", if log { " · log scale" } else { "" });
-    let _ = ctx.fill_text(&xl, (w - right - 8.0 * xl.len() as f64).max(left), h - 10.0);
-    if let Some((label, v)) = level.filter(|l| l.1.is_finite()) {
-        ctx.set_stroke_style_str("#111827");
-        ctx.set_line_width(1.5);
-        let _ = ctx.set_line_dash(&js_sys::Array::of2(&6.0.into(), &4.0.into()));
-        ctx.begin_path();
-        ctx.move_to(left, py(v));
-        ctx.line_to(w - right, py(v));
-        ctx.stroke();
-        let _ = ctx.set_line_dash(&js_sys::Array::new());
-        ctx.set_fill_style_str("#111827");
-        let _ = ctx.fill_text(&format!("{label}: {}", chart::format_value(untick(v))), left + 6.0, py(v) - 6.0);
-    }
-    for s in &shown {
-        let pts: Vec<&(f64, f64)> = s.points.iter().filter(|p| p.1.is_finite()).collect();
-        ctx.set_stroke_style_str(s.colour);
-        ctx.set_fill_style_str(s.colour);
-        if !s.dots || pts.len() > 1 {
-            ctx.set_line_width(if s.dots { 1.5 } else { 2.5 });
-            ctx.begin_path();
-            for (i, p) in pts.iter().enumerate() {
-                if i == 0 {
-                    ctx.move_to(px(p.0), py(p.1));
-                } else {
-                    ctx.line_to(px(p.0), py(p.1));
-                }
-            }
-            ctx.stroke();
-        }
-        for p in &pts {
-            ctx.begin_path();
-            let _ = ctx.arc(px(p.0), py(p.1), if s.dots { 4.5 } else { 2.5 }, 0.0, std::f64::consts::TAU);
-            ctx.fill();
-        }
-    }
-}
 
 /// The recipe panel: the phases, the progress, the step cap, the result and the charts.
 #[component]
