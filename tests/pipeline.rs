@@ -214,24 +214,7 @@ fn tiny_recipes<B: Backend>(mut make: impl FnMut() -> B) -> Vec<Summary> {
     let data = common::mnist();
     let mut out = Vec::new();
     for name in ["stacked_greedy", "sda", "pretrain_classifier"] {
-        let mut r = recipe(name).unwrap();
-        r.set_batch(25);
-        match &mut r {
-            Recipe::StackedGreedy(g) => g.train_rows = 200,
-            Recipe::Sda(s) => {
-                s.hidden = vec![64, 32];
-                s.corruption = vec![0.1, 0.2];
-                s.pretrain_epochs = 1;
-                s.max_epochs = 2;
-                s.train_rows = 200;
-                s.validation_rows = 100;
-            }
-            Recipe::PretrainClassifier(pc) => {
-                pc.pretrain_rows = 200;
-                pc.labelled = 100;
-                pc.epochs = 2;
-            }
-        }
+        let r = tiny(name);
         let mut be = make();
         let up = mnist_subset(&mut be, &data, 300, 200);
         let mut p = Pipeline::from_uploaded(be, &r, up, 3).unwrap();
@@ -272,7 +255,7 @@ fn model_bytes(cfg: &aeplay::core::ModelConfig) -> u64 {
     be.allocated_bytes()
 }
 
-/// Every recipe, shrunk, at a small scale (as `tiny_recipes`).
+/// A recipe shrunk to a few hundred rows and small layers.
 fn tiny(name: &str) -> Recipe {
     let mut r = recipe(name).unwrap();
     r.set_batch(25);

@@ -179,13 +179,11 @@ async fn fit(ui: Ui, k: usize, generation: u64) {
     };
     let half_sse = pca.half_sse_loss(&test);
     let seconds = (dom::now_ms() - t0) / 1000.0;
-    if !current(generation) {
-        // Still worth keeping: the next linear model with k components reuses it.
-        STATE.with(|s| s.borrow_mut().fitted = Some(Fitted { k, pca, half_sse, seconds }));
-        return;
-    }
+    // Kept even if the model changed meanwhile: the next linear model with k components reuses it.
     STATE.with(|s| s.borrow_mut().fitted = Some(Fitted { k, pca, half_sse, seconds }));
-    show(ui);
+    if current(generation) {
+        show(ui);
+    }
 }
 
 /// Shows the fitted PCA: its loss and its reconstructions of the page's ten test digits.

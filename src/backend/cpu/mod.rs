@@ -143,9 +143,14 @@ impl CpuBackend {
 
     /// Forgets the deferred products that `v` is about to overwrite entirely.
     fn drop_covered(&self, v: View) {
+        self.forget(|d| covers(v, d.c));
+    }
+
+    /// Forgets the deferred products `which` picks (their output will never be read).
+    fn forget(&self, which: impl Fn(&Deferred) -> bool) {
         let gone: Vec<Deferred> = {
             let mut ds = self.deferred.borrow_mut();
-            let (gone, keep) = std::mem::take(&mut *ds).into_iter().partition(|d| covers(v, d.c));
+            let (gone, keep) = std::mem::take(&mut *ds).into_iter().partition(|d| which(d));
             *ds = keep;
             gone
         };
@@ -217,15 +222,7 @@ impl Backend for CpuBackend {
 
     fn free(&mut self, buf: Buf) {
         // Products deferred into it will never be needed.
-        let gone: Vec<Deferred> = {
-            let mut ds = self.deferred.borrow_mut();
-            let (gone, keep) = std::mem::take(&mut *ds).into_iter().partition(|d| d.c.buf == buf);
-            *ds = keep;
-            gone
-        };
-        for d in gone {
-            self.recycle(d);
-        }
+        self.forget(|d| d.c.buf == buf);
         if let Some(slot) = self.bufs.get_mut(buf.0 as usize) {
             *slot = None;
         }
