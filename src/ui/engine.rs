@@ -94,9 +94,47 @@ pub struct Engine {
     code_range: ((f32, f32), (f32, f32)),
     /// Seed of the random codes decoded into generated digits ("New samples" changes it).
     sample_seed: u32,
-    /// A refresh is awaiting its read-backs; `dirty` asks it to go round once more.
-    refreshing: bool,
-    dirty: bool,
+    /// Refresh calls that arrive while one awaits its read-backs fold into one more round.
+    rounds: Rounds,
+}
+
+/// A refresh that is awaiting its read-backs when more calls arrive (a stroke on the pad
+/// fires many) goes round once more instead of letting them pile up. Shared by the
+/// engine's refresh and the recipe panel's.
+#[derive(Default)]
+pub(super) struct Rounds {
+    busy: bool,
+    again: bool,
+}
+
+impl Rounds {
+    /// Whether the caller should start a refresh (false: one is under way, and it will go
+    /// round once more).
+    pub(super) fn request(&mut self) -> bool {
+        if self.busy {
+            self.again = true;
+            false
+        } else {
+            self.busy = true;
+            true
+        }
+    }
+
+    /// A round starts its reads: calls from now on ask for another one.
+    pub(super) fn begin(&mut self) {
+        self.again = false;
+    }
+
+    /// A round was applied: whether to go round again (otherwise the refresh is over).
+    pub(super) fn end(&mut self) -> bool {
+        self.busy = self.again;
+        self.again
+    }
+
+    /// The refresh stopped early (nothing to read, a failed read).
+    pub(super) fn stop(&mut self) {
+        self.busy = false;
+    }
 }
 
 /// Read-backs started by [`Engine::begin_readout`], awaited outside the engine.
@@ -516,8 +554,7 @@ pub async fn install(ui: Ui, mnist: Mnist, cfg: ModelConfig, seed: u64, want: Ki
         interp_ends: None,
         code_range: ((-3.0, 3.0), (-3.0, 3.0)),
         sample_seed: 1,
-        refreshing: false,
-        dirty: false,
+        rounds: Rounds::default(),
     };
     ENGINE.with(|e| *e.borrow_mut() = Some(engine));
     publish_backend(ui);
@@ -553,21 +590,12 @@ async fn refresh(ui: Ui) {
     if super::recipe::active() {
         return super::recipe::refresh(ui).await; // a recipe owns the pictures (src/ui/recipe.rs)
     }
-    let go = with_engine(|e| {
-        if e.refreshing {
-            e.dirty = true;
-            false
-        } else {
-            e.refreshing = true;
-            true
-        }
-    });
-    if go != Some(true) {
+    if with_engine(|e| e.rounds.request()) != Some(true) {
         return;
     }
     loop {
         let Some(readout) = with_engine(|e| {
-            e.dirty = false;
+            e.rounds.begin();
             e.begin_readout()
         }) else {
             return;
@@ -577,15 +605,11 @@ async fn refresh(ui: Ui) {
                 with_engine(|e| e.apply(ui, r));
             }
             Err(why) => {
-                with_engine(|e| e.refreshing = false);
+                with_engine(|e| e.rounds.stop());
                 return recover(ui, why).await;
             }
         }
-        let again = with_engine(|e| {
-            e.refreshing = e.dirty;
-            e.dirty
-        });
-        if again != Some(true) {
+        if with_engine(|e| e.rounds.end()) != Some(true) {
             return;
         }
     }
@@ -774,9 +798,7 @@ pub fn reset(ui: Ui) {
     match with_engine(|e| e.reset()) {
         Some(Err(msg)) => ui.error.set(Some(msg)),
         _ => {
-            ui.train_loss.set(None);
-            ui.test_loss.set(None);
-            ui.samples_per_s.set(None);
+            ui.clear_losses();
         }
     }
     ui.state.set("ready".into());
@@ -980,9 +1002,7 @@ pub fn set_preset(ui: Ui, name: &str) {
                 ui.has_generated.set(false);
                 ui.has_sparsity.set(false);
                 super::pcaview::hide(ui);
-                ui.train_loss.set(None);
-                ui.test_loss.set(None);
-                ui.samples_per_s.set(None);
+                ui.clear_losses();
             }
             Err(e) => ui.error.set(Some(format!("Could not build {name}: {e}"))),
         }
@@ -1018,9 +1038,7 @@ pub fn set_preset(ui: Ui, name: &str) {
             ui.error.set(None);
             ui.preset.set(name.to_string());
             ui.publish_model(&cfg);
-            ui.train_loss.set(None);
-            ui.test_loss.set(None);
-            ui.samples_per_s.set(None);
+            ui.clear_losses();
             ui.step.set(0);
             ui.epoch.set(0.0);
         }
@@ -1099,9 +1117,7 @@ pub(super) fn install_saved(ui: Ui, m: &crate::io::saved::SavedModel) -> Result<
     super::recipe::stop(ui); // a loaded model leaves recipe mode
     ui.preset.set(m.config.name.clone());
     ui.publish_model(&m.config);
-    ui.train_loss.set(None);
-    ui.test_loss.set(None);
-    ui.samples_per_s.set(None);
+    ui.clear_losses();
     ui.step.set(m.step);
     ui.epoch.set(built);
     wasm_bindgen_futures::spawn_local(refresh(ui));

@@ -95,6 +95,13 @@ impl Ui {
         }
     }
 
+    /// Blanks the loss and speed readouts (a new or replaced model has none yet).
+    pub fn clear_losses(&self) {
+        self.train_loss.set(None);
+        self.test_loss.set(None);
+        self.samples_per_s.set(None);
+    }
+
     /// Shows what the page needs to know about a newly built model.
     pub fn publish_model(&self, cfg: &ModelConfig) {
         let (kind, level) = engine::noise_control(cfg.noise);

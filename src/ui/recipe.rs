@@ -188,9 +188,8 @@ struct Run {
     grid: Vec<f32>,
     pad: Option<Vec<f32>>,
     pad_noise: u32,
-    /// A refresh is awaiting its reads; `dirty` asks for one more round.
-    refreshing: bool,
-    dirty: bool,
+    /// Refresh calls that arrive while one awaits its reads fold into one more round.
+    rounds: super::engine::Rounds,
 }
 
 thread_local! {
@@ -263,9 +262,7 @@ pub fn start(ui: Ui, name: &str) {
     ui.recipe.summary.set(None);
     ui.recipe.pad_note.set(None);
     ui.preset.set(name.to_string());
-    ui.train_loss.set(None);
-    ui.test_loss.set(None);
-    ui.samples_per_s.set(None);
+    ui.clear_losses();
     ui.step.set(0);
     ui.epoch.set(0.0);
     ui.loss_label.set("loss of the phase's model".into());
@@ -291,8 +288,7 @@ pub fn start(ui: Ui, name: &str) {
                 grid,
                 pad,
                 pad_noise,
-                refreshing: false,
-                dirty: false,
+                rounds: Default::default(),
             };
             RUN.with(|r| *r.borrow_mut() = Some(run));
             ui.recipe.active.set(Some(name.to_string()));
@@ -612,25 +608,16 @@ async fn advance(ui: Ui, generation: u64, mut p: AnyPipeline) -> bool {
 
 /// Starts, awaits and applies a refresh of the pictures (calls meanwhile fold into one more).
 pub async fn refresh(ui: Ui) {
-    let go = with_run(|r| {
-        if r.refreshing {
-            r.dirty = true;
-            false
-        } else {
-            r.refreshing = true;
-            true
-        }
-    });
-    if go != Some(true) {
+    if with_run(|r| r.rounds.request()) != Some(true) {
         return;
     }
     loop {
         let Some(reads) = with_run(|r| {
-            r.dirty = false;
+            r.rounds.begin();
             r.begin_readout()
         })
         .flatten() else {
-            with_run(|r| r.refreshing = false);
+            with_run(|r| r.rounds.stop());
             return;
         };
         match reads.resolve().await {
@@ -638,16 +625,12 @@ pub async fn refresh(ui: Ui) {
                 with_run(|r| r.apply_readout(ui, v));
             }
             Err(why) => {
-                with_run(|r| r.refreshing = false);
+                with_run(|r| r.rounds.stop());
                 let generation = reads_generation();
                 return fail(ui, generation, format!("a read-back failed ({why})"));
             }
         }
-        let again = with_run(|r| {
-            r.refreshing = r.dirty;
-            r.dirty
-        });
-        if again != Some(true) {
+        if with_run(|r| r.rounds.end()) != Some(true) {
             return;
         }
     }
