@@ -57,7 +57,7 @@ pub struct Comparison {
 }
 
 /// The model's 2-D codes (n × 2) and reconstructions (n × 3) of the points.
-pub fn codes_and_reconstructions(params: &[f32], cloud: &[f32], cfg: &ModelConfig) -> (Vec<f32>, Vec<f32>) {
+fn codes_and_reconstructions(params: &[f32], cloud: &[f32], cfg: &ModelConfig) -> (Vec<f32>, Vec<f32>) {
     use crate::core::{layout::ParamLayout, reference};
     let layout = ParamLayout::new(cfg);
     let n = cloud.len() / DIM;
@@ -69,12 +69,18 @@ pub fn codes_and_reconstructions(params: &[f32], cloud: &[f32], cfg: &ModelConfi
 
 /// The model's 2-D codes of the points (n × 2) and its reconstruction error against PCA's.
 pub fn compare(params: &[f32], cloud: &[f32], cfg: &ModelConfig) -> Result<(Vec<f32>, Comparison), String> {
+    let pca = Pca::fit(cloud, DIM, 2)?;
+    let (codes, _, comparison) = compare_with(&pca, params, cloud, cfg);
+    Ok((codes, comparison))
+}
+
+/// [`compare`] against a PCA already fitted to the cloud (2 components): the model's codes
+/// (n × 2), its reconstructions (n × 3) and the comparison.
+pub fn compare_with(pca: &Pca, params: &[f32], cloud: &[f32], cfg: &ModelConfig) -> (Vec<f32>, Vec<f32>, Comparison) {
     use crate::core::layout::ParamLayout;
     let layout = ParamLayout::new(cfg);
     let (codes, out) = codes_and_reconstructions(params, cloud, cfg);
-    let out = &out;
     let model_mse = out.iter().zip(cloud).map(|(&a, &b)| ((a - b) as f64).powi(2)).sum::<f64>() / cloud.len() as f64;
-    let pca = Pca::fit(cloud, DIM, 2)?;
     let recon = pca.reconstruct(&pca.project(cloud));
     let pca_mse = recon.iter().zip(cloud).map(|(&a, &b)| ((a - b) as f64).powi(2)).sum::<f64>() / cloud.len() as f64;
     // The plane's normal: the cross product of the two components.
@@ -94,7 +100,7 @@ pub fn compare(params: &[f32], cloud: &[f32], cfg: &ModelConfig) -> Result<(Vec<
             (dot.abs() / norm).clamp(0.0, 1.0).asin().to_degrees()
         })
         .fold(0.0, f64::max);
-    Ok((codes, Comparison { model_mse, pca_mse, max_angle_deg }))
+    (codes, out, Comparison { model_mse, pca_mse, max_angle_deg })
 }
 
 #[cfg(test)]

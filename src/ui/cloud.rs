@@ -37,8 +37,11 @@ const SPIN_PER_FRAME: f64 = 0.4;
 
 struct Cloud {
     trainer: Trainer<Box<dyn Backend>>,
+    /// The cloud (the same for the same seed, whichever backend trains on it), PCA's fit
+    /// of it, and each point's colour: its place along PCA's first axis, in [0, 1].
     points: Vec<f32>,
     pca: Pca,
+    shade: Vec<f32>,
     kind: Kind,
     seed: u64,
     running: bool,
@@ -67,6 +70,8 @@ pub fn active() -> bool {
     CLOUD.with(|c| c.borrow().is_some())
 }
 
+/// A fresh model on the cloud of `seed`, on `kind` (the CPU where no GPU is to be had), the
+/// cloud, and the backend it got.
 fn build(kind: Kind, gpu: &Option<GpuContext>, seed: u64) -> Result<(Trainer<Box<dyn Backend>>, Vec<f32>, Kind), String> {
     let be = engine::make_backend(kind, gpu);
     let kind = if be.name().starts_with("CPU") { Kind::Cpu } else { Kind::Gpu };
@@ -74,17 +79,26 @@ fn build(kind: Kind, gpu: &Option<GpuContext>, seed: u64) -> Result<(Trainer<Box
     Ok((t, points, kind))
 }
 
+/// Each point's place along PCA's first axis, scaled to [0, 1].
+fn shades(pca: &Pca, points: &[f32]) -> Vec<f32> {
+    let first: Vec<f32> = pca.project(points).chunks(2).map(|p| p[0]).collect();
+    let (lo, hi) = first.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+    first.iter().map(|v| (v - lo) / (hi - lo).max(1e-6)).collect()
+}
+
 /// Shows the cloud with a fresh model on the page's backend (the MNIST model is kept as
 /// it was, paused, for when another preset is chosen).
 pub fn activate(ui: Ui, kind: Kind, gpu: &Option<GpuContext>, seed: u64) -> Result<(), String> {
     let (trainer, points, kind) = build(kind, gpu, seed)?;
     let pca = Pca::fit(&points, DIM, 2)?;
+    let shade = shades(&pca, &points);
     let generation = with_cloud(|c| c.generation + 1).unwrap_or(0);
     CLOUD.with(|c| {
         *c.borrow_mut() = Some(Cloud {
             trainer,
             points,
             pca,
+            shade,
             kind,
             seed,
             running: false,
@@ -125,9 +139,9 @@ fn begin_read(c: &mut Cloud) -> (ReadFuture, u64, u64) {
     (f, t.step, c.generation)
 }
 
-/// Reads the parameters back and redraws.
-async fn refresh(ui: Ui) {
-    let Some((f, step, generation)) = with_cloud(begin_read) else { return };
+/// Awaits a read-back from [`begin_read`] and draws it (unless the model changed
+/// meanwhile); false if the device failed (training then continues on the CPU).
+async fn draw_read(ui: Ui, (f, step, generation): (ReadFuture, u64, u64)) -> bool {
     match f.await {
         Ok(p) => {
             with_cloud(|c| {
@@ -136,8 +150,19 @@ async fn refresh(ui: Ui) {
                     c.draw(ui);
                 }
             });
+            true
         }
-        Err(why) => lost(ui, why),
+        Err(why) => {
+            lost(ui, why);
+            false
+        }
+    }
+}
+
+/// Reads the parameters back and redraws.
+async fn refresh(ui: Ui) {
+    if let Some(read) = with_cloud(begin_read) {
+        draw_read(ui, read).await;
     }
 }
 
@@ -146,9 +171,8 @@ fn lost(ui: Ui, why: String) {
     let moved = with_cloud(|c| -> Result<(), String> {
         c.running = false;
         c.generation += 1;
-        let (t, points, kind) = build(Kind::Cpu, &None, c.seed)?;
+        let (t, _, kind) = build(Kind::Cpu, &None, c.seed)?;
         c.trainer = t;
-        c.points = points;
         c.kind = kind;
         if let Some((p, step)) = &c.params {
             c.trainer.model.load_params(&mut c.trainer.be, p)?;
@@ -179,17 +203,9 @@ async fn run(ui: Ui, generation: u64) {
             Some(begin_read(c))
         })
         .flatten();
-        let Some((f, step, g)) = read else { break };
-        match f.await {
-            Ok(p) => {
-                with_cloud(|c| {
-                    if c.generation == g {
-                        c.params = Some((p, step));
-                        c.draw(ui);
-                    }
-                });
-            }
-            Err(why) => return lost(ui, why),
+        let Some(read) = read else { break };
+        if !draw_read(ui, read).await {
+            return;
         }
         let left = FRAME_MS - (now_ms() - t0);
         if left > 1.0 {
@@ -232,11 +248,10 @@ pub fn step(ui: Ui) {
 /// A fresh model (same seed: the same start), on the same backend.
 pub fn reset(ui: Ui, gpu: &Option<GpuContext>) {
     let r = with_cloud(|c| -> Result<(), String> {
-        let (t, points, kind) = build(c.kind, gpu, c.seed)?;
+        let (t, _, kind) = build(c.kind, gpu, c.seed)?;
         c.running = false;
         c.generation += 1;
         c.trainer = t;
-        c.points = points;
         c.kind = kind;
         c.history.clear();
         c.params = None;
@@ -245,9 +260,7 @@ pub fn reset(ui: Ui, gpu: &Option<GpuContext>) {
     if let Some(Err(e)) = r {
         ui.error.set(Some(format!("Could not rebuild the cloud's model: {e}")));
     }
-    ui.train_loss.set(None);
-    ui.test_loss.set(None);
-    ui.samples_per_s.set(None);
+    ui.clear_losses();
     ui.state.set("ready".into());
     publish(ui);
     wasm_bindgen_futures::spawn_local(refresh(ui));
@@ -285,11 +298,10 @@ pub async fn switch_backend(ui: Ui, kind: Kind, gpu: Option<GpuContext>) {
         Err(why) => return lost(ui, why),
     };
     let r = with_cloud(|c| -> Result<(), String> {
-        let (mut t, points, new_kind) = build(kind, &gpu, c.seed)?;
+        let (mut t, _, new_kind) = build(kind, &gpu, c.seed)?;
         t.model.load_state(&mut t.be, &params, &state)?;
         t.step = c.trainer.step;
         c.trainer = t;
-        c.points = points;
         c.kind = new_kind;
         Ok(())
     });
@@ -336,8 +348,7 @@ impl Cloud {
     fn draw(&mut self, ui: Ui) {
         let Some((params, step)) = &self.params else { return };
         let cfg = &self.trainer.model.cfg;
-        let (codes, recon) = cloud::codes_and_reconstructions(params, &self.points, cfg);
-        let Ok((_, cmp)) = cloud::compare(params, &self.points, cfg) else { return };
+        let (codes, recon, cmp) = cloud::compare_with(&self.pca, params, &self.points, cfg);
         if self.history.last().is_none_or(|&(s, _)| s < *step) {
             self.history.push((*step, cmp.model_mse));
         }
@@ -353,12 +364,8 @@ impl Cloud {
         ui.train_loss.set(Some(cmp.model_mse));
         ui.test_loss.set(None);
         ui.cloud.set(Some(summary(&cmp)));
-        // Colours by position along PCA's first axis.
-        let first = self.pca.project(&self.points);
-        let (lo, hi) = first.chunks(2).fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), p| (a.min(p[0]), b.max(p[0])));
-        let shade: Vec<f32> = first.chunks(2).map(|p| (p[0] - lo) / (hi - lo).max(1e-6)).collect();
-        self.draw_cloud(&recon, &shade);
-        draw_codes(&codes, &shade);
+        self.draw_cloud(&recon);
+        draw_codes(&codes, &self.shade);
         chart::draw("loss-chart", &self.history, &[], Some((cmp.pca_mse, "PCA")));
     }
 
@@ -371,7 +378,7 @@ impl Cloud {
         (w / 2.0 + scale * x1, h / 2.0 - scale * y2, z2)
     }
 
-    fn draw_cloud(&self, recon: &[f32], shade: &[f32]) {
+    fn draw_cloud(&self, recon: &[f32]) {
         let Some(c) = dom::canvas("cloud3d") else { return };
         let Some(ctx) = dom::ctx2d(&c) else { return };
         let (w, h) = (c.width() as f64, c.height() as f64);
@@ -424,7 +431,7 @@ impl Cloud {
             ctx.move_to(px, py);
             ctx.line_to(rx, ry);
             ctx.stroke();
-            ctx.set_fill_style_str(&colour(shade[i]));
+            ctx.set_fill_style_str(&colour(self.shade[i]));
             ctx.begin_path();
             let _ = ctx.arc(px, py, 3.5, 0.0, std::f64::consts::TAU);
             ctx.fill();
