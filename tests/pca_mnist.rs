@@ -6,7 +6,7 @@ use aeplay::core::pca::Pca;
 
 #[test]
 fn fifty_components_give_the_known_test_loss() {
-    let data = common::mnist();
+    let data = common::official_mnist("fifty_components_give_the_known_test_loss");
     let pca = Pca::fit_dataset(&data.train, 50).unwrap();
     assert_eq!((pca.dim, pca.k, pca.samples), (784, 50, 60_000));
     let test = pca.half_sse_loss_dataset(&data.test);

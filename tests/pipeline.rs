@@ -195,7 +195,7 @@ fn a_trainer_on_a_subset_never_touches_the_other_rows() {
 // pre-trained 0.879 / 0.883 / 0.885 vs random 0.810 / 0.851 / 0.839 for seeds 1–3. (With
 // Géron's ELU + Adam set-up pre-training did not win at N = 1,000: 0.868 vs 0.879.)
 fn pretrained_classifier_beats_random_init_with_1000_labels() {
-    let data = common::mnist();
+    let data = common::official_mnist("pretrained_classifier_beats_random_init_with_1000_labels");
     let mut r = recipe("pretrain_classifier").unwrap();
     r.set_supervised_epochs(8).unwrap();
     let mut p = Pipeline::new(CpuBackend::new(), &r, &data, 1).unwrap();
@@ -234,7 +234,8 @@ fn tiny_recipes<B: Backend>(mut make: impl FnMut() -> B) -> Vec<Summary> {
 fn every_recipe_runs_shrunk_on_the_cpu_and_the_gpu() {
     let cpu = tiny_recipes(CpuBackend::new);
     assert!(cpu[0].test_loss.unwrap().is_finite() && cpu[1].test_error.is_some(), "{cpu:?}");
-    if common::gpu().is_none() {
+    if let Err(why) = common::gpu() {
+        common::report_skip("pipeline::every_recipe_runs_shrunk_on_the_cpu_and_the_gpu (GPU half)", &why);
         return;
     }
     let g = tiny_recipes(|| common::gpu().expect("the GPU was there a moment ago"));

@@ -360,6 +360,7 @@ impl Cloud {
             }
         }
         ui.step.set(*step);
+        ui.readout_step.set(*step);
         ui.epoch.set(*step as f64);
         ui.train_loss.set(Some(cmp.model_mse));
         ui.test_loss.set(None);

@@ -429,6 +429,7 @@ impl Engine {
         self.last_readout_ms = now;
         self.last_readout_step = r.step;
         ui.step.set(r.step);
+        ui.readout_step.set(r.step);
         ui.epoch.set(r.epoch);
         let first = self.trainer.model.layout.dense[0];
         if r.params.len() >= first.w + first.w_len() && first.fan_in == 784 {

@@ -6,7 +6,6 @@
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::core::config::describe;
 use crate::core::urlstate::Setup;
 
 use super::urlsync::Page;
@@ -177,7 +176,7 @@ pub fn Gallery(ui: Ui) -> impl IntoView {
             <h2>"Presets gallery"</h2>
             <div class="cards">
                 {super::page_presets().into_iter().chain(crate::train::pipeline::RECIPE_NAMES.iter().copied()).map(|name| {
-                    let (title, source, what) = describe(name).or_else(|| super::recipe::describe(name)).unwrap_or((name, "", ""));
+                    let (title, source, what) = crate::core::catalogue::find(name).map_or((name, "", ""), |e| (e.title, e.source, e.what));
                     let phases = super::recipe::page_recipe(name).map(|(_, note)| note);
                     let current = move || ui.preset.get() == name;
                     view! {

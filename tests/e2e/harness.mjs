@@ -7,7 +7,9 @@
 //   playwright-core, each with a fresh temporary user-data-dir; the WebGPU variant adds the
 //   SwiftShader flags under which navigator.gpu.requestAdapter() returns a (CPU-emulated) adapter.
 // - appTest(): node:test wrapper that opens the app in a new browser + page per test, collects
-//   console errors, page errors and failed requests, and prints them when the test fails.
+//   console errors, page errors and failed requests, and prints them when the test fails. A test
+//   FAILS on any uncaught page error or console error unless it matches the test's explicit
+//   `allowErrors` list (regular expressions for the errors a test provokes on purpose).
 // - helpers for the page's DOM contract: data-state on #app, numbers in #step-count etc.,
 //   canvas pixel statistics.
 
@@ -197,6 +199,21 @@ export function collectLogs(page) {
   return logs;
 }
 
+/**
+ * Throws unless every uncaught page error and console error matches one of `allow` (regular
+ * expressions). Warnings are not errors. A wasm panic is a page error (and a console error from
+ * the panic hook), so it fails every test that does not expect it.
+ */
+export function assertNoUnexpectedErrors(logs, allow = []) {
+  const unexpected = [
+    ...logs.pageErrors.map((e) => `page error: ${e}`),
+    ...logs.console.filter((m) => m.startsWith('[error]')).map((m) => `console: ${m}`),
+  ].filter((m) => !allow.some((re) => re.test(m)));
+  if (unexpected.length) {
+    throw new Error(`unexpected errors in the page (${unexpected.length}):\n${unexpected.join('\n')}`);
+  }
+}
+
 export function formatLogs(logs) {
   const part = (title, list) => `--- ${title} (${list.length}) ---\n${list.join('\n') || '(none)'}`;
   return [
@@ -266,11 +283,12 @@ export async function openApp({ webgpu = false, route, args, contextOptions } = 
  * contextOptions }.
  */
 export function appTest(name, opts, fn) {
-  const { timeout = 180_000, ...appOpts } = opts;
+  const { timeout = 180_000, allowErrors = [], ...appOpts } = opts;
   test(name, { timeout }, async () => {
     const app = await openApp(appOpts);
     try {
       await fn(app);
+      assertNoUnexpectedErrors(app.logs, allowErrors);
     } catch (e) {
       let snapshot = '';
       try {
@@ -397,6 +415,56 @@ export function canvasStats(page, selector) {
     const dominant = Math.max(...counts.values()) / px.length;
     return { width: c.width, height: c.height, colors: counts.size, dominant, hash };
   }, selector);
+}
+
+/**
+ * The pixels of a canvas as grey levels 0..255 ((r+g+b)/3), with a colour count: { width, height,
+ * gray: number[], count(rgb: '#rrggbb') } where count gives how many pixels have that colour
+ * (within ±24 per channel, for anti-aliasing). Copied through a 2D canvas like canvasStats.
+ */
+export async function canvasPixels(page, selector) {
+  const { width, height, rgba } = await page.evaluate((sel) => {
+    const c = document.querySelector(sel);
+    if (!(c instanceof HTMLCanvasElement)) throw new Error(`${sel} is not a <canvas>`);
+    const copy = document.createElement('canvas');
+    copy.width = c.width;
+    copy.height = c.height;
+    const ctx = copy.getContext('2d');
+    ctx.drawImage(c, 0, 0);
+    return { width: c.width, height: c.height, rgba: Array.from(ctx.getImageData(0, 0, c.width, c.height).data) };
+  }, selector);
+  const gray = [];
+  for (let i = 0; i < rgba.length; i += 4) gray.push((rgba[i] + rgba[i + 1] + rgba[i + 2]) / 3);
+  const count = (hex) => {
+    const want = [1, 3, 5].map((k) => parseInt(hex.slice(k, k + 2), 16));
+    let n = 0;
+    for (let i = 0; i < rgba.length; i += 4) {
+      if (want.every((w, j) => Math.abs(rgba[i + j] - w) <= 24)) n++;
+    }
+    return n;
+  };
+  return { width, height, gray, count };
+}
+
+/** The grey levels of a rectangle of a canvasPixels() image, row by row. */
+export function crop(img, x, y, w, h) {
+  const out = [];
+  for (let r = y; r < y + h; r++) for (let c = x; c < x + w; c++) out.push(img.gray[r * img.width + c]);
+  return out;
+}
+
+/** Pearson correlation of two equally long arrays (0 when either is constant). */
+export function correlation(a, b) {
+  const n = a.length;
+  const ma = a.reduce((s, v) => s + v, 0) / n;
+  const mb = b.reduce((s, v) => s + v, 0) / n;
+  let sab = 0, saa = 0, sbb = 0;
+  for (let i = 0; i < n; i++) {
+    sab += (a[i] - ma) * (b[i] - mb);
+    saa += (a[i] - ma) ** 2;
+    sbb += (b[i] - mb) ** 2;
+  }
+  return saa > 0 && sbb > 0 ? sab / Math.sqrt(saa * sbb) : 0;
 }
 
 /** Draws a polyline (points in 0..1 of the element's box) with the mouse: down, moves, up. */

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import {
   appTest, waitForState, readSteps, readNumber, poll, canvasStats, pageSnapshot, drawStroke,
+  canvasPixels, crop, correlation,
 } from './harness.mjs';
 
 const READY_TIMEOUT = 120_000;
@@ -70,13 +71,28 @@ appTest('canvases #recon, #loss-chart and #pad-out are drawn after some training
   // The pad's outputs show the drawn digit (an empty pad gives empty outputs): draw a "7"
   // while training runs.
   await drawStroke(page, '#pad', [[0.25, 0.22], [0.75, 0.22], [0.45, 0.82]]);
-  for (const sel of ['#recon', '#loss-chart', '#pad-out']) {
-    const st = await poll(async () => {
-      const s = await canvasStats(page, sel);
-      return s.colors > 1 ? s : null;
-    }, { timeout: 20_000, message: async () => `${sel} to be drawn (stats: ${JSON.stringify(await canvasStats(page, sel))})` });
-    assert.ok(st.width > 0 && st.height > 0, `${sel} has size 0`);
-  }
+  // Each canvas shows what it says. #recon: ten clean test digits, the same corrupted, and the
+  // model's reconstructions, which after 200 steps look like the clean digits.
+  const recon = await poll(async () => {
+    const img = await canvasPixels(page, '#recon');
+    const row = (r) => crop(img, 0, r * 28, 280, 28);
+    const [clean, noisy, out] = [row(0), row(1), row(2)];
+    const c = { clean: correlation(clean, out), noisy: correlation(clean, noisy), inked: clean.filter((v) => v > 128).length };
+    return c.clean > 0.6 ? c : null;
+  }, { timeout: 20_000, message: async () => `#recon's reconstructions to resemble its clean digits` });
+  assert.ok(recon.inked > 300, `#recon's first row holds digits (${recon.inked} inked pixels)`);
+  assert.ok(recon.noisy < 0.999, `#recon's corrupted row differs from the clean one (correlation ${recon.noisy})`);
+  // #loss-chart: a line in the train colour (src/ui/chart.rs TRAIN_COLOUR).
+  const chart = await canvasPixels(page, '#loss-chart');
+  assert.ok(chart.count('#2563eb') > 50, `#loss-chart has a train-loss line (${chart.count('#2563eb')} pixels of its colour)`);
+  // #pad-out: the model's output for the drawn 7 resembles the model input it was given.
+  const pad = await poll(async () => {
+    const input = (await canvasPixels(page, '#pad-input')).gray;
+    const out = (await canvasPixels(page, '#pad-out')).gray;
+    const c = correlation(input, out);
+    return input.some((v) => v > 128) && c > 0.4 ? c : null;
+  }, { timeout: 20_000, message: () => '#pad-out to resemble #pad-input' });
+  console.log(`recon correlation ${recon.clean.toFixed(3)}, pad ${pad.toFixed(3)}`);
   assert.deepEqual(logs.pageErrors, [], 'uncaught page errors');
 });
 
