@@ -409,19 +409,9 @@ impl ModelConfig {
     }
 }
 
-/// Names of every preset, in the order the UI lists them.
-pub const PRESET_NAMES: &[&str] = &[
-    "dae_vincent",
-    "tied_ae",
-    "linear_50",
-    "stacked_elu",
-    "relu_ae_adam",
-    "dae_gaussian",
-    "dae_salt_pepper",
-    "dae_dropout",
-    "sparse_kl",
-    "vae_20",
-];
+/// Names of every preset (the catalogue's single models, `core::catalogue`), in the order
+/// the UI lists them.
+pub const PRESET_NAMES: &[&str] = &super::catalogue::MODELS;
 
 /// The presets from `docs/workloads.md` (see the README).
 pub fn preset(name: &str) -> Option<ModelConfig> {
@@ -571,71 +561,10 @@ pub fn preset(name: &str) -> Option<ModelConfig> {
     }
 }
 
-/// What a preset is, for the page: (title, source, what it shows).
-pub fn describe(name: &str) -> Option<(&'static str, &'static str, &'static str)> {
-    Some(match name {
-        "dae_vincent" => (
-            "Denoising autoencoder",
-            "Vincent et al. 2008 (Theano dA tutorial)",
-            "784→500→784 sigmoid, cross-entropy, masking noise, SGD: learns stroke detectors by filling in destroyed pixels.",
-        ),
-        "tied_ae" => (
-            "Tied-weights autoencoder",
-            "Theano dA tutorial, no corruption",
-            "The decoder is the encoder transposed: half the parameters, the same reconstructions.",
-        ),
-        "linear_50" => (
-            "Linear autoencoder vs PCA",
-            "mlpractical lab (Edinburgh), exercise 1",
-            "Affine 784→50→784 with squared error: the optimum is PCA with 50 components (test loss 4.502); watch SGD approach it.",
-        ),
-        "stacked_elu" => (
-            "Stacked autoencoder",
-            "Géron, Hands-on ML ch. 15",
-            "784→300→150→300→784 ELU trained end to end with Adam and L2.",
-        ),
-        "relu_ae_adam" => (
-            "Non-linear autoencoder",
-            "mlpractical lab, exercise 2",
-            "The linear model's shape with a ReLU code and sigmoid output: same parameters, lower loss.",
-        ),
-        "dae_gaussian" => (
-            "Denoising: Gaussian noise",
-            "Géron, Hands-on ML ch. 15",
-            "The stacked network with tied weights reconstructing clean digits from x + N(0, σ²).",
-        ),
-        "dae_salt_pepper" => (
-            "Denoising: salt and pepper",
-            "mlpractical lab, exercise 3",
-            "20 % of the pixels set to black or white at random; the model restores them.",
-        ),
-        "dae_dropout" => (
-            "Denoising: input dropout",
-            "Géron, Hands-on ML ch. 15",
-            "30 % of the input pixels dropped (the rest scaled up) during training.",
-        ),
-        "sparse_kl" => (
-            "Sparse autoencoder",
-            "Ng's sparse autoencoder via Géron ch. 15",
-            "1000 sigmoid units, penalised towards a mean activation of 0.1 (KL): an overcomplete code that stays sparse.",
-        ),
-        "vae_20" => (
-            "Variational autoencoder",
-            "Kingma & Welling 2014 via Géron ch. 15",
-            "A 20-D Gaussian code with a KL pull towards N(0, I): decode random codes to generate new digits.",
-        ),
-        "linear_3d_pca" => (
-            "Linear autoencoder on a 3-D cloud",
-            "Géron, Hands-on ML ch. 15",
-            "200 points near a plane; a linear 3→2→3 autoencoder trained with MSE lands in PCA's plane, and its 2-D codes unroll the cloud.",
-        ),
-        _ => return None,
-    })
-}
 
 /// One line listing the presets, for error messages.
 pub fn preset_list() -> String {
-    PRESET_NAMES.join(", ")
+    super::catalogue::list(super::catalogue::Kind::Model)
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Plain-Rust core: configuration, parameter layout, scalar reference ops and model.
 //! Nothing here uses a GPU or SIMD; every backend is checked against this module.
 
+pub mod catalogue;
 pub mod config;
 pub mod layout;
 pub mod ops;

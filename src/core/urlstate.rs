@@ -43,7 +43,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::config::{preset, preset_list, Activation, Init, ModelConfig, NoiseKind, Optimizer, MAX_BATCH, MAX_WIDTH, PRESET_NAMES};
-use crate::train::pipeline::RECIPE_NAMES;
+use super::catalogue::RECIPES as RECIPE_NAMES;
 
 /// The preset a URL without (or with an unknown) `preset` starts from.
 pub const DEFAULT_PRESET: &str = "dae_vincent";
@@ -97,7 +97,7 @@ pub struct Setup {
 }
 
 /// Page set-ups named like presets that are not MNIST models: `linear_3d_pca`, the 3-D cloud.
-pub const SCENES: &[&str] = &[crate::train::cloud::NAME];
+pub const SCENES: &[&str] = &super::catalogue::SCENES;
 
 /// Keys that still apply with a scene (the others describe an MNIST model).
 const PAGE_KEYS: &[&str] = &["seed", "backend", "panels", "lecture", "hide"];
