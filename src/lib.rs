@@ -12,8 +12,12 @@
 //!   the trait.
 //! - [`io`]: saved models (safetensors with the model description as metadata) and the
 //!   PyTorch export.
-//! - `ui` (wasm only): the Leptos page.
+//! - [`app`]: the page's engine as a library: commands in, frames out (the controller and
+//!   its sessions), tested natively.
+//! - `ui` (wasm only): the Leptos page; `worker` (wasm only): the Web Worker that runs the
+//!   controller.
 
+pub mod app;
 pub mod backend;
 pub mod core;
 pub mod data;

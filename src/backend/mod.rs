@@ -16,6 +16,20 @@ use crate::core::{Activation, LossKind, NoiseKind};
 /// A pending read-back: resolves to the values, or to a device error.
 pub type ReadFuture = Pin<Box<dyn Future<Output = Result<Vec<f32>, String>>>>;
 
+/// Runs a future to completion by polling it: for work whose reads are ready at once (the
+/// CPU backend) or complete by polling the device (the native GPU backend), as in the CLI
+/// and the native tests. A browser's GPU never completes this way: await there instead.
+pub fn block_on<F: Future>(f: F) -> F::Output {
+    use std::task::{Context, Poll, Waker};
+    let mut f = std::pin::pin!(f);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(r) = f.as_mut().poll(&mut cx) {
+            return r;
+        }
+    }
+}
+
 /// A device buffer of f32, owned by the backend that made it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Buf(pub u32);

@@ -8,7 +8,7 @@
 //! Adding one is a row here plus its builder (a preset, a recipe or a scene).
 
 /// What an entry trains.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Kind {
     Model,
     Recipe,

@@ -43,7 +43,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::config::{preset, preset_list, Activation, Init, ModelConfig, NoiseKind, Optimizer, MAX_BATCH, MAX_WIDTH, PRESET_NAMES};
-use super::catalogue::RECIPES as RECIPE_NAMES;
+/// The multi-phase recipes (the catalogue's).
+const RECIPE_NAMES: &[&str] = &super::catalogue::RECIPES;
 
 /// The preset a URL without (or with an unknown) `preset` starts from.
 pub const DEFAULT_PRESET: &str = "dae_vincent";
@@ -56,7 +57,7 @@ const MAX_NAMES: usize = 32;
 const MAX_NAME_LEN: usize = 32;
 
 /// Which backend the page trains on.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub enum BackendChoice {
     /// The GPU where the browser offers WebGPU, else the CPU.
     #[default]
@@ -76,7 +77,7 @@ impl BackendChoice {
 }
 
 /// Everything the URL holds.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct Setup {
     pub config: ModelConfig,
     pub seed: u64,

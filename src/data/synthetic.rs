@@ -87,3 +87,26 @@ mod tests {
         assert_eq!(cloud_3d(1, 1), vec![0.0; 3]);
     }
 }
+
+/// A small MNIST-shaped data set for tests of the page's machinery (no files needed):
+/// 28×28 digits made of a label-dependent vertical and horizontal stroke with a little
+/// deterministic noise, labels cycling 0–9; `train` and `test` images.
+pub fn tiny_mnist(train: usize, test: usize) -> crate::data::Mnist {
+    use crate::data::mnist::Dataset;
+    let set = |items: usize, salt: usize| {
+        let mut pixels = vec![0u8; items * 784];
+        for (i, img) in pixels.chunks_mut(784).enumerate() {
+            let label = i % 10;
+            let col = 5 + 2 * label;
+            let row = 6 + label;
+            for (p, px) in img.iter_mut().enumerate() {
+                let (r, c) = (p / 28, p % 28);
+                let stroke = (c.abs_diff(col) <= 1 && (4..24).contains(&r)) || (r.abs_diff(row) <= 1 && (6..22).contains(&c) && label % 2 == 1);
+                let noise = ((p * 31 + i * 17 + salt) % 23) as u8;
+                *px = if stroke { 255 - noise } else { noise / 4 };
+            }
+        }
+        Dataset { items, rows: 28, cols: 28, pixels, labels: (0..items).map(|i| (i % 10) as u8).collect() }
+    };
+    crate::data::Mnist { train: set(train, 0), test: set(test, 5) }
+}

@@ -1,0 +1,489 @@
+//! The controller: owns the device, the data, the pad and one session, and runs the training
+//! loop (slices sized to the backend, frames on a schedule, the GPU's steps per slice adapted
+//! to its speed, a lost device replaced). One owner drives it, one call at a time:
+//! [`Controller::handle`] for each command, then [`Controller::tick`] while
+//! [`Controller::busy`]. In the browser that owner is a Web Worker's message loop; natively,
+//! a test. Nothing here touches the DOM.
+
+use crate::backend::cpu::CpuBackend;
+use crate::backend::gpu::{GpuBackend, GpuContext};
+use crate::core::catalogue;
+use crate::core::config::MAX_BATCH;
+use crate::core::urlstate::{BackendChoice, Setup, MAX_LR};
+use crate::data::Mnist;
+use crate::io::saved::{from_safetensors, to_safetensors};
+
+use super::clock::{now_ms, sleep_ms};
+use super::pictures::grid_digits;
+use super::protocol::{BackendKind, Command, Event, RunPhase, Status};
+use super::session::{self, model::ModelSession, AnyBackend, Budget, Due, FrameCtx, Session};
+
+/// Longest stretch of CPU training in one slice.
+pub const SLICE_MS: f64 = 14.0;
+/// Device time one GPU slice aims for.
+pub const GPU_SLICE_MS: f64 = 40.0;
+/// Most steps one GPU slice records.
+pub const MAX_GPU_STEPS: usize = 256;
+/// How often a frame is made while training.
+pub const FRAME_MS: f64 = 300.0;
+/// How often the pictures that need forward passes over many digits are refreshed while
+/// training.
+pub const PICTURES_MS: f64 = 2000.0;
+
+/// Where a GPU may come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Devices {
+    /// Ask for one (WebGPU in the browser, Vulkan natively).
+    Any,
+    /// The CPU only (the browser has no WebGPU, or a test wants the CPU).
+    CpuOnly,
+}
+
+/// A frame wanted before the next slice (after a command), and whether with the pictures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Wanted {
+    pictures: bool,
+}
+
+pub struct Controller {
+    data: Mnist,
+    grid: Vec<f32>,
+    setup: Setup,
+    devices: Devices,
+    gpu: Option<GpuContext>,
+    kind: BackendKind,
+    session: Box<dyn Session>,
+    phase: RunPhase,
+    pad: Option<Vec<f32>>,
+    pad_noise: u32,
+    gpu_steps: usize,
+    last_frame_ms: f64,
+    last_pictures_ms: f64,
+    wanted: Option<Wanted>,
+    /// The session has work beside training (a PCA fit).
+    background: bool,
+}
+
+fn make_backend(kind: BackendKind, gpu: &Option<GpuContext>) -> AnyBackend {
+    match (kind, gpu) {
+        (BackendKind::Gpu, Some(ctx)) => Box::new(GpuBackend::new(ctx.clone())),
+        _ => Box::new(CpuBackend::new()),
+    }
+}
+
+impl Controller {
+    /// Acquires a GPU if one is asked for and to be had, and builds the set-up's session
+    /// (on the CPU when the GPU cannot hold it). Returns the first events for the page.
+    pub async fn new(data: Mnist, setup: Setup, devices: Devices) -> Result<(Controller, Vec<Event>), String> {
+        let mut events = Vec::new();
+        let want_gpu = setup.backend != BackendChoice::Cpu && devices == Devices::Any;
+        let gpu = if want_gpu {
+            match GpuContext::new().await {
+                Ok(ctx) => Some(ctx),
+                Err(e) => {
+                    events.push(Event::Note(format!("WebGPU is not available here ({e}), so training runs on the CPU (WebAssembly SIMD).")));
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let id = setup.scene.clone().or_else(|| setup.recipe.clone()).unwrap_or_else(|| setup.config.name.clone());
+        let mut kind = if gpu.is_some() { BackendKind::Gpu } else { BackendKind::Cpu };
+        let session = match session::build(&setup, &id, make_backend(kind, &gpu), &data) {
+            Ok(s) => s,
+            Err(e) if kind == BackendKind::Gpu => {
+                events.push(Event::Note(format!("{e}. Training runs on the CPU instead.")));
+                kind = BackendKind::Cpu;
+                session::build(&setup, &id, make_backend(kind, &None), &data)?
+            }
+            Err(e) => return Err(e),
+        };
+        let grid = grid_digits(&data);
+        let mut c = Controller {
+            data,
+            grid,
+            setup,
+            devices,
+            gpu,
+            kind,
+            session,
+            phase: RunPhase::Ready,
+            pad: None,
+            pad_noise: 0,
+            gpu_steps: 1,
+            last_frame_ms: now_ms(),
+            last_pictures_ms: f64::NEG_INFINITY,
+            wanted: Some(Wanted { pictures: true }),
+            background: false,
+        };
+        c.background = true;
+        events.push(Event::Status(c.status()));
+        Ok((c, events))
+    }
+
+    /// The controller's state as the page shows it.
+    pub fn status(&mut self) -> Status {
+        Status {
+            phase: self.phase,
+            backend: self.kind,
+            backend_label: self.session.backend().name(),
+            gpu_available: self.gpu.is_some(),
+            session: self.session.info(),
+        }
+    }
+
+    pub fn phase(&self) -> RunPhase {
+        self.phase
+    }
+
+    pub fn backend_kind(&self) -> BackendKind {
+        self.kind
+    }
+
+    /// The data the controller trains on.
+    pub fn data(&self) -> &Mnist {
+        &self.data
+    }
+
+    /// Whether [`Self::tick`] has something to do.
+    pub fn busy(&self) -> bool {
+        self.phase == RunPhase::Training || self.wanted.is_some() || self.background
+    }
+
+    /// How long the owner should wait before the next tick (a paced scene), if at all.
+    pub fn pause_hint(&self) -> Option<f64> {
+        if self.phase != RunPhase::Training {
+            return None;
+        }
+        self.session.pacing_ms().map(|p| (p - (now_ms() - self.last_frame_ms)).max(0.0))
+    }
+
+    fn backend(&self) -> AnyBackend {
+        make_backend(self.kind, &self.gpu)
+    }
+
+    fn want_frame(&mut self, pictures: bool) {
+        let p = self.wanted.is_some_and(|w| w.pictures) || pictures;
+        self.wanted = Some(Wanted { pictures: p });
+    }
+
+    /// A new session in place of the current one (the current stays if it cannot be built).
+    fn replace_session(&mut self, id: &str) -> Result<(), String> {
+        let setup = Setup { seed: self.setup.seed, cap: self.setup.cap, ..Setup::new(crate::core::config::preset(id).unwrap_or_else(|| self.setup.config.clone())) };
+        let s = session::build(&setup, id, self.backend(), &self.data)?;
+        self.session = s;
+        self.background = true;
+        Ok(())
+    }
+
+    /// Carries out a command. Frames it makes due come from the next [`Self::tick`] (a
+    /// stroke on the pad sends many commands; they fold into one frame).
+    pub async fn handle(&mut self, cmd: Command) -> Vec<Event> {
+        let mut ev = Vec::new();
+        match cmd {
+            Command::Train => {
+                if self.session.finished() {
+                    if let Err(e) = self.session.reset(self.backend(), &self.data) {
+                        ev.push(Event::Error(e));
+                        return ev;
+                    }
+                }
+                if self.phase != RunPhase::Training {
+                    self.phase = RunPhase::Training;
+                    self.last_frame_ms = now_ms();
+                    ev.push(Event::Status(self.status()));
+                }
+            }
+            Command::Pause => {
+                if self.phase == RunPhase::Training {
+                    self.phase = RunPhase::Paused;
+                    ev.push(Event::Status(self.status()));
+                }
+                self.want_frame(true);
+            }
+            Command::Step => {
+                if self.phase != RunPhase::Training && !self.session.finished() {
+                    if self.session.slice(Budget::Steps(1)) == Due::Advance {
+                        if let Err(e) = self.session.advance().await {
+                            ev.push(Event::Error(e));
+                        }
+                    }
+                    if self.phase == RunPhase::Ready {
+                        self.phase = RunPhase::Paused;
+                        ev.push(Event::Status(self.status()));
+                    }
+                    self.want_frame(true);
+                }
+            }
+            Command::Reset => {
+                match self.session.reset(self.backend(), &self.data) {
+                    Ok(()) => self.phase = RunPhase::Ready,
+                    Err(e) => ev.push(Event::Error(format!("Could not start over: {e}"))),
+                }
+                ev.push(Event::Status(self.status()));
+                self.want_frame(true);
+            }
+            Command::SetPreset(id) => {
+                match self.replace_session(&id) {
+                    Ok(()) => {
+                        self.phase = RunPhase::Ready;
+                        if catalogue::kind(&id) == Some(catalogue::Kind::Recipe) {
+                            self.setup.recipe = Some(id);
+                        }
+                    }
+                    Err(e) => ev.push(Event::Error(format!("Could not build {}: {e}", catalogue::title(&id)))),
+                }
+                ev.push(Event::Status(self.status()));
+                self.want_frame(true);
+            }
+            Command::SetLearningRate(lr) => {
+                if !(lr.is_finite() && lr > 0.0 && lr <= MAX_LR) {
+                    ev.push(Event::Error(format!("The learning rate must be a number above 0 and at most {MAX_LR}; it stays as it was.")));
+                } else if let Err(e) = self.session.set_learning_rate(lr) {
+                    ev.push(Event::Error(e));
+                }
+                ev.push(Event::Status(self.status()));
+            }
+            Command::SetBatch(b) => {
+                if b == 0 || b > MAX_BATCH {
+                    ev.push(Event::Error(format!("The batch size must be a whole number from 1 to {MAX_BATCH}; it stays as it was.")));
+                } else {
+                    let be = self.backend();
+                    if let Err(e) = self.session.set_batch(b, be, &self.data).await {
+                        ev.push(Event::Error(e));
+                    }
+                }
+                ev.push(Event::Status(self.status()));
+                self.want_frame(false);
+            }
+            Command::SetNoise(n) => {
+                if let Err(e) = self.session.set_noise(n) {
+                    ev.push(Event::Error(e));
+                }
+                ev.push(Event::Status(self.status()));
+                self.want_frame(false);
+            }
+            Command::SetBackend(k) => ev.extend(self.switch_backend(k).await),
+            Command::SetCap(cap) => {
+                self.setup.cap = cap;
+                let be = self.backend();
+                match self.session.set_cap(cap, be, &self.data) {
+                    Ok(()) => self.phase = RunPhase::Ready,
+                    Err(e) => ev.push(Event::Error(e)),
+                }
+                ev.push(Event::Status(self.status()));
+                self.want_frame(true);
+            }
+            Command::PadInk(img) => {
+                self.pad = img.filter(|v| v.len() == 784 && v.iter().any(|&p| p > 0.0));
+                self.session.pad_changed();
+                self.want_frame(true);
+            }
+            Command::NewNoise => {
+                self.pad_noise = self.pad_noise.wrapping_add(0x9E37_79B9);
+                self.want_frame(false);
+            }
+            Command::NewSamples => {
+                self.session.new_samples();
+                self.want_frame(true);
+            }
+            Command::Save => match self.session.save().await {
+                Ok(m) => {
+                    let name = format!("{}-step{}.safetensors", m.config.name, m.step);
+                    ev.push(Event::Saved { name, bytes: to_safetensors(&m) });
+                }
+                Err(e) => ev.push(Event::Error(e)),
+            },
+            Command::Load { bytes, name } => ev.extend(self.load(&bytes, &name)),
+            Command::LoseDevice => {
+                if let Some(ctx) = &self.gpu {
+                    ctx.device.destroy();
+                }
+            }
+            // The owner's business (the worker's storage and benchmarks).
+            Command::Start { .. } | Command::ForgetStored | Command::Bench(_) => {}
+        }
+        ev
+    }
+
+    /// Continues a saved model (its preset may differ) on the current backend, at its step,
+    /// epoch and position with its optimizer state. Training stops. A file that cannot be
+    /// read or built leaves the current session as it was.
+    pub fn load(&mut self, bytes: &[u8], name: &str) -> Vec<Event> {
+        let mut ev = Vec::new();
+        let built = from_safetensors(bytes).map_err(|e| e.to_string()).and_then(|m| {
+            let s = ModelSession::resume(&m, self.backend(), &self.data)?;
+            Ok((m, s))
+        });
+        match built {
+            Ok((m, s)) => {
+                self.session = Box::new(s);
+                self.background = true;
+                self.setup.recipe = None;
+                self.setup.scene = None;
+                self.setup.seed = m.seed;
+                self.phase = RunPhase::Paused;
+                ev.push(Event::Note(format!("Loaded {name}: {} at step {}; Train continues it.", catalogue::title(&m.config.name), m.step)));
+            }
+            Err(e) => ev.push(Event::Error(format!("{name} was not loaded: {e}. The current model stays."))),
+        }
+        ev.push(Event::Status(self.status()));
+        self.want_frame(true);
+        ev
+    }
+
+    async fn switch_backend(&mut self, k: BackendKind) -> Vec<Event> {
+        let mut ev = Vec::new();
+        if k == self.kind {
+            return ev;
+        }
+        if k == BackendKind::Gpu && self.gpu.is_none() {
+            ev.push(Event::Error("WebGPU is not available here, so training stays on the CPU.".into()));
+            return ev;
+        }
+        let be = make_backend(k, &self.gpu);
+        match self.session.move_to(be, &self.data).await {
+            Ok(note) => {
+                self.kind = k;
+                self.gpu_steps = 1;
+                if let Some(n) = note {
+                    ev.push(Event::Note(n));
+                    if self.phase == RunPhase::Training && self.session.step_count() == 0 {
+                        self.phase = RunPhase::Ready;
+                    }
+                }
+                ev.push(Event::Status(self.status()));
+                self.want_frame(true);
+            }
+            Err(why) if self.kind == BackendKind::Gpu => ev.extend(self.recover(why).await),
+            Err(e) => {
+                ev.push(Event::Error(format!("Could not switch backend: {e}")));
+                ev.push(Event::Status(self.status()));
+            }
+        }
+        ev
+    }
+
+    /// The device failed: continue on a new GPU device, else on the CPU, from the
+    /// session's last read-back.
+    async fn recover(&mut self, why: String) -> Vec<Event> {
+        let mut ev = Vec::new();
+        // A failed read-back is usually the symptom; the device's own report (lost, with its
+        // reason) arrives a moment later and says more.
+        let mut reported = None;
+        for _ in 0..10 {
+            reported = self.session.backend().health().err();
+            if reported.is_some() {
+                break;
+            }
+            sleep_ms(100.0).await;
+        }
+        let why = reported.unwrap_or_else(|| format!("the GPU stopped answering ({why}), so the device is treated as lost"));
+        self.gpu = if self.devices == Devices::Any { GpuContext::new().await.ok() } else { None };
+        self.kind = if self.gpu.is_some() { BackendKind::Gpu } else { BackendKind::Cpu };
+        self.gpu_steps = 1;
+        match self.session.recover(self.backend(), &self.data) {
+            Ok(from) => {
+                let now = self.session.backend().name();
+                ev.push(Event::Note(format!("{why}. Training continues on {now} {from}.")));
+            }
+            Err(e) => {
+                self.phase = RunPhase::Paused;
+                ev.push(Event::Error(format!("{why}, and training could not be moved: {e}")));
+            }
+        }
+        ev.push(Event::Status(self.status()));
+        self.want_frame(true);
+        ev
+    }
+
+    /// Makes a frame now.
+    async fn frame(&mut self, pictures: bool, ev: &mut Vec<Event>) -> Result<(), String> {
+        let now = now_ms();
+        let pictures = pictures || self.phase != RunPhase::Training || now - self.last_pictures_ms >= super::controller::PICTURES_MS;
+        let ctx = FrameCtx {
+            data: &self.data,
+            grid: &self.grid,
+            pad: self.pad.as_deref(),
+            pad_noise: self.pad_noise,
+            pictures,
+            running: self.phase == RunPhase::Training,
+        };
+        let produced = self.session.frame(ctx).await?;
+        self.last_frame_ms = now_ms();
+        if pictures {
+            self.last_pictures_ms = self.last_frame_ms;
+        }
+        if let Some(halt) = produced.halt {
+            self.phase = RunPhase::Paused;
+            ev.push(Event::Error(halt));
+            ev.push(Event::Status(self.status()));
+        }
+        ev.push(Event::Frame(Box::new(produced.frame)));
+        Ok(())
+    }
+
+    /// One round of work: a slice of training (and a frame when one is due), or the frame
+    /// a command asked for, or a piece of the session's work beside training.
+    pub async fn tick(&mut self) -> Vec<Event> {
+        let mut ev = Vec::new();
+        if self.phase != RunPhase::Training {
+            if self.background {
+                self.background = self.session.background(&self.data);
+                if !self.background {
+                    self.want_frame(false); // the work is done: show it
+                }
+            }
+            if let Some(w) = self.wanted.take() {
+                if let Err(why) = self.frame(w.pictures, &mut ev).await {
+                    ev.extend(self.recover(why).await);
+                }
+            }
+            return ev;
+        }
+        if let Err(why) = self.session.backend().health() {
+            return self.recover(why).await;
+        }
+        let t0 = now_ms();
+        let budget = match self.kind {
+            BackendKind::Gpu => Budget::Steps(self.gpu_steps),
+            BackendKind::Cpu => Budget::Until(t0 + SLICE_MS),
+        };
+        let due = self.session.slice(budget);
+        if self.background {
+            self.background = self.session.background(&self.data);
+        }
+        if due == Due::Advance {
+            if let Err(e) = self.session.advance().await {
+                self.phase = RunPhase::Paused;
+                ev.push(Event::Error(e));
+                ev.push(Event::Status(self.status()));
+            }
+        }
+        if self.session.finished() && self.phase == RunPhase::Training {
+            self.phase = RunPhase::Paused;
+            ev.push(Event::Status(self.status()));
+        }
+        let paced = self.session.pacing_ms().is_some();
+        let wanted = self.wanted.take();
+        let frame_due = wanted.is_some() || due != Due::Nothing || paced || now_ms() - self.last_frame_ms >= FRAME_MS || self.phase != RunPhase::Training;
+        if frame_due {
+            if let Err(why) = self.frame(wanted.is_some_and(|w| w.pictures), &mut ev).await {
+                ev.extend(self.recover(why).await);
+            }
+        } else if self.kind == BackendKind::Gpu {
+            // Wait (without blocking) for the device before recording more, and size the
+            // next slice to the time this one took.
+            match self.session.fence().await {
+                Ok(_) => {
+                    let took = now_ms() - t0;
+                    let scaled = (self.gpu_steps as f64 * GPU_SLICE_MS / took.max(1.0)).round() as usize;
+                    self.gpu_steps = scaled.clamp(1, (self.gpu_steps * 2).max(2)).min(MAX_GPU_STEPS);
+                }
+                Err(why) => ev.extend(self.recover(why).await),
+            }
+        }
+        ev
+    }
+}

@@ -1,0 +1,165 @@
+//! Loss histories kept at a bounded size, and charts as data.
+//!
+//! A tab left training through a lecture records a point every read-back (several a
+//! second); the history keeps the curve's shape in bounded memory by thinning its older
+//! half whenever it fills up: recent points stay dense, older ones get sparser, the first
+//! point always stays.
+
+use serde::{Deserialize, Serialize};
+
+/// Points a history keeps at most (train and test each).
+pub const HISTORY_CAP: usize = 2000;
+
+/// (step, value) points in step order, at most `cap` of them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct History {
+    points: Vec<(u64, f64)>,
+    cap: usize,
+}
+
+impl Default for History {
+    fn default() -> Self {
+        History::with_cap(HISTORY_CAP)
+    }
+}
+
+impl History {
+    pub fn with_cap(cap: usize) -> Self {
+        History { points: Vec::new(), cap: cap.max(4) }
+    }
+
+    /// A history holding `points` (thinned to the cap if there are more).
+    pub fn from_points(points: Vec<(u64, f64)>) -> Self {
+        let mut h = History::default();
+        for (s, v) in points {
+            h.push(s, v);
+        }
+        h
+    }
+
+    /// Adds a point; a point at or before the last step replaces the points from its step on
+    /// (a run resumed from an earlier snapshot goes on from there).
+    pub fn push(&mut self, step: u64, value: f64) {
+        while self.points.last().is_some_and(|&(s, _)| s >= step) {
+            self.points.pop();
+        }
+        self.points.push((step, value));
+        if self.points.len() > self.cap {
+            self.thin();
+        }
+    }
+
+    /// Keeps every other point of the older half (the first point stays).
+    fn thin(&mut self) {
+        let half = self.points.len() / 2;
+        let mut kept: Vec<(u64, f64)> = self.points[..half].iter().enumerate().filter(|(i, _)| i % 2 == 0).map(|(_, p)| *p).collect();
+        kept.extend_from_slice(&self.points[half..]);
+        self.points = kept;
+    }
+
+    pub fn points(&self) -> &[(u64, f64)] {
+        &self.points
+    }
+
+    pub fn len(&self) -> usize {
+        self.points.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.points.is_empty()
+    }
+
+    pub fn last(&self) -> Option<(u64, f64)> {
+        self.points.last().copied()
+    }
+
+    pub fn clear(&mut self) {
+        self.points.clear();
+    }
+}
+
+/// How a series is drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Style {
+    Line,
+    /// Points (joined by a thin line when there are several).
+    Points,
+}
+
+/// One series of a chart: its legend label, its colour (an index into the page's palette),
+/// and its points (x, y).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Series {
+    pub label: String,
+    pub colour: u8,
+    pub points: Vec<(f64, f64)>,
+    pub style: Style,
+}
+
+/// What a y axis measures, so the page can label it and scale it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Measure {
+    /// A loss: never negative; a log axis when it spans more than a decade.
+    Loss,
+    /// A fraction in [0, 1] shown in %.
+    Percent,
+}
+
+/// A chart as data: the page draws it for its displayed size.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Chart {
+    pub x_label: String,
+    pub y_label: String,
+    pub measure: Measure,
+    pub series: Vec<Series>,
+    /// A horizontal reference line: label and value.
+    pub level: Option<(String, f64)>,
+}
+
+impl Chart {
+    /// The page's loss chart: the training loss as a line, the test loss as points.
+    pub fn losses(train: &History, test: &History, train_label: &str, level: Option<(String, f64)>) -> Chart {
+        let pts = |h: &History| h.points().iter().map(|&(s, v)| (s as f64, v)).collect();
+        Chart {
+            x_label: "steps".into(),
+            y_label: train_label.into(),
+            measure: Measure::Loss,
+            series: vec![
+                Series { label: "train".into(), colour: 0, points: pts(train), style: Style::Line },
+                Series { label: "test".into(), colour: 1, points: pts(test), style: Style::Points },
+            ],
+            level,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_run_stays_bounded_and_keeps_its_ends() {
+        let mut h = History::with_cap(100);
+        for s in 0..100_000u64 {
+            h.push(s, 1000.0 / (1.0 + s as f64));
+        }
+        assert!(h.len() <= 100, "{} points", h.len());
+        assert!(h.len() >= 50);
+        assert_eq!(h.points()[0], (0, 1000.0));
+        assert_eq!(h.last().unwrap().0, 99_999);
+        assert!(h.points().windows(2).all(|w| w[0].0 < w[1].0), "steps stay in order");
+        // The recent half is dense: the last 20 points are consecutive steps.
+        let tail = &h.points()[h.len() - 20..];
+        assert!(tail.windows(2).all(|w| w[1].0 == w[0].0 + 1), "{tail:?}");
+    }
+
+    #[test]
+    fn an_earlier_step_replaces_what_came_after_it() {
+        let mut h = History::default();
+        for s in [10, 20, 30, 40] {
+            h.push(s, s as f64);
+        }
+        h.push(25, 1.0);
+        assert_eq!(h.points(), &[(10, 10.0), (20, 20.0), (25, 1.0)]);
+    }
+}

@@ -1,0 +1,550 @@
+//! A single model (any preset, or a custom model from a link): trains in slices, measures
+//! the test loss in pieces between slices, and makes frames with every picture of a model:
+//! the reconstruction grid, the pad, features, the latent space, generated digits, the
+//! interpolation, the sparsity histogram, and for a linear autoencoder the PCA it
+//! approaches (fitted on the CPU in pieces between slices). It keeps the parameters of its
+//! last read-back, so a lost device costs only the steps since.
+
+use crate::backend::{Backend, ReadFuture};
+use crate::core::catalogue::{self, Kind};
+use crate::core::config::{Activation, LossKind, NoiseKind};
+use crate::core::pca::{fill_pixels, Pca, PcaFit, TopComponents};
+use crate::core::ModelConfig;
+use crate::data::Mnist;
+use crate::io::saved::{LossHistory, SavedModel};
+use crate::model::OptimState;
+use crate::train::Trainer;
+
+use super::super::clock::now_ms;
+use super::super::frame::{Frame, PcaView, Shown};
+use super::super::history::{Chart, History};
+use super::super::pictures::{self, PictureState, GRID_STREAM, PAD_STREAM};
+use super::super::protocol::{Pictures, SessionInfo};
+use super::{AnyBackend, Budget, Due, FrameCtx, LocalFuture, Produced, Session};
+
+/// Test digits in the page's test loss (the CLI uses all 10,000).
+pub const EVAL_ROWS: usize = 1000;
+/// Test rows evaluated per slice while a test evaluation is under way.
+const EVAL_ROWS_PER_SLICE: usize = 50;
+/// A test evaluation starts this often (wall time) while training.
+const EVAL_EVERY_MS: f64 = 4000.0;
+/// Training rows per piece of the PCA fit (one covariance product of this many rows).
+const PCA_ROWS_PER_PIECE: usize = 256;
+/// A training loss this many times the run's first one means the run diverged.
+pub const DIVERGED_FACTOR: f64 = 10.0;
+
+/// The loss of a model, in words, for the chart's axis.
+pub fn loss_label(cfg: &ModelConfig) -> String {
+    let loss = match cfg.loss {
+        LossKind::BceLogits => "cross-entropy per digit",
+        LossKind::HalfSse => "½·squared error per digit",
+        LossKind::Mse => "mean squared error per pixel",
+        LossKind::SoftmaxCe => "softmax cross-entropy",
+    };
+    if cfg.variational {
+        format!("{loss} + KL")
+    } else {
+        loss.into()
+    }
+}
+
+/// Components of the PCA that is the optimum of `cfg`, if `cfg` is a linear autoencoder of
+/// MNIST trained on squared error (every layer affine, no variational code).
+pub fn pca_components(cfg: &ModelConfig) -> Option<usize> {
+    let linear = cfg.activations.iter().all(|&a| a == Activation::Identity);
+    let squared = matches!(cfg.loss, LossKind::HalfSse | LossKind::Mse);
+    (linear && squared && !cfg.variational && !cfg.is_classifier() && cfg.dims.first() == Some(&784) && cfg.sparsity.is_none())
+        .then(|| cfg.code_dim())
+}
+
+/// Mean per digit of ½·Σ(z − x)² in the units of `loss`.
+fn in_units(loss: LossKind, half_sse: f64) -> f64 {
+    match loss {
+        LossKind::Mse => 2.0 * half_sse / 784.0,
+        _ => half_sse,
+    }
+}
+
+/// The PCA a linear autoencoder approaches, fitted in pieces.
+enum PcaStage {
+    Covariance(PcaFit),
+    Top(TopComponents),
+    Ready { pca: Pca, half_sse: f64, seconds: f64 },
+    Failed(String),
+}
+
+struct PcaState {
+    k: usize,
+    stage: PcaStage,
+    started_ms: f64,
+}
+
+impl PcaState {
+    fn new(k: usize, data: &Mnist) -> PcaState {
+        let stage = match PcaFit::with_chunk(data.train.items, 784, k, PCA_ROWS_PER_PIECE) {
+            Ok(f) => PcaStage::Covariance(f),
+            Err(e) => PcaStage::Failed(e),
+        };
+        PcaState { k, stage, started_ms: now_ms() }
+    }
+
+    /// One piece of the fit: a covariance product, or one subspace iteration.
+    fn advance(&mut self, data: &Mnist) {
+        let stage = std::mem::replace(&mut self.stage, PcaStage::Failed(String::new()));
+        self.stage = match stage {
+            PcaStage::Covariance(mut fit) => {
+                if fit.advance(|i, out| fill_pixels(data.train.image(i), out), PCA_ROWS_PER_PIECE) {
+                    match fit.finish_in_pieces() {
+                        Ok(top) => PcaStage::Top(top),
+                        Err(e) => PcaStage::Failed(e),
+                    }
+                } else {
+                    PcaStage::Covariance(fit)
+                }
+            }
+            PcaStage::Top(mut top) => {
+                if top.advance(1) {
+                    match top.finish() {
+                        Ok(pca) => {
+                            let rows = EVAL_ROWS.min(data.test.items);
+                            let mut x = vec![0f32; rows * 784];
+                            for (i, out) in x.chunks_mut(784).enumerate() {
+                                fill_pixels(data.test.image(i), out);
+                            }
+                            let half_sse = pca.half_sse_loss(&x);
+                            PcaStage::Ready { pca, half_sse, seconds: (now_ms() - self.started_ms) / 1000.0 }
+                        }
+                        Err(e) => PcaStage::Failed(e),
+                    }
+                } else {
+                    PcaStage::Top(top)
+                }
+            }
+            done => done,
+        };
+    }
+
+    fn fitting(&self) -> bool {
+        matches!(self.stage, PcaStage::Covariance(_) | PcaStage::Top(_))
+    }
+
+    fn view(&self, loss: LossKind, grid: &[f32]) -> PcaView {
+        match &self.stage {
+            PcaStage::Covariance(fit) => PcaView::Fitting { k: self.k, progress: 0.9 * fit.progress() },
+            PcaStage::Top(top) => PcaView::Fitting { k: self.k, progress: 0.9 + 0.1 * (top.status().0 as f64 / 20.0).min(1.0) },
+            PcaStage::Ready { pca, half_sse, seconds } => {
+                let mut recon = pca.reconstruct(&pca.project(grid));
+                recon.iter_mut().for_each(|v| *v = v.clamp(0.0, 1.0));
+                PcaView::Ready { k: self.k, train_rows: pca.samples, test_loss: in_units(loss, *half_sse), seconds: *seconds, recon }
+            }
+            PcaStage::Failed(why) => PcaView::Failed(why.clone()),
+        }
+    }
+
+    /// The reference level for the loss chart.
+    fn level(&self, loss: LossKind) -> Option<(String, f64)> {
+        match &self.stage {
+            PcaStage::Ready { half_sse, .. } => Some((format!("PCA with {} components", self.k), in_units(loss, *half_sse))),
+            _ => None,
+        }
+    }
+}
+
+/// The test evaluation, a few rows per slice.
+#[derive(Default)]
+struct Eval {
+    pos: Option<usize>,
+    done: bool,
+    last_ms: Option<f64>,
+}
+
+/// Samples per second between frames.
+#[derive(Default)]
+struct Rate {
+    last: Option<(f64, u64)>,
+}
+
+pub struct ModelSession {
+    trainer: Trainer<AnyBackend>,
+    cfg: ModelConfig,
+    /// The learning rate the session started with (Reset goes back to it).
+    start_lr: f32,
+    seed: u64,
+    train_h: History,
+    test_h: History,
+    eval: Eval,
+    pictures: PictureState,
+    /// The parameters of the last read-back and their step (a lost device resumes there).
+    snapshot: Option<(Vec<f32>, u64)>,
+    rate: Rate,
+    pca: Option<PcaState>,
+    /// The first training loss of this run (the reference for divergence).
+    first_loss: Option<f64>,
+    /// Something to say about this model here (slow learners).
+    advice: Option<String>,
+}
+
+/// How many test rows the page evaluates.
+fn eval_rows(t: &Trainer<AnyBackend>) -> usize {
+    EVAL_ROWS.min(t.test_rows)
+}
+
+impl ModelSession {
+    pub fn new(cfg: ModelConfig, seed: u64, be: AnyBackend, data: &Mnist) -> Result<ModelSession, String> {
+        cfg.validate()?;
+        let trainer = Trainer::new(be, &cfg, data, seed)?;
+        Ok(ModelSession::with_trainer(trainer, cfg, seed, data))
+    }
+
+    fn with_trainer(trainer: Trainer<AnyBackend>, cfg: ModelConfig, seed: u64, data: &Mnist) -> ModelSession {
+        let pca = pca_components(&cfg).map(|k| PcaState::new(k, data));
+        ModelSession {
+            trainer,
+            start_lr: cfg.optimizer.lr(),
+            cfg,
+            seed,
+            train_h: History::default(),
+            test_h: History::default(),
+            eval: Eval::default(),
+            pictures: PictureState::default(),
+            snapshot: None,
+            rate: Rate::default(),
+            pca,
+            first_loss: None,
+            advice: None,
+        }
+    }
+
+    /// A session continuing a saved model on `be`.
+    pub fn resume(saved: &SavedModel, be: AnyBackend, data: &Mnist) -> Result<ModelSession, String> {
+        let trainer = saved.resume(be, data)?;
+        let mut s = ModelSession::with_trainer(trainer, saved.config.clone(), saved.seed, data);
+        s.train_h = History::from_points(saved.history.train.clone());
+        s.test_h = History::from_points(saved.history.test.clone());
+        s.snapshot = Some((saved.params.clone(), saved.step));
+        s.first_loss = saved.history.train.first().map(|p| p.1);
+        Ok(s)
+    }
+
+    /// Says what to expect where a preset learns too slowly to show much in a minute.
+    pub fn set_advice(&mut self, advice: Option<String>) {
+        self.advice = advice;
+    }
+
+    pub fn config(&self) -> &ModelConfig {
+        &self.cfg
+    }
+
+    fn begin_eval_if_due(&mut self) {
+        let now = now_ms();
+        if self.eval.pos.is_none() && !self.eval.done && self.eval.last_ms.is_none_or(|t| now - t >= EVAL_EVERY_MS) {
+            self.eval.pos = Some(0);
+            self.eval.last_ms = Some(now);
+        }
+    }
+
+    /// Evaluates up to `rows` more test rows (the sum accumulates on the device).
+    fn advance_eval(&mut self, rows: usize) {
+        let Some(pos) = self.eval.pos else { return };
+        let total = eval_rows(&self.trainer);
+        let end = (pos + rows).min(total);
+        let idx: Vec<u32> = (pos as u32..end as u32).collect();
+        let t = &mut self.trainer;
+        t.model.eval_rows(&mut t.be, t.test_data, &idx, pos == 0);
+        if end == total {
+            self.eval.pos = None;
+            self.eval.done = true;
+        } else {
+            self.eval.pos = Some(end);
+        }
+    }
+
+    /// Forgets what was shown of the previous run.
+    fn clear_views(&mut self) {
+        self.train_h.clear();
+        self.test_h.clear();
+        self.eval = Eval::default();
+        self.pictures.forget_ends();
+        self.snapshot = None;
+        self.rate = Rate::default();
+        self.first_loss = None;
+    }
+
+    /// The model's parameters and optimizer state, read back.
+    async fn read_state(&mut self) -> Result<(Vec<f32>, OptimState), String> {
+        let t = &mut self.trainer;
+        let params = t.be.read_async(t.model.params);
+        let moments = t.model.optim_state_readback(&mut t.be);
+        let steps = t.model.opt_steps;
+        t.be.flush();
+        let params = params.await?;
+        let mut out = Vec::new();
+        for m in moments {
+            out.push(m.await?);
+        }
+        Ok((params, OptimState { moments: out, t: steps }))
+    }
+
+    /// Rebuilds the trainer on `be` with `params` and `state`, and a minibatch size.
+    fn rebuild(&mut self, be: AnyBackend, data: &Mnist, params: &[f32], state: &OptimState, batch: usize) -> Result<(), String> {
+        // The old trainer stays in place until the new one exists: a failed move loses nothing.
+        let moved = self.trainer.move_to_with_batch(be, data, params, state, batch)?;
+        self.trainer = moved;
+        self.cfg.batch = batch;
+        self.eval.pos = None;
+        self.eval.done = false;
+        self.rate = Rate::default();
+        Ok(())
+    }
+
+    fn chart(&self) -> Chart {
+        let level = self.pca.as_ref().and_then(|p| p.level(self.cfg.loss));
+        Chart::losses(&self.train_h, &self.test_h, &loss_label(&self.cfg), level)
+    }
+}
+
+impl Session for ModelSession {
+    fn info(&self) -> SessionInfo {
+        let cfg = &self.cfg;
+        let id = if catalogue::kind(&cfg.name) == Some(Kind::Model) && crate::core::config::preset(&cfg.name).is_some() { cfg.name.clone() } else { "custom".into() };
+        SessionInfo {
+            id,
+            kind: Kind::Model,
+            config: Some(cfg.clone()),
+            seed: self.seed,
+            cap: None,
+            loss_label: loss_label(cfg),
+            pictures: Pictures {
+                recon: pictures::on_pixels(cfg),
+                pad: pictures::on_pixels(cfg),
+                features: cfg.dims.first() == Some(&784) && !self.trainer.model.layout.dense[0].transposed,
+                latent: true,
+                generated: cfg.variational || cfg.code_dim() == 2,
+                interp: true,
+                sparsity: cfg.sparsity.is_some(),
+                pca: self.pca.is_some(),
+                cloud: false,
+                recipe: false,
+            },
+            settings: None,
+            advice: self.advice.clone(),
+        }
+    }
+
+    fn backend(&mut self) -> &mut dyn Backend {
+        self.trainer.be.as_mut()
+    }
+
+    fn step_count(&self) -> u64 {
+        self.trainer.step
+    }
+
+    fn slice(&mut self, budget: Budget) -> Due {
+        let mut done = 0;
+        // The first step of a run alone, so its loss is the reference for divergence.
+        let first = self.first_loss.is_none();
+        while budget.more(done) && !(first && done == 1) {
+            self.trainer.step();
+            done += 1;
+        }
+        self.begin_eval_if_due();
+        self.advance_eval(EVAL_ROWS_PER_SLICE);
+        self.trainer.be.flush();
+        if first {
+            Due::Frame
+        } else {
+            Due::Nothing
+        }
+    }
+
+    fn background(&mut self, data: &Mnist) -> bool {
+        match self.pca.as_mut() {
+            Some(p) if p.fitting() => {
+                p.advance(data);
+                p.fitting()
+            }
+            _ => false,
+        }
+    }
+
+    fn fence(&mut self) -> ReadFuture {
+        let t = &mut self.trainer;
+        let f = t.be.read_async(t.model.fence());
+        t.be.flush();
+        f
+    }
+
+    fn frame<'a>(&'a mut self, ctx: FrameCtx<'a>) -> LocalFuture<'a, Result<Produced, String>> {
+        Box::pin(async move {
+            let rows = eval_rows(&self.trainer);
+            let pixels = pictures::on_pixels(&self.cfg);
+            let t = &mut self.trainer;
+            let loss = t.model.train_loss_readback(&mut t.be);
+            let eval = if std::mem::take(&mut self.eval.done) { Some(t.model.eval_readback(&mut t.be)) } else { None };
+            let seed = t.noise_seed();
+            let grid = pixels.then(|| pictures::begin_denoise(&mut t.model, &mut t.be, ctx.grid, seed, GRID_STREAM));
+            let pad = ctx.pad.filter(|_| pixels).map(|img| pictures::begin_denoise(&mut t.model, &mut t.be, img, seed ^ ctx.pad_noise, PAD_STREAM));
+            let params = t.be.read_async(t.model.params);
+            let pics = ctx.pictures.then(|| self.pictures.begin(t, ctx.grid, ctx.pad));
+            t.be.flush();
+            let (step, epoch) = (t.step, t.epochs_done());
+
+            let loss = match loss {
+                Some((f, n)) => Some(f.await?[0] as f64 / n as f64),
+                None => None,
+            };
+            let test = match eval {
+                Some(f) => Some(f.await?[0] as f64 / rows.max(1) as f64),
+                None => None,
+            };
+            let grid = match grid {
+                Some(g) => Some(g.resolve(&self.trainer.model).await?),
+                None => None,
+            };
+            let pad = match pad {
+                Some(p) => Some(p.resolve(&self.trainer.model).await?),
+                None => None,
+            };
+            let params = params.await?;
+            let pics = match pics {
+                Some(p) => Some(p.resolve().await?),
+                None => None,
+            };
+
+            let mut frame = Frame { step, epoch, ..Frame::default() };
+            let mut halt = None;
+            if let Some(l) = loss {
+                self.train_h.push(step, l);
+                frame.train_loss = Some(l);
+                let first = *self.first_loss.get_or_insert(l);
+                if !l.is_finite() || (first.is_finite() && l > DIVERGED_FACTOR * first.max(1e-12)) {
+                    halt = Some(format!(
+                        "Training stopped: the loss {} at step {step} (it started at {first:.4}). The model diverged with the learning rate {}: lower it (say to {}) and press Reset, which goes back to this preset's learning rate {}.",
+                        if l.is_finite() { format!("grew to {l:.4}") } else { format!("became {l}") },
+                        self.cfg.optimizer.lr(),
+                        self.cfg.optimizer.lr() / 10.0,
+                        self.start_lr,
+                    ));
+                }
+            }
+            if let Some(v) = test {
+                self.test_h.push(step, v);
+            }
+            frame.test_loss = self.test_h.last().map(|p| p.1);
+            let now = now_ms();
+            if ctx.running {
+                if let Some((t0, s0)) = self.rate.last {
+                    if step > s0 && now > t0 {
+                        frame.samples_per_s = Some((step - s0) as f64 * self.trainer.batch() as f64 * 1000.0 / (now - t0));
+                    }
+                }
+            }
+            self.rate.last = Some((now, step));
+            if params.iter().all(|v| v.is_finite()) {
+                frame.features = Some(match pictures::model_features(&self.trainer.model, &params) {
+                    Some(f) => Shown::Picture(f),
+                    None => Shown::Note("The first layer shares its weights with the decoder or does not see pixels: no 28×28 features.".into()),
+                });
+                self.snapshot = Some((params, step));
+            }
+            frame.recon = grid.map(|(noisy, out)| Shown::Picture(pictures::recon(&self.cfg, ctx.grid, noisy, out)));
+            frame.pad = Some(match (pad, ctx.pad) {
+                (Some((noisy, out)), Some(img)) => Shown::Picture(pictures::pad_view(&self.cfg, img, noisy, out)),
+                _ => Shown::Blank,
+            });
+            if let Some(d) = pics {
+                let p = self.pictures.finish(&self.trainer.model, &ctx.data.test.labels, d);
+                frame.latent = Some(Shown::Picture(p.latent));
+                frame.sparsity = p.sparsity.map(Shown::Picture);
+                frame.generated = p.generated.map(Shown::Picture);
+                frame.interp = p.interp.map(Shown::Picture);
+            }
+            frame.pca = self.pca.as_ref().map(|p| p.view(self.cfg.loss, ctx.grid));
+            frame.chart = Some(self.chart());
+            Ok(Produced { frame, halt })
+        })
+    }
+
+    fn reset(&mut self, be: AnyBackend, data: &Mnist) -> Result<(), String> {
+        let mut cfg = self.cfg.clone();
+        cfg.optimizer.set_lr(self.start_lr);
+        let trainer = Trainer::new(be, &cfg, data, self.seed)?;
+        self.trainer = trainer;
+        self.cfg = cfg;
+        self.clear_views();
+        Ok(())
+    }
+
+    fn move_to<'a>(&'a mut self, be: AnyBackend, data: &'a Mnist) -> LocalFuture<'a, Result<Option<String>, String>> {
+        Box::pin(async move {
+            let (params, state) = self.read_state().await?;
+            let batch = self.trainer.batch();
+            self.rebuild(be, data, &params, &state, batch)?;
+            Ok(None)
+        })
+    }
+
+    fn recover(&mut self, be: AnyBackend, data: &Mnist) -> Result<String, String> {
+        let batch = self.trainer.batch();
+        match self.snapshot.clone() {
+            Some((params, step)) => {
+                let fresh = OptimState { moments: vec![vec![0.0; params.len()]; self.cfg.optimizer.moment_buffers()], t: 0 };
+                self.rebuild(be, data, &params, &fresh, batch)?;
+                self.trainer.step = step;
+                Ok(format!("from the weights of step {step}"))
+            }
+            None => {
+                self.reset(be, data)?;
+                Ok("from the start (no weights had been read back yet)".into())
+            }
+        }
+    }
+
+    fn set_learning_rate(&mut self, lr: f32) -> Result<(), String> {
+        self.cfg.optimizer.set_lr(lr);
+        self.trainer.model.cfg.optimizer.set_lr(lr);
+        Ok(())
+    }
+
+    fn set_batch<'a>(&'a mut self, batch: usize, be: AnyBackend, data: &'a Mnist) -> LocalFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            if batch == self.trainer.batch() {
+                return Ok(());
+            }
+            let (params, state) = self.read_state().await?;
+            self.rebuild(be, data, &params, &state, batch).map_err(|e| format!("Could not change the batch size: {e}"))
+        })
+    }
+
+    fn set_noise(&mut self, noise: NoiseKind) -> Result<(), String> {
+        self.cfg.noise = noise;
+        self.trainer.model.cfg.noise = noise;
+        Ok(())
+    }
+
+    fn new_samples(&mut self) {
+        self.pictures.sample_seed = self.pictures.sample_seed.wrapping_add(1);
+    }
+
+    fn pad_changed(&mut self) {
+        self.pictures.forget_ends();
+    }
+
+    fn save(&mut self) -> LocalFuture<'_, Result<SavedModel, String>> {
+        Box::pin(async move {
+            let (params, optim) = self.read_state().await?;
+            let t = &self.trainer;
+            Ok(SavedModel {
+                config: t.model.cfg.clone(),
+                params,
+                optim,
+                step: t.step,
+                epoch: t.epoch,
+                epoch_pos: t.pos,
+                train_rows: t.train_rows,
+                seed: t.seed(),
+                history: LossHistory::finite(self.train_h.points(), self.test_h.points()),
+            })
+        })
+    }
+}

@@ -1,0 +1,454 @@
+//! A multi-phase recipe (`stacked_greedy`, `sda`, `pretrain_classifier`; the pipeline is
+//! `train::pipeline`) as a session. Slices run [`Pipeline::train_step`], which never reads
+//! anything back; when a step makes an epoch report or a phase change due, the controller
+//! awaits [`Session::advance`] ([`Pipeline::after_step`]: all its reads are asynchronous).
+//!
+//! The page runs shortened recipes (fewer rows and epochs, see [`page_recipe`]) so that a
+//! whole recipe takes a minute or two on a laptop; the panel says what was shortened. A
+//! backend switch or a lost device restarts the recipe (its finished phases, cached codes
+//! and early-stopping state do not move between backends).
+
+use crate::backend::{Backend, ReadFuture};
+use crate::core::catalogue::Kind;
+use crate::core::layout::ParamLayout;
+use crate::data::Mnist;
+use crate::model::Split;
+use crate::train::pipeline::{recipe, EpochReport, Event, Pipeline, Recipe, Summary};
+use crate::train::Uploaded;
+
+use super::super::frame::{Frame, PhaseRow, PhaseState, RecipeStatus, RecipeView, Shown};
+use super::super::history::{Chart, Measure, Series, Style};
+use super::super::pictures::{self, GRID_STREAM, PAD_STREAM};
+use super::super::protocol::{Pictures, SessionInfo};
+use super::{AnyBackend, Budget, Due, FrameCtx, LocalFuture, Produced, Session};
+
+/// Test digits the page's recipes are evaluated on (the CLI uses all 10,000).
+pub const TEST_ROWS: usize = 1000;
+/// Largest per-phase step cap the page takes.
+pub const MAX_CAP: u64 = 1_000_000;
+
+/// The recipe as the page runs it: the sources' models with fewer rows and epochs, so a
+/// phase takes seconds; and one line saying what was shortened.
+pub fn page_recipe(name: &str) -> Option<(Recipe, &'static str)> {
+    let mut r = recipe(name)?;
+    let note = match &mut r {
+        Recipe::StackedGreedy(g) => {
+            g.train_rows = 20_000;
+            g.epochs = vec![2, 2];
+            "Shortened for the page: each pair trains 2 epochs on the first 20,000 training images (the CLI: 1 epoch on 60,000); losses on 1,000 test digits."
+        }
+        Recipe::Sda(s) => {
+            s.train_rows = 2000;
+            s.validation_rows = 1000;
+            s.pretrain_epochs = 1;
+            s.max_epochs = 5;
+            "Shortened for the page: 2,000 training and 1,000 validation images, 1 pre-training epoch per layer and at most 5 fine-tuning epochs (the CLI: 50,000 + 10,000 images, 15 epochs per layer, up to 1,000 epochs with early stopping); errors on 1,000 test digits."
+        }
+        Recipe::PretrainClassifier(p) => {
+            p.pretrain_rows = 20_000;
+            "Shortened for the page: the autoencoder pre-trains 1 epoch on the first 20,000 images without labels (the CLI: 60,000); both classifiers then train 10 epochs on 1,000 labelled images; accuracy on 1,000 test digits."
+        }
+    };
+    Some((r, note))
+}
+
+/// Training rows a recipe reads (the first ones of the training set).
+fn rows_needed(r: &Recipe) -> usize {
+    match r {
+        Recipe::StackedGreedy(g) => g.train_rows,
+        Recipe::Sda(s) => s.train_rows + s.validation_rows,
+        Recipe::PretrainClassifier(p) => p.pretrain_rows.max(p.labelled),
+    }
+}
+
+/// Uploads the first `rows` training images and the first [`TEST_ROWS`] test images with
+/// their labels: all a recipe in the page reads.
+fn upload(be: &mut AnyBackend, mnist: &Mnist, rows: usize) -> Result<Uploaded, String> {
+    let d = mnist.train.dim();
+    let rows = rows.min(mnist.train.items);
+    let test_rows = TEST_ROWS.min(mnist.test.items);
+    crate::train::check_bytes(be, "the training images", (rows * d) as u64)?;
+    let train = be.upload_u8(&mnist.train.pixels[..rows * d], d);
+    let train_labels = be.upload_u8(&mnist.train.labels[..rows], 1);
+    let test = be.upload_u8(&mnist.test.pixels[..test_rows * d], d);
+    let test_labels = be.upload_u8(&mnist.test.labels[..test_rows], 1);
+    Ok(Uploaded { train: Split { data: train, labels: Some(train_labels) }, train_rows: rows, test: Split { data: test, labels: Some(test_labels) }, test_rows })
+}
+
+/// Colours of the phases in the recipe's charts (indices into the page's palette).
+const PHASE_COLOURS: u8 = 5;
+
+pub struct RecipeSession {
+    name: String,
+    recipe: Recipe,
+    settings: &'static str,
+    seed: u64,
+    cap: Option<u64>,
+    pipeline: Pipeline<AnyBackend>,
+    /// Every epoch report so far, and the global step at which each phase started.
+    reports: Vec<EpochReport>,
+    offsets: Vec<u64>,
+    summary: Option<Summary>,
+    early_stop: Option<String>,
+    failed: bool,
+}
+
+impl RecipeSession {
+    pub fn new(name: &str, cap: Option<u64>, seed: u64, mut be: AnyBackend, data: &Mnist) -> Result<RecipeSession, String> {
+        let (recipe, settings) = page_recipe(name).ok_or_else(|| format!("There is no recipe called '{name}'. Recipes: {}", crate::core::catalogue::list(Kind::Recipe)))?;
+        let cap = cap.map(|c| c.clamp(1, MAX_CAP));
+        let up = upload(&mut be, data, rows_needed(&recipe)).map_err(|e| format!("{name} does not fit this device: {e}. Switch the backend to the CPU, or pick a single-model preset."))?;
+        let mut pipeline = Pipeline::from_uploaded(be, &recipe, up, seed)?;
+        pipeline.set_step_cap(cap);
+        let events = pipeline.take_events();
+        let mut s = RecipeSession {
+            name: name.to_string(),
+            recipe,
+            settings,
+            seed,
+            cap,
+            pipeline,
+            reports: Vec::new(),
+            offsets: Vec::new(),
+            summary: None,
+            early_stop: None,
+            failed: false,
+        };
+        s.apply_events(events);
+        Ok(s)
+    }
+
+    /// Takes in the pipeline's events: reports, phase changes, the end.
+    fn apply_events(&mut self, events: Vec<Event>) {
+        let steps = self.pipeline.summary().steps;
+        for e in events {
+            match e {
+                Event::Phase { phase, .. } => {
+                    self.offsets.resize(phase + 1, steps);
+                    self.offsets[phase] = steps;
+                }
+                Event::Epoch(r) => self.reports.push(r),
+                Event::EarlyStop { epoch, best_epoch, best_validation_error, .. } => {
+                    self.early_stop = Some(format!(
+                        "Early stopping after {epoch:.1} epochs: the best validation error {:.1} % was at epoch {best_epoch:.1}; ",
+                        100.0 * best_validation_error
+                    ));
+                }
+                Event::Done(s) => self.summary = Some(s),
+            }
+        }
+    }
+
+    fn summary_line(&self, s: &Summary) -> String {
+        match &self.recipe {
+            Recipe::StackedGreedy(_) => format!("Done: the assembled stack's end-to-end test loss (MSE per pixel) is {:.4}.", s.test_loss.unwrap_or(f64::NAN)),
+            Recipe::Sda(_) => format!(
+                "Done. {}final test error {:.2} % (the model with the best validation error {:.2} %, from epoch {:.1}).",
+                self.early_stop.clone().unwrap_or_default(),
+                100.0 * s.test_error.unwrap_or(f64::NAN),
+                100.0 * s.best_validation_error.unwrap_or(f64::NAN),
+                s.best_epoch.unwrap_or(f64::NAN)
+            ),
+            Recipe::PretrainClassifier(_) => format!(
+                "Done: test accuracy {:.1} % with the pre-trained encoder, {:.1} % from random initialisation.",
+                100.0 * s.pretrained_accuracy.unwrap_or(f64::NAN),
+                100.0 * s.random_accuracy.unwrap_or(f64::NAN)
+            ),
+        }
+    }
+
+    /// The global step at which a report's phase step lands.
+    fn global(&self, r: &EpochReport) -> f64 {
+        (self.offsets.get(r.phase).copied().unwrap_or(0) + r.steps) as f64
+    }
+
+    /// The page's loss chart: every phase's train and test loss at the end of its epochs.
+    fn loss_charts(&self) -> (Chart, Chart) {
+        let base: Vec<&EpochReport> = self.reports.iter().filter(|r| r.series != "random").collect();
+        let all = |f: &dyn Fn(&EpochReport) -> f64| -> Vec<(f64, f64)> { base.iter().map(|r| (self.global(r), f(r))).collect() };
+        let overall = Chart {
+            x_label: "steps (all phases)".into(),
+            y_label: "loss of the phase's model".into(),
+            measure: Measure::Loss,
+            series: vec![
+                Series { label: "train".into(), colour: 0, points: all(&|r| r.train_loss), style: Style::Points },
+                Series { label: "test".into(), colour: 1, points: all(&|r| r.test_loss), style: Style::Points },
+            ],
+            level: None,
+        };
+        let mut series = Vec::new();
+        for (i, ph) in self.recipe.phases().iter().enumerate() {
+            let of = |f: &dyn Fn(&EpochReport) -> f64| -> Vec<(f64, f64)> { base.iter().filter(|r| r.phase == i).map(|r| (self.global(r), f(r))).collect() };
+            // A phase's train and test in two colours of their own.
+            let c = (2 * i as u8) % (2 * PHASE_COLOURS);
+            series.push(Series { label: format!("{} train", ph.name), colour: c, points: of(&|r| r.train_loss), style: Style::Points });
+            series.push(Series { label: format!("{} test", ph.name), colour: c + 1, points: of(&|r| r.test_loss), style: Style::Points });
+        }
+        if let (Recipe::StackedGreedy(_), Some(s)) = (&self.recipe, &self.summary) {
+            let x = base.last().map_or(0.0, |r| self.global(r));
+            series.push(Series { label: "stack, end to end (test)".into(), colour: 2 * PHASE_COLOURS, points: vec![(x, s.test_loss.unwrap_or(f64::NAN))], style: Style::Points });
+        }
+        let phases = Chart { x_label: "steps (all phases)".into(), y_label: "loss".into(), measure: Measure::Loss, series, level: None };
+        (overall, phases)
+    }
+
+    /// The second chart: accuracy per epoch of both classifiers, or sda's errors.
+    fn metric_chart(&self) -> Option<Chart> {
+        match &self.recipe {
+            Recipe::PretrainClassifier(_) => {
+                let curve = |series: &str| -> Vec<(f64, f64)> { self.reports.iter().filter(|r| r.series == series).filter_map(|r| r.test_accuracy.map(|a| (r.epoch, a))).collect() };
+                Some(Chart {
+                    x_label: "classifier epochs".into(),
+                    y_label: "test accuracy".into(),
+                    measure: Measure::Percent,
+                    series: vec![
+                        Series { label: "pre-trained encoder".into(), colour: 0, points: curve("pretrained"), style: Style::Points },
+                        Series { label: "random initialisation".into(), colour: 1, points: curve("random"), style: Style::Points },
+                    ],
+                    level: None,
+                })
+            }
+            Recipe::Sda(_) => {
+                let ft: Vec<&EpochReport> = self.reports.iter().filter(|r| r.name == "finetune").collect();
+                Some(Chart {
+                    x_label: "fine-tuning epochs".into(),
+                    y_label: "error".into(),
+                    measure: Measure::Percent,
+                    series: vec![
+                        Series { label: "validation error".into(), colour: 0, points: ft.iter().filter_map(|r| r.validation_error.map(|e| (r.epoch, e))).collect(), style: Style::Points },
+                        Series { label: "test error".into(), colour: 1, points: ft.iter().filter_map(|r| r.test_accuracy.map(|a| (r.epoch, 1.0 - a))).collect(), style: Style::Points },
+                    ],
+                    level: self.summary.as_ref().and_then(|s| s.test_error).map(|e| ("final test error (best validation)".into(), e)),
+                })
+            }
+            Recipe::StackedGreedy(_) => None,
+        }
+    }
+
+    /// The phase list, the progress line and the status.
+    fn view(&self, running: bool) -> RecipeView {
+        let phases = self.recipe.phases();
+        let p = &self.pipeline;
+        let current = p.phase();
+        let done = p.is_done();
+        let rows = phases
+            .iter()
+            .enumerate()
+            .map(|(i, ph)| PhaseRow {
+                name: ph.name.clone(),
+                what: ph.what.clone(),
+                state: if done || i < current { PhaseState::Done } else if i == current { PhaseState::Current } else { PhaseState::Next },
+            })
+            .collect();
+        let progress = if done {
+            format!("All {} phases done after {} steps.", phases.len(), p.summary().steps)
+        } else {
+            let t = p.trainer();
+            let ph = &phases[current];
+            let per_epoch = t.steps_per_epoch() as u64;
+            let total = self.cap.map_or(per_epoch * ph.epochs as u64, |c| c.min(per_epoch * ph.epochs as u64));
+            format!(
+                "Phase {} of {} — {}: epoch {:.2} of {}{} · step {} of {}{}",
+                current + 1,
+                phases.len(),
+                ph.name,
+                t.epochs_done(),
+                ph.epochs,
+                if ph.name == "finetune" { " at most (early stopping)" } else { "" },
+                t.step,
+                total,
+                self.cap.map(|c| format!(" (capped at {c} steps per phase)")).unwrap_or_default()
+            )
+        };
+        let status = if self.failed {
+            RecipeStatus::Failed
+        } else if self.summary.is_some() {
+            RecipeStatus::Done
+        } else if running {
+            RecipeStatus::Running
+        } else {
+            RecipeStatus::Paused
+        };
+        let (_, phase_chart) = self.loss_charts();
+        RecipeView {
+            phases: rows,
+            current,
+            progress,
+            status,
+            summary: self.summary.as_ref().map(|s| self.summary_line(s)),
+            loss_chart: phase_chart,
+            metric_chart: self.metric_chart(),
+        }
+    }
+
+    /// Why the current phase's model shows no reconstructions of digits.
+    fn why_no_pixels(&self) -> String {
+        let cfg = &self.pipeline.trainer().model.cfg;
+        if cfg.is_classifier() {
+            "This phase trains a classifier: it outputs a digit's class, not a picture.".into()
+        } else {
+            format!("This phase trains on the frozen encoder's {}-wide codes, not on pixels.", cfg.input_dim())
+        }
+    }
+
+    fn restart(&mut self, be: AnyBackend, data: &Mnist) -> Result<(), String> {
+        *self = RecipeSession::new(&self.name, self.cap, self.seed, be, data)?;
+        Ok(())
+    }
+}
+
+/// A recipe pad read: a reconstruction, or a classifier's outputs.
+enum PadRead {
+    Denoise(pictures::DenoiseReads),
+    Classify(ReadFuture),
+}
+
+impl Session for RecipeSession {
+    fn info(&self) -> SessionInfo {
+        SessionInfo {
+            id: self.name.clone(),
+            kind: Kind::Recipe,
+            config: None,
+            seed: self.seed,
+            cap: self.cap,
+            loss_label: "loss of the phase's model".into(),
+            pictures: Pictures { recon: true, pad: true, features: true, recipe: true, ..Pictures::default() },
+            settings: Some(self.settings.into()),
+            advice: None,
+        }
+    }
+
+    fn backend(&mut self) -> &mut dyn Backend {
+        self.pipeline.trainer_mut().be.as_mut()
+    }
+
+    fn step_count(&self) -> u64 {
+        self.pipeline.summary().steps
+    }
+
+    fn slice(&mut self, budget: Budget) -> Due {
+        let mut done = 0;
+        let mut due = Due::Nothing;
+        while !self.pipeline.is_done() && budget.more(done) {
+            done += 1;
+            if self.pipeline.train_step() {
+                due = Due::Advance;
+                break;
+            }
+        }
+        self.pipeline.trainer_mut().be.flush();
+        due
+    }
+
+    fn advance(&mut self) -> LocalFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            match self.pipeline.after_step().await {
+                Ok(events) => {
+                    self.apply_events(events);
+                    Ok(())
+                }
+                Err(e) => {
+                    // A failed phase change can leave the pipeline between phases.
+                    self.failed = true;
+                    Err(format!("The recipe stopped: {e}. Press Reset to start it again, or switch the backend to the CPU."))
+                }
+            }
+        })
+    }
+
+    fn finished(&self) -> bool {
+        self.pipeline.is_done() || self.failed
+    }
+
+    fn fence(&mut self) -> ReadFuture {
+        let t = self.pipeline.trainer_mut();
+        let f = t.be.read_async(t.model.fence());
+        t.be.flush();
+        f
+    }
+
+    fn frame<'a>(&'a mut self, ctx: FrameCtx<'a>) -> LocalFuture<'a, Result<Produced, String>> {
+        Box::pin(async move {
+            let t = self.pipeline.trainer_mut();
+            let cfg = t.model.cfg.clone();
+            let on_pixels = cfg.input_dim() == 784;
+            let autoencoder = pictures::on_pixels(&cfg);
+            let seed = t.noise_seed();
+            let params = t.be.read_async(t.model.params);
+            let grid = autoencoder.then(|| pictures::begin_denoise(&mut t.model, &mut t.be, ctx.grid, seed, GRID_STREAM));
+            let pad = match ctx.pad {
+                Some(img) if autoencoder => Some(PadRead::Denoise(pictures::begin_denoise(&mut t.model, &mut t.be, img, seed ^ ctx.pad_noise, PAD_STREAM))),
+                Some(img) if on_pixels && cfg.is_classifier() => {
+                    let last = t.model.layout.dense.len() - 1;
+                    Some(PadRead::Classify(t.model.activations_of_images_readback(&mut t.be, img, last)))
+                }
+                _ => None,
+            };
+            t.be.flush();
+            let params = params.await?;
+            let grid = match grid {
+                Some(g) => Some(g.resolve(&self.pipeline.trainer().model).await?),
+                None => None,
+            };
+            let pad = match pad {
+                Some(PadRead::Denoise(r)) => Some(Shown::Picture({
+                    let (noisy, out) = r.resolve(&self.pipeline.trainer().model).await?;
+                    pictures::pad_view(&cfg, ctx.pad.unwrap_or_default(), noisy, out)
+                })),
+                Some(PadRead::Classify(f)) => Some(Shown::Picture(pictures::classify(ctx.pad.unwrap_or_default(), &f.await?))),
+                None if ctx.pad.is_some() => Some(Shown::Note(format!("{} No reconstruction of the drawing in this phase.", self.why_no_pixels()))),
+                None => Some(Shown::Blank),
+            };
+
+            let t = self.pipeline.trainer();
+            let mut frame = Frame { step: self.pipeline.summary().steps, epoch: t.epochs_done(), ..Frame::default() };
+            if let Some(r) = self.reports.iter().rev().find(|r| r.series != "random") {
+                frame.train_loss = Some(r.train_loss);
+                frame.test_loss = Some(r.test_loss);
+            }
+            // Features: the current model's first layer where it sees pixels, else the frozen
+            // first layer it builds on.
+            let first = t.model.layout.dense[0];
+            frame.features = if first.fan_in == 784 && params.len() >= first.w + first.w_len() && !first.transposed {
+                pictures::features(&params[first.w..first.w + first.w_len()], first.fan_in, first.fan_out).map(Shown::Picture)
+            } else if let Some(frozen) = self.pipeline.trained_params().first() {
+                let s = ParamLayout::new(&self.recipe.phases()[0].config).dense[0];
+                pictures::features(&frozen[s.w..s.w + s.w_len()], s.fan_in, s.fan_out).map(Shown::Picture)
+            } else {
+                None
+            };
+            frame.recon = Some(match grid {
+                Some((noisy, out)) => Shown::Picture(pictures::recon(&cfg, ctx.grid, noisy, out)),
+                None => Shown::Note(self.why_no_pixels()),
+            });
+            frame.pad = pad;
+            frame.recipe = Some(self.view(ctx.running));
+            frame.chart = Some(self.loss_charts().0);
+            Ok(Produced::from(frame))
+        })
+    }
+
+    fn reset(&mut self, be: AnyBackend, data: &Mnist) -> Result<(), String> {
+        self.restart(be, data)
+    }
+
+    fn move_to<'a>(&'a mut self, be: AnyBackend, data: &'a Mnist) -> LocalFuture<'a, Result<Option<String>, String>> {
+        Box::pin(async move {
+            self.restart(be, data)?;
+            Ok(Some(format!(
+                "Switching backend restarted {} from its first phase on the new backend: a recipe's finished phases, cached codes and early stopping do not move between backends.",
+                self.name
+            )))
+        })
+    }
+
+    fn recover(&mut self, be: AnyBackend, data: &Mnist) -> Result<String, String> {
+        self.restart(be, data)?;
+        Ok(format!("restarting {} from its first phase", self.name))
+    }
+
+    fn set_cap(&mut self, cap: Option<u64>, be: AnyBackend, data: &Mnist) -> Result<(), String> {
+        self.cap = cap.map(|c| c.clamp(1, MAX_CAP));
+        self.restart(be, data)
+    }
+}

@@ -1,0 +1,272 @@
+//! The page's engine without the page: the controller driven by commands, as the worker
+//! drives it, on the CPU backend and a small synthetic data set. Each picture a frame
+//! carries is checked for what it shows; so are the session changes the page makes.
+
+use aeplay::app::controller::{Controller, Devices};
+use aeplay::app::frame::{Frame, PadOut, PcaView, RecipeStatus, Shown};
+use aeplay::app::protocol::{Command, Event, RunPhase, Status};
+use aeplay::backend::block_on;
+use aeplay::core::urlstate::Setup;
+use aeplay::data::synthetic::tiny_mnist;
+
+struct Driver {
+    c: Controller,
+    events: Vec<Event>,
+}
+
+impl Driver {
+    fn new(setup: Setup) -> Driver {
+        let (c, events) = block_on(Controller::new(tiny_mnist(400, 200), setup, Devices::CpuOnly)).unwrap();
+        let mut d = Driver { c, events };
+        d.settle();
+        d
+    }
+
+    fn send(&mut self, cmd: Command) {
+        let ev = block_on(self.c.handle(cmd));
+        self.events.extend(ev);
+    }
+
+    /// Ticks until the controller has nothing left to do (not while training).
+    fn settle(&mut self) {
+        for _ in 0..10_000 {
+            if !self.c.busy() || self.c.phase() == RunPhase::Training {
+                break;
+            }
+            let ev = block_on(self.c.tick());
+            self.events.extend(ev);
+        }
+    }
+
+    /// Ticks `n` times (training slices while training).
+    fn ticks(&mut self, n: usize) {
+        for _ in 0..n {
+            let ev = block_on(self.c.tick());
+            self.events.extend(ev);
+        }
+    }
+
+    fn frames(&self) -> Vec<&Frame> {
+        self.events.iter().filter_map(|e| if let Event::Frame(f) = e { Some(f.as_ref()) } else { None }).collect()
+    }
+
+    fn last_frame(&self) -> &Frame {
+        self.frames().last().copied().expect("a frame")
+    }
+
+    fn status(&self) -> &Status {
+        self.events.iter().rev().find_map(|e| if let Event::Status(s) = e { Some(s) } else { None }).expect("a status")
+    }
+
+    fn errors(&self) -> Vec<&str> {
+        self.events.iter().filter_map(|e| if let Event::Error(s) = e { Some(s.as_str()) } else { None }).collect()
+    }
+
+    fn clear(&mut self) {
+        self.events.clear();
+    }
+}
+
+fn setup(preset: &str) -> Setup {
+    Setup::new(aeplay::core::config::preset(preset).unwrap())
+}
+
+#[test]
+fn a_model_trains_and_its_frames_carry_its_pictures() {
+    let mut d = Driver::new(setup("dae_vincent"));
+    assert_eq!(d.status().phase, RunPhase::Ready);
+    let first = d.last_frame().clone();
+    // A fresh model's first frame: the grid (a corrupted row: masking noise), features, the
+    // latent space, an empty pad.
+    let recon = first.recon.as_ref().and_then(Shown::picture).expect("the reconstruction grid");
+    assert_eq!(recon.clean.len(), 10 * 784);
+    assert!(recon.noisy.is_some());
+    let feats = first.features.as_ref().and_then(Shown::picture).expect("features");
+    assert_eq!((feats.shown, feats.units), (100, 500));
+    assert_eq!(first.latent.as_ref().and_then(Shown::picture).expect("latent space").points.len(), 200);
+    assert_eq!(first.pad, Some(Shown::Blank));
+    assert!(first.pca.is_none(), "dae_vincent is not linear");
+
+    d.clear();
+    d.send(Command::Train);
+    assert_eq!(d.status().phase, RunPhase::Training);
+    d.ticks(300);
+    let frames = d.frames();
+    assert!(frames.len() >= 3, "{} frames in 300 slices", frames.len());
+    // The first frame of a run comes after exactly one step (its loss is the reference).
+    assert_eq!(frames[0].step, 1);
+    let losses: Vec<f64> = frames.iter().filter_map(|f| f.train_loss).collect();
+    assert!(losses.last().unwrap() < &(0.8 * losses[0]), "the loss fell: {losses:?}");
+    let last = frames.last().unwrap();
+    assert!(last.step > 50);
+    let chart = last.chart.as_ref().expect("a chart");
+    assert_eq!(chart.series[0].points.len(), losses.len(), "one chart point per read-back");
+
+    // Pause: a frame with every picture; Step: exactly one more step.
+    d.clear();
+    d.send(Command::Pause);
+    d.settle();
+    assert_eq!(d.status().phase, RunPhase::Paused);
+    let paused = d.last_frame().step;
+    d.send(Command::Step);
+    d.settle();
+    assert_eq!(d.last_frame().step, paused + 1);
+
+    // The pad: the model's view of a drawing, and blank once cleared.
+    let mut img = vec![0.0f32; 784];
+    for r in 5..23 {
+        img[r * 28 + 14] = 1.0;
+    }
+    d.send(Command::PadInk(Some(img.clone())));
+    d.settle();
+    let pad = d.last_frame().pad.clone().and_then(|p| p.picture().cloned()).expect("the pad");
+    assert_eq!(pad.input, img);
+    assert!(matches!(pad.out, PadOut::Image(ref o) if o.len() == 784));
+    // The interpolation now starts from the drawing.
+    d.send(Command::PadInk(None));
+    d.settle();
+    assert_eq!(d.last_frame().pad, Some(Shown::Blank));
+
+    // Reset: step 0 again, an empty chart.
+    d.send(Command::Reset);
+    d.settle();
+    assert_eq!(d.status().phase, RunPhase::Ready);
+    assert_eq!(d.last_frame().step, 0);
+    assert!(d.last_frame().chart.as_ref().unwrap().series[0].points.is_empty());
+    assert!(d.errors().is_empty(), "{:?}", d.errors());
+}
+
+/// The bug of the old page: after `linear_50`, other presets' charts kept its PCA line.
+/// PCA belongs to the linear model's session and goes with it.
+#[test]
+fn pca_belongs_to_the_linear_model_and_leaves_with_it() {
+    let mut d = Driver::new(setup("linear_50"));
+    let f = d.last_frame();
+    match f.pca.as_ref().expect("PCA beside linear_50") {
+        PcaView::Ready { k, test_loss, recon, train_rows, .. } => {
+            assert_eq!((*k, *train_rows), (50, 400));
+            assert!(test_loss.is_finite() && *test_loss > 0.0);
+            assert_eq!(recon.len(), 10 * 784);
+        }
+        other => panic!("PCA should be fitted once the controller settles: {other:?}"),
+    }
+    let level = f.chart.as_ref().unwrap().level.clone().expect("the PCA line on the chart");
+    assert!(level.0.contains("PCA"));
+    assert!(d.status().session.pictures.pca);
+
+    d.send(Command::SetPreset("vae_20".into()));
+    d.settle();
+    let f = d.last_frame();
+    assert!(f.pca.is_none(), "no PCA after leaving linear_50");
+    assert!(f.chart.as_ref().unwrap().level.is_none(), "no PCA line on vae_20's chart");
+    assert!(!d.status().session.pictures.pca);
+    // The VAE generates digits.
+    let g = f.generated.as_ref().and_then(Shown::picture).expect("generated digits");
+    assert_eq!(g.images.len(), 32 * 784);
+}
+
+#[test]
+fn a_diverging_run_stops_with_the_step_and_the_learning_rate_and_reset_restores_the_preset_rate() {
+    let mut d = Driver::new(setup("dae_vincent"));
+    d.send(Command::SetLearningRate(10.0));
+    assert!(d.errors().is_empty());
+    assert_eq!(d.status().session.config.as_ref().unwrap().optimizer.lr(), 10.0);
+    d.send(Command::Train);
+    d.ticks(200);
+    let errors = d.errors();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].contains("diverged") && errors[0].contains("learning rate 10") && errors[0].contains("at step"), "{}", errors[0]);
+    assert_eq!(d.status().phase, RunPhase::Paused);
+    d.send(Command::Reset);
+    assert_eq!(d.status().session.config.as_ref().unwrap().optimizer.lr(), 0.01, "Reset goes back to the preset's learning rate");
+}
+
+#[test]
+fn bad_values_are_refused_and_change_nothing() {
+    let mut d = Driver::new(setup("stacked_elu"));
+    for lr in [0.0, -1.0, f32::NAN, 11.0] {
+        d.clear();
+        d.send(Command::SetLearningRate(lr));
+        assert!(d.errors()[0].contains("learning rate must be"), "{lr}: {:?}", d.errors());
+        assert_eq!(d.status().session.config.as_ref().unwrap().optimizer.lr(), 0.01);
+    }
+    d.clear();
+    d.send(Command::SetBatch(0));
+    assert!(d.errors()[0].contains("batch size must be"));
+    d.clear();
+    d.send(Command::SetPreset("nope".into()));
+    assert!(d.errors()[0].contains("nope"), "{:?}", d.errors());
+    assert_eq!(d.status().session.id, "stacked_elu", "the old session stays");
+    d.clear();
+    d.send(Command::Load { bytes: b"not a model".to_vec(), name: "x.safetensors".into() });
+    assert!(d.errors()[0].contains("x.safetensors was not loaded"), "{:?}", d.errors());
+    assert_eq!(d.status().session.id, "stacked_elu");
+    d.clear();
+    d.send(Command::SetCap(Some(3)));
+    assert!(d.errors()[0].contains("recipes"), "{:?}", d.errors());
+}
+
+#[test]
+fn a_new_batch_size_keeps_the_step_and_save_then_load_continues_the_model() {
+    let mut d = Driver::new(setup("stacked_elu"));
+    d.send(Command::Train);
+    d.ticks(20);
+    d.send(Command::Pause);
+    d.settle();
+    let step = d.last_frame().step;
+    d.send(Command::SetBatch(64));
+    d.settle();
+    assert_eq!(d.status().session.config.as_ref().unwrap().batch, 64);
+    assert_eq!(d.last_frame().step, step);
+
+    d.clear();
+    d.send(Command::Save);
+    let (name, bytes) = d.events.iter().find_map(|e| if let Event::Saved { name, bytes } = e { Some((name.clone(), bytes.clone())) } else { None }).expect("a saved file");
+    assert_eq!(name, format!("stacked_elu-step{step}.safetensors"));
+    d.send(Command::SetPreset("tied_ae".into()));
+    d.settle();
+    assert_eq!(d.last_frame().step, 0);
+    d.send(Command::Load { bytes, name });
+    d.settle();
+    assert_eq!(d.status().session.id, "stacked_elu");
+    assert_eq!(d.status().session.config.as_ref().unwrap().batch, 64);
+    assert_eq!(d.last_frame().step, step, "the loaded model continues at its step");
+    assert!(!d.last_frame().chart.as_ref().unwrap().series[0].points.is_empty(), "with its history");
+}
+
+#[test]
+fn a_recipe_runs_through_its_phases() {
+    let mut d = Driver::new(setup("dae_vincent"));
+    d.send(Command::SetPreset("stacked_greedy".into()));
+    d.send(Command::SetCap(Some(4)));
+    d.settle();
+    assert_eq!(d.status().session.id, "stacked_greedy");
+    assert!(d.status().session.settings.as_ref().unwrap().contains("Shortened"));
+    d.send(Command::Train);
+    d.ticks(40);
+    assert_eq!(d.status().phase, RunPhase::Paused, "a finished recipe stops");
+    let view = d.last_frame().recipe.clone().expect("the recipe panel");
+    assert_eq!(view.status, RecipeStatus::Done);
+    assert_eq!(view.phases.len(), 2);
+    assert!(view.summary.unwrap().contains("end-to-end test loss"));
+    assert_eq!(d.last_frame().step, 8, "4 steps in each of 2 phases");
+    assert!(d.errors().is_empty(), "{:?}", d.errors());
+    // Saving a recipe says why not.
+    d.send(Command::Save);
+    assert!(d.errors()[0].contains("single models"));
+}
+
+#[test]
+fn the_cloud_scene_finds_pcas_plane() {
+    let mut d = Driver::new(setup("dae_vincent"));
+    d.send(Command::SetPreset("linear_3d_pca".into()));
+    d.settle();
+    assert!(d.status().session.pictures.cloud && !d.status().session.pictures.recon);
+    d.send(Command::Train);
+    d.ticks(250);
+    let c = d.last_frame().cloud.clone().expect("the cloud");
+    assert_eq!((c.points.len(), c.recon.len(), c.codes.len(), c.shade.len()), (600, 600, 400, 200));
+    assert!(c.model_mse <= c.pca_mse * 1.01, "{} vs PCA {}", c.model_mse, c.pca_mse);
+    assert!(c.angle_deg < 2.0, "{}°", c.angle_deg);
+    assert!(d.status().phase == RunPhase::Training);
+}
