@@ -288,14 +288,17 @@ impl Controller {
                 self.session.new_samples();
                 self.want_frame(true);
             }
-            Command::Save => match self.session.save().await {
-                Ok(m) => {
-                    let name = format!("{}-step{}.safetensors", m.config.name, m.step);
-                    ev.push(Event::Saved { name, bytes: to_safetensors(&m) });
-                }
+            Command::Save => match self.saved().await {
+                Ok((name, _, bytes)) => ev.push(Event::Saved { name, bytes }),
                 Err(e) => ev.push(Event::Error(e)),
             },
-            Command::Load { bytes, name } => ev.extend(self.load(&bytes, &name)),
+            Command::Load { bytes, name } => {
+                match self.load(&bytes) {
+                    Ok((title, step)) => ev.push(Event::Note(format!("Loaded {name}: {title} at step {step}; Train continues it."))),
+                    Err(e) => ev.push(Event::Error(format!("{name} was not loaded: {e}. The current model stays."))),
+                }
+                ev.push(Event::Status(self.status()));
+            }
             Command::LoseDevice => {
                 if let Some(ctx) = &self.gpu {
                     ctx.device.destroy();
@@ -307,30 +310,27 @@ impl Controller {
         ev
     }
 
+    /// The model as a file: its name, its step and its bytes (single models only).
+    pub async fn saved(&mut self) -> Result<(String, u64, Vec<u8>), String> {
+        let m = self.session.save().await?;
+        Ok((format!("{}-step{}.safetensors", m.config.name, m.step), m.step, to_safetensors(&m)))
+    }
+
     /// Continues a saved model (its preset may differ) on the current backend, at its step,
-    /// epoch and position with its optimizer state. Training stops. A file that cannot be
-    /// read or built leaves the current session as it was.
-    pub fn load(&mut self, bytes: &[u8], name: &str) -> Vec<Event> {
-        let mut ev = Vec::new();
-        let built = from_safetensors(bytes).map_err(|e| e.to_string()).and_then(|m| {
-            let s = ModelSession::resume(&m, self.backend(), &self.data)?;
-            Ok((m, s))
-        });
-        match built {
-            Ok((m, s)) => {
-                self.session = Box::new(s);
-                self.background = true;
-                self.setup.recipe = None;
-                self.setup.scene = None;
-                self.setup.seed = m.seed;
-                self.phase = RunPhase::Paused;
-                ev.push(Event::Note(format!("Loaded {name}: {} at step {}; Train continues it.", catalogue::title(&m.config.name), m.step)));
-            }
-            Err(e) => ev.push(Event::Error(format!("{name} was not loaded: {e}. The current model stays."))),
-        }
-        ev.push(Event::Status(self.status()));
+    /// epoch and position with its optimizer state; training stops. Gives the model's title
+    /// and step. A file that cannot be read or built leaves the current session as it was.
+    /// The page learns of it from the next status and frame ([`Self::status`], a tick).
+    pub fn load(&mut self, bytes: &[u8]) -> Result<(String, u64), String> {
+        let m = from_safetensors(bytes).map_err(|e| e.to_string())?;
+        let s = ModelSession::resume(&m, self.backend(), &self.data)?;
+        self.session = Box::new(s);
+        self.background = true;
+        self.setup.recipe = None;
+        self.setup.scene = None;
+        self.setup.seed = m.seed;
+        self.phase = RunPhase::Paused;
         self.want_frame(true);
-        ev
+        Ok((catalogue::title(&m.config.name).to_string(), m.step))
     }
 
     async fn switch_backend(&mut self, k: BackendKind) -> Vec<Event> {

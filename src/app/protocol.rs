@@ -57,7 +57,11 @@ pub enum Command {
     /// The model as a file ([`Event::Saved`]).
     Save,
     /// Continue a saved model (the bytes of a `.safetensors` file).
-    Load { bytes: Vec<u8>, name: String },
+    Load {
+        #[serde(with = "serde_bytes")]
+        bytes: Vec<u8>,
+        name: String,
+    },
     /// Forget the model kept in the browser.
     ForgetStored,
     /// Test hook: destroy the GPU device, as a driver reset would.
@@ -150,11 +154,18 @@ pub enum Event {
     /// An action was refused or failed; the page stays as it was.
     Error(String),
     /// A model file to download.
-    Saved { name: String, bytes: Vec<u8> },
+    Saved {
+        name: String,
+        #[serde(with = "serde_bytes")]
+        bytes: Vec<u8>,
+    },
     /// The step of the model kept in the browser (0: none).
     Stored(u64),
     /// Benchmark results so far (JSON lines), whether they are complete, and an error.
     Bench { results: Vec<String>, done: bool, error: Option<String> },
+    /// Benchmark mode: the initial parameters and the training pixels, so TensorFlow.js in
+    /// the page trains from the same weights (`layers`: w offset, b offset, fan_in, fan_out).
+    Shared { params: Vec<f32>, layers: Vec<[usize; 4]>, #[serde(with = "serde_bytes")] train: Vec<u8>, train_rows: usize, dim: usize },
 }
 
 /// The bytes of a message.

@@ -31,9 +31,10 @@ use crate::core::layout::{DenseSlot, ParamLayout};
 use crate::data::Mnist;
 use crate::model::{Autoencoder, Split};
 
-/// Names of the multi-phase recipes, in the order the UI lists them. They are not in
-/// [`crate::core::config::PRESET_NAMES`]: each is several models, not one [`ModelConfig`].
-pub const RECIPE_NAMES: &[&str] = &["stacked_greedy", "sda", "pretrain_classifier"];
+/// Names of the multi-phase recipes (the catalogue's recipes, `core::catalogue`), in the
+/// order the UI lists them. They are not in [`crate::core::config::PRESET_NAMES`]: each is
+/// several models, not one [`ModelConfig`].
+pub const RECIPE_NAMES: &[&str] = &crate::core::catalogue::RECIPES;
 
 /// A multi-phase recipe: everything needed to rerun it (serialisable, so presets, URLs and
 /// saved files can carry it).

@@ -17,8 +17,6 @@ pub enum Style {
     Line,
     /// Big dots joined by a thin line (a curve measured now and then).
     Dotted,
-    /// Big dots only.
-    Dots,
 }
 
 /// One labelled series of a chart: (x, y) points, non-finite y left out.
@@ -44,23 +42,38 @@ pub struct Axes<'a> {
     pub legend: bool,
 }
 
-/// The loss chart: training loss (line) and test loss (dots) against steps, and a reference
-/// level if given (the page's legend above the canvas names them).
-pub fn draw(id: &str, train: &[(u64, f64)], test: &[(u64, f64)], reference: Option<(f64, &str)>) {
-    let f = |v: &[(u64, f64)]| v.iter().map(|&(s, l)| (s as f64, l)).collect();
-    let series = [
-        Series { label: "train".into(), colour: TRAIN_COLOUR, points: f(train), style: Style::Line },
-        Series { label: "test".into(), colour: TEST_COLOUR, points: f(test), style: Style::Dots },
-    ];
-    let axes = Axes {
-        x_label: "steps",
-        y_label: "loss",
-        empty: Some("The loss appears here once training starts."),
-        level: reference.map(|(v, label)| (label, v)),
-        log: false,
-        legend: false,
-    };
-    draw_lines(id, &axes, &series);
+/// Colours of series by palette index (`app::history::Series::colour`).
+pub const PALETTE: [&str; 11] = [TRAIN_COLOUR, TEST_COLOUR, "#16a34a", "#9333ea", "#0891b2", "#db2777", "#ca8a04", "#4b5563", "#0d9488", "#7c3aed", "#111827"];
+
+/// Draws a chart from its data (`app::history::Chart`): a loss that spans more than a
+/// decade on a log axis, a fraction in %.
+pub fn draw_chart(id: &str, chart: &crate::app::history::Chart, empty: &str, legend: bool) {
+    use crate::app::history::{Measure, Style as S};
+    let percent = chart.measure == Measure::Percent;
+    let scale = if percent { 100.0 } else { 1.0 };
+    let series: Vec<Series> = chart
+        .series
+        .iter()
+        .map(|s| Series {
+            label: s.label.clone(),
+            colour: PALETTE[s.colour as usize % PALETTE.len()],
+            points: s.points.iter().map(|&(x, y)| (x, y * scale)).collect(),
+            style: match s.style {
+                S::Line => Style::Line,
+                S::Points => Style::Dotted,
+            },
+        })
+        .collect();
+    let (lo, hi) = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .chain(chart.level.iter().map(|l| l.1))
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .fold((f64::INFINITY, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let log = chart.measure == Measure::Loss && hi > 10.0 * lo;
+    let y_label = if percent { format!("{} (%)", chart.y_label) } else { chart.y_label.clone() };
+    let level = chart.level.as_ref().map(|(l, v)| (l.as_str(), v * scale));
+    draw_lines(id, &Axes { x_label: &chart.x_label, y_label: &y_label, empty: Some(empty), level, log, legend }, &series);
 }
 
 /// A line chart of labelled series with labelled axes, legible on a projector: a legend
@@ -180,7 +193,7 @@ pub fn draw_lines(id: &str, axes: &Axes, series: &[Series]) {
             let r = match s.style {
                 Style::Line if pts.len() > 1 => continue,
                 Style::Line => 2.5,
-                Style::Dotted | Style::Dots => 4.5,
+                Style::Dotted => 4.5,
             };
             let _ = ctx.arc(px(p.0), py(p.1), r, 0.0, std::f64::consts::TAU);
             ctx.fill();

@@ -9,11 +9,6 @@ pub fn window() -> web_sys::Window {
     web_sys::window().expect("no window")
 }
 
-/// Milliseconds from the performance clock.
-pub fn now_ms() -> f64 {
-    window().performance().map(|p| p.now()).unwrap_or(0.0)
-}
-
 /// Lets the browser handle input and paint: resolves on the next macrotask (a
 /// MessageChannel message, which, unlike setTimeout, is not clamped to 4 ms).
 pub async fn yield_now() {

@@ -9,7 +9,9 @@ use wasm_bindgen::JsCast;
 use crate::core::urlstate::Setup;
 
 use super::urlsync::Page;
-use super::{dom, engine, Ui};
+use crate::app::protocol::Command;
+
+use super::{client, dom, Phase, Ui};
 
 /// Panels `panels=` can list (and `hide=` can hide): name and the element.
 const PANELS: &[(&str, &str)] = &[
@@ -118,11 +120,11 @@ fn on_key(ui: Ui, page: Page, ev: web_sys::KeyboardEvent) {
         "Escape" => page.help.set(false),
         _ => {}
     }
-    let state = ui.state.get_untracked();
-    if matches!(state.as_str(), "loading" | "error") {
+    let phase = ui.phase.get_untracked();
+    if !phase.usable() {
         return;
     }
-    let running = state == "training";
+    let running = phase == Phase::Training;
     match key.to_lowercase().as_str() {
         " " => {
             ev.prevent_default(); // no page scroll, and no click on a focused button
@@ -131,12 +133,12 @@ fn on_key(ui: Ui, page: Page, ev: web_sys::KeyboardEvent) {
                     let _ = b.blur();
                 }
             }
-            if running { engine::pause(ui) } else { engine::train(ui) }
+            client::send(if running { &Command::Pause } else { &Command::Train });
         }
-        "s" if !running => engine::step(ui),
-        "r" => engine::reset(ui),
-        "n" => engine::new_noise(ui),
-        "c" => super::pad_clear(ui),
+        "s" if !running => client::send(&Command::Step),
+        "r" => client::send(&Command::Reset),
+        "n" => client::send(&Command::NewNoise),
+        "c" => super::pad_clear(),
         _ => {}
     }
 }
@@ -170,15 +172,15 @@ pub fn Help(page: Page) -> impl IntoView {
 /// One card per preset: what it is, where it comes from, what it shows, and a start button.
 #[component]
 pub fn Gallery(ui: Ui) -> impl IntoView {
-    let not_ready = move || matches!(ui.state.get().as_str(), "loading" | "error");
+    let not_ready = move || !ui.phase.get().usable();
     view! {
         <section id="gallery" class="panel gallery-panel">
             <h2>"Presets gallery"</h2>
             <div class="cards">
-                {super::page_presets().into_iter().chain(crate::train::pipeline::RECIPE_NAMES.iter().copied()).map(|name| {
+                {super::page_presets().into_iter().chain(crate::core::catalogue::RECIPES.iter().copied()).map(|name| {
                     let (title, source, what) = crate::core::catalogue::find(name).map_or((name, "", ""), |e| (e.title, e.source, e.what));
-                    let phases = super::recipe::page_recipe(name).map(|(_, note)| note);
-                    let current = move || ui.preset.get() == name;
+                    let phases = crate::app::session::recipe::page_recipe(name).map(|(_, note)| note);
+                    let current = move || ui.preset_id() == name;
                     view! {
                         <article class="card" class:current=current>
                             <h3>{title}</h3>
@@ -186,7 +188,7 @@ pub fn Gallery(ui: Ui) -> impl IntoView {
                             <p>{what}</p>
                             {phases.map(|note| view! { <p class="recipe-note">{note}</p> })}
                             <button class="start-preset" data-preset=name disabled=not_ready
-                                on:click=move |_| { engine::set_preset(ui, name); engine::train(ui); }>
+                                on:click=move |_| { client::send(&Command::SetPreset(name.to_string())); client::send(&Command::Train); }>
                                 "Start " {title}
                             </button>
                         </article>

@@ -1,136 +1,197 @@
-//! The Leptos page: data loading with progress, training controls, live loss chart,
-//! reconstruction grid and the draw pad. Training runs in `engine`; this module only holds
-//! the reactive state shown on the page and forwards user actions.
+//! The Leptos page. It trains nothing: the training worker (`src/worker/`, running
+//! `app::controller`) does, and the page sends it commands (`client::send`) and draws the
+//! frames it sends back (`client`, `draw`, `chart`). The page keeps only what it shows, as
+//! signals: the worker's [`Status`], the numbers of the last frame, the panels' views.
+//!
+//! Where things go: a picture is a row of `draw::PICTURES` (with its `Frame` field and its
+//! producer in `app::pictures`); a control sends a `Command`; a panel is a component here.
 
 mod chart;
-mod dom;
-mod engine;
-mod files;
-mod loader;
-mod bench;
-mod pictures;
+mod client;
 mod cloud;
-mod pcaview;
+mod dom;
+mod draw;
+mod files;
 mod lecture;
 mod recipe;
 mod urlsync;
-mod store;
 
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::core::catalogue;
-use crate::core::config::{ModelConfig, PRESET_NAMES};
+use crate::app::frame::PcaView;
+use crate::app::history::Chart;
+use crate::app::protocol::{BackendKind, Command, Status};
+use crate::core::catalogue::{self, Kind};
+use crate::core::config::NoiseKind;
+
+/// Where the page is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// The worker loads the data and builds the model.
+    Loading,
+    Ready,
+    Training,
+    Paused,
+    /// Nothing can be trained (the data did not load); the message says what to do.
+    Error,
+    /// Benchmark mode (`?bench=…`), and its end.
+    Bench,
+    BenchDone,
+}
+
+impl Phase {
+    /// The value of `#app`'s `data-state`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Loading => "loading",
+            Phase::Ready => "ready",
+            Phase::Training => "training",
+            Phase::Paused => "paused",
+            Phase::Error => "error",
+            Phase::Bench => "bench",
+            Phase::BenchDone => "bench-done",
+        }
+    }
+
+    /// Whether the controls act now.
+    pub fn usable(self) -> bool {
+        matches!(self, Phase::Ready | Phase::Training | Phase::Paused)
+    }
+}
 
 /// Everything the page displays, as signals (cheap to copy into closures).
 #[derive(Clone, Copy)]
 pub struct Ui {
-    /// loading | ready | training | paused | error
-    pub state: RwSignal<String>,
+    pub phase: RwSignal<Phase>,
     pub error: RwSignal<Option<String>>,
     pub progress: RwSignal<(f64, f64)>,
     pub data_status: RwSignal<String>,
     pub data_source: RwSignal<String>,
-    pub backend: RwSignal<String>,
+    /// Something the user should know (a fallback, a recovery, a resumed model).
+    pub note: RwSignal<Option<String>>,
+    /// What the page's link asked for that could not be honoured.
+    pub link_note: RwSignal<Option<String>>,
+    /// The worker's state: phase, backend, the session and its settings.
+    pub status: RwSignal<Option<Status>>,
     pub step: RwSignal<u64>,
     pub epoch: RwSignal<f64>,
     pub train_loss: RwSignal<Option<f64>>,
-    /// The step of the read-back the shown losses come from (`data-step` on #train-loss and
-    /// #cloud-summary, so a test can wait for a read-back made after an action).
-    pub readout_step: RwSignal<u64>,
     pub test_loss: RwSignal<Option<f64>>,
     pub samples_per_s: RwSignal<Option<f64>>,
-    /// An informational message (e.g. no WebGPU, device lost and recovered).
-    pub note: RwSignal<Option<String>>,
-    pub gpu_available: RwSignal<bool>,
-    /// "gpu" or "cpu": the backend now training.
-    pub backend_kind: RwSignal<String>,
-    /// The preset being trained, and what the page shows for it.
-    pub preset: RwSignal<String>,
+    /// The step of the frame the shown losses come from (`data-step` on #train-loss and
+    /// #cloud-summary, so a test can wait for a read-back made after an action).
+    pub readout_step: RwSignal<u64>,
+    pub pca: RwSignal<Option<PcaView>>,
+    pub recipe: RwSignal<Option<crate::app::frame::RecipeView>>,
+    pub recipe_pad_note: RwSignal<Option<String>>,
+    pub cloud_summary: RwSignal<Option<String>>,
+    pub cloud: StoredValue<cloud::Scene>,
+    /// The noise control (follows the model's noise).
     pub noise_kind: RwSignal<String>,
     pub noise_level: RwSignal<f64>,
-    /// Digits generated from codes (a variational model, or a 2-D code).
-    pub has_generated: RwSignal<bool>,
-    /// A sparsity target to show the histogram against.
-    pub has_sparsity: RwSignal<bool>,
-    pub loss_label: RwSignal<String>,
-    /// What the page's link asked for that could not be honoured.
-    pub link_note: RwSignal<Option<String>>,
-    /// PCA beside a linear autoencoder (src/ui/pcaview.rs).
-    pub pca: RwSignal<pcaview::PcaShown>,
-    /// The 3-D cloud of `linear_3d_pca` is shown (src/ui/cloud.rs): its comparison with PCA.
-    pub cloud: RwSignal<Option<String>>,
-    /// The learning rate and minibatch size of the model being trained (page controls).
-    pub lr: RwSignal<f32>,
-    pub batch: RwSignal<usize>,
-    /// A multi-phase recipe's panel (src/ui/recipe.rs).
-    pub recipe: recipe::Signals,
+    /// The last loss chart (for the CSV).
+    pub chart: StoredValue<Option<Chart>>,
 }
 
 impl Ui {
     fn new() -> Self {
         Ui {
-            state: RwSignal::new("loading".into()),
+            phase: RwSignal::new(Phase::Loading),
             error: RwSignal::new(None),
             progress: RwSignal::new((0.0, 1.0)),
             data_status: RwSignal::new("Starting …".into()),
             data_source: RwSignal::new(String::new()),
-            backend: RwSignal::new("CPU".into()),
+            note: RwSignal::new(None),
+            link_note: RwSignal::new(None),
+            status: RwSignal::new(None),
             step: RwSignal::new(0),
             epoch: RwSignal::new(0.0),
             train_loss: RwSignal::new(None),
-            readout_step: RwSignal::new(0),
             test_loss: RwSignal::new(None),
             samples_per_s: RwSignal::new(None),
-            note: RwSignal::new(None),
-            gpu_available: RwSignal::new(false),
-            backend_kind: RwSignal::new("cpu".into()),
-            preset: RwSignal::new(String::new()),
+            readout_step: RwSignal::new(0),
+            pca: RwSignal::new(None),
+            recipe: RwSignal::new(None),
+            recipe_pad_note: RwSignal::new(None),
+            cloud_summary: RwSignal::new(None),
+            cloud: StoredValue::new(cloud::Scene::default()),
             noise_kind: RwSignal::new("masking".into()),
             noise_level: RwSignal::new(0.1),
-            has_generated: RwSignal::new(false),
-            has_sparsity: RwSignal::new(false),
-            loss_label: RwSignal::new(String::new()),
-            link_note: RwSignal::new(None),
-            pca: RwSignal::new(pcaview::PcaShown::Off),
-            cloud: RwSignal::new(None),
-            lr: RwSignal::new(0.1),
-            batch: RwSignal::new(16),
-            recipe: recipe::Signals::new(),
+            chart: StoredValue::new(None),
         }
     }
 
-    /// Blanks the loss and speed readouts (a new or replaced model has none yet).
-    pub fn clear_losses(&self) {
+    /// Nothing can go on: the page shows why.
+    pub fn fail(&self, why: String) {
+        self.error.set(Some(why));
+        self.phase.set(Phase::Error);
+    }
+
+    pub fn add_note(&self, note: String) {
+        let note = match self.note.get_untracked() {
+            Some(n) if !n.contains(&note) => format!("{n} {note}"),
+            Some(n) => n,
+            None => note,
+        };
+        self.note.set(Some(note));
+    }
+
+    /// Another session: what the page showed of the previous one goes.
+    fn clear_for_session(&self) {
         self.train_loss.set(None);
         self.test_loss.set(None);
         self.samples_per_s.set(None);
+        self.pca.set(None);
+        self.recipe.set(None);
+        self.recipe_pad_note.set(None);
+        self.cloud_summary.set(None);
+        self.chart.set_value(None);
     }
 
-    /// Shows what the page needs to know about a newly built model.
-    pub fn publish_model(&self, cfg: &ModelConfig) {
-        let (kind, level) = engine::noise_control(cfg.noise);
-        self.noise_kind.set(kind.into());
-        self.noise_level.set(level as f64);
-        self.has_generated.set(cfg.variational || cfg.code_dim() == 2);
-        self.has_sparsity.set(cfg.sparsity.is_some());
-        let loss = match cfg.loss {
-            crate::core::LossKind::BceLogits => "cross-entropy per digit",
-            crate::core::LossKind::HalfSse => "½·squared error per digit",
-            crate::core::LossKind::Mse => "mean squared error",
-            crate::core::LossKind::SoftmaxCe => "softmax cross-entropy",
-        };
-        self.loss_label.set(if cfg.variational { format!("{loss} + KL") } else { loss.into() });
-        self.lr.set(cfg.optimizer.lr());
-        self.batch.set(cfg.batch);
-        pcaview::model_changed(*self, cfg);
+    /// The catalogue id of the session ("" before the worker reports).
+    pub fn preset_id(&self) -> String {
+        self.status.with(|s| s.as_ref().map(|s| s.session.id.clone()).unwrap_or_default())
+    }
+
+    pub fn session_kind(&self) -> Option<Kind> {
+        self.status.with(|s| s.as_ref().map(|s| s.session.kind))
+    }
+
+    pub fn backend_kind(&self) -> BackendKind {
+        self.status.with(|s| s.as_ref().map_or(BackendKind::Cpu, |s| s.backend))
+    }
+
+    pub fn pictures(&self) -> crate::app::protocol::Pictures {
+        self.status.with(|s| s.as_ref().map(|s| s.session.pictures).unwrap_or_default())
+    }
+
+    fn usable(&self) -> bool {
+        self.phase.get().usable()
     }
 }
 
-impl loader::Progress for Ui {
-    fn report(&self, done: f64, total: f64, status: &str) {
-        self.progress.set((done, total));
-        self.data_status.set(status.to_string());
+/// The page's noise control for a noise kind: (select value, level shown on the slider).
+pub fn noise_control(noise: NoiseKind) -> (&'static str, f32) {
+    match noise {
+        NoiseKind::None => ("none", 0.0),
+        NoiseKind::Masking { keep } => ("masking", 1.0 - keep),
+        NoiseKind::Gaussian { sigma } => ("gaussian", sigma),
+        NoiseKind::SaltPepper { p } => ("salt_pepper", p),
+        NoiseKind::Dropout { keep } => ("dropout", 1.0 - keep),
+    }
+}
+
+/// The noise of the page's control: `level` is the fraction of pixels destroyed (masking,
+/// dropout), corrupted (salt and pepper) or σ (Gaussian).
+fn noise_of(kind: &str, level: f32) -> NoiseKind {
+    let level = level.clamp(0.0, 0.99);
+    match kind {
+        "masking" => NoiseKind::Masking { keep: (1.0 - level).max(0.01) },
+        "gaussian" => NoiseKind::Gaussian { sigma: level },
+        "salt_pepper" => NoiseKind::SaltPepper { p: level },
+        "dropout" => NoiseKind::Dropout { keep: (1.0 - level).max(0.01) },
+        _ => NoiseKind::None,
     }
 }
 
@@ -138,57 +199,73 @@ fn fmt_loss(v: Option<f64>) -> String {
     v.map(|v| format!("{v:.3}")).unwrap_or_else(|| "–".into())
 }
 
-async fn start(ui: Ui) {
-    match loader::load(&ui).await {
-        Ok((manifest, mnist)) => {
-            if let Some(mode) = bench::requested() {
-                return bench::run(ui, mode, mnist).await; // ?bench=… / ?selftest=… (src/ui/bench.rs)
-            }
-            let note = if manifest.source == "mnist" {
-                ""
-            } else {
-                " — not the full MNIST, so losses differ from the published reference numbers"
-            };
-            ui.data_source.set(format!("{}{note}", manifest.label));
-            dom::yield_now().await;
-            // The set-up in the link: model, seed, backend (src/ui/urlsync.rs).
-            let setup = urlsync::initial();
-            let asked_recipe = setup.recipe.clone();
-            recipe::set_cap(setup.cap);
-            let cfg = setup.config;
-            ui.preset.set(cfg.name.clone());
-            ui.publish_model(&cfg);
-            let installed = engine::install(ui, mnist, cfg, setup.seed, urlsync::kind(setup.backend)).await;
-            match (&installed, asked_recipe) {
-                (Ok(()), Some(name)) => engine::set_preset(ui, &name), // a multi-phase recipe (recipe.rs)
-                (Ok(()), None) => {
-                    files::resume_stored(ui).await; // the model kept in this browser, if any (files.rs)
-                    if let Some(scene) = &setup.scene {
-                        engine::set_preset(ui, scene); // a page set-up that is not an MNIST model
-                    }
-                }
-                _ => {}
-            }
-            if let Some(link) = ui.link_note.get_untracked() {
-                let note = match ui.note.get_untracked() {
-                    Some(n) => format!("{link} {n}"),
-                    None => link,
-                };
-                ui.note.set(Some(note));
-            }
-            match installed {
-                Ok(()) => ui.state.set("ready".into()),
-                Err(e) => {
-                    ui.error.set(Some(e));
-                    ui.state.set("error".into());
-                }
-            }
+/// Benchmark results from the worker: on `window.__aeplayBench` and in `<pre id="bench-result">`.
+fn bench_result(ui: Ui, results: &[String], done: bool, error: Option<String>) {
+    let parsed: Vec<serde_json::Value> = results.iter().filter_map(|r| serde_json::from_str(r).ok()).collect();
+    let obj = serde_json::json!({ "done": done, "results": parsed, "error": error });
+    if let Ok(v) = js_sys::JSON::parse(&obj.to_string()) {
+        let _ = js_sys::Reflect::set(&dom::window(), &"__aeplayBench".into(), &v);
+    }
+    let Some(doc) = dom::window().document() else { return };
+    let pre = doc.get_element_by_id("bench-result").or_else(|| {
+        let el = doc.create_element("pre").ok()?;
+        el.set_id("bench-result");
+        doc.body()?.append_child(&el).ok()?;
+        Some(el)
+    });
+    if let Some(pre) = pre {
+        let text = results.join("\n");
+        pre.set_text_content(Some(&match &error {
+            Some(e) => format!("{text}\nerror: {e}"),
+            None => text,
+        }));
+    }
+    if done {
+        ui.phase.set(Phase::BenchDone);
+    }
+}
+
+/// The initial weights and the training pixels for TensorFlow.js: `window.__aeplayShared`.
+fn bench_shared(params: &[f32], layers: &[[usize; 4]], train: &[u8], train_rows: usize, dim: usize) {
+    let obj = js_sys::Object::new();
+    let set = |o: &js_sys::Object, k: &str, v: &wasm_bindgen::JsValue| {
+        let _ = js_sys::Reflect::set(o, &k.into(), v);
+    };
+    set(&obj, "params", &js_sys::Float32Array::from(params).into());
+    let ls = js_sys::Array::new();
+    for l in layers {
+        let o = js_sys::Object::new();
+        for (k, v) in ["w", "b", "fan_in", "fan_out"].iter().zip(l) {
+            set(&o, k, &(*v as f64).into());
         }
-        Err(e) => {
-            ui.data_status.set("The data could not be loaded.".into());
-            ui.error.set(Some(e));
-            ui.state.set("error".into());
-        }
+        ls.push(&o);
+    }
+    set(&obj, "layers", &ls.into());
+    set(&obj, "train", &js_sys::Uint8Array::from(train).into());
+    set(&obj, "train_rows", &(train_rows as f64).into());
+    set(&obj, "dim", &(dim as f64).into());
+    let _ = js_sys::Reflect::set(&dom::window(), &"__aeplayShared".into(), &obj.into());
+}
+
+/// Whether the page's browser offers WebGPU (the worker checks its own).
+fn page_has_webgpu() -> bool {
+    js_sys::Reflect::get(&dom::window().navigator(), &"gpu".into()).is_ok_and(|g| !g.is_undefined() && !g.is_null())
+}
+
+/// Starts the worker: benchmark mode, or the page's set-up.
+fn start(ui: Ui) {
+    let search = dom::window().location().search().unwrap_or_default();
+    let bench = search.contains("bench=") || search.contains("selftest=");
+    let first = if bench {
+        ui.phase.set(Phase::Bench);
+        ui.data_status.set("Benchmark mode: see #bench-result".into());
+        Command::Bench(search)
+    } else {
+        let setup = urlsync::initial();
+        Command::Start { setup, resume: !urlsync::link_sets_up(), page_has_webgpu: page_has_webgpu() }
+    };
+    if let Err(e) = client::start(ui, first) {
+        ui.fail(e);
     }
 }
 
@@ -215,14 +292,27 @@ fn stroke_to(c: &web_sys::HtmlCanvasElement, from: (f64, f64), to: (f64, f64)) {
     }
 }
 
-fn pad_clear(ui: Ui) {
+/// The drawing as the model sees it: shown at once, sent to the worker.
+fn pad_changed() {
+    let img = dom::read_gray("pad").map(|(v, w, h)| crate::data::draw::to_mnist(&v, w, h)).filter(|img| img.iter().any(|&p| p > 0.0));
+    match &img {
+        Some(i) => dom::draw_digit("pad-input", i),
+        None => {
+            for id in ["pad-input", "pad-noisy", "pad-out"] {
+                dom::clear(id, "#000");
+            }
+        }
+    }
+    client::send(&Command::PadInk(img));
+}
+
+pub(crate) fn pad_clear() {
     dom::clear("pad", "#000");
-    engine::pad_changed(ui, None);
+    pad_changed();
 }
 
 #[component]
 fn DrawPad(ui: Ui) -> impl IntoView {
-    let not_ready = move || matches!(ui.state.get().as_str(), "loading" | "error");
     let last = RwSignal::new(None::<(f64, f64)>);
     let down = move |ev: web_sys::PointerEvent| {
         ev.prevent_default();
@@ -230,7 +320,7 @@ fn DrawPad(ui: Ui) -> impl IntoView {
             let _ = c.set_pointer_capture(ev.pointer_id());
             stroke_to(&c, (x, y), (x, y));
             last.set(Some((x, y)));
-            engine::pad_changed(ui, dom::read_gray("pad"));
+            pad_changed();
         }
     };
     let moved = move |ev: web_sys::PointerEvent| {
@@ -239,7 +329,7 @@ fn DrawPad(ui: Ui) -> impl IntoView {
         if let Some((x, y, c)) = pad_point(&ev) {
             stroke_to(&c, prev, (x, y));
             last.set(Some((x, y)));
-            engine::pad_changed(ui, dom::read_gray("pad"));
+            pad_changed();
         }
     };
     let up = move |_ev: web_sys::PointerEvent| last.set(None);
@@ -249,31 +339,27 @@ fn DrawPad(ui: Ui) -> impl IntoView {
         let _ = dom::read_gray("pad");
         dom::clear("pad", "#000");
     });
+    let noisy = move || ui.status.get().and_then(|s| s.session.config).is_some_and(|c| c.noise != NoiseKind::None);
     view! {
         <section class="panel pad-panel">
             <h2>"Draw a digit"</h2>
-            <p class="hint">"Draw with the mouse or a finger. The model sees it as a 28×28 MNIST digit, corrupts it with the current noise, and reconstructs it."</p>
+            <p class="hint">"Draw with the mouse or a finger. The model sees it as a 28×28 MNIST digit, corrupts it with its noise, and reconstructs it."</p>
             <div class="pad-row">
                 <canvas id="pad" width="280" height="280"
                     on:pointerdown=down on:pointermove=moved on:pointerup=up on:pointercancel=up></canvas>
                 <div class="pad-outputs">
-                    <figure><canvas id="pad-input" class="digit" width="28" height="28"></canvas><figcaption>"model input"</figcaption><files::Png ui=ui id="pad-input" /></figure>
-                    <figure><canvas id="pad-noisy" class="digit" width="28" height="28"></canvas><figcaption>"corrupted"</figcaption><files::Png ui=ui id="pad-noisy" /></figure>
-                    <figure><canvas id="pad-out" class="digit" width="28" height="28"></canvas><figcaption>"denoised"</figcaption><files::Png ui=ui id="pad-out" /></figure>
+                    <figure><canvas id="pad-input" class="digit" width="28" height="28"></canvas><figcaption>"model input"</figcaption></figure>
+                    <figure style:display=move || if noisy() { "" } else { "none" }><canvas id="pad-noisy" class="digit" width="28" height="28"></canvas><figcaption>"corrupted"</figcaption></figure>
+                    <figure><canvas id="pad-out" class="digit" width="28" height="28"></canvas><figcaption>"reconstructed"</figcaption></figure>
                 </div>
             </div>
             <div class="buttons">
-                <button id="pad-clear" disabled=not_ready on:click=move |_| pad_clear(ui)>"Clear"</button>
-                <button id="pad-noise" disabled=not_ready on:click=move |_| engine::new_noise(ui)>"New noise"</button>
-                <files::Png ui=ui id="pad" />
+                <button id="pad-clear" disabled=move || !ui.usable() on:click=move |_| pad_clear()>"Clear"</button>
+                <button id="pad-noise" disabled=move || !ui.usable() on:click=move |_| client::send(&Command::NewNoise)>"New noise"</button>
+                <files::Png ids=&["pad", "pad-input", "pad-noisy", "pad-out"] />
             </div>
         </section>
     }
-}
-
-/// Everything the preset picker and the gallery offer: the MNIST presets, then the cloud.
-pub fn page_presets() -> Vec<&'static str> {
-    PRESET_NAMES.iter().copied().chain([cloud::NAME]).collect()
 }
 
 /// `linear_3d_pca`: the 3-D cloud with the model's reconstructions and PCA's plane, and the
@@ -287,56 +373,98 @@ fn CloudPanel(ui: Ui) -> impl IntoView {
             let _ = c.set_pointer_capture(ev.pointer_id());
         }
         let (x, y) = point(&ev);
-        cloud::drag_start(x, y);
+        ui.cloud.update_value(|s| s.drag_start(x, y));
     };
     let moved = move |ev: web_sys::PointerEvent| {
         let (x, y) = point(&ev);
-        cloud::drag_move(ui, x, y);
+        ui.cloud.update_value(|s| s.drag_move(x, y));
     };
-    let up = move |_ev: web_sys::PointerEvent| cloud::drag_end();
+    let up = move |_ev: web_sys::PointerEvent| ui.cloud.update_value(|s| s.drag_end());
     view! {
-        <section class="panel cloud-panel" id="cloud-panel" style:display=move || if ui.cloud.get().is_some() { "" } else { "none" }>
+        <section class="panel cloud-panel" id="cloud-panel" style:display=move || if ui.pictures().cloud { "" } else { "none" }>
             <h2>"A linear autoencoder finds PCA's plane"</h2>
             <p class="hint">"200 points near a plane, each coloured by its place along the band. Black squares: the model's reconstructions, joined to their points; green: the plane of PCA with 2 components. Drag the cloud to turn it."</p>
             <div class="pictures">
                 <figure><canvas id="cloud3d" width="360" height="320" style="touch-action: none; cursor: grab"
                     on:pointerdown=down on:pointermove=moved on:pointerup=up on:pointercancel=up></canvas>
-                    <figcaption>"The 3-D cloud and its reconstructions"</figcaption><files::Png ui=ui id="cloud3d" /></figure>
+                    <figcaption>"The 3-D cloud and its reconstructions"</figcaption></figure>
                 <figure><canvas id="cloud-codes" width="320" height="320"></canvas>
-                    <figcaption>"The model's 2-D codes: the band unrolled"</figcaption><files::Png ui=ui id="cloud-codes" /></figure>
+                    <figcaption>"The model's 2-D codes: the band unrolled"</figcaption></figure>
             </div>
-            <p id="cloud-summary" data-step=move || ui.readout_step.get().to_string()>{move || ui.cloud.get().unwrap_or_default()}</p>
+            <p id="cloud-summary" data-step=move || ui.readout_step.get().to_string()>{move || ui.cloud_summary.get().unwrap_or_else(|| "Press Train: the model starts from random weights.".into())}</p>
+            <files::Png ids=&["cloud3d", "cloud-codes"] />
         </section>
     }
+}
+
+/// The line under PCA's reconstructions.
+fn pca_caption(shown: &Option<PcaView>, model_loss: Option<f64>) -> String {
+    match shown {
+        None => String::new(),
+        Some(PcaView::Fitting { k, progress }) => {
+            format!("Fitting PCA with {k} components on the training digits (in the worker, beside training) … {:.0} %", 100.0 * progress)
+        }
+        Some(PcaView::Ready { k, train_rows, test_loss, seconds, .. }) => {
+            let model = model_loss.map(|l| format!("{l:.3}")).unwrap_or_else(|| "–".into());
+            format!(
+                "PCA with {k} components (fitted on {} training digits in {seconds:.1} s): test loss {test_loss:.3} on the same 1,000 test digits; the model: {model}. A linear autoencoder's optimum is this PCA.",
+                thousands(*train_rows)
+            )
+        }
+        Some(PcaView::Failed(why)) => format!("PCA could not be fitted: {why}"),
+    }
+}
+
+/// 60000 → "60,000".
+fn thousands(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Everything the preset picker and the gallery offer: the models, then the scenes.
+pub fn page_presets() -> Vec<&'static str> {
+    catalogue::ENTRIES.iter().filter(|e| e.kind != Kind::Recipe).map(|e| e.id).collect()
 }
 
 #[component]
 pub fn App() -> impl IntoView {
     let ui = Ui::new();
+    provide_context(ui);
     let page = urlsync::Page::from_url(ui); // before start(): the link's set-up
-    wasm_bindgen_futures::spawn_local(start(ui));
+    start(ui);
     urlsync::keep_in_sync(ui);
     lecture::install(ui, page);
-    let not_ready = move || matches!(ui.state.get().as_str(), "loading" | "error");
-    let running = move || ui.state.get() == "training";
+    expose_test_hooks();
+    let running = move || ui.phase.get() == Phase::Training;
     let noise_kind = ui.noise_kind;
     let noise_level = ui.noise_level;
-    let apply_noise = move || engine::set_noise(ui, &noise_kind.get_untracked(), noise_level.get_untracked() as f32);
+    let apply_noise = move || client::send(&Command::SetNoise(noise_of(&noise_kind.get_untracked(), noise_level.get_untracked() as f32)));
     let level_label = move || match noise_kind.get().as_str() {
         "gaussian" => "σ ",
         "salt_pepper" => "corrupted fraction ",
         "none" => "(no noise) ",
         _ => "destroyed fraction ",
     };
-    let about = move || catalogue::find(&ui.preset.get()).map(|e| (e.title, e.source, e.what));
+    let about = move || catalogue::find(&ui.preset_id()).map(|e| (e.title, e.source, e.what));
     let switch = move |ev: leptos::ev::Event| {
-        let kind = if event_target_value(&ev) == "gpu" { engine::Kind::Gpu } else { engine::Kind::Cpu };
+        let kind = if event_target_value(&ev) == "gpu" { BackendKind::Gpu } else { BackendKind::Cpu };
         urlsync::backend_chosen(kind);
-        wasm_bindgen_futures::spawn_local(engine::switch_backend(ui, kind));
+        client::send(&Command::SetBackend(kind));
     };
+    let model = move || ui.session_kind() == Some(Kind::Model);
+    let config = move || ui.status.get().and_then(|s| s.session.config);
+    let pictures = move || ui.pictures();
+    let mnist = move || !pictures().cloud;
 
     view! {
-        <main id="app" data-state=move || ui.state.get() class:lecture=move || page.lecture.get()>
+        <main id="app" data-state=move || ui.phase.get().as_str() class:lecture=move || page.lecture.get()>
             <header>
                 <h1>"Autoencoder Playground"</h1>
                 <p class="subtitle" id="preset-about">
@@ -345,55 +473,63 @@ pub fn App() -> impl IntoView {
             </header>
             <section class="panel data-panel">
                 <div id="data-status">{move || ui.data_status.get()}</div>
-                <Show when=move || ui.state.get() == "loading">
+                <Show when=move || ui.phase.get() == Phase::Loading>
                     <progress id="data-progress"
                         max=move || format!("{}", ui.progress.get().1)
                         value=move || format!("{}", ui.progress.get().0)></progress>
                 </Show>
                 <div id="data-source">{move || ui.data_source.get()}</div>
-                <Show when=move || ui.note.get().is_some()>
-                    <div id="note" role="status">{move || ui.note.get().unwrap_or_default()}</div>
+                <Show when=move || ui.note.get().is_some() || ui.link_note.get().is_some()>
+                    <div id="note" role="status">{move || [ui.link_note.get(), ui.note.get()].into_iter().flatten().collect::<Vec<_>>().join(" ")}</div>
                 </Show>
                 <Show when=move || ui.error.get().is_some()>
                     <div id="error" role="alert">
-                        <strong>"Something went wrong: "</strong>
                         <span>{move || ui.error.get().unwrap_or_default()}</span>
+                        " "<button id="error-close" class="small" aria-label="Dismiss the message" on:click=move |_| ui.error.set(None)>"×"</button>
                     </div>
                 </Show>
             </section>
             <section class="panel controls">
                 <div class="buttons">
-                    <button id="train" disabled=move || not_ready() || running() on:click=move |_| engine::train(ui)>"Train"</button>
-                    <button id="pause" disabled=move || not_ready() || !running() on:click=move |_| engine::pause(ui)>"Pause"</button>
-                    <button id="step" disabled=move || not_ready() || running() on:click=move |_| engine::step(ui)>"Step"</button>
-                    <button id="reset" disabled=not_ready on:click=move |_| engine::reset(ui)>"Reset"</button>
+                    <button id="train" disabled=move || !ui.usable() || running() on:click=move |_| client::send(&Command::Train)>"Train"</button>
+                    <button id="pause" disabled=move || !ui.usable() || !running() on:click=move |_| client::send(&Command::Pause)>"Pause"</button>
+                    <button id="step" disabled=move || !ui.usable() || running() on:click=move |_| client::send(&Command::Step)>"Step"</button>
+                    <button id="reset" disabled=move || !ui.usable() on:click=move |_| client::send(&Command::Reset)>"Reset"</button>
                 </div>
                 <urlsync::LinkBar ui=ui page=page />
                 <files::FileControls ui=ui />
                 <label>"Preset "
-                    <select id="preset-select" disabled=move || not_ready() on:change=move |ev| engine::set_preset(ui, &event_target_value(&ev))
-                        prop:value=move || ui.preset.get()>
+                    <select id="preset-select" disabled=move || !ui.usable()
+                        on:change=move |ev| {
+                            client::send(&Command::SetPreset(event_target_value(&ev)));
+                            // Back to the page, so the shortcuts (space: train) work again.
+                            if let Some(el) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok()) {
+                                let _ = el.blur();
+                            }
+                        }
+                        prop:value=move || ui.preset_id()>
                         {page_presets().into_iter().map(|n| {
-                            let title = catalogue::title(n);
-                            let kind = if PRESET_NAMES.contains(&n) { "model" } else { "scene" };
-                            view! { <option value=n data-kind=kind>{format!("{n} — {title}")}</option> }
+                            let kind = if catalogue::kind(n) == Some(Kind::Model) { "model" } else { "scene" };
+                            view! { <option value=n data-kind=kind>{format!("{} ({n})", catalogue::title(n))}</option> }
                         }).collect_view()}
                         <optgroup label="Multi-phase recipes">
-                            {crate::train::pipeline::RECIPE_NAMES.iter().map(|&n| {
-                                let title = catalogue::title(n);
-                                view! { <option value=n data-recipe="1">{format!("{n} — {title} (phases)")}</option> }
+                            {catalogue::RECIPES.iter().map(|&n| {
+                                view! { <option value=n data-recipe="1">{format!("{} ({n}, phases)", catalogue::title(n))}</option> }
                             }).collect_view()}
                         </optgroup>
+                        <Show when=move || ui.preset_id() == "custom">
+                            <option value="custom">"A custom model from the link"</option>
+                        </Show>
                     </select>
                 </label>
                 <label>"Backend "
-                    <select id="backend-select" disabled=not_ready on:change=switch
-                        prop:value=move || ui.backend_kind.get()>
-                        <option value="gpu" disabled=move || !engine::gpu_available(ui)>"WebGPU"</option>
-                        <option value="cpu">"CPU (wasm SIMD)"</option>
+                    <select id="backend-select" disabled=move || !ui.usable() on:change=switch
+                        prop:value=move || ui.backend_kind().name()>
+                        <option value="gpu" disabled=move || !ui.status.get().is_some_and(|s| s.gpu_available)>"WebGPU"</option>
+                        <option value="cpu">"CPU (WebAssembly SIMD)"</option>
                     </select>
                 </label>
-                <label>"Noise "
+                <label style:display=move || if model() { "" } else { "none" }>"Noise "
                     <select id="noise-kind" prop:value=move || noise_kind.get() on:change=move |ev| { noise_kind.set(event_target_value(&ev)); apply_noise(); }>
                         <option value="masking">"masking"</option>
                         <option value="gaussian">"Gaussian"</option>
@@ -402,7 +538,7 @@ pub fn App() -> impl IntoView {
                         <option value="none">"none"</option>
                     </select>
                 </label>
-                <label>{level_label}
+                <label style:display=move || if model() { "" } else { "none" }>{level_label}
                     <input id="noise-level" type="range" min="0" max="0.9" step="0.01" prop:value=move || noise_level.get().to_string()
                         on:input=move |ev| {
                             noise_level.set(event_target_value(&ev).parse().unwrap_or(0.1));
@@ -411,38 +547,25 @@ pub fn App() -> impl IntoView {
                     <output id="noise-level-value">{move || format!("{:.2}", noise_level.get())}</output>
                 </label>
                 <label>"Learning rate "
-                    <input id="lr" type="number" min="0" max="10" step="any" disabled=move || not_ready() || ui.cloud.get().is_some() || ui.recipe.active.get().is_some()
-                        prop:value=move || ui.lr.get().to_string()
+                    <input id="lr" type="number" min="0" max="10" step="any" disabled=move || !ui.usable() || !model()
+                        prop:value=move || config().map(|c| c.optimizer.lr().to_string()).unwrap_or_default()
                         on:change=move |ev| {
-                            let v = event_target_value(&ev).trim().parse::<f64>().unwrap_or(f64::NAN);
-                            match engine::set_lr(ui, v) {
-                                Ok(()) => ui.error.set(None),
-                                Err(e) => {
-                                    ui.error.set(Some(e));
-                                    ui.lr.notify(); // puts the current value back in the field
-                                }
-                            }
+                            let v = event_target_value(&ev).trim().parse::<f32>().unwrap_or(f32::NAN);
+                            ui.error.set(None);
+                            client::send(&Command::SetLearningRate(v));
                         } />
                 </label>
                 <label>"Batch "
-                    <input id="batch" type="number" min="1" max="65536" step="1" disabled=move || not_ready() || ui.cloud.get().is_some() || ui.recipe.active.get().is_some()
-                        prop:value=move || ui.batch.get().to_string()
+                    <input id="batch" type="number" min="1" max="65536" step="1" disabled=move || !ui.usable() || !model()
+                        prop:value=move || config().map(|c| c.batch.to_string()).unwrap_or_default()
                         on:change=move |ev| {
-                            let text = event_target_value(&ev);
-                            let v = text.trim().parse::<usize>().unwrap_or(0);
-                            wasm_bindgen_futures::spawn_local(async move {
-                                match engine::set_batch(ui, v).await {
-                                    Ok(()) => {}
-                                    Err(e) => {
-                                        ui.error.set(Some(e));
-                                        ui.batch.notify(); // puts the current value back in the field
-                                    }
-                                }
-                            });
+                            let v = event_target_value(&ev).trim().parse::<usize>().unwrap_or(0);
+                            ui.error.set(None);
+                            client::send(&Command::SetBatch(v));
                         } />
                 </label>
                 <div class="stats">
-                    <div class="stat"><span class="label">"backend"</span><span class="value" id="backend">{move || ui.backend.get()}</span></div>
+                    <div class="stat"><span class="label">"backend"</span><span class="value" id="backend">{move || ui.status.get().map(|s| s.backend_label).unwrap_or_else(|| "–".into())}</span></div>
                     <div class="stat"><span class="label">"step"</span><span class="value" id="step-count">{move || ui.step.get().to_string()}</span></div>
                     <div class="stat"><span class="label">"epoch"</span><span class="value" id="epoch">{move || format!("{:.2}", ui.epoch.get())}</span></div>
                     <div class="stat"><span class="label">"train loss"</span><span class="value" id="train-loss" data-step=move || ui.readout_step.get().to_string()>{move || fmt_loss(ui.train_loss.get())}</span></div>
@@ -453,46 +576,51 @@ pub fn App() -> impl IntoView {
             <recipe::RecipePanel ui=ui />
             <section class="panel chart-panel">
                 <h2>"Loss"</h2>
-                <p class="legend"><span class="train-key">{move || format!("━ train ({})", ui.loss_label.get())}</span>" "<span class="test-key">"● test"</span>
-                    <span class="pca-key" style:display=move || if matches!(ui.pca.get(), pcaview::PcaShown::Ready { .. }) { "" } else { "none" }>" ╌ PCA optimum (test)"</span></p>
-                <canvas id="loss-chart" width="640" height="280"></canvas><files::Png ui=ui id="loss-chart" />
+                <p class="legend"><span class="train-key">{move || format!("━ train ({})", ui.status.get().map(|s| s.session.loss_label).unwrap_or_default())}</span>" "<span class="test-key">"● test"</span>
+                    <span class="pca-key" style:display=move || if matches!(ui.pca.get(), Some(PcaView::Ready { .. })) { "" } else { "none" }>" ╌ PCA optimum (test)"</span></p>
+                <canvas id="loss-chart" width="640" height="280"></canvas><files::Png ids=&["loss-chart"] />
             </section>
             <CloudPanel ui=ui />
-            <section class="panel recon-panel" style:display=move || if ui.cloud.get().is_some() { "none" } else { "" }>
+            <section class="panel recon-panel" style:display=move || if pictures().recon || pictures().recipe { "" } else { "none" }>
                 <h2>"Reconstructions"</h2>
-                <p class="hint">"Rows: clean test digits, corrupted, reconstructed."</p>
-                <canvas id="recon" class="digits" width="280" height="84"></canvas><files::Png ui=ui id="recon" />
-                <div id="pca-compare" style:display=move || if ui.pca.get() == pcaview::PcaShown::Off { "none" } else { "" }>
+                <p class="hint">{move || if config().is_some_and(|c| c.noise == NoiseKind::None) { "Rows: test digits, reconstructed." } else { "Rows: clean test digits, corrupted, reconstructed." }}</p>
+                <canvas id="recon" class="digits" width="280" height="84"></canvas><files::Png ids=&["recon"] />
+                <div id="pca-compare" style:display=move || if ui.pca.get().is_none() { "none" } else { "" }>
                     <p class="hint">"PCA's reconstructions of the same clean digits:"</p>
-                    <canvas id="pca-recon" class="digits" width="280" height="28"></canvas><files::Png ui=ui id="pca-recon" />
-                    <p id="pca-status" class="hint">{move || pcaview::caption(&ui.pca.get(), ui.test_loss.get())}</p>
+                    <canvas id="pca-recon" class="digits" width="280" height="28"></canvas><files::Png ids=&["pca-recon"] />
+                    <p id="pca-status" class="hint">{move || pca_caption(&ui.pca.get(), ui.test_loss.get())}</p>
                 </div>
             </section>
-            <div class="mnist-only" style:display=move || if ui.cloud.get().is_some() { "none" } else { "" }>
+            <div class="mnist-only" style:display=move || if mnist() { "" } else { "none" }>
                 <DrawPad ui=ui />
             </div>
-            <section class="panel pictures-panel" style:display=move || if ui.cloud.get().is_some() { "none" } else { "" }>
+            <section class="panel pictures-panel" style:display=move || if mnist() { "" } else { "none" }>
                 <h2>"What the model learned"</h2>
                 <div class="pictures">
-                    <figure><canvas id="features" width="280" height="280"></canvas>
-                        <figcaption>"Features: the first layer's weights of 100 units, one 28×28 tile each (contrast per tile)"</figcaption><files::Png ui=ui id="features" /></figure>
-                    <figure><canvas id="latent" width="320" height="320"></canvas>
-                        <figcaption>{move || if ui.has_generated.get() && !ui.has_sparsity.get() { "Latent space: codes of 1,000 test digits by label" } else { "Latent space: codes of 1,000 test digits by label (wide codes projected on their two principal components)" }}</figcaption><files::Png ui=ui id="latent" /></figure>
-                    <Show when=move || ui.has_generated.get()>
-                        <figure><canvas id="generated" width="224" height="112"></canvas>
-                            <figcaption>"Generated: codes decoded into digits (random N(0, I) codes for a VAE; a grid over a 2-D code plane)"</figcaption>
-                            <button id="new-samples" on:click=move |_| engine::new_samples(ui)>"New samples"</button><files::Png ui=ui id="generated" /></figure>
-                    </Show>
-                    <figure><canvas id="interp" width="280" height="28"></canvas>
-                        <figcaption>"Interpolation: decoding the path from a 3 (or your drawing) to an 8"</figcaption><files::Png ui=ui id="interp" /></figure>
-                    <Show when=move || ui.has_sparsity.get()>
-                        <figure><canvas id="sparsity" width="320" height="160"></canvas>
-                            <figcaption>"Sparsity: mean activation of each hidden unit over 1,000 test digits, against the target ρ"</figcaption><files::Png ui=ui id="sparsity" /></figure>
-                    </Show>
+                    {draw::PICTURES.iter().map(|p| {
+                        let shown = move || (p.shown)(&pictures());
+                        let caption = move || ui.status.get().map(|s| (p.caption)(&s.session)).unwrap_or_default();
+                        view! {
+                            <figure style:display=move || if shown() { "" } else { "none" }>
+                                <canvas id=p.id width=p.size.0 height=p.size.1></canvas>
+                                <figcaption><strong>{p.title}</strong>": "{caption}</figcaption>
+                                {(p.id == "generated").then(|| view! { <button id="new-samples" on:click=move |_| client::send(&Command::NewSamples)>"New samples"</button> })}
+                                <files::Png ids=std::slice::from_ref(&p.id) />
+                            </figure>
+                        }
+                    }).collect_view()}
                 </div>
             </section>
             <lecture::Gallery ui=ui />
             <lecture::Help page=page />
         </main>
     }
+}
+
+/// `window.__aeplayLoseDevice()` destroys the worker's GPU device, as a driver reset would
+/// (used by the end-to-end test of device loss).
+fn expose_test_hooks() {
+    let f = wasm_bindgen::closure::Closure::<dyn Fn()>::new(|| client::send(&Command::LoseDevice));
+    let _ = js_sys::Reflect::set(&dom::window(), &"__aeplayLoseDevice".into(), f.as_ref());
+    f.forget();
 }

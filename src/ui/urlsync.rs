@@ -12,11 +12,14 @@ use wasm_bindgen::JsCast;
 use crate::core::config::{preset, preset_list};
 use crate::core::urlstate::{self, BackendChoice, Setup, DEFAULT_PRESET};
 
-use super::{dom, engine, lecture, Ui};
+use crate::app::protocol::BackendKind;
+use crate::core::catalogue::Kind;
+
+use super::{dom, lecture, Ui};
 
 thread_local! {
     /// The set-up the page opened with; the backend choice and the lecture flag follow the
-    /// user (the model and the seed are read from the engine when a link is written).
+    /// user (the model and the seed come from the worker's status when a link is written).
     static SETUP: RefCell<Setup> = RefCell::new(Setup::default());
     /// A pending `replaceState` (updates are batched: Chrome throttles frequent ones).
     static PENDING: RefCell<bool> = const { RefCell::new(false) };
@@ -76,47 +79,70 @@ pub fn initial() -> Setup {
     SETUP.with(|s| s.borrow().clone())
 }
 
-/// The engine backend for a backend choice (auto: WebGPU where the browser has it).
-pub fn kind(choice: BackendChoice) -> engine::Kind {
-    match choice {
-        BackendChoice::Cpu => engine::Kind::Cpu,
-        BackendChoice::Gpu | BackendChoice::Auto => engine::Kind::Gpu,
-    }
+/// Whether this page load is a reload (the Navigation Timing entry's type).
+fn is_reload() -> bool {
+    use wasm_bindgen::JsCast;
+    let window = dom::window();
+    let kind = (|| {
+        let perf = js_sys::Reflect::get(&window, &"performance".into()).ok()?;
+        let f = js_sys::Reflect::get(&perf, &"getEntriesByType".into()).ok()?.dyn_into::<js_sys::Function>().ok()?;
+        let entries = f.call1(&perf, &"navigation".into()).ok()?.dyn_into::<js_sys::Array>().ok()?;
+        js_sys::Reflect::get(&entries.get(0), &"type".into()).ok()?.as_string()
+    })();
+    kind.as_deref() == Some("reload")
+}
+
+/// Whether the page was opened from a link that sets up a model (any key but the
+/// presentation ones): that set-up wins over the model kept in the browser. The page keeps
+/// its set-up in its own address, so a reload is not a link being opened: a reload resumes.
+pub fn link_sets_up() -> bool {
+    let asked = dom::window().location().search().unwrap_or_default();
+    !is_reload()
+        && asked
+            .trim_start_matches('?')
+            .split('&')
+            .filter(|kv| !kv.is_empty())
+            .any(|kv| !["lecture", "panels", "hide"].contains(&kv.split('=').next().unwrap_or("")))
 }
 
 /// The user picked a backend: links name it from now on.
-pub fn backend_chosen(kind: engine::Kind) {
-    SETUP.with(|s| s.borrow_mut().backend = if kind == engine::Kind::Gpu { BackendChoice::Gpu } else { BackendChoice::Cpu });
-    schedule_sync();
+pub fn backend_chosen(kind: BackendKind) {
+    SETUP.with(|s| s.borrow_mut().backend = if kind == BackendKind::Gpu { BackendChoice::Gpu } else { BackendChoice::Cpu });
 }
 
 /// Lecture mode was toggled.
-pub fn lecture_set(on: bool) {
+pub fn lecture_set(ui: Ui, on: bool) {
     SETUP.with(|s| s.borrow_mut().lecture = on);
-    schedule_sync();
+    schedule_sync(ui);
 }
 
-/// The current set-up: the engine's model and seed, with the page's choices.
-pub fn current() -> Option<Setup> {
-    let (config, seed) = engine::current_setup()?;
-    let scene = super::cloud::active().then(|| super::cloud::NAME.to_string());
-    let (recipe, cap) = match super::recipe::current() {
-        Some((name, cap)) => (Some(name), cap),
-        None => (None, None),
-    };
-    Some(SETUP.with(|s| Setup { config, seed, scene, recipe, cap, ..s.borrow().clone() }))
+/// The current set-up: the worker's session (model, seed, recipe and cap, or scene), with
+/// the page's choices.
+pub fn current(ui: Ui) -> Option<Setup> {
+    let session = ui.status.get_untracked()?.session;
+    Some(SETUP.with(|s| {
+        let mut setup = s.borrow().clone();
+        setup.seed = session.seed;
+        setup.scene = (session.kind == Kind::Scene).then(|| session.id.clone());
+        setup.recipe = (session.kind == Kind::Recipe).then(|| session.id.clone());
+        setup.cap = session.cap;
+        if let Some(cfg) = session.config {
+            setup.config = cfg;
+        }
+        setup
+    }))
 }
 
 /// The page's URL for the current set-up.
-pub fn link() -> Option<String> {
+pub fn link(ui: Ui) -> Option<String> {
     let loc = dom::window().location();
     let base = format!("{}{}", loc.origin().ok()?, loc.pathname().ok()?);
-    Some(format!("{base}?{}", urlstate::encode(&current()?)))
+    Some(format!("{base}?{}", urlstate::encode(&current(ui)?)))
 }
 
 /// Rewrites the address bar to the current set-up (without a navigation).
-fn sync_now() {
-    let Some(url) = link() else { return };
+fn sync_now(ui: Ui) {
+    let Some(url) = link(ui) else { return };
     let w = dom::window();
     if w.location().href().ok().as_deref() == Some(url.as_str()) {
         return;
@@ -129,35 +155,30 @@ fn sync_now() {
 }
 
 /// Updates the address bar soon (at most five times a second).
-pub fn schedule_sync() {
+pub fn schedule_sync(ui: Ui) {
     if PENDING.with(|p| p.replace(true)) {
         return;
     }
-    wasm_bindgen_futures::spawn_local(async {
+    wasm_bindgen_futures::spawn_local(async move {
         dom::sleep_ms(200).await;
         PENDING.with(|p| *p.borrow_mut() = false);
-        sync_now();
+        sync_now(ui);
     });
 }
 
 /// Keeps the address bar in step with the page (call once, inside the App).
 pub fn keep_in_sync(ui: Ui) {
     Effect::new(move |_| {
-        // Everything that changes the set-up shows in one of these.
-        ui.state.track();
-        ui.preset.track();
-        ui.noise_kind.track();
-        ui.noise_level.track();
-        ui.backend_kind.track();
-        ui.lr.track();
-        ui.batch.track();
-        schedule_sync();
+        // Everything that changes the set-up shows in the worker's status.
+        ui.status.track();
+        ui.phase.track();
+        schedule_sync(ui);
     });
 }
 
 /// Shows the link (selected, for a manual copy) and copies it where the clipboard allows.
-fn copy_link(page: Page) {
-    let Some(url) = link() else { return };
+fn copy_link(ui: Ui, page: Page) {
+    let Some(url) = link(ui) else { return };
     page.link.set(Some(url.clone()));
     page.copied.set("Select and copy the link:".into());
     wasm_bindgen_futures::spawn_local(async move {
@@ -186,12 +207,12 @@ fn copy_link(page: Page) {
 /// "Copy link" and the lecture-mode toggle.
 #[component]
 pub fn LinkBar(ui: Ui, page: Page) -> impl IntoView {
-    let not_ready = move || matches!(ui.state.get().as_str(), "loading" | "error");
+    let not_ready = move || !ui.phase.get().usable();
     view! {
         <div class="buttons link-bar">
-            <button id="copy-link" disabled=not_ready on:click=move |_| copy_link(page)>"Copy link"</button>
+            <button id="copy-link" disabled=not_ready on:click=move |_| copy_link(ui, page)>"Copy link"</button>
             <button id="lecture-toggle" aria-pressed=move || page.lecture.get().to_string()
-                on:click=move |_| { let on = !page.lecture.get_untracked(); page.lecture.set(on); lecture_set(on); }>
+                on:click=move |_| { let on = !page.lecture.get_untracked(); page.lecture.set(on); lecture_set(ui, on); }>
                 {move || if page.lecture.get() { "Leave lecture mode" } else { "Lecture mode" }}
             </button>
             <button id="help-open" aria-haspopup="dialog" on:click=move |_| page.help.set(true)>"Shortcuts (?)"</button>

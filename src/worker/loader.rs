@@ -1,16 +1,15 @@
-//! Loads MNIST from the static files served with the app (`data/*.gz` and
-//! `data/manifest.json`, written by `make data`), with download progress, keeping the
-//! files in the browser's Cache Storage so a reload does not download them again.
+//! Loads MNIST in the training worker from the static files served with the app
+//! (`data/*.gz` and `data/manifest.json`, written by `make data`), with download progress,
+//! keeping the files in the browser's Cache Storage so a reload does not download them again.
 
 use std::collections::HashMap;
 
 use serde::Deserialize;
-use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Cache, ReadableStreamDefaultReader, RequestCache, RequestInit, Response};
 
-use super::dom::{window, yield_now};
+use super::scope::{js_err, scope, yield_now};
 use crate::data::{Mnist, FILES};
 
 const CACHE_NAME: &str = "aeplay-mnist-v1";
@@ -36,21 +35,12 @@ pub trait Progress {
     fn report(&self, done: f64, total: f64, status: &str);
 }
 
-fn js_err(context: &str, e: JsValue) -> String {
-    let detail = e
-        .dyn_ref::<js_sys::Error>()
-        .map(|e| String::from(e.message()))
-        .or_else(|| e.as_string())
-        .unwrap_or_else(|| format!("{e:?}"));
-    format!("{context}: {detail}")
-}
-
 async fn fetch(url: &str, no_store: bool) -> Result<Response, String> {
     let init = RequestInit::new();
     if no_store {
         init.set_cache(RequestCache::NoStore);
     }
-    let resp = JsFuture::from(window().fetch_with_str_and_init(url, &init))
+    let resp = JsFuture::from(scope().fetch_with_str_and_init(url, &init))
         .await
         .map_err(|e| js_err(&format!("could not download {url} (is the server running?)"), e))?;
     let resp: Response = resp.dyn_into().map_err(|_| format!("{url}: not a response"))?;
@@ -65,7 +55,7 @@ async fn fetch(url: &str, no_store: bool) -> Result<Response, String> {
 }
 
 async fn open_cache() -> Option<Cache> {
-    let caches = window().caches().ok()?;
+    let caches = scope().caches().ok()?;
     JsFuture::from(caches.open(CACHE_NAME)).await.ok()?.dyn_into::<Cache>().ok()
 }
 
@@ -161,7 +151,7 @@ pub async fn load(progress: &dyn Progress) -> Result<(Manifest, Mnist), String> 
         Ok(m) => m,
         Err(e) => {
             // Never keep a bad copy: the next reload downloads again.
-            if let Ok(caches) = window().caches() {
+            if let Ok(caches) = scope().caches() {
                 let _ = JsFuture::from(caches.delete(CACHE_NAME)).await;
             }
             return Err(format!("{e}. Run `make data FORCE=1` to fetch the files again, then reload."));

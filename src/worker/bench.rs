@@ -13,14 +13,15 @@
 //! - `?selftest=kernels&max=20`: the SIMD kernels against the scalar reference
 //!   (`backend::cpu::check`), inside the browser's wasm build.
 //!
-//! Results go to `window.__aeplayBench` (`{done, results: [...], error}`) and, as JSON
-//! lines, to `<pre id="bench-result">`.
+//! They run in the training worker, where the page trains; results go back as
+//! [`Event::Bench`] (the page puts them on `window.__aeplayBench` as `{done, results: [...],
+//! error}` and, as JSON lines, in `<pre id="bench-result">`), the shared weights and pixels as
+//! [`Event::Shared`].
 
-use leptos::prelude::Set;
-use wasm_bindgen::JsValue;
-
-use super::dom::{now_ms, window, yield_now};
-use super::Ui;
+use super::scope::yield_now;
+use super::post;
+use crate::app::clock::now_ms;
+use crate::app::protocol::Event;
 use crate::backend::cpu::{bench, check, CpuBackend, Isa};
 use crate::backend::gpu::{GpuBackend, GpuContext};
 use crate::backend::Backend;
@@ -35,9 +36,14 @@ pub enum Mode {
     SelfTest,
 }
 
+thread_local! {
+    /// The page's query string (the bench runs with its parameters).
+    static QUERY: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
 /// The value of `name` in the page's query string (percent-decoded).
 fn param(name: &str) -> Option<String> {
-    let search = window().location().search().unwrap_or_default();
+    let search = QUERY.with(|q| q.borrow().clone());
     search.trim_start_matches('?').split('&').find_map(|kv| {
         let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
         (k == name).then(|| js_sys::decode_uri_component(v).map(String::from).unwrap_or_else(|_| v.to_string()))
@@ -55,8 +61,9 @@ fn param_list(name: &str, default: &[usize]) -> Vec<usize> {
         .unwrap_or_else(|| default.to_vec())
 }
 
-/// The requested mode (None: the normal page).
-pub fn requested() -> Option<Mode> {
+/// The requested mode of a query string (None: the normal page).
+pub fn requested(query: &str) -> Option<Mode> {
+    QUERY.with(|q| *q.borrow_mut() = query.to_string());
     if param("selftest").as_deref() == Some("kernels") {
         return Some(Mode::SelfTest);
     }
@@ -67,33 +74,13 @@ pub fn requested() -> Option<Mode> {
     }
 }
 
-/// Publishes the results (or an error) on the window and in `<pre id="bench-result">`.
+/// Sends the results so far (or an error) to the page.
 fn publish(results: &[serde_json::Value], error: Option<String>, done: bool) {
-    let text = results.iter().map(|r| r.to_string()).collect::<Vec<_>>().join("\n");
-    let obj = serde_json::json!({ "done": done, "results": results, "error": error });
-    if let Ok(v) = js_sys::JSON::parse(&obj.to_string()) {
-        let _ = js_sys::Reflect::set(&window(), &"__aeplayBench".into(), &v);
-    }
-    let Some(doc) = window().document() else { return };
-    let pre = doc.get_element_by_id("bench-result").or_else(|| {
-        let el = doc.create_element("pre").ok()?;
-        el.set_id("bench-result");
-        doc.body()?.append_child(&el).ok()?;
-        Some(el)
-    });
-    if let Some(pre) = pre {
-        pre.set_text_content(Some(&match &error {
-            Some(e) => format!("{text}\nerror: {e}"),
-            None => text,
-        }));
-    }
+    post(&Event::Bench { results: results.iter().map(|r| r.to_string()).collect(), done, error });
 }
 
 /// Runs the requested mode with the loaded data.
-pub async fn run(ui: Ui, mode: Mode, mnist: Mnist) {
-    ui.state.set("bench".into());
-    ui.data_status.set("Benchmark mode: see #bench-result".into());
-    yield_now().await;
+pub async fn run(mode: Mode, mnist: Mnist) {
     let out = match mode {
         Mode::SelfTest => self_test().await,
         Mode::Kernels => kernels().await,
@@ -103,7 +90,6 @@ pub async fn run(ui: Ui, mode: Mode, mnist: Mnist) {
         Ok(results) => publish(&results, None, true),
         Err((results, e)) => publish(&results, Some(e), true),
     }
-    ui.state.set("bench-done".into());
 }
 
 type Out = Result<Vec<serde_json::Value>, (Vec<serde_json::Value>, String)>;
@@ -229,28 +215,11 @@ async fn train_one(base: &crate::core::ModelConfig, be: Box<dyn Backend>, label:
     }))
 }
 
-/// `window.__aeplayShared = {params, layers: [{w, b, fan_in, fan_out}], train, train_rows,
-/// dim}`: the initial parameters (seed 1) and the training pixels, for the TensorFlow.js
-/// side of the comparison.
+/// The initial parameters (seed 1) and the training pixels, for the TensorFlow.js side of
+/// the comparison (the page puts them on `window.__aeplayShared`).
 fn export_shared(cfg: &crate::core::ModelConfig, mnist: &Mnist) {
     let layout = crate::core::layout::ParamLayout::new(cfg);
     let params = layout.init(cfg, 1);
-    let obj = js_sys::Object::new();
-    let set = |k: &str, v: &JsValue| {
-        let _ = js_sys::Reflect::set(&obj, &k.into(), v);
-    };
-    set("params", &js_sys::Float32Array::from(&params[..]).into());
-    let layers = js_sys::Array::new();
-    for s in &layout.dense {
-        let l = js_sys::Object::new();
-        for (k, v) in [("w", s.w), ("b", s.b), ("fan_in", s.fan_in), ("fan_out", s.fan_out)] {
-            let _ = js_sys::Reflect::set(&l, &k.into(), &(v as f64).into());
-        }
-        layers.push(&l);
-    }
-    set("layers", &layers.into());
-    set("train", &js_sys::Uint8Array::from(&mnist.train.pixels[..]).into());
-    set("train_rows", &(mnist.train.items as f64).into());
-    set("dim", &(mnist.train.dim() as f64).into());
-    let _ = js_sys::Reflect::set(&window(), &"__aeplayShared".into(), &obj.into());
+    let layers = layout.dense.iter().map(|s| [s.w, s.b, s.fan_in, s.fan_out]).collect();
+    post(&Event::Shared { params, layers, train: mnist.train.pixels.clone(), train_rows: mnist.train.items, dim: mnist.train.dim() });
 }

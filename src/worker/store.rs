@@ -8,7 +8,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{IdbDatabase, IdbObjectStore, IdbOpenDbRequest, IdbRequest, IdbTransaction, IdbTransactionMode};
 
-use super::dom;
+use super::scope::scope;
 
 const DB: &str = "aeplay";
 const STORE: &str = "models";
@@ -50,7 +50,7 @@ async fn committed(tx: &IdbTransaction) -> Result<(), String> {
 }
 
 async fn open() -> Result<IdbDatabase, String> {
-    let factory = dom::window()
+    let factory = scope()
         .indexed_db()
         .ok()
         .flatten()

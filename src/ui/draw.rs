@@ -1,0 +1,286 @@
+//! Drawing frames: every picture the page shows, from the data a frame carries
+//! (`app::frame`). The pictures of a model are one table, [`PICTURES`]: its id (the canvas),
+//! its title and caption, the panel it sits in, whether the session draws it, and its draw
+//! function. Adding a picture is a `Frame` field, its producer in `app`, and a row here.
+
+use crate::app::frame::{Digits, DigitsKind, Features, Frame, Histogram, PadOut, Recon, Scatter, Shown};
+use crate::app::protocol::{Pictures, SessionInfo};
+
+use super::dom;
+
+/// Label colours (Tableau 10), readable on a projector.
+pub const COLOURS: [&str; 10] = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"];
+
+/// A picture of the "What the model learned" panel.
+pub struct Picture {
+    /// The canvas id (and the name `panels=`/`hide=` do not use: pictures come as a panel).
+    pub id: &'static str,
+    pub title: &'static str,
+    /// The caption, for the session shown.
+    pub caption: fn(&SessionInfo) -> String,
+    /// Canvas size (device-independent pixels; the page scales it).
+    pub size: (u32, u32),
+    /// Whether the session draws it.
+    pub shown: fn(&Pictures) -> bool,
+    /// Draws it from a frame (a picture the frame does not carry stays as it was).
+    pub draw: fn(&Frame),
+}
+
+/// The model's pictures, in the order the page shows them.
+pub const PICTURES: &[Picture] = &[
+    Picture {
+        id: "features",
+        title: "Features",
+        caption: |_| "The first layer's weights, one 28×28 tile per unit (contrast per tile): what each unit looks for.".into(),
+        size: (280, 280),
+        shown: |p| p.features,
+        draw: |f| draw_shown("features", &f.features, draw_features),
+    },
+    Picture {
+        id: "latent",
+        title: "Latent space",
+        caption: |s| {
+            let wide = s.config.as_ref().is_some_and(|c| c.code_dim() > 2);
+            if wide {
+                "Codes of 1,000 test digits coloured by label (the code is wider than 2: projected on its two principal components).".into()
+            } else {
+                "Codes of 1,000 test digits coloured by label.".into()
+            }
+        },
+        size: (320, 320),
+        shown: |p| p.latent,
+        draw: |f| draw_shown("latent", &f.latent, draw_scatter),
+    },
+    Picture {
+        id: "generated",
+        title: "Generated",
+        caption: |s| {
+            if s.config.as_ref().is_some_and(|c| c.variational) {
+                "Random codes from N(0, I) decoded into digits.".into()
+            } else {
+                "A grid over the 2-D code plane, decoded into digits.".into()
+            }
+        },
+        size: (224, 224),
+        shown: |p| p.generated,
+        draw: |f| draw_shown("generated", &f.generated, draw_digits),
+    },
+    Picture {
+        id: "interp",
+        title: "Interpolation",
+        caption: |_| "Decoding the straight path between two codes: from a 3 (or your drawing) to an 8.".into(),
+        size: (280, 28),
+        shown: |p| p.interp,
+        draw: |f| draw_shown("interp", &f.interp, draw_digits),
+    },
+    Picture {
+        id: "sparsity",
+        title: "Sparsity",
+        caption: |_| "Mean activation of each hidden unit over 1,000 test digits (counts of units), against the target ρ.".into(),
+        size: (320, 180),
+        shown: |p| p.sparsity,
+        draw: |f| draw_shown("sparsity", &f.sparsity, draw_histogram),
+    },
+];
+
+fn draw_shown<T>(id: &str, shown: &Option<Shown<T>>, draw: fn(&str, &T)) {
+    match shown {
+        Some(Shown::Picture(p)) => draw(id, p),
+        Some(Shown::Note(text)) => note_on_canvas(id, text),
+        Some(Shown::Blank) => dom::clear(id, "#000"),
+        None => {}
+    }
+}
+
+/// Clears a canvas and writes a note on it, wrapped to its width.
+pub fn note_on_canvas(id: &str, text: &str) {
+    let Some(c) = dom::canvas(id) else { return };
+    let Some(ctx) = dom::ctx2d(&c) else { return };
+    ctx.set_fill_style_str("#f3f4f6");
+    ctx.fill_rect(0.0, 0.0, c.width() as f64, c.height() as f64);
+    ctx.set_fill_style_str("#374151");
+    ctx.set_font("13px system-ui, sans-serif");
+    let per_line = ((c.width() as f64 - 12.0) / 6.5).max(8.0) as usize;
+    let mut lines: Vec<String> = vec![String::new()];
+    for word in text.split_whitespace() {
+        let line = lines.last_mut().expect("a line");
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > per_line {
+            lines.push(word.to_string());
+        } else {
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+    }
+    for (i, line) in lines.iter().enumerate() {
+        let _ = ctx.fill_text(line, 6.0, 16.0 + 16.0 * i as f64);
+    }
+}
+
+/// Sizes a canvas (its pixel buffer) if it differs.
+fn size_canvas(id: &str, w: u32, h: u32) {
+    if let Some(c) = dom::canvas(id) {
+        if c.width() != w {
+            c.set_width(w);
+        }
+        if c.height() != h {
+            c.set_height(h);
+        }
+    }
+}
+
+/// Images (rows of 784 values in [0, 1]) in a grid of `cols` columns, the canvas sized to it.
+pub fn draw_images(id: &str, images: &[f32], cols: usize) {
+    let n = images.len() / 784;
+    let cols = cols.max(1).min(n.max(1));
+    let rows = n.div_ceil(cols).max(1);
+    size_canvas(id, (cols * 28) as u32, (rows * 28) as u32);
+    let Some(ctx) = dom::canvas(id).as_ref().and_then(dom::ctx2d) else { return };
+    for (i, img) in images.chunks(784).enumerate() {
+        dom::put_gray(&ctx, img, 28, 28, ((i % cols) * 28) as f64, ((i / cols) * 28) as f64);
+    }
+}
+
+fn draw_digits(id: &str, d: &Digits) {
+    let cols = match d.what {
+        DigitsKind::Interpolation { .. } => d.cols,
+        _ => d.cols,
+    };
+    draw_images(id, &d.images, cols);
+}
+
+/// Feature tiles in a grid that fits their number (10 columns from 50 tiles on).
+fn draw_features(id: &str, f: &Features) {
+    let cols = if f.shown >= 50 { 10 } else { (f.shown as f64).sqrt().ceil() as usize };
+    draw_images(id, &f.tiles, cols);
+    if let Some(c) = dom::canvas(id) {
+        let _ = c.set_attribute("data-tiles", &f.shown.to_string());
+        let _ = c.set_attribute("data-units", &f.units.to_string());
+    }
+}
+
+/// The reconstruction grid: clean digits, corrupted (when the model has noise), reconstructed.
+pub fn draw_recon(id: &str, r: &Recon) {
+    let rows: Vec<&Vec<f32>> = [Some(&r.clean), r.noisy.as_ref(), Some(&r.out)].into_iter().flatten().collect();
+    let n = r.clean.len() / 784;
+    size_canvas(id, (n * 28) as u32, (rows.len() * 28) as u32);
+    let Some(ctx) = dom::canvas(id).as_ref().and_then(dom::ctx2d) else { return };
+    for (row, imgs) in rows.into_iter().enumerate() {
+        for (i, img) in imgs.chunks(784).enumerate() {
+            dom::put_gray(&ctx, img, 28, 28, (i * 28) as f64, (row * 28) as f64);
+        }
+    }
+    if let Some(c) = dom::canvas(id) {
+        let _ = c.set_attribute("data-rows", if r.noisy.is_some() { "clean,corrupted,reconstructed" } else { "clean,reconstructed" });
+    }
+}
+
+/// Scatter of 2-D points coloured by label, with a legend of the ten digits.
+pub fn draw_scatter(id: &str, s: &Scatter) {
+    let Some(c) = dom::canvas(id) else { return };
+    let Some(ctx) = dom::ctx2d(&c) else { return };
+    let (w, h) = (c.width() as f64, c.height() as f64);
+    ctx.set_fill_style_str("#fff");
+    ctx.fill_rect(0.0, 0.0, w, h);
+    let finite: Vec<&(f32, f32)> = s.points.iter().filter(|p| p.0.is_finite() && p.1.is_finite()).collect();
+    if finite.is_empty() {
+        return;
+    }
+    let (mut x0, mut x1, mut y0, mut y1) = (f32::INFINITY, f32::NEG_INFINITY, f32::INFINITY, f32::NEG_INFINITY);
+    for p in &finite {
+        x0 = x0.min(p.0);
+        x1 = x1.max(p.0);
+        y0 = y0.min(p.1);
+        y1 = y1.max(p.1);
+    }
+    let (sx, sy) = ((x1 - x0).max(1e-9) as f64, (y1 - y0).max(1e-9) as f64);
+    let pad = 12.0;
+    let legend = 22.0;
+    for (p, &l) in s.points.iter().zip(&s.labels) {
+        if !(p.0.is_finite() && p.1.is_finite()) {
+            continue;
+        }
+        let x = pad + (p.0 - x0) as f64 / sx * (w - 2.0 * pad);
+        let y = h - legend - pad - (p.1 - y0) as f64 / sy * (h - legend - 2.0 * pad);
+        ctx.set_fill_style_str(COLOURS[l as usize % 10]);
+        ctx.fill_rect(x - 2.0, y - 2.0, 4.0, 4.0);
+    }
+    ctx.set_font("bold 14px sans-serif");
+    for (d, colour) in COLOURS.iter().enumerate() {
+        ctx.set_fill_style_str(colour);
+        let _ = ctx.fill_text(&d.to_string(), pad + d as f64 * (w - 2.0 * pad) / 10.0, h - 6.0);
+    }
+}
+
+/// Histogram of mean unit activations (in [0, 1]): counts of units per bin on a labelled
+/// axis, with the target ρ marked beside its bar.
+pub fn draw_histogram(id: &str, hist: &Histogram) {
+    let Some(c) = dom::canvas(id) else { return };
+    let Some(ctx) = dom::ctx2d(&c) else { return };
+    let (w, h) = (c.width() as f64, c.height() as f64);
+    ctx.set_fill_style_str("#fff");
+    ctx.fill_rect(0.0, 0.0, w, h);
+    // Bins over the range the values and ρ span (at least 0..2ρ), so a sparse code's one
+    // tall bar near ρ spreads out.
+    let finite: Vec<f32> = hist.values.iter().copied().filter(|v| v.is_finite()).collect();
+    let hi = finite.iter().copied().fold(2.0 * hist.rho, f32::max).clamp(1e-3, 1.0) as f64;
+    let bins = 30;
+    let mut counts = vec![0usize; bins];
+    for &v in &finite {
+        counts[((v as f64 / hi * bins as f64) as usize).min(bins - 1)] += 1;
+    }
+    let max = *counts.iter().max().unwrap_or(&1) as f64;
+    let (left, right, top, bottom) = (40.0, 10.0, 22.0, 34.0);
+    let pw = w - left - right;
+    let ph = h - top - bottom;
+    ctx.set_fill_style_str("#4e79a7");
+    for (b, &n) in counts.iter().enumerate() {
+        let bh = n as f64 / max.max(1.0) * ph;
+        ctx.fill_rect(left + b as f64 * pw / bins as f64 + 0.5, top + ph - bh, pw / bins as f64 - 1.0, bh);
+    }
+    ctx.set_fill_style_str("#374151");
+    ctx.set_font("12px system-ui, sans-serif");
+    let _ = ctx.fill_text(&format!("{}", max as usize), 4.0, top + 10.0);
+    let _ = ctx.fill_text("0", 4.0, top + ph);
+    let _ = ctx.fill_text("units", 4.0, top + ph / 2.0);
+    let _ = ctx.fill_text("0", left, h - 18.0);
+    let _ = ctx.fill_text(&format!("{hi:.2}"), w - right - 26.0, h - 18.0);
+    let _ = ctx.fill_text("mean activation of a unit", left + pw / 2.0 - 70.0, h - 4.0);
+    let x = left + hist.rho as f64 / hi * pw;
+    ctx.set_stroke_style_str("#e15759");
+    ctx.set_line_width(2.0);
+    let _ = ctx.set_line_dash(&js_sys::Array::of2(&6.0.into(), &4.0.into()));
+    ctx.begin_path();
+    ctx.move_to(x, top - 4.0);
+    ctx.line_to(x, top + ph);
+    ctx.stroke();
+    let _ = ctx.set_line_dash(&js_sys::Array::new());
+    ctx.set_fill_style_str("#e15759");
+    let label = format!("target ρ = {}", hist.rho);
+    let lx = if x + 100.0 > w { x - 100.0 } else { x + 4.0 };
+    let _ = ctx.fill_text(&label, lx, 14.0);
+}
+
+/// The pad's three small pictures (the recipe panel's note says what a classifier reads).
+pub fn draw_pad(pad: &Option<Shown<crate::app::frame::PadView>>) {
+    match pad {
+        Some(Shown::Picture(v)) => {
+            dom::draw_digit("pad-input", &v.input);
+            match &v.noisy {
+                Some(n) => dom::draw_digit("pad-noisy", n),
+                None => dom::draw_digit("pad-noisy", &v.input),
+            }
+            match &v.out {
+                PadOut::Image(o) => dom::draw_digit("pad-out", o),
+                PadOut::Class { .. } => dom::clear("pad-out", "#000"),
+            }
+        }
+        Some(_) => {
+            for id in ["pad-input", "pad-noisy", "pad-out"] {
+                dom::clear(id, "#000");
+            }
+        }
+        None => {}
+    }
+}

@@ -1,0 +1,275 @@
+//! The training worker: a dedicated Web Worker that runs the controller (`app::controller`)
+//! beside the page. It loads the data (download, Cache Storage), acquires WebGPU where the
+//! worker has it (else the CPU path), keeps the last model in IndexedDB, and runs one loop:
+//! take the page's commands, carry them out, train a slice, send the events (frames among
+//! them) back. Only this loop owns the controller, so nothing is borrowed across an await.
+//!
+//! The page starts it with www/worker.js, which loads the same WebAssembly module as the
+//! page; `main` sees a worker's global scope and calls [`start`].
+
+mod bench;
+mod loader;
+mod scope;
+mod store;
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+use crate::app::clock::{now_ms, sleep_ms};
+use crate::app::controller::{Controller, Devices};
+use crate::app::protocol::{decode, encode, Command, Event, RunPhase};
+use crate::core::catalogue;
+use crate::core::urlstate::BackendChoice;
+
+use scope::{scope, yield_now};
+
+/// While training, the model kept in the browser is refreshed this often.
+const STORE_EVERY_MS: f64 = 30_000.0;
+
+thread_local! {
+    static INBOX: RefCell<VecDeque<Command>> = const { RefCell::new(VecDeque::new()) };
+    /// Resolves the promise the loop waits on when it has nothing to do.
+    static WAKE: RefCell<Option<js_sys::Function>> = const { RefCell::new(None) };
+}
+
+/// Sends an event to the page (its bytes, transferred).
+pub(crate) fn post(ev: &Event) {
+    let bytes = encode(ev);
+    let arr = js_sys::Uint8Array::from(&bytes[..]);
+    let transfer = js_sys::Array::of1(&arr.buffer());
+    if let Err(e) = scope().post_message_with_transfer(&arr, &transfer) {
+        web_sys::console::error_1(&format!("aeplay worker: could not send an event: {e:?}").into());
+    }
+}
+
+fn post_all(events: Vec<Event>) {
+    for e in &events {
+        post(e);
+    }
+}
+
+/// A message from the page: its command goes to the inbox and wakes the loop.
+fn receive(data: JsValue) {
+    let bytes = js_sys::Uint8Array::new(&data).to_vec();
+    match decode::<Command>(&bytes) {
+        Ok(cmd) => {
+            INBOX.with(|i| i.borrow_mut().push_back(cmd));
+            if let Some(wake) = WAKE.with(|w| w.borrow_mut().take()) {
+                let _ = wake.call0(&JsValue::NULL);
+            }
+        }
+        Err(e) => web_sys::console::error_1(&format!("aeplay worker: {e}").into()),
+    }
+}
+
+fn next_command() -> Option<Command> {
+    INBOX.with(|i| i.borrow_mut().pop_front())
+}
+
+/// Waits until a command arrives.
+async fn wait_for_command() {
+    if INBOX.with(|i| !i.borrow().is_empty()) {
+        return;
+    }
+    let promise = js_sys::Promise::new(&mut |resolve, _| WAKE.with(|w| *w.borrow_mut() = Some(resolve)));
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
+/// The worker's entry: takes over the messages www/worker.js queued and starts the loop.
+pub fn start() {
+    console_error_panic_hook::set_once();
+    let s = scope();
+    if let Ok(queued) = js_sys::Reflect::get(&s, &"__aeplayQueue".into()) {
+        if let Some(arr) = queued.dyn_ref::<js_sys::Array>() {
+            for m in arr.iter() {
+                receive(m);
+            }
+        }
+    }
+    let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(|e: web_sys::MessageEvent| receive(e.data()));
+    s.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    on_message.forget(); // for the worker's lifetime
+    wasm_bindgen_futures::spawn_local(run());
+}
+
+/// Whether this worker's navigator offers WebGPU.
+fn worker_has_webgpu() -> bool {
+    js_sys::Reflect::get(&scope().navigator(), &"gpu".into()).is_ok_and(|g| !g.is_undefined() && !g.is_null())
+}
+
+struct Progress;
+
+impl loader::Progress for Progress {
+    fn report(&self, done: f64, total: f64, status: &str) {
+        post(&Event::Progress { done, total, status: status.to_string() });
+    }
+}
+
+async fn run() {
+    // The page's first message says what to do.
+    let (setup, resume, page_has_webgpu) = loop {
+        wait_for_command().await;
+        match next_command() {
+            Some(Command::Start { setup, resume, page_has_webgpu }) => break (setup, resume, page_has_webgpu),
+            Some(Command::Bench(query)) => {
+                let Some(mode) = bench::requested(&query) else { return };
+                let mnist = match loader::load(&Progress).await {
+                    Ok((_, m)) => m,
+                    Err(e) => return post(&Event::Fatal(e)),
+                };
+                return bench::run(mode, mnist).await;
+            }
+            _ => {}
+        }
+    };
+    let (manifest, mnist) = match loader::load(&Progress).await {
+        Ok(v) => v,
+        Err(e) => return post(&Event::Fatal(e)),
+    };
+    let official = manifest.source == "mnist";
+    post(&Event::Data { label: manifest.label.clone(), official });
+    yield_now().await;
+
+    let gpu_here = worker_has_webgpu();
+    let devices = if gpu_here { Devices::Any } else { Devices::CpuOnly };
+    let wants_gpu = setup.backend != BackendChoice::Cpu;
+    let (mut c, events) = match Controller::new(mnist, setup, devices).await {
+        Ok(v) => v,
+        Err(e) => return post(&Event::Fatal(format!("The model could not be built: {e}"))),
+    };
+    if wants_gpu && !gpu_here {
+        post(&Event::Note(if page_has_webgpu {
+            "This browser offers WebGPU to the page but not to its workers, so training runs on the CPU (WebAssembly SIMD) in a worker.".into()
+        } else {
+            "WebGPU is not available in this browser, so training runs on the CPU (WebAssembly SIMD).".into()
+        }));
+    }
+    post_all(events);
+
+    let mut keeper = Keeper::default();
+    keeper.resume(&mut c, resume).await;
+
+    loop {
+        while let Some(cmd) = next_command() {
+            match cmd {
+                Command::Start { .. } | Command::Bench(_) => {}
+                Command::ForgetStored => {
+                    keeper.forget().await;
+                    post_all(c.handle(Command::Reset).await);
+                }
+                other => {
+                    let settles = matches!(other, Command::Pause | Command::Step);
+                    post_all(c.handle(other).await);
+                    if settles {
+                        keeper.soon();
+                    }
+                }
+            }
+        }
+        if c.busy() {
+            post_all(c.tick().await);
+            keeper.maybe_store(&mut c).await;
+            match c.pause_hint() {
+                Some(ms) if ms >= 1.0 => sleep_ms(ms).await,
+                _ => yield_now().await,
+            }
+        } else {
+            keeper.maybe_store(&mut c).await;
+            if !c.busy() && INBOX.with(|i| i.borrow().is_empty()) {
+                wait_for_command().await;
+            }
+        }
+    }
+}
+
+/// Keeps the last trained single model in IndexedDB: soon after training pauses or steps,
+/// and every [`STORE_EVERY_MS`] while it trains; resumes it when the page opens without a
+/// set-up of its own.
+#[derive(Default)]
+struct Keeper {
+    stored_step: u64,
+    last_ms: Option<f64>,
+    due: bool,
+    /// Storage failed once: stop trying (a full or private profile).
+    broken: bool,
+}
+
+impl Keeper {
+    async fn resume(&mut self, c: &mut Controller, resume: bool) {
+        post(&Event::Stored(0));
+        let bytes = match store::get().await {
+            Ok(Some(b)) => b,
+            Ok(None) => return,
+            Err(e) => return web_sys::console::info_1(&format!("aeplay: no stored model ({e})").into()),
+        };
+        let peek = crate::io::saved::from_safetensors(&bytes);
+        if !resume {
+            if let Ok(m) = &peek {
+                self.stored_step = m.step;
+                post(&Event::Stored(m.step));
+                post(&Event::Note(format!(
+                    "This link sets up its own model, so the {} kept in this browser (step {}) was not resumed; open the page without a link to resume it.",
+                    catalogue::title(&m.config.name),
+                    m.step
+                )));
+            }
+            return;
+        }
+        match c.load(&bytes) {
+            Ok((title, step)) => {
+                self.stored_step = step;
+                post(&Event::Stored(step));
+                post(&Event::Note(format!("Resumed {title} at step {step} from this browser's storage (Start fresh forgets it).")));
+                post(&Event::Status(c.status()));
+            }
+            Err(e) => {
+                let _ = store::delete().await;
+                let why = if peek.is_err() { "could not be read" } else { "could not be resumed" };
+                post(&Event::Note(format!("The model kept in this browser {why} ({e}), so it was discarded.")));
+            }
+        }
+    }
+
+    fn soon(&mut self) {
+        self.due = true;
+    }
+
+    async fn forget(&mut self) {
+        if let Err(e) = store::delete().await {
+            web_sys::console::warn_1(&format!("aeplay: could not clear the stored model: {e}").into());
+        }
+        self.stored_step = 0;
+        self.last_ms = None;
+        post(&Event::Stored(0));
+    }
+
+    async fn maybe_store(&mut self, c: &mut Controller) {
+        if self.broken {
+            return;
+        }
+        let training = c.phase() == RunPhase::Training;
+        let due = self.due || (training && self.last_ms.is_none_or(|t| now_ms() - t >= STORE_EVERY_MS));
+        if !due || c.busy() && !training {
+            return;
+        }
+        self.due = false;
+        self.last_ms = Some(now_ms());
+        let Ok((_, step, bytes)) = c.saved().await else { return };
+        if step == 0 || step == self.stored_step {
+            return;
+        }
+        match store::put(&bytes).await {
+            Ok(()) => {
+                self.stored_step = step;
+                post(&Event::Stored(step));
+            }
+            Err(e) => {
+                self.broken = true;
+                web_sys::console::warn_1(&format!("aeplay: the model could not be kept in this browser: {e}").into());
+            }
+        }
+    }
+}
