@@ -302,8 +302,9 @@ def share(n, rank, world):
 
 def rank_seed(seed, rank):
     """The seed of a process's noise and sampling: the run's seed on rank 0 (one process draws
-    as it always did), a different stream on every other rank, the same on every run."""
-    return seed + (rank << 32)
+    as it always did), a different stream on every other rank, the same on every run. Seeds
+    differ in their low 32 bits, the only ones PyTorch's CPU generator uses."""
+    return seed if rank == 0 else (seed + rank * 0x9E3779B9) % 2 ** 32
 
 
 class Cluster:
@@ -316,14 +317,31 @@ class Cluster:
             self.backend = None
             return
         import torch.distributed as dist
-        from torch.distributed.nn.functional import all_reduce as all_reduce_autograd
-        self.dist, self.all_reduce_autograd = dist, all_reduce_autograd
+        self.dist = dist
         self.backend = "nccl" if device.type == "cuda" else "gloo"
         self.device = device
         dist.init_process_group(backend=self.backend)
-        # The sparsity statistics' all-reduce runs inside the backward pass; its own group
+        # The sparsity statistics' all-reduce runs in the backward pass too; its own group
         # keeps it apart from DistributedDataParallel's gradient all-reduces.
-        self.stats_group = dist.new_group(backend=self.backend)
+        self.stats_group = group = dist.new_group(backend=self.backend)
+
+        class SumOverProcesses(torch.autograd.Function):
+            """A tensor summed over the processes, differentiable: the gradient that reaches
+            each process's summand is the sum of all processes' gradients of the result."""
+
+            @staticmethod
+            def forward(ctx, x):
+                x = x.clone()
+                dist.all_reduce(x, group=group)
+                return x
+
+            @staticmethod
+            def backward(ctx, grad):
+                grad = grad.clone()
+                dist.all_reduce(grad, group=group)
+                return grad
+
+        self.sum_over_processes = SumOverProcesses.apply
 
     def wrap(self, model):
         """The module to call in training: the model, or the model in DistributedDataParallel."""
@@ -357,7 +375,7 @@ class Cluster:
         then averages: the penalty's gradient is the global batch's."""
         if self.world == 1:
             return h.mean(0)
-        return self.all_reduce_autograd(h.sum(0), group=self.stats_group) / n
+        return self.sum_over_processes(h.sum(0)) / n
 
     def close(self):
         if self.world > 1:

@@ -62,6 +62,13 @@ def recording(log, name):
     return call
 
 
+class Num(float):
+    """A number standing in for a tensor that is cloned."""
+
+    def clone(self):
+        return self
+
+
 class Tensor:
     """A number standing in for a tensor: sum() and mean() of a share of values."""
 
@@ -70,7 +77,7 @@ class Tensor:
 
     def sum(self, *dims):
         self.log.append(("sum", dims))
-        return sum(self.values)
+        return Num(sum(self.values))
 
     def mean(self, *dims):
         self.log.append(("mean", dims))
@@ -96,10 +103,12 @@ def check_helpers(ns):
                   f"shares of {n} over {world} processes do not partition it: {parts}")
             sizes = [hi - lo for lo, hi in parts]
             check(max(sizes) - min(sizes) <= 1, f"shares of {n} over {world} differ by more than one: {sizes}")
-    seeds = {rank_seed(s, r) for s in range(1, 20) for r in range(8)}
-    check(seeds >= set(range(1, 20)) and all(rank_seed(s, 0) == s for s in range(1, 20)), "rank 0 must keep the run's seed")
-    check(len(seeds) == 19 * 8, "ranks (and runs) must get different seeds")
-    check(all(0 <= x < 2 ** 63 for x in seeds), "seeds must fit torch.manual_seed")
+    for s in (1, 2, 3750, 2 ** 32 - 1, 2 ** 40 + 5):
+        check(rank_seed(s, 0) == s, "rank 0 must keep the run's seed")
+        low = {rank_seed(s, r) % 2 ** 32 for r in range(64)}  # PyTorch's CPU generator uses 32 bits
+        check(len(low) == 64, f"the ranks of a run with seed {s} must get seeds that differ in their low 32 bits")
+        check(all(0 <= rank_seed(s, r) < 2 ** 64 for r in range(64)), "seeds must fit torch.manual_seed")
+    check([rank_seed(7, r) for r in range(4)] == [rank_seed(7, r) for r in range(4)], "seeds must be the same on every run")
 
 
 def check_single_process(ns):
@@ -142,21 +151,23 @@ def check_distributed(ns):
             setattr(m, k, v)
         return m
 
-    def all_reduce_autograd(t, group=None):
-        log.append(("all_reduce_autograd", group))
-        return t * 2  # two processes holding the same sums
+    class Function:
+        """torch.autograd.Function: apply runs forward."""
+
+        @classmethod
+        def apply(cls, *args):
+            return cls.forward(None, *args)
 
     dist = module("torch.distributed", **{f: recording(log, f"dist.{f}") for f in
                                           ("init_process_group", "new_group", "all_reduce", "destroy_process_group")})
     fakes = {
-        "torch": module("torch"),
+        "torch": module("torch", autograd=types.SimpleNamespace(Function=Function)),
         "torch.distributed": dist,
-        "torch.distributed.nn": module("torch.distributed.nn"),
-        "torch.distributed.nn.functional": module("torch.distributed.nn.functional", all_reduce=all_reduce_autograd),
         "torch.nn": module("torch.nn"),
         "torch.nn.parallel": module("torch.nn.parallel", DistributedDataParallel=recording(log, "DDP")),
     }
     fakes["torch"].distributed = dist
+    ns["torch"] = fakes["torch"]
     saved = {k: sys.modules.get(k) for k in fakes}
     sys.modules.update(fakes)
     try:
@@ -182,8 +193,12 @@ def check_distributed(ns):
         log.clear()
         calls = []
         q = c.batch_mean(Tensor([1.0, 3.0], calls), 8)
-        check(calls == [("sum", (0,))] and log == [("all_reduce_autograd", c.stats_group)] and q == 1.0,
-              f"the sparsity statistics must be the all-reduced column sums over the global batch: {calls} {log} {q}")
+        check(calls == [("sum", (0,))] and log == [("dist.all_reduce", (4.0,), {"group": c.stats_group})] and q == 0.5,
+              f"the sparsity statistics must be the column sums all-reduced in the statistics' group, over the global batch: {calls} {log} {q}")
+        log.clear()
+        grad = c.sum_over_processes.__self__.backward(None, Num(2.0))
+        check(log == [("dist.all_reduce", (2.0,), {"group": c.stats_group})] and grad == 2.0,
+              f"the statistics' all-reduce must sum the processes' gradients in its backward pass: {log}")
     finally:
         for k, v in saved.items():
             if v is None:
