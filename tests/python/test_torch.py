@@ -29,6 +29,7 @@ import json
 import os
 import pathlib
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -98,9 +99,12 @@ def presets(aeplay):
 
 
 def train_torch(python, torchrun, nproc, script, model, data, save=None):
+    """One epoch of `script` on the CPU, in one process or under torchrun. One process runs
+    one thread unless OMP_NUM_THREADS says otherwise, as torchrun sets each of its processes:
+    both use the same cores (and PyTorch's threads spin badly on a busy 2-core machine)."""
     args = [script, "--model", model, "--data", data, "--epochs", 1, "--device", "cpu"] + (["--save", save] if save else [])
     cmd = [python] + args if nproc == 1 else [torchrun, "--standalone", f"--nproc_per_node={nproc}"] + args
-    stdout, wall = run(cmd)
+    stdout, wall = run(cmd, env={"OMP_NUM_THREADS": "1", **os.environ})
     ev, text = events(stdout)
     return ev, text, wall
 
@@ -117,7 +121,7 @@ def main():
     ap.add_argument("--data", default=os.environ.get("MNIST_DIR", ROOT / "www/data"))
     ap.add_argument("--presets", default="dae_vincent,stacked_elu,vae_20,sparse_kl")
     ap.add_argument("--nproc", type=int, default=2)
-    ap.add_argument("--work", help="keep the files here (default: a temporary directory)")
+    ap.add_argument("--work", help="keep the files here (default: a temporary directory, removed if all passed)")
     args = ap.parse_args()
     python = pathlib.Path(sys.executable)
     torchrun = python.parent / "torchrun"
@@ -134,11 +138,14 @@ def main():
 
     # 1. Every preset exported untrained; the DDP gradient equals the global batch's.
     names = presets(args.aeplay)
+    stale = []
     for p in names:
-        out, _ = run([args.aeplay, "export", "--preset", p, "--seed", 1, "--out", work / p, "--json"])
-        exported = (work / p / "train_torch.py").read_text()
-        if not outcome(exported == script.read_text(), f"{p}: aeplay export writes export/train_torch.py as it is (rebuild aeplay?)"):
-            finish()
+        run([args.aeplay, "export", "--preset", p, "--seed", 1, "--out", work / p, "--json"])
+        if (work / p / "train_torch.py").read_text() != script.read_text():
+            stale.append(p)
+    if not outcome(not stale, f"aeplay export --preset writes the {len(names)} presets untrained with export/train_torch.py as it is"
+                   + (f" (not for {stale}: rebuild aeplay)" if stale else "")):
+        finish()
     stdout, _ = run([torchrun, "--standalone", f"--nproc_per_node={args.nproc}", ROOT / "tests/python/check_ddp.py", script]
                     + [work / p / "model.safetensors" for p in names])
     checked = events(stdout)[0].get("ddp_gradient", [])
@@ -189,6 +196,8 @@ def main():
     again, _, _ = train_torch(python, torchrun, args.nproc, script, work / p / "model.safetensors", args.data)
     outcome(same_losses(again, ddp_runs[p]), f"{p}: a second torchrun gives the same losses to the last digit")
 
+    if not args.work and not results["failed"]:
+        shutil.rmtree(work)
     finish()
 
 
