@@ -37,8 +37,9 @@ Several GPUs or machines: start the same script with `torchrun` and it trains da
         --rdzv-id=ae1 train_torch.py --data DIR --epochs 5 --save trained.safetensors
 
 Every process loads the file and the data and draws the same data order; each global batch
-(the model's batch size, as on one process) is split between the processes, the first
-batch % processes of them taking one example more. The gradient is the global batch's: each
+(the model's batch size, as on one process) is split between the processes in consecutive
+shares of batch // processes examples or one more (150 on 4 processes: 37, 38, 37, 38);
+more processes than the batch is refused. The gradient is the global batch's: each
 process's loss is scaled so that DistributedDataParallel's average of the processes'
 gradients equals it, and the sparsity penalty's mean activations are summed over all
 processes before the penalty (an all-reduce that autograd differentiates through). Noise and

@@ -218,6 +218,7 @@ def check_main(tree, source):
         ("generator = torch.Generator().manual_seed(seed)", "the data order must be the run's, the same on every process"),
         ("runner = cluster.wrap(model)", "training must go through the Cluster's wrapper"),
         ("if args.save and cluster.rank == 0:", "only rank 0 may write --save"),
+        ('if cluster.world > cfg["batch"]:', "more processes than the batch must be refused"),
     ]:
         check(needle in text, f"{why} (main lacks `{needle}`)")
     # torch.distributed and DDP are used inside Cluster only.
