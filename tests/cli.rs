@@ -217,6 +217,7 @@ fn export_of_a_preset_writes_its_untrained_model() {
     assert_one_line_failure(&["export", "--preset", "nope", "--out", o], "unknown preset 'nope'");
     assert_one_line_failure(&["export", "--preset", "sda", "--out", o], "recipe");
     assert_one_line_failure(&["export", "--preset", "tied_ae", "--load", "x.safetensors", "--out", o], "cannot be used with");
+    assert_one_line_failure(&["export", "--load", "x.safetensors", "--seed", "2", "--out", o], "--seed applies to --preset");
     std::fs::remove_dir_all(&tmp).unwrap();
 }
 
