@@ -22,6 +22,7 @@ Exits non-zero with a message on the first failure.
 """
 
 import ast
+import contextlib
 import py_compile
 import sys
 import tempfile
@@ -84,6 +85,21 @@ class Tensor:
         return sum(self.values) / len(self.values)
 
 
+@contextlib.contextmanager
+def modules(replacements):
+    """sys.modules with some entries replaced (None: importing it fails), then as it was."""
+    saved = {k: sys.modules.get(k) for k in replacements}
+    sys.modules.update(replacements)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                sys.modules.pop(k, None)
+            else:
+                sys.modules[k] = v
+
+
 def check_helpers(ns):
     torchrun_env, share, rank_seed = ns["torchrun_env"], ns["share"], ns["rank_seed"]
     check(torchrun_env({}) is None, "without torchrun's variables the script must run as one process")
@@ -115,9 +131,7 @@ def check_single_process(ns):
     Cluster = ns["Cluster"]
     log = []
     ns["torch"] = Recorder(log, "torch")  # any use of torch by the single-process Cluster is recorded
-    saved = {k: sys.modules.get(k) for k in ("torch", "torch.distributed")}
-    sys.modules["torch"] = sys.modules["torch.distributed"] = None  # importing them fails
-    try:
+    with modules({"torch": None, "torch.distributed": None}):  # importing them fails
         c = Cluster()
         model = object()
         check((c.rank, c.world) == (0, 1), "Cluster() must be rank 0 of 1")
@@ -132,12 +146,6 @@ def check_single_process(ns):
         c.batch_mean(Tensor([1.0, 3.0], calls), 2)
         check(calls == [("mean", (0,))], f"one process's sparsity statistics must be h.mean(0) as before, got {calls}")
         c.close()
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                sys.modules.pop(k, None)
-            else:
-                sys.modules[k] = v
     check(log == [], f"the single-process Cluster used torch: {log}")
 
 
@@ -168,9 +176,7 @@ def check_distributed(ns):
     }
     fakes["torch"].distributed = dist
     ns["torch"] = fakes["torch"]
-    saved = {k: sys.modules.get(k) for k in fakes}
-    sys.modules.update(fakes)
-    try:
+    with modules(fakes):
         for kind, backend, ids in (("cpu", "gloo", None), ("cuda", "nccl", [1])):
             log.clear()
             c = Cluster(1, 1, 2, device=types.SimpleNamespace(type=kind, index=1))
@@ -199,12 +205,6 @@ def check_distributed(ns):
         grad = c.sum_over_processes.__self__.backward(None, Num(2.0))
         check(log == [("dist.all_reduce", (2.0,), {"group": c.stats_group})] and grad == 2.0,
               f"the statistics' all-reduce must sum the processes' gradients in its backward pass: {log}")
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                sys.modules.pop(k, None)
-            else:
-                sys.modules[k] = v
 
 
 def check_main(tree, source):
