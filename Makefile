@@ -11,13 +11,15 @@
 #                   SOURCE=repo|dir|download|npm picks the source (npm: a 10,000-digit subset)
 #   make deps       install the build tools only; make deps-test: the test tools too
 #   make e2e        only the browser tests, against the current dist/
+#   make test-torch train_torch.py in PyTorch, one process and torchrun with 2 CPU processes
+#                   (installs PyTorch from PyPI into .venv-torch, several GB; not part of test)
 #   make bench-web  browser benchmark: our wasm CPU path vs TensorFlow.js (wasm, cpu, webgpu)
 #                   on dae_vincent, JSON lines + ratios (BENCH_ARGS="--batch 16 --steps 20")
 #   make clean      remove dist/ (data and cargo's target/ stay)
 
 DATA_ARGS := $(if $(FROM),--from $(FROM)) $(if $(filter 1 yes true,$(FORCE)),--force) $(if $(SOURCE),--source $(SOURCE))
 
-.PHONY: run test build data deps deps-test e2e bench-web clean help
+.PHONY: run test test-torch build data deps deps-test e2e bench-web clean help
 
 help:
 	@sed -n '4,/^$$/p' Makefile | sed '/^$$/d' | sed 's/^# \{0,1\}//'
@@ -27,6 +29,9 @@ run:
 
 test:
 	@scripts/setup.sh test $(DATA_ARGS)
+
+test-torch:
+	@scripts/setup.sh test-torch $(DATA_ARGS)
 
 build:
 	@scripts/setup.sh build $(DATA_ARGS)

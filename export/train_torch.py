@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Continue training an Autoencoder Playground model in PyTorch.
+"""Continue training an Autoencoder Playground model in PyTorch, in one process or many.
 
 `aeplay export` (and the page's export) writes this script next to `model.safetensors`.
 The script rebuilds the same model from the description stored in the file, loads its
@@ -28,10 +28,24 @@ What is the same as in the playground: the model, the losses, the optimizer and 
 L2 on the weights only, masking noise. What differs: the random numbers (data order and
 noise), so losses match in distribution, not digit for digit.
 
-Several GPUs or machines: this is plain PyTorch, so the usual recipe applies: start it with
-`torchrun`, call torch.distributed.init_process_group, wrap the model in
-torch.nn.parallel.DistributedDataParallel and give each process its share of every epoch's
-order (see train_epoch).
+Several GPUs or machines: start the same script with `torchrun` and it trains data-parallel
+(PyTorch's DistributedDataParallel, NCCL between GPUs, Gloo between CPUs):
+
+    torchrun --standalone --nproc_per_node=4 train_torch.py --data DIR --epochs 5 --save trained.safetensors
+    # on each of 2 machines (HOST: the first machine's address, reachable from the others):
+    torchrun --nnodes=2 --nproc_per_node=8 --rdzv-backend=c10d --rdzv-endpoint=HOST:29500 \
+        --rdzv-id=ae1 train_torch.py --data DIR --epochs 5 --save trained.safetensors
+
+Every process loads the file and the data and draws the same data order; each global batch
+(the model's batch size, as on one process) is split between the processes in consecutive
+shares of batch // processes examples or one more (150 on 4 processes: 37, 38, 37, 38);
+more processes than the batch is refused. The gradient is the global batch's: each
+process's loss is scaled so that DistributedDataParallel's average of the processes'
+gradients equals it, and the sparsity penalty's mean activations are summed over all
+processes before the penalty (an all-reduce that autograd differentiates through). Noise and
+the variational code's samples come from a seed per process (the run's seed on process 0),
+so processes do not draw the same noise and a run with the same number of processes repeats.
+Printed losses are over all processes; only process 0 prints and writes --save.
 """
 
 import argparse
@@ -40,6 +54,7 @@ import json
 import math
 import os
 import sys
+import time
 
 import numpy as np
 import torch
@@ -175,12 +190,14 @@ class Autoencoder(nn.Module):
                 x = mu + (0.5 * logvar).exp() * torch.randn_like(mu) if sample else mu
         return x
 
-    def sparsity_penalty(self):
-        """beta * sum_j KL(rho || mean activation of unit j over the batch)."""
+    def sparsity_penalty(self, mean_activation=None):
+        """beta * sum_j KL(rho || mean activation of unit j over the batch); `mean_activation`
+        (the activations -> their mean over the global batch) when processes share a batch."""
         sp = self.cfg.get("sparsity")
         if not sp:
             return 0.0
-        rho, q = sp["rho"], self.hidden.mean(0).clamp(1e-6, 1 - 1e-6)
+        q = self.hidden.mean(0) if mean_activation is None else mean_activation(self.hidden)
+        rho, q = sp["rho"], q.clamp(1e-6, 1 - 1e-6)
         return sp["beta"] * (rho * torch.log(rho / q) + (1 - rho) * torch.log((1 - rho) / (1 - q))).sum()
 
     def reconstruct(self, x):
@@ -264,38 +281,163 @@ def load_images(directory, prefix):
     return torch.from_numpy(images.reshape(len(images), -1).astype(np.float32) / 255.0)
 
 
+# --- processes ------------------------------------------------------------------------------
+
+def torchrun_env(environ):
+    """(rank, local_rank, world_size) from the variables torchrun sets, or None when the
+    script was not started by torchrun (then it trains in this one process)."""
+    if "RANK" not in environ or "WORLD_SIZE" not in environ:
+        return None
+    rank, world = int(environ["RANK"]), int(environ["WORLD_SIZE"])
+    local_rank = int(environ.get("LOCAL_RANK", rank))
+    if not 0 <= rank < world or local_rank < 0:
+        raise ValueError(f"RANK {rank}, LOCAL_RANK {local_rank}, WORLD_SIZE {world}")
+    return rank, local_rank, world
+
+
+def share(n, rank, world):
+    """The slice [lo, hi) of n examples that process `rank` of `world` takes: consecutive,
+    together all n, sizes n // world or one more."""
+    return rank * n // world, (rank + 1) * n // world
+
+
+def rank_seed(seed, rank):
+    """The seed of a process's noise and sampling: the run's seed on rank 0 (one process draws
+    as it always did), a different stream on every other rank, the same on every run. Seeds
+    differ in their low 32 bits, the only ones PyTorch's CPU generator uses."""
+    return seed if rank == 0 else (seed + rank * 0x9E3779B9) % 2 ** 32
+
+
+class Cluster:
+    """The processes training together. Cluster() is this process alone: every method is then
+    the plain single-process operation and torch.distributed is not touched."""
+
+    def __init__(self, rank=0, local_rank=0, world=1, device=None):
+        self.rank, self.local_rank, self.world = rank, local_rank, world
+        if world == 1:
+            self.backend = None
+            return
+        import torch.distributed as dist
+        self.dist = dist
+        self.backend = "nccl" if device.type == "cuda" else "gloo"
+        self.device = device
+        dist.init_process_group(backend=self.backend)
+        # The sparsity statistics' all-reduce runs in the backward pass too; its own group
+        # keeps it apart from DistributedDataParallel's gradient all-reduces.
+        self.stats_group = group = dist.new_group(backend=self.backend)
+
+        class SumOverProcesses(torch.autograd.Function):
+            """A tensor summed over the processes, differentiable: the gradient that reaches
+            each process's summand is the sum of all processes' gradients of the result."""
+
+            @staticmethod
+            def forward(ctx, x):
+                x = x.clone()
+                dist.all_reduce(x, group=group)
+                return x
+
+            @staticmethod
+            def backward(ctx, grad):
+                grad = grad.clone()
+                dist.all_reduce(grad, group=group)
+                return grad
+
+        self.sum_over_processes = SumOverProcesses.apply
+
+    def wrap(self, model):
+        """The module to call in training: the model, or the model in DistributedDataParallel."""
+        if self.world == 1:
+            return model
+        from torch.nn.parallel import DistributedDataParallel
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return DistributedDataParallel(model, device_ids=ids)
+
+    def sum(self, value):
+        """A float summed over the processes."""
+        if self.world == 1:
+            return value
+        t = torch.tensor([value], dtype=torch.float64, device=self.device)
+        self.dist.all_reduce(t)
+        return t.item()
+
+    def batch_loss(self, cfg, per_example, n):
+        """The data term this process contributes for its share of a global batch of n
+        examples. DistributedDataParallel averages the processes' gradients, so the share's
+        sum is scaled by the number of processes (and 1/n for the batch mean): the average
+        is then the gradient of the global batch's loss."""
+        if self.world == 1:
+            return per_example.sum() if cfg["reduction"] == "sum" else per_example.mean()
+        scale = self.world if cfg["reduction"] == "sum" else self.world / n
+        return per_example.sum() * scale
+
+    def batch_mean(self, h, n):
+        """Column means over the global batch of n examples whose rows h this process holds.
+        The all-reduce's backward sums the processes' gradients, which DistributedDataParallel
+        then averages: the penalty's gradient is the global batch's."""
+        if self.world == 1:
+            return h.mean(0)
+        return self.sum_over_processes(h.sum(0)) / n
+
+    def close(self):
+        if self.world > 1:
+            self.dist.destroy_process_group()
+
+
+def pick_device(requested, env):
+    """The device: --device, else CUDA if there is a GPU; under torchrun a bare "cuda" means
+    this process's GPU, cuda:LOCAL_RANK."""
+    device = torch.device(requested or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if env is not None and device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", env[1])
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    return device
+
+
 # --- training -------------------------------------------------------------------------------
 
-def train_epoch(cfg, model, opt, train, generator):
-    """One pass over the training images in a random order; returns the mean loss."""
+def batch_objective(cfg, model, runner, cluster, x, n):
+    """The loss to differentiate for this process's rows x of a global batch of n examples
+    (all of it on one process), and their per-example losses. `runner` is the model or its
+    DistributedDataParallel wrapper."""
+    out = runner(corrupt(cfg, x))
+    per_example = loss_per_example(cfg, out, x) + model.kl  # KL: variational models
+    loss = cluster.batch_loss(cfg, per_example, n)
+    loss = loss + model.sparsity_penalty(lambda h: cluster.batch_mean(h, n))
+    if cfg.get("l2"):
+        loss = loss + cfg["l2"] * 0.5 * sum((w ** 2).sum() for w in model.weights())
+    return loss, per_example
+
+
+def train_epoch(cfg, model, runner, opt, train, generator, cluster):
+    """One pass over the training images in a random order (the same on every process, each
+    taking its share of every batch); returns the mean loss and the number of steps."""
     batch = cfg["batch"]
     order = torch.randperm(len(train), generator=generator).to(train.device)
     total, steps = 0.0, 0
-    model.train()
+    runner.train()
     for start in range(0, len(train), batch):
-        x = train[order[start:start + batch]]
-        out = model(corrupt(cfg, x))
-        per_example = loss_per_example(cfg, out, x) + model.kl  # KL: variational models
-        loss = per_example.sum() if cfg["reduction"] == "sum" else per_example.mean()
-        loss = loss + model.sparsity_penalty()
-        if cfg.get("l2"):
-            loss = loss + cfg["l2"] * 0.5 * sum((w ** 2).sum() for w in model.weights())
+        ids = order[start:start + batch]
+        lo, hi = share(len(ids), cluster.rank, cluster.world)
+        loss, per_example = batch_objective(cfg, model, runner, cluster, train[ids[lo:hi]], len(ids))
         opt.zero_grad()
         loss.backward()
         opt.step()
         total += per_example.sum().item()
         steps += 1
-    return total / len(train), steps
+    return cluster.sum(total) / len(train), steps
 
 
 @torch.no_grad()
-def test_loss(cfg, model, test):
+def test_loss(cfg, model, test, cluster):
+    """The mean test loss; processes take shares of the test images."""
     model.eval()
+    lo, hi = share(len(test), cluster.rank, cluster.world)
     total = 0.0
-    for x in test.split(1000):
+    for x in test[lo:hi].split(1000):
         out = model(x)  # a variational code is sampled: the loss is the negative ELBO
         total += (loss_per_example(cfg, out, x) + model.kl).sum().item()
-    return total / len(test)
+    return cluster.sum(total) / len(test)
 
 
 def save_model_file(path, cfg, meta, model, opt, t):
@@ -316,41 +458,56 @@ def main():
     ap.add_argument("--model", default=os.path.join(here, "model.safetensors"), help="the exported file")
     ap.add_argument("--data", default=os.environ.get("MNIST_DIR", "data"), help="directory with the MNIST IDX files")
     ap.add_argument("--epochs", type=int, default=1)
-    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--device", help="default: cuda if there is a GPU (under torchrun cuda:LOCAL_RANK), else cpu")
     ap.add_argument("--seed", type=int, default=None, help="default: the file's seed plus its step count")
     ap.add_argument("--save", help="write the trained model here (the playground can load it)")
     args = ap.parse_args()
 
+    env = torchrun_env(os.environ)
+    device = pick_device(args.device, env)
+    cluster = Cluster(*env, device=device) if env else Cluster()
+    say = print if cluster.rank == 0 else (lambda *a, **k: None)
+
     cfg, meta, tensors = load_model_file(args.model)
+    if cluster.world > cfg["batch"]:
+        fail(f"{cluster.world} processes cannot share a batch of {cfg['batch']}")
     t = int(meta["optim_t"])
     step, epoch = int(meta["step"]), int(meta["epoch"])
-    torch.manual_seed(args.seed if args.seed is not None else int(meta["seed"]) + step)
-    generator = torch.Generator().manual_seed(args.seed if args.seed is not None else int(meta["seed"]) + step)
+    seed = args.seed if args.seed is not None else int(meta["seed"]) + step
+    torch.manual_seed(rank_seed(seed, cluster.rank))  # noise and sampling: per process
+    generator = torch.Generator().manual_seed(seed)  # the data order: the same on every process
 
     model = Autoencoder(cfg)
     params = {name: tensors[name] for name, _ in model.named_parameters()}
     model.load_state_dict(params, strict=True)
-    model.to(args.device)
+    model.to(device)
     opt = make_optimizer(cfg, model, tensors, t)
+    runner = cluster.wrap(model)
 
-    train = load_images(args.data, "train").to(args.device)
-    test = load_images(args.data, "t10k").to(args.device)
-    print(f"model {cfg['name']}: dims {cfg['dims']}, loss {cfg['loss']}, optimizer {cfg['optimizer']['kind']}, "
-          f"step {step}, epoch {epoch}, on {args.device}")
-    print(json.dumps({"event": "loaded", "step": step, "test_loss": test_loss(cfg, model, test)}))
+    train = load_images(args.data, "train").to(device)
+    test = load_images(args.data, "t10k").to(device)
+    where = f"{device}" + (f", {cluster.world} processes ({cluster.backend})" if cluster.world > 1 else "")
+    say(f"model {cfg['name']}: dims {cfg['dims']}, loss {cfg['loss']}, optimizer {cfg['optimizer']['kind']}, "
+        f"step {step}, epoch {epoch}, on {where}")
+    loaded = test_loss(cfg, model, test, cluster)  # every process takes part; process 0 prints
+    say(json.dumps({"event": "loaded", "step": step, "test_loss": loaded}))
     for _ in range(args.epochs):
-        train_mean, steps = train_epoch(cfg, model, opt, train, generator)
+        started = time.perf_counter()
+        train_mean, steps = train_epoch(cfg, model, runner, opt, train, generator, cluster)
+        seconds = time.perf_counter() - started
         if not math.isfinite(train_mean):
             fail(f"the training loss became {train_mean}: lower the learning rate")
         step, epoch = step + steps, epoch + 1
         t = optimizer_step_count(cfg, opt, model, t, steps)
-        print(json.dumps({"event": "epoch", "epoch": epoch, "steps": step, "train_loss": train_mean,
-                          "test_loss": test_loss(cfg, model, test)}))
+        tested = test_loss(cfg, model, test, cluster)
+        say(json.dumps({"event": "epoch", "epoch": epoch, "steps": step, "train_loss": train_mean,
+                        "test_loss": tested, "seconds": seconds, "processes": cluster.world}))
 
-    if args.save:
+    if args.save and cluster.rank == 0:
         meta.update(step=str(step), epoch=str(epoch), epoch_pos="0", train_rows=str(len(train)))
         save_model_file(args.save, cfg, meta, model, opt, t)
-        print(f"saved {args.save}")
+        say(f"saved {args.save}")
+    cluster.close()
 
 
 if __name__ == "__main__":

@@ -10,6 +10,9 @@
 #   scripts/setup.sh data  [data args]   only the data step (scripts/data.sh)
 #   scripts/setup.sh deps | deps-test    only install the tools (for run/build | for test too)
 #   scripts/setup.sh e2e                 only the browser tests (needs a built dist/)
+#   scripts/setup.sh test-torch [data args]  PyTorch into .venv-torch (several GB), data,
+#                                        aeplay, then tests/python/test_torch.py: train_torch.py
+#                                        in one process and under torchrun (2 CPU processes)
 #
 # [data args] are passed to scripts/data.sh (--from DIR, --force, --source ...).
 # Everything is idempotent: a tool at the right version is not reinstalled. Works as root or
@@ -131,34 +134,48 @@ ensure_test_tools() {
   ensure_python_test_deps
 }
 
-# Python for tests/python/check_export.py (the PyTorch export read back with NumPy and
-# safetensors): a virtual environment in .venv with tests/python/requirements.txt, reinstalled
-# only when that file changes (stamp in .venv).
-ensure_python_test_deps() {
-  step "tools: Python .venv (numpy, safetensors from tests/python/requirements.txt)"
+# ensure_venv DIR REQUIREMENTS: a virtual environment in DIR with the pinned packages of
+# REQUIREMENTS, reinstalled only when that file changes (stamp in DIR).
+ensure_venv() {
+  local dir="$1" req="$2"
   have python3 || apt_install python3 python3-venv
-  if [[ -x .venv/bin/python ]] && ! .venv/bin/python -c 'import sys' >/dev/null 2>&1; then
-    info ".venv is broken (its Python moved?): recreating it"
-    rm -rf .venv
+  if [[ -x $dir/bin/python ]] && ! "$dir/bin/python" -c 'import sys' >/dev/null 2>&1; then
+    info "$dir is broken (its Python moved?): recreating it"
+    rm -rf "$dir"
   fi
-  if [[ ! -x .venv/bin/python ]]; then
-    if ! python3 -m venv .venv >/dev/null 2>&1; then
+  if [[ ! -x $dir/bin/python ]]; then
+    if ! python3 -m venv "$dir" >/dev/null 2>&1; then
       # Debian's python3 needs python3-venv (ensurepip) for this.
-      rm -rf .venv
+      rm -rf "$dir"
       apt_install python3-venv
-      python3 -m venv .venv
+      python3 -m venv "$dir"
     fi
   fi
-  local stamp=.venv/.setup-requirements.sha256 sum
-  sum="$(sha256sum tests/python/requirements.txt | cut -c1-64)"
+  local stamp="$dir/.setup-requirements.sha256" sum
+  sum="$(sha256sum "$req" | cut -c1-64)"
   if [[ -f "$stamp" && "$(cat "$stamp")" == "$sum" ]]; then
-    info ".venv: up to date"
+    info "$dir: up to date"
   else
-    info "pip install -r tests/python/requirements.txt (into .venv)"
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+    info "pip install -r $req (into $dir)"
+    "$dir/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req"
     echo "$sum" >"$stamp"
   fi
+}
+
+# Python for tests/python/check_export.py and check_torch_script.py (the PyTorch export read
+# back with NumPy and safetensors, the script's process handling on stand-ins for torch).
+ensure_python_test_deps() {
+  step "tools: Python .venv (numpy, safetensors from tests/python/requirements.txt)"
+  ensure_venv .venv tests/python/requirements.txt
   info "$(.venv/bin/python --version), $(.venv/bin/python -c 'import numpy, safetensors; print("numpy", numpy.__version__ + ", safetensors", safetensors.__version__)')"
+}
+
+# PyTorch for `make test-torch`: its own .venv-torch, never .venv (the default Linux wheel
+# from PyPI brings the CUDA libraries: several GB to download and install).
+ensure_torch_venv() {
+  step "tools: Python .venv-torch (PyTorch from tests/python/requirements-torch.txt, several GB)"
+  ensure_venv .venv-torch tests/python/requirements-torch.txt
+  info "$(.venv-torch/bin/python --version), $(.venv-torch/bin/python -c 'import torch; print("torch", torch.__version__)')"
 }
 
 # --- steps ------------------------------------------------------------------------------------
@@ -236,9 +253,18 @@ case "$cmd" in
     data_step "$@"
     build_step
     ;;
+  test-torch)
+    have cargo || die "cargo not found: install Rust with rustup (https://rustup.rs) first"
+    ensure_torch_venv
+    data_step "$@"
+    step "build: cargo build --release --bin aeplay"
+    cargo build --release --bin aeplay
+    step "test: train_torch.py in one process and under torchrun (tests/python/test_torch.py)"
+    .venv-torch/bin/python tests/python/test_torch.py --aeplay target/release/aeplay --data www/data
+    ;;
   data) data_step "$@" ;;
   deps) ensure_rust_tools ;;
   deps-test) ensure_rust_tools; ensure_test_tools ;;
   e2e) e2e_tests ;;
-  *) sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; [[ -z "$cmd" || "$cmd" == -h || "$cmd" == --help ]] || exit 2 ;;
+  *) sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; [[ -z "$cmd" || "$cmd" == -h || "$cmd" == --help ]] || exit 2 ;;
 esac

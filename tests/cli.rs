@@ -214,6 +214,26 @@ fn export_writes_the_model_and_the_torch_script() {
     std::fs::remove_dir_all(&tmp).unwrap();
 }
 
+#[test]
+fn export_of_a_preset_writes_its_untrained_model() {
+    let tmp = temp_dir("export-fresh");
+    let out_dir = tmp.join("torch");
+    let (code, out, err) = aeplay(&["export", "--preset", "sparse_kl", "--seed", "7", "--out", out_dir.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let line: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!((line["event"].as_str(), line["preset"].as_str(), line["steps"].as_u64()), (Some("export"), Some("sparse_kl"), Some(0)));
+    let exported = aeplay::io::saved::from_safetensors(&std::fs::read(out_dir.join("model.safetensors")).unwrap()).unwrap();
+    let fresh = aeplay::io::saved::SavedModel::fresh(&aeplay::core::config::preset("sparse_kl").unwrap(), 7).unwrap();
+    assert_eq!(exported, fresh);
+    let o = out_dir.to_str().unwrap();
+    assert_one_line_failure(&["export", "--out", o], "--load");
+    assert_one_line_failure(&["export", "--preset", "nope", "--out", o], "unknown preset 'nope'");
+    assert_one_line_failure(&["export", "--preset", "sda", "--out", o], "recipe");
+    assert_one_line_failure(&["export", "--preset", "tied_ae", "--load", "x.safetensors", "--out", o], "cannot be used with");
+    assert_one_line_failure(&["export", "--load", "x.safetensors", "--seed", "2", "--out", o], "--seed applies to --preset");
+    std::fs::remove_dir_all(&tmp).unwrap();
+}
+
 /// Each recipe runs from the CLI with a step cap per phase: a `recipe` line, a `phase`
 /// line per phase, an `epoch` line per phase (two beside each other for
 /// pretrain_classifier), and a `done` line with the recipe's figure.

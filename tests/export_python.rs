@@ -2,7 +2,8 @@
 //! training steps, `aeplay export`, then `tests/python/check_export.py` (NumPy +
 //! safetensors from PyPI, in `.venv`, installed by `make deps-test`) loads the file, checks
 //! tensor names, shapes and values against our buffers, runs a NumPy forward pass against
-//! our reconstructions, and compiles `train_torch.py`.
+//! our reconstructions, and compiles `train_torch.py`; `tests/python/check_torch_script.py`
+//! checks the script's single-process and torchrun paths on stand-ins for PyTorch.
 //!
 //! Without `.venv` the test fails with instructions; AEPLAY_SKIP_PYTHON=1 skips it on
 //! purpose.
@@ -102,17 +103,23 @@ fn exported_models_check_out_in_python() {
     std::fs::remove_dir_all(&tmp).unwrap();
 }
 
+/// `train_torch.py` compiles, and its handling of processes checks out without PyTorch
+/// (`tests/python/check_torch_script.py`: one process when torchrun did not start it, with
+/// the single-process operations as before; under torchrun the process group, the
+/// DistributedDataParallel wrapper, the batch shares, the loss scaling and the global
+/// sparsity statistics, on stand-ins for torch.distributed). `make test-torch` runs it under
+/// torchrun for real.
 #[test]
-fn the_torch_script_compiles() {
+fn the_torch_script_compiles_and_its_process_handling_checks_out() {
     let Some(python) = venv_python() else { return };
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let cfile = std::env::temp_dir().join(format!("aeplay-train_torch-{}.pyc", std::process::id()));
     let out = Command::new(&python)
-        .args(["-c", "import py_compile, sys; py_compile.compile(sys.argv[1], cfile=sys.argv[2], doraise=True)"])
+        .arg(root.join("tests/python/check_torch_script.py"))
         .arg(root.join("export/train_torch.py"))
-        .arg(&cfile)
         .output()
         .unwrap();
-    let _ = std::fs::remove_file(&cfile);
-    assert!(out.status.success(), "python -m py_compile export/train_torch.py: {}", String::from_utf8_lossy(&out.stderr));
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    eprint!("{stdout}{stderr}");
+    assert!(out.status.success(), "check_torch_script.py failed: {stdout}{stderr}");
+    assert!(stdout.contains("check_torch_script: ok"), "{stdout}");
 }

@@ -100,11 +100,18 @@ mod cli {
             #[command(flatten)]
             cpu: CpuOpts,
         },
-        /// Write a saved model and a PyTorch script that continues training it (DIR/model.safetensors, DIR/train_torch.py).
+        /// Write a saved model and a PyTorch script that continues training it (DIR/model.safetensors, DIR/train_torch.py);
+        /// with --preset instead of --load, the preset's untrained model (step 0, as `train` would start it).
         Export {
             /// The saved model (.safetensors written by `train --save` or the page).
-            #[arg(long, value_name = "FILE")]
-            load: PathBuf,
+            #[arg(long, value_name = "FILE", conflicts_with = "preset")]
+            load: Option<PathBuf>,
+            /// Export this preset untrained instead: its initial weights for --seed, no optimizer steps.
+            #[arg(long)]
+            preset: Option<String>,
+            /// Seed of the initial weights with --preset (default 1).
+            #[arg(long)]
+            seed: Option<u64>,
             /// Directory to write into (created if missing).
             #[arg(long, value_name = "DIR")]
             out: PathBuf,
@@ -631,8 +638,18 @@ mod cli {
                 }
                 Ok(())
             }
-            Cmd::Export { load, out, json } => {
-                let saved = read_saved(&load)?;
+            Cmd::Export { load, preset, seed, out, json } => {
+                let saved = match (load, preset) {
+                    (Some(_), _) if seed.is_some() => return Err("--seed applies to --preset: a saved model keeps its seed".into()),
+                    (Some(path), _) => read_saved(&path)?,
+                    (None, Some(name)) => {
+                        if recipe(&name).is_some() {
+                            return Err(format!("{name} is a recipe of several models: export a preset ({})", preset_list()));
+                        }
+                        SavedModel::fresh(&config(&name, None)?, seed.unwrap_or(1))?
+                    }
+                    (None, None) => return Err("give --load FILE (a saved model) or --preset NAME (its untrained model)".into()),
+                };
                 std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
                 let mut written = Vec::new();
                 for (name, bytes) in export_files(&saved) {
