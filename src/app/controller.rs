@@ -195,12 +195,14 @@ impl Controller {
                     ev.push(Event::Status(self.status()));
                 }
             }
+            // Pause, Step and Reset send the frame of where training stopped before the
+            // status that says so: the page's numbers are final once it shows the new phase.
             Command::Pause => {
                 if self.phase == RunPhase::Training {
                     self.phase = RunPhase::Paused;
+                    self.settle(&mut ev).await;
                     ev.push(Event::Status(self.status()));
                 }
-                self.want_frame(true);
             }
             Command::Step => {
                 if self.phase != RunPhase::Training && !self.session.finished() {
@@ -209,11 +211,9 @@ impl Controller {
                             ev.push(Event::Error(e));
                         }
                     }
-                    if self.phase == RunPhase::Ready {
-                        self.phase = RunPhase::Paused;
-                        ev.push(Event::Status(self.status()));
-                    }
-                    self.want_frame(true);
+                    self.phase = RunPhase::Paused;
+                    self.settle(&mut ev).await;
+                    ev.push(Event::Status(self.status()));
                 }
             }
             Command::Reset => {
@@ -221,8 +221,8 @@ impl Controller {
                     Ok(()) => self.phase = RunPhase::Ready,
                     Err(e) => ev.push(Event::Error(format!("Could not start over: {e}"))),
                 }
+                self.settle(&mut ev).await;
                 ev.push(Event::Status(self.status()));
-                self.want_frame(true);
             }
             Command::SetPreset(id) => {
                 match self.replace_session(&id) {
@@ -396,6 +396,14 @@ impl Controller {
         ev.push(Event::Status(self.status()));
         self.want_frame(true);
         ev
+    }
+
+    /// Makes the frame a command asked for now (with every picture).
+    async fn settle(&mut self, ev: &mut Vec<Event>) {
+        self.wanted = None;
+        if let Err(why) = self.frame(true, ev).await {
+            ev.extend(self.recover(why).await);
+        }
     }
 
     /// Makes a frame now.

@@ -16,9 +16,9 @@ pub struct Frame {
     /// Training steps taken, and epochs (fractional) of the current model.
     pub step: u64,
     pub epoch: f64,
-    /// Mean training loss since the previous frame (None: no step since).
+    /// The latest training loss (the mean over the steps before the read-back that measured
+    /// it) and test loss (on the page's test digits); None before there is one.
     pub train_loss: Option<f64>,
-    /// The latest test loss (on the page's test digits).
     pub test_loss: Option<f64>,
     /// Samples per second since the previous frame while training (None when paused).
     pub samples_per_s: Option<f64>,

@@ -125,12 +125,8 @@ fn apply(ui: Ui, ev: Event) {
 fn frame(ui: Ui, f: &Frame) {
     ui.step.set(f.step);
     ui.epoch.set(f.epoch);
-    if let Some(l) = f.train_loss {
-        ui.train_loss.set(Some(l));
-    }
-    if f.test_loss.is_some() {
-        ui.test_loss.set(f.test_loss);
-    }
+    ui.train_loss.set(f.train_loss);
+    ui.test_loss.set(f.test_loss);
     ui.samples_per_s.set(f.samples_per_s);
     ui.readout_step.set(f.step);
     if let Some(c) = &f.chart {

@@ -415,7 +415,6 @@ impl Session for ModelSession {
             let mut halt = None;
             if let Some(l) = loss {
                 self.train_h.push(step, l);
-                frame.train_loss = Some(l);
                 let first = *self.first_loss.get_or_insert(l);
                 if !l.is_finite() || (first.is_finite() && l > DIVERGED_FACTOR * first.max(1e-12)) {
                     halt = Some(format!(
@@ -430,6 +429,8 @@ impl Session for ModelSession {
             if let Some(v) = test {
                 self.test_h.push(step, v);
             }
+            // The latest losses (none after a reset).
+            frame.train_loss = self.train_h.last().map(|p| p.1);
             frame.test_loss = self.test_h.last().map(|p| p.1);
             let now = now_ms();
             if ctx.running {
