@@ -64,6 +64,14 @@ pub struct Controller {
     background: bool,
 }
 
+/// A line for the developer console (stderr natively).
+fn log(msg: &str) {
+    #[cfg(target_arch = "wasm32")]
+    web_sys::console::info_1(&format!("aeplay: {msg}").into());
+    #[cfg(not(target_arch = "wasm32"))]
+    eprintln!("aeplay: {msg}");
+}
+
 fn make_backend(kind: BackendKind, gpu: &Option<GpuContext>) -> AnyBackend {
     match (kind, gpu) {
         (BackendKind::Gpu, Some(ctx)) => Box::new(GpuBackend::new(ctx.clone())),
@@ -81,7 +89,8 @@ impl Controller {
             match GpuContext::new().await {
                 Ok(ctx) => Some(ctx),
                 Err(e) => {
-                    events.push(Event::Note(format!("WebGPU is not available here ({e}), so training runs on the CPU (WebAssembly SIMD).")));
+                    log(&format!("no GPU: {e}"));
+                    events.push(Event::Note("WebGPU is not available here, so training runs on the CPU (WebAssembly SIMD).".into()));
                     None
                 }
             }
@@ -455,8 +464,9 @@ impl Controller {
         }
         let t0 = now_ms();
         let budget = match self.kind {
-            BackendKind::Gpu => Budget::Steps(self.gpu_steps),
-            BackendKind::Cpu => Budget::Until(t0 + SLICE_MS),
+            // A paced scene takes its own steps per slice and a frame after each.
+            BackendKind::Gpu if self.session.pacing_ms().is_none() => Budget::Steps(self.gpu_steps),
+            _ => Budget::Until(t0 + SLICE_MS),
         };
         let due = self.session.slice(budget);
         if self.background {

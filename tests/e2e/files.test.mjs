@@ -195,7 +195,7 @@ appTest('reload resumes the model kept in the browser; Start fresh forgets it', 
   await page.reload();
   await waitForState(page, ['ready', 'paused'], READY_TIMEOUT);
   await poll(async () => (await readSteps(page)) === 3, { message: async () => `the resumed step 3 (at ${await readSteps(page)})` });
-  assert.match(await page.locator('#note').textContent(), /Resumed dae_vincent at step 3 from this browser's storage/);
+  assert.match(await page.locator('#note').textContent(), /Resumed Denoising autoencoder at step 3 from this browser's storage/);
   await waitRecon(page, hash, 'show the stored model');
   // The loss history came back with the model: the chart and the CSV go on from it.
   const dir = tempDir();

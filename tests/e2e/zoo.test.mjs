@@ -47,10 +47,9 @@ appTest('every preset builds, steps and draws its pictures (CPU)', { timeout: 60
     lastFeatures = f.hash;
     await drawn(page, '#latent', 4, `${name}'s latent space (points in several colours)`);
     await drawn(page, '#interp', 2, `${name}'s interpolation`);
-    const generated = await page.$('#generated');
-    assert.equal(!!generated, name === 'vae_20', `${name}: #generated shown only for models that generate`);
-    const sparsity = await page.$('#sparsity');
-    assert.equal(!!sparsity, name === 'sparse_kl', `${name}: #sparsity shown only with a sparsity target`);
+    // (Every picture's canvas is in the page; those a model does not draw are hidden.)
+    assert.equal(await page.isVisible('#generated'), name === 'vae_20', `${name}: #generated shown only for models that generate`);
+    assert.equal(await page.isVisible('#sparsity'), name === 'sparse_kl', `${name}: #sparsity shown only with a sparsity target`);
     if (name === 'vae_20') {
       const g = await drawn(page, '#generated', 3, 'digits decoded from random codes');
       await page.click('#new-samples');

@@ -106,8 +106,13 @@ impl Session for CloudSession {
         self.trainer.step
     }
 
-    fn slice(&mut self, _budget: Budget) -> Due {
-        for _ in 0..STEPS_PER_SLICE {
+    fn slice(&mut self, budget: Budget) -> Due {
+        // A fixed number of steps a slice (one for the page's Step).
+        let n = match budget {
+            Budget::Steps(n) => n.min(STEPS_PER_SLICE),
+            Budget::Until(_) => STEPS_PER_SLICE,
+        };
+        for _ in 0..n {
             self.trainer.step();
         }
         self.trainer.be.flush();
