@@ -442,10 +442,12 @@ impl Session for ModelSession {
             }
             self.rate.last = Some((now, step));
             if params.iter().all(|v| v.is_finite()) {
-                frame.features = Some(match pictures::model_features(&self.trainer.model, &params) {
-                    Some(f) => Shown::Picture(f),
-                    None => Shown::Note("The first layer shares its weights with the decoder or does not see pixels: no 28×28 features.".into()),
-                });
+                if ctx.pictures {
+                    frame.features = Some(match pictures::model_features(&self.trainer.model, &params) {
+                        Some(f) => Shown::Picture(f),
+                        None => Shown::Note("The first layer shares its weights with the decoder or does not see pixels: no 28×28 features.".into()),
+                    });
+                }
                 self.snapshot = Some((params, step));
             }
             frame.recon = grid.map(|(noisy, out)| Shown::Picture(pictures::recon(&self.cfg, ctx.grid, noisy, out)));

@@ -1,0 +1,117 @@
+#!/usr/bin/env node
+// scripts/probe-web.mjs — measures the page itself while it trains (`make probe-web`): for each
+// batch size, the page's own benchmark mode first (?bench=train: training alone, in the worker),
+// then the ordinary page training the same preset with its pictures refreshing, probed from
+// inside: a PerformanceObserver for main-thread long tasks (over 50 ms) and a 50 ms interval
+// timer whose lateness is the event loop's lag. Prints one JSON line per (backend, batch):
+//
+//   {backend, batch, bench_samples_per_s, page_samples_per_s, ratio, long_tasks,
+//    longest_task_ms, lag_p99_ms, lag_max_ms, seconds}
+//
+//   node scripts/probe-web.mjs [--backend cpu|gpu] [--batch 16,64,256] [--seconds 20]
+//        [--preset dae_vincent] [--out FILE.jsonl]
+//
+// gpu uses WebGPU through SwiftShader (a CPU emulation: right for the ratios, not for speed).
+// Needs dist/ (make build) and node_modules (make deps-test).
+
+import { writeFileSync } from 'node:fs';
+import { ensureDist, startServer, launchBrowser, waitForState, readSteps } from '../tests/e2e/harness.mjs';
+
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const BACKEND = opt('backend', 'cpu');
+const BATCHES = opt('batch', '16,64,256').split(',').map(Number);
+const SECONDS = Number(opt('seconds', '20'));
+const PRESET = opt('preset', 'dae_vincent');
+const OUT = opt('out', null);
+const webgpu = BACKEND === 'gpu';
+
+// Installed before the page's scripts: long tasks and the lateness of a 50 ms timer.
+function probe() {
+  const p = { long: [], lags: [], recording: false };
+  window.__probe = p;
+  new PerformanceObserver((list) => {
+    if (!p.recording) return;
+    for (const e of list.getEntries()) p.long.push(e.duration);
+  }).observe({ type: 'longtask', buffered: false });
+  let last = performance.now();
+  setInterval(() => {
+    const now = performance.now();
+    if (p.recording) p.lags.push(Math.max(0, now - last - 50));
+    last = now;
+  }, 50);
+}
+
+async function benchMode(server, batch) {
+  const context = await launchBrowser({ webgpu });
+  try {
+    const page = context.pages()[0] ?? (await context.newPage());
+    const q = `?bench=train&preset=${PRESET}&backend=${BACKEND}&batch=${batch}&steps=1000000&warmup=10&seconds=${Math.min(10, SECONDS / 2)}`;
+    await page.goto(server.url + q, { waitUntil: 'load' });
+    await page.waitForFunction(() => window.__aeplayBench?.done, null, { timeout: 300_000, polling: 250 });
+    const r = await page.evaluate(() => window.__aeplayBench);
+    if (r.error || !r.results[0] || r.results[0].error) throw new Error(`bench mode: ${JSON.stringify(r)}`);
+    return r.results[0].samples_per_s;
+  } finally {
+    await context.close();
+  }
+}
+
+async function pageMode(server, batch) {
+  const context = await launchBrowser({ webgpu });
+  try {
+    const page = context.pages()[0] ?? (await context.newPage());
+    await page.addInitScript(probe);
+    await page.goto(`${server.url}?preset=${PRESET}&backend=${BACKEND}&batch=${batch}`, { waitUntil: 'load' });
+    await waitForState(page, 'ready', 180_000);
+    const label = await page.textContent('#backend');
+    await page.click('#train');
+    // Warm up, then measure over SECONDS.
+    await page.waitForTimeout(3000);
+    const s0 = await readSteps(page);
+    const t0 = Date.now();
+    await page.evaluate(() => { window.__probe.recording = true; });
+    await page.waitForTimeout(SECONDS * 1000);
+    await page.evaluate(() => { window.__probe.recording = false; });
+    const s1 = await readSteps(page);
+    const t1 = Date.now();
+    const { long, lags } = await page.evaluate(() => window.__probe);
+    const sorted = [...lags].sort((a, b) => a - b);
+    const p99 = sorted[Math.min(sorted.length - 1, Math.floor(0.99 * sorted.length))] ?? 0;
+    return {
+      label,
+      samples: ((s1 - s0) * batch * 1000) / (t1 - t0),
+      long_tasks: long.length,
+      longest_task_ms: long.length ? Math.max(...long) : 0,
+      lag_p99_ms: p99,
+      lag_max_ms: sorted.length ? sorted[sorted.length - 1] : 0,
+    };
+  } finally {
+    await context.close();
+  }
+}
+
+ensureDist();
+const server = await startServer();
+const lines = [];
+try {
+  for (const batch of BATCHES) {
+    const bench = await benchMode(server, batch);
+    const p = await pageMode(server, batch);
+    const line = {
+      backend: BACKEND, backend_detail: p.label, preset: PRESET, batch,
+      bench_samples_per_s: Math.round(bench), page_samples_per_s: Math.round(p.samples),
+      ratio: Number((p.samples / bench).toFixed(3)),
+      long_tasks: p.long_tasks, longest_task_ms: Math.round(p.longest_task_ms),
+      lag_p99_ms: Number(p.lag_p99_ms.toFixed(1)), lag_max_ms: Number(p.lag_max_ms.toFixed(1)), seconds: SECONDS,
+    };
+    console.log(JSON.stringify(line));
+    lines.push(JSON.stringify(line));
+  }
+} finally {
+  await server.close();
+}
+if (OUT) writeFileSync(OUT, lines.join('\n') + '\n');
