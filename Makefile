@@ -15,11 +15,13 @@
 #                   (installs PyTorch from PyPI into .venv-torch, several GB; not part of test)
 #   make bench-web  browser benchmark: our wasm CPU path vs TensorFlow.js (wasm, cpu, webgpu)
 #                   on dae_vincent, JSON lines + ratios (BENCH_ARGS="--batch 16 --steps 20")
+#   make probe-web  the page measured while it trains: main-thread long tasks, event-loop lag,
+#                   samples/s against its own bench mode (PROBE_ARGS="--backend gpu --seconds 20")
 #   make clean      remove dist/ (data and cargo's target/ stay)
 
 DATA_ARGS := $(if $(FROM),--from $(FROM)) $(if $(filter 1 yes true,$(FORCE)),--force) $(if $(SOURCE),--source $(SOURCE))
 
-.PHONY: run test test-torch build data deps deps-test e2e bench-web clean help
+.PHONY: run test test-torch build data deps deps-test e2e bench-web probe-web clean help
 
 help:
 	@sed -n '4,/^$$/p' Makefile | sed '/^$$/d' | sed 's/^# \{0,1\}//'
@@ -50,6 +52,9 @@ e2e:
 
 bench-web: deps-test build
 	@node scripts/bench-web.mjs $(BENCH_ARGS)
+
+probe-web: deps-test build
+	@node scripts/probe-web.mjs $(PROBE_ARGS)
 
 clean:
 	rm -rf dist
