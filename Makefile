@@ -17,11 +17,13 @@
 #                   on dae_vincent, JSON lines + ratios (BENCH_ARGS="--batch 16 --steps 20")
 #   make probe-web  the page measured while it trains: main-thread long tasks, event-loop lag,
 #                   samples/s against its own bench mode (PROBE_ARGS="--backend gpu --seconds 20")
+#   make screenshots  a PNG of every preset in every layout (desktop, lecture 1080p and 720p,
+#                   phone) into screenshots/ (SHOTS_ARGS="--presets vae_20 --seconds 8")
 #   make clean      remove dist/ (data and cargo's target/ stay)
 
 DATA_ARGS := $(if $(FROM),--from $(FROM)) $(if $(filter 1 yes true,$(FORCE)),--force) $(if $(SOURCE),--source $(SOURCE))
 
-.PHONY: run test test-torch build data deps deps-test e2e bench-web probe-web clean help
+.PHONY: run test test-torch build data deps deps-test e2e bench-web probe-web screenshots clean help
 
 help:
 	@sed -n '4,/^$$/p' Makefile | sed '/^$$/d' | sed 's/^# \{0,1\}//'
@@ -55,6 +57,9 @@ bench-web: deps-test build
 
 probe-web: deps-test build
 	@node scripts/probe-web.mjs $(PROBE_ARGS)
+
+screenshots: deps-test build
+	@node scripts/screenshots.mjs $(SHOTS_ARGS)
 
 clean:
 	rm -rf dist

@@ -171,6 +171,10 @@ pub struct RecipeView {
     /// has one.
     pub loss_chart: Chart,
     pub metric_chart: Option<Chart>,
+    /// The current phase's model, and the widths below its input that earlier phases
+    /// trained and this one keeps frozen (an inner pair trains on their codes).
+    pub model: Option<crate::core::ModelConfig>,
+    pub frozen_below: Vec<usize>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -114,11 +114,14 @@ pub struct Chart {
     pub series: Vec<Series>,
     /// A horizontal reference line: label and value.
     pub level: Option<(String, f64)>,
+    /// Steps in an epoch, where the x axis is steps of one model (the page marks epochs).
+    #[serde(default)]
+    pub x_per_epoch: Option<f64>,
 }
 
 impl Chart {
     /// The page's loss chart: the training loss as a line, the test loss as points.
-    pub fn losses(train: &History, test: &History, train_label: &str, level: Option<(String, f64)>) -> Chart {
+    pub fn losses(train: &History, test: &History, train_label: &str, level: Option<(String, f64)>, x_per_epoch: Option<f64>) -> Chart {
         let pts = |h: &History| h.points().iter().map(|&(s, v)| (s as f64, v)).collect();
         Chart {
             x_label: "steps".into(),
@@ -129,13 +132,67 @@ impl Chart {
                 Series { label: "test".into(), colour: 1, points: pts(test), style: Style::Points },
             ],
             level,
+            x_per_epoch,
         }
     }
+}
+
+/// A round step for about `target` ticks over `span`: 1, 2 or 5 × 10^k.
+pub fn nice_step(span: f64, target: f64) -> f64 {
+    let raw = (span / target.max(1.0)).max(1e-12);
+    let mag = 10f64.powf(raw.log10().floor());
+    let norm = raw / mag;
+    let step = if norm < 1.5 {
+        1.0
+    } else if norm < 3.0 {
+        2.0
+    } else if norm < 7.0 {
+        5.0
+    } else {
+        10.0
+    };
+    step * mag
+}
+
+/// A tick label for a multiple of `step`: thousands separated, as many decimals as the step
+/// needs.
+pub fn format_tick(v: f64, step: f64) -> String {
+    if v == 0.0 {
+        return "0".into();
+    }
+    if v.abs() >= 1e6 {
+        return format!("{v:.3e}");
+    }
+    if step >= 1.0 && (v - v.round()).abs() < 1e-9 {
+        let s = format!("{}", v.round() as i64);
+        let digits: Vec<char> = s.trim_start_matches('-').chars().collect();
+        let mut out = String::new();
+        for (i, c) in digits.iter().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(*c);
+        }
+        return if v < 0.0 { format!("-{out}") } else { out };
+    }
+    let decimals = (-step.log10().floor()).clamp(0.0, 8.0) as usize;
+    format!("{v:.decimals$}")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ticks_are_round_numbers() {
+        assert_eq!(nice_step(87.28, 4.0), 20.0);
+        assert!((nice_step(0.2797, 4.0) - 0.05).abs() < 1e-12);
+        assert_eq!(nice_step(75_450.0, 6.0), 10_000.0);
+        assert_eq!(format_tick(20_000.0, 10_000.0), "20,000");
+        assert_eq!(format_tick(0.15, 0.05), "0.15");
+        assert_eq!(format_tick(0.0, 0.05), "0");
+        assert_eq!(format_tick(-1500.0, 500.0), "-1,500");
+    }
 
     #[test]
     fn a_long_run_stays_bounded_and_keeps_its_ends() {

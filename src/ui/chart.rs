@@ -1,7 +1,17 @@
-//! Line charts drawn on a canvas with labelled axes, legible on a projector: the page's
-//! loss chart (training loss as a line, test loss as dots, an optional reference level such
-//! as the PCA optimum) and the recipe panel's charts (labelled series with a legend, a log
-//! axis for losses of different scales).
+//! Charts drawn from chart data (`app::history::Chart`) for the size they are shown at: the
+//! canvas takes its box's size × devicePixelRatio, labels take the canvas's CSS font size
+//! (larger in lecture mode), ticks are round numbers, both axes have titles, a loss that
+//! spans more than a decade goes on a log axis, a loss axis never goes below zero, a
+//! fraction is shown in %, and the x axis marks the epochs. Every series has its colour and
+//! its legend entry. The canvas gets `data-series` (series with points) and `data-labels`
+//! (their labels) for the tests.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use wasm_bindgen::JsCast;
+
+use crate::app::history::{format_tick, nice_step, Chart, Measure, Style};
 
 use super::dom::{canvas, ctx2d};
 
@@ -10,174 +20,284 @@ pub const TEST_COLOUR: &str = "#ea580c";
 /// The dashed level line (a reference the curves approach or a final result).
 pub const LEVEL_COLOUR: &str = "#16a34a";
 
-/// How a series is drawn.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Style {
-    /// A thick line (a single point shows as a small dot).
-    Line,
-    /// Big dots joined by a thin line (a curve measured now and then).
-    Dotted,
-}
-
-/// One labelled series of a chart: (x, y) points, non-finite y left out.
-pub struct Series {
-    pub label: String,
-    pub colour: &'static str,
-    pub points: Vec<(f64, f64)>,
-    pub style: Style,
-}
-
-/// The axes and what else a chart shows.
-#[derive(Clone, Copy, Default)]
-pub struct Axes<'a> {
-    pub x_label: &'a str,
-    pub y_label: &'a str,
-    /// Shown while no series has a point (default: "The {y_label} appears here once a phase reports.").
-    pub empty: Option<&'a str>,
-    /// A dashed horizontal line with its label.
-    pub level: Option<(&'a str, f64)>,
-    /// A log y axis.
-    pub log: bool,
-    /// A legend of the series above the plot.
-    pub legend: bool,
-}
-
 /// Colours of series by palette index (`app::history::Series::colour`).
 pub const PALETTE: [&str; 11] = [TRAIN_COLOUR, TEST_COLOUR, "#16a34a", "#9333ea", "#0891b2", "#db2777", "#ca8a04", "#4b5563", "#0d9488", "#7c3aed", "#111827"];
 
-/// Draws a chart from its data (`app::history::Chart`): a loss that spans more than a
-/// decade on a log axis, a fraction in %.
-pub fn draw_chart(id: &str, chart: &crate::app::history::Chart, empty: &str, legend: bool) {
-    use crate::app::history::{Measure, Style as S};
-    let percent = chart.measure == Measure::Percent;
-    let scale = if percent { 100.0 } else { 1.0 };
-    let series: Vec<Series> = chart
-        .series
-        .iter()
-        .map(|s| Series {
-            label: s.label.clone(),
-            colour: PALETTE[s.colour as usize % PALETTE.len()],
-            points: s.points.iter().map(|&(x, y)| (x, y * scale)).collect(),
-            style: match s.style {
-                S::Line => Style::Line,
-                S::Points => Style::Dotted,
-            },
-        })
-        .collect();
-    let (lo, hi) = series
-        .iter()
-        .flat_map(|s| s.points.iter().map(|p| p.1))
-        .chain(chart.level.iter().map(|l| l.1))
-        .filter(|v| v.is_finite() && *v > 0.0)
-        .fold((f64::INFINITY, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
-    let log = chart.measure == Measure::Loss && hi > 10.0 * lo;
-    let y_label = if percent { format!("{} (%)", chart.y_label) } else { chart.y_label.clone() };
-    let level = chart.level.as_ref().map(|(l, v)| (l.as_str(), v * scale));
-    draw_lines(id, &Axes { x_label: &chart.x_label, y_label: &y_label, empty: Some(empty), level, log, legend }, &series);
+struct Shown {
+    chart: Chart,
+    empty: String,
 }
 
-/// A line chart of labelled series with labelled axes, legible on a projector: a legend
-/// above the plot (unless the page labels the chart itself), a dashed labelled level line,
-/// optionally a log y axis. The canvas gets `data-series` (series with points) and
-/// `data-labels` (their labels) for the tests.
-pub fn draw_lines(id: &str, axes: &Axes, series: &[Series]) {
-    let Axes { x_label, y_label, empty, level, log, legend } = *axes;
+thread_local! {
+    /// What each chart canvas shows, so a resize redraws it.
+    static SHOWN: RefCell<HashMap<String, Shown>> = RefCell::new(HashMap::new());
+    static OBSERVER: RefCell<Option<web_sys::ResizeObserver>> = const { RefCell::new(None) };
+}
+
+/// Draws `chart` on canvas `id` (and again whenever the canvas changes size).
+pub fn draw_chart(id: &str, chart: &Chart, empty: &str) {
+    SHOWN.with(|s| s.borrow_mut().insert(id.to_string(), Shown { chart: chart.clone(), empty: empty.to_string() }));
+    observe(id);
+    render(id);
+}
+
+fn render(id: &str) {
+    SHOWN.with(|s| {
+        if let Some(sh) = s.borrow().get(id) {
+            draw(id, &sh.chart, &sh.empty);
+        }
+    });
+}
+
+/// Redraws a chart canvas when its box changes size.
+fn observe(id: &str) {
+    let Some(c) = canvas(id) else { return };
+    if c.get_attribute("data-observed").is_some() {
+        return;
+    }
+    let _ = c.set_attribute("data-observed", "1");
+    OBSERVER.with(|o| {
+        let mut o = o.borrow_mut();
+        if o.is_none() {
+            let cb = wasm_bindgen::closure::Closure::<dyn FnMut(js_sys::Array)>::new(|entries: js_sys::Array| {
+                for e in entries.iter() {
+                    if let Ok(entry) = e.dyn_into::<web_sys::ResizeObserverEntry>() {
+                        let id = entry.target().id();
+                        render(&id);
+                    }
+                }
+            });
+            *o = web_sys::ResizeObserver::new(cb.as_ref().unchecked_ref()).ok();
+            cb.forget();
+        }
+        if let Some(obs) = o.as_ref() {
+            obs.observe(&c);
+        }
+    });
+}
+
+/// A short label for a value (the level line).
+pub fn format_value(v: f64) -> String {
+    let a = v.abs();
+    if a >= 100.0 {
+        format!("{v:.0}")
+    } else if a >= 1.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.4}")
+    }
+}
+
+fn draw(id: &str, chart: &Chart, empty: &str) {
     let Some(c) = canvas(id) else { return };
     let Some(ctx) = ctx2d(&c) else { return };
-    let (w, h) = (c.width() as f64, c.height() as f64);
-    // A log axis puts losses of different scales (pixels, codes, classes) on one chart.
-    let ty = |y: f64| if log { if y > 0.0 { y.log10() } else { f64::NAN } } else { y };
-    let series: Vec<Series> = series
+    let window = super::dom::window();
+    let dpr = window.device_pixel_ratio().max(1.0);
+    let (w, h) = (c.client_width() as f64, c.client_height() as f64);
+    if w < 10.0 || h < 10.0 {
+        return; // hidden: drawn when it is shown (the observer calls back)
+    }
+    let (pw, ph) = ((w * dpr).round() as u32, (h * dpr).round() as u32);
+    if c.width() != pw {
+        c.set_width(pw);
+    }
+    if c.height() != ph {
+        c.set_height(ph);
+    }
+    let _ = ctx.set_transform(dpr, 0.0, 0.0, dpr, 0.0, 0.0);
+    // Label size: the canvas's CSS font size.
+    let font_px = window
+        .get_computed_style(&c)
+        .ok()
+        .flatten()
+        .and_then(|s| s.get_property_value("font-size").ok())
+        .and_then(|v| v.trim_end_matches("px").parse::<f64>().ok())
+        .unwrap_or(13.0);
+    let _ = c.set_attribute("data-font-px", &format!("{font_px:.0}"));
+    let font = |scale: f64| format!("{:.0}px system-ui, sans-serif", font_px * scale);
+    let percent = chart.measure == Measure::Percent;
+    let scale = if percent { 100.0 } else { 1.0 };
+    let series: Vec<(String, &str, Vec<(f64, f64)>, Style)> = chart
+        .series
         .iter()
-        .map(|s| Series { label: s.label.clone(), colour: s.colour, points: s.points.iter().map(|p| (p.0, ty(p.1))).collect(), style: s.style })
+        .map(|s| {
+            let pts = s.points.iter().map(|&(x, y)| (x, y * scale)).filter(|p| p.0.is_finite() && p.1.is_finite()).collect();
+            (s.label.clone(), PALETTE[s.colour as usize % PALETTE.len()], pts, s.style)
+        })
         .collect();
-    let level = level.map(|(l, v)| (l, ty(v)));
-    let untick = |y: f64| if log { 10f64.powf(y) } else { y };
-    ctx.set_font("13px system-ui, sans-serif");
-    let legend_w = |s: &Series| 7.2 * s.label.chars().count() as f64 + 34.0;
-    // The legend: rows of labelled keys above the plot.
-    let (left, right, bottom) = (64.0, 12.0, 34.0);
-    let mut rows = vec![Vec::new()];
+    let shown: Vec<&(String, &str, Vec<(f64, f64)>, Style)> = series.iter().filter(|s| !s.2.is_empty()).collect();
+    let _ = c.set_attribute("data-series", &shown.len().to_string());
+    let _ = c.set_attribute("data-labels", &shown.iter().map(|s| s.0.as_str()).collect::<Vec<_>>().join("|"));
+    ctx.set_fill_style_str("#ffffff");
+    ctx.fill_rect(0.0, 0.0, w, h);
+    let level = chart.level.as_ref().map(|(l, v)| (l.clone(), v * scale)).filter(|l| l.1.is_finite());
+
+    // Legend: a row (or rows) of keys at the top.
+    ctx.set_font(&font(1.0));
+    let left = font_px * 5.0;
+    let right = font_px * 2.2;
+    let bottom = font_px * 3.3;
+    let key_w = |label: &str| ctx.measure_text(label).map(|m| m.width()).unwrap_or(0.0) + font_px * 2.6;
+    let mut rows: Vec<Vec<(f64, String, &str, Style)>> = vec![Vec::new()];
     let mut x = left;
-    for s in series.iter().filter(|s| legend && s.points.iter().any(|p| p.1.is_finite())) {
-        let lw = legend_w(s);
-        if x + lw > w - right && !rows.last().unwrap().is_empty() {
+    let mut keys: Vec<(String, &str, Style)> = shown.iter().map(|s| (s.0.clone(), s.1, s.3)).collect();
+    if let Some((l, v)) = &level {
+        keys.push((format!("{l}: {}", format_value(*v)), LEVEL_COLOUR, Style::Line));
+    }
+    for (label, colour, style) in keys {
+        let kw = key_w(&label);
+        if x + kw > w - right && !rows.last().unwrap().is_empty() {
             rows.push(Vec::new());
             x = left;
         }
-        rows.last_mut().unwrap().push((x, s.label.clone(), s.colour));
-        x += lw;
+        rows.last_mut().unwrap().push((x, label, colour, style));
+        x += kw;
     }
-    let top = 14.0 + 18.0 * rows.iter().filter(|r| !r.is_empty()).count() as f64;
-    ctx.set_fill_style_str("#ffffff");
-    ctx.fill_rect(0.0, 0.0, w, h);
-    ctx.set_font("13px system-ui, sans-serif");
+    let row_h = font_px * 1.4;
+    let nrows = rows.iter().filter(|r| !r.is_empty()).count() as f64;
     for (r, row) in rows.iter().enumerate() {
-        for (x, label, colour) in row {
-            let y = 6.0 + 18.0 * r as f64;
+        for (x, label, colour, style) in row {
+            let y = font_px * 0.4 + row_h * r as f64;
             ctx.set_fill_style_str(colour);
-            ctx.fill_rect(*x, y + 4.0, 16.0, 6.0);
+            match style {
+                Style::Line => ctx.fill_rect(*x, y + row_h * 0.45, font_px * 1.4, font_px * 0.3),
+                Style::Points => {
+                    ctx.begin_path();
+                    let _ = ctx.arc(x + font_px * 0.7, y + row_h * 0.55, font_px * 0.35, 0.0, std::f64::consts::TAU);
+                    ctx.fill();
+                }
+            }
             ctx.set_fill_style_str("#111827");
-            let _ = ctx.fill_text(label, x + 22.0, y + 12.0);
+            let _ = ctx.fill_text(label, x + font_px * 1.9, y + font_px);
         }
     }
-    ctx.set_font("14px system-ui, sans-serif");
-    let shown: Vec<&Series> = series.iter().filter(|s| s.points.iter().any(|p| p.1.is_finite())).collect();
-    let _ = c.set_attribute("data-series", &shown.len().to_string());
-    let _ = c.set_attribute("data-labels", &shown.iter().map(|s| s.label.as_str()).collect::<Vec<_>>().join("|"));
+    let top = font_px * 0.8 + row_h * nrows;
     if shown.is_empty() {
         ctx.set_fill_style_str("#6b7280");
-        let _ = ctx.fill_text(empty.unwrap_or(&format!("The {y_label} appears here once a phase reports.")), left, h / 2.0);
+        ctx.set_font(&font(1.0));
+        let _ = ctx.fill_text(empty, left, h / 2.0);
         return;
     }
-    let pts = || shown.iter().flat_map(|s| s.points.iter()).filter(|p| p.1.is_finite() && p.0.is_finite());
-    let max_x = pts().map(|p| p.0).fold(0.0f64, f64::max).max(1e-9);
+
+    // Axes ranges.
+    let pts = || shown.iter().flat_map(|s| s.2.iter());
+    let max_x = pts().map(|p| p.0).fold(0.0f64, f64::max).max(1.0);
     let (mut lo, mut hi) = pts().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
-    if let Some((_, v)) = level.filter(|l| l.1.is_finite()) {
-        lo = lo.min(v);
-        hi = hi.max(v);
+    if let Some((_, v)) = &level {
+        lo = lo.min(*v);
+        hi = hi.max(*v);
     }
-    if hi - lo < 1e-9 {
-        hi += 0.5 * hi.abs().max(1e-3);
-        lo -= 0.5 * lo.abs().max(1e-3);
-    }
-    let pad = 0.05 * (hi - lo);
-    let (lo, hi) = (lo - pad, hi + pad);
-    let px = |x: f64| left + (w - left - right) * x / max_x;
-    let py = |y: f64| top + (h - top - bottom) * (1.0 - (y - lo) / (hi - lo));
+    let non_negative = chart.measure == Measure::Loss && lo >= 0.0 || percent;
+    let log = chart.measure == Measure::Loss && lo > 0.0 && hi > 10.0 * lo;
+    let (x_step, x_hi) = {
+        let s = nice_step(max_x, (w / (font_px * 7.0)).clamp(2.0, 8.0));
+        (s, (max_x / s).ceil() * s)
+    };
+    let (ty, y_lo, y_hi, ticks): (Box<dyn Fn(f64) -> f64>, f64, f64, Vec<(f64, String)>) = if log {
+        let (a, b) = (lo.log10().floor(), hi.log10().ceil().max(lo.log10().floor() + 1.0));
+        let mut ticks = Vec::new();
+        let decades = (b - a) as i32;
+        for k in a as i32..=b as i32 {
+            for m in [1.0, 2.0, 5.0] {
+                if m > 1.0 && decades > 2 {
+                    continue;
+                }
+                let v = m * 10f64.powi(k);
+                if v.log10() >= a - 1e-9 && v.log10() <= b + 1e-9 {
+                    ticks.push((v.log10(), format_tick(v, v / 10.0)));
+                }
+            }
+        }
+        (Box::new(|y: f64| y.log10()), a, b, ticks)
+    } else {
+        if hi - lo < 1e-12 {
+            hi += hi.abs().max(1e-3) * 0.5;
+            lo -= lo.abs().max(1e-3) * 0.5;
+        }
+        let step = nice_step(hi - lo, ((h - top - bottom) / (font_px * 2.6)).clamp(2.0, 6.0));
+        let mut y_lo = (lo / step).floor() * step;
+        let y_hi = (hi / step).ceil() * step;
+        if non_negative {
+            y_lo = y_lo.max(0.0);
+        }
+        let n = ((y_hi - y_lo) / step).round() as i64;
+        let ticks = (0..=n).map(|i| y_lo + i as f64 * step).map(|v| (v, format_tick(v, step))).collect();
+        (Box::new(|y: f64| y), y_lo, y_hi, ticks)
+    };
+    let px = |x: f64| left + (w - left - right) * x / x_hi;
+    let py = |y: f64| top + (h - top - bottom) * (1.0 - (ty(y) - y_lo) / (y_hi - y_lo).max(1e-12));
+    let py_t = |t: f64| top + (h - top - bottom) * (1.0 - (t - y_lo) / (y_hi - y_lo).max(1e-12));
+
+    // Grid, ticks and axis titles.
     ctx.set_stroke_style_str("#e5e7eb");
     ctx.set_line_width(1.0);
     ctx.set_fill_style_str("#374151");
-    for i in 0..=4 {
-        let y = lo + (hi - lo) * i as f64 / 4.0;
+    ctx.set_font(&font(1.0));
+    ctx.set_text_align("right");
+    for (t, label) in &ticks {
+        let y = py_t(*t);
         ctx.begin_path();
-        ctx.move_to(left, py(y));
-        ctx.line_to(w - right, py(y));
+        ctx.move_to(left, y);
+        ctx.line_to(w - right, y);
         ctx.stroke();
-        let _ = ctx.fill_text(&format_value(untick(y)), 4.0, py(y) + 5.0);
+        let _ = ctx.fill_text(&if percent { format!("{label} %") } else { label.clone() }, left - font_px * 0.3, y + font_px * 0.3);
     }
-    let _ = ctx.fill_text("0", left - 4.0, h - 10.0);
-    let xs = if (max_x - max_x.round()).abs() < 1e-9 { format!("{max_x:.0}") } else { format_value(max_x) };
-    let xl = format!("{xs} {x_label}{}", if log { " · log scale" } else { "" });
-    let _ = ctx.fill_text(&xl, (w - right - 8.0 * xl.len() as f64).max(left), h - 10.0);
-    if let Some((label, v)) = level.filter(|l| l.1.is_finite()) {
+    ctx.set_text_align("center");
+    let mut x = 0.0;
+    while x <= x_hi + 1e-9 {
+        let _ = ctx.fill_text(&format_tick(x, x_step), px(x), h - bottom + font_px * 1.2);
+        x += x_step;
+    }
+    // Epoch boundaries, when the chart knows an epoch's length.
+    if let Some(per) = chart.x_per_epoch.filter(|p| *p > 0.0) {
+        let epochs = (x_hi / per).floor() as i64;
+        if (1..=20).contains(&epochs) {
+            ctx.set_stroke_style_str("#9ca3af");
+            let _ = ctx.set_line_dash(&js_sys::Array::of2(&3.0.into(), &4.0.into()));
+            for e in 1..=epochs {
+                let xe = px(e as f64 * per);
+                ctx.begin_path();
+                ctx.move_to(xe, top);
+                ctx.line_to(xe, h - bottom);
+                ctx.stroke();
+                ctx.set_fill_style_str("#6b7280");
+                let _ = ctx.fill_text(&format!("epoch {e}"), xe, top + font_px * 0.9);
+            }
+            let _ = ctx.set_line_dash(&js_sys::Array::new());
+        }
+    }
+    ctx.set_fill_style_str("#111827");
+    ctx.set_font(&font(1.0));
+    let x_title = match chart.x_per_epoch.filter(|p| *p > 0.0) {
+        Some(per) => format!("{} (an epoch is {} steps)", chart.x_label, format_tick(per.round(), 1.0)),
+        None => chart.x_label.clone(),
+    };
+    let _ = ctx.fill_text(&x_title, left + (w - left - right) / 2.0, h - font_px * 0.4);
+    let y_title = format!("{}{}{}", chart.y_label, if percent { " (%)" } else { "" }, if log { " · log scale" } else { "" });
+    ctx.save();
+    let _ = ctx.translate(font_px * 0.95, top + (h - top - bottom) / 2.0);
+    let _ = ctx.rotate(-std::f64::consts::FRAC_PI_2);
+    let _ = ctx.fill_text(&y_title, 0.0, 0.0);
+    ctx.restore();
+    ctx.set_text_align("start");
+
+    // The level line.
+    if let Some((_, v)) = &level {
         ctx.set_stroke_style_str(LEVEL_COLOUR);
         ctx.set_line_width(2.0);
         let _ = ctx.set_line_dash(&js_sys::Array::of2(&8.0.into(), &6.0.into()));
         ctx.begin_path();
-        ctx.move_to(left, py(v));
-        ctx.line_to(w - right, py(v));
+        ctx.move_to(left, py(*v));
+        ctx.line_to(w - right, py(*v));
         ctx.stroke();
         let _ = ctx.set_line_dash(&js_sys::Array::new());
-        ctx.set_fill_style_str(LEVEL_COLOUR);
-        let _ = ctx.fill_text(&format!("{label}: {}", format_value(untick(v))), left + 6.0, py(v) - 6.0);
     }
-    for s in &shown {
-        let pts: Vec<&(f64, f64)> = s.points.iter().filter(|p| p.1.is_finite()).collect();
-        ctx.set_stroke_style_str(s.colour);
-        ctx.set_fill_style_str(s.colour);
-        if s.style == Style::Line || (s.style == Style::Dotted && pts.len() > 1) {
-            ctx.set_line_width(if s.style == Style::Line { 2.5 } else { 1.5 });
+    // The series: a line, or points (joined by a thin line when there are several).
+    for (_, colour, pts, style) in &shown {
+        ctx.set_stroke_style_str(colour);
+        ctx.set_fill_style_str(colour);
+        if *style == Style::Line || pts.len() > 1 {
+            ctx.set_line_width(if *style == Style::Line { 2.5 } else { 1.2 });
             ctx.begin_path();
             for (i, p) in pts.iter().enumerate() {
                 if i == 0 {
@@ -188,27 +308,12 @@ pub fn draw_lines(id: &str, axes: &Axes, series: &[Series]) {
             }
             ctx.stroke();
         }
-        for p in &pts {
-            ctx.begin_path();
-            let r = match s.style {
-                Style::Line if pts.len() > 1 => continue,
-                Style::Line => 2.5,
-                Style::Dotted => 4.5,
-            };
-            let _ = ctx.arc(px(p.0), py(p.1), r, 0.0, std::f64::consts::TAU);
-            ctx.fill();
+        if *style == Style::Points || pts.len() == 1 {
+            for p in pts {
+                ctx.begin_path();
+                let _ = ctx.arc(px(p.0), py(p.1), font_px * 0.33, 0.0, std::f64::consts::TAU);
+                ctx.fill();
+            }
         }
-    }
-}
-
-/// A short label for an axis value.
-pub fn format_value(v: f64) -> String {
-    let a = v.abs();
-    if a >= 100.0 {
-        format!("{v:.0}")
-    } else if a >= 1.0 {
-        format!("{v:.2}")
-    } else {
-        format!("{v:.4}")
     }
 }

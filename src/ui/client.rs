@@ -130,7 +130,7 @@ fn frame(ui: Ui, f: &Frame) {
     ui.samples_per_s.set(f.samples_per_s);
     ui.readout_step.set(f.step);
     if let Some(c) = &f.chart {
-        chart::draw_chart("loss-chart", c, "The loss appears here once training starts.", false);
+        chart::draw_chart("loss-chart", c, "The loss appears here once training starts.");
         ui.chart.set_value(Some(c.clone()));
     }
     match &f.recon {

@@ -57,6 +57,23 @@ pub fn put_gray(ctx: &CanvasRenderingContext2d, img: &[f32], w: usize, h: usize,
     }
 }
 
+/// Draws a corrupted image against its clean version: grey levels, with the pixels the
+/// corruption destroyed (ink that is gone) in red, so that even light masking shows.
+pub fn put_corrupted(ctx: &CanvasRenderingContext2d, noisy: &[f32], clean: &[f32], w: usize, h: usize, x: f64, y: f64) {
+    let mut rgba = vec![0u8; w * h * 4];
+    for ((px, &v), &c) in rgba.chunks_exact_mut(4).zip(noisy).zip(clean) {
+        if c - v > 0.3 {
+            px.copy_from_slice(&[220, 38, 38, 255]);
+        } else {
+            let g = (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+            px.copy_from_slice(&[g, g, g, 255]);
+        }
+    }
+    if let Ok(data) = ImageData::new_with_u8_clamped_array_and_sh(Clamped(&rgba), w as u32, h as u32) {
+        let _ = ctx.put_image_data(&data, x, y);
+    }
+}
+
 /// Draws one 28×28 digit filling the canvas `id`.
 pub fn draw_digit(id: &str, img: &[f32]) {
     if let Some(ctx) = canvas(id).as_ref().and_then(ctx2d) {

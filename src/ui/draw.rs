@@ -167,8 +167,13 @@ pub fn draw_recon(id: &str, r: &Recon) {
     size_canvas(id, (n * 28) as u32, (rows.len() * 28) as u32);
     let Some(ctx) = dom::canvas(id).as_ref().and_then(dom::ctx2d) else { return };
     for (row, imgs) in rows.into_iter().enumerate() {
+        let corrupted = r.noisy.is_some() && row == 1;
         for (i, img) in imgs.chunks(784).enumerate() {
-            dom::put_gray(&ctx, img, 28, 28, (i * 28) as f64, (row * 28) as f64);
+            if corrupted {
+                dom::put_corrupted(&ctx, img, &r.clean[i * 784..(i + 1) * 784], 28, 28, (i * 28) as f64, (row * 28) as f64);
+            } else {
+                dom::put_gray(&ctx, img, 28, 28, (i * 28) as f64, (row * 28) as f64);
+            }
         }
     }
     if let Some(c) = dom::canvas(id) {
@@ -268,7 +273,11 @@ pub fn draw_pad(pad: &Option<Shown<crate::app::frame::PadView>>) {
         Some(Shown::Picture(v)) => {
             dom::draw_digit("pad-input", &v.input);
             match &v.noisy {
-                Some(n) => dom::draw_digit("pad-noisy", n),
+                Some(n) => {
+                    if let Some(ctx) = dom::canvas("pad-noisy").as_ref().and_then(dom::ctx2d) {
+                        dom::put_corrupted(&ctx, n, &v.input, 28, 28, 0.0, 0.0);
+                    }
+                }
                 None => dom::draw_digit("pad-noisy", &v.input),
             }
             match &v.out {

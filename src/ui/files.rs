@@ -97,25 +97,50 @@ fn save_csv(ui: Ui) {
     }
 }
 
-fn save_png(id: &str, preset: &str, step: u64) -> Result<(), String> {
-    let c = dom::canvas(id).ok_or_else(|| format!("no picture {id}"))?;
-    let url = c.to_data_url().map_err(|e| format!("Could not save the picture {id}: {e:?}"))?;
-    download_href(&url, &format!("{preset}-step{step}-{id}.png"));
+/// One PNG of a panel: its visible canvases stacked (small digits enlarged 4× without
+/// smoothing) on white.
+fn save_panel_png(panel: &str, ids: &[&str], preset: &str, step: u64) -> Result<(), String> {
+    let doc = document();
+    let shown: Vec<web_sys::HtmlCanvasElement> = ids
+        .iter()
+        .filter_map(|id| dom::canvas(id))
+        .filter(|c| c.client_width() > 0 && c.width() > 0 && c.height() > 0)
+        .collect();
+    if shown.is_empty() {
+        return Err(format!("The {panel} panel shows no picture now."));
+    }
+    let scale = |c: &web_sys::HtmlCanvasElement| if c.width() < 100 { 4.0 } else { 1.0 };
+    let gap = 8.0;
+    let width = shown.iter().map(|c| c.width() as f64 * scale(c)).fold(0.0, f64::max);
+    let height = shown.iter().map(|c| c.height() as f64 * scale(c)).sum::<f64>() + gap * (shown.len() - 1) as f64;
+    let out: web_sys::HtmlCanvasElement = doc.create_element("canvas").map_err(|e| format!("{e:?}"))?.unchecked_into();
+    out.set_width(width as u32);
+    out.set_height(height as u32);
+    let ctx = dom::ctx2d(&out).ok_or("no 2-D context")?;
+    ctx.set_fill_style_str("#fff");
+    ctx.fill_rect(0.0, 0.0, width, height);
+    ctx.set_image_smoothing_enabled(false);
+    let mut y = 0.0;
+    for c in &shown {
+        let s = scale(c);
+        let (w, h) = (c.width() as f64 * s, c.height() as f64 * s);
+        let _ = ctx.draw_image_with_html_canvas_element_and_dw_and_dh(c, 0.0, y, w, h);
+        y += h + gap;
+    }
+    let url = out.to_data_url().map_err(|e| format!("Could not save the {panel} panel: {e:?}"))?;
+    download_href(&url, &format!("{preset}-step{step}-{panel}.png"));
     Ok(())
 }
 
-/// Small "PNG" buttons, one per canvas in `ids`.
+/// A panel's "PNG" button: one picture of the panel's canvases.
 #[component]
-pub fn Png(ids: &'static [&'static str]) -> impl IntoView {
+pub fn PanelPng(panel: &'static str, ids: &'static [&'static str]) -> impl IntoView {
     let ui = expect_context::<Ui>();
-    ids.iter()
-        .map(|&id| {
-            view! {
-                <button class="save-png" data-canvas=id title="Save this picture as PNG"
-                    on:click=move |_| if let Err(e) = save_png(id, &ui.preset_id(), ui.step.get_untracked()) { ui.error.set(Some(e)) }>"PNG"</button>
-            }
-        })
-        .collect_view()
+    view! {
+        <button class="save-png small" data-panel=panel title=format!("Save the {panel} panel as a PNG picture")
+            aria-label=format!("Save the {panel} panel as PNG")
+            on:click=move |_| if let Err(e) = save_panel_png(panel, ids, &ui.preset_id(), ui.step.get_untracked()) { ui.error.set(Some(e)) }>"PNG"</button>
+    }
 }
 
 /// The buttons: save / load a model, start fresh, the losses as CSV.

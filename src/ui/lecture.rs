@@ -1,7 +1,7 @@
-//! Teaching with the page: lecture mode (larger canvases and text for a projector, with the
-//! controls named in the link's `hide=` hidden), the visible panels (`panels=`), keyboard
-//! shortcuts with a help overlay, and the presets gallery (one card and one-click start per
-//! preset).
+//! Teaching with the page: lecture mode (a one-screen layout with large text for a
+//! projector), the visible panels (`panels=`) and hidden controls (`hide=`, in every mode, so
+//! a slim link can go to students), keyboard shortcuts with a help overlay, and the presets
+//! gallery (one card and one-click start per preset).
 
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
@@ -19,6 +19,7 @@ const PANELS: &[(&str, &str)] = &[
     ("recon", ".recon-panel"),
     ("pad", ".pad-panel"),
     ("pictures", ".pictures-panel"),
+    ("model", ".model-panel"),
     ("gallery", "#gallery"),
 ];
 
@@ -34,10 +35,11 @@ const CONTROLS: &[(&str, &[&str])] = &[
     ("pause", &["#pause"]),
     ("step", &["#step"]),
     ("reset", &["#reset"]),
-    ("stats", &[".controls .stats"]),
+    ("stats", &[".statusbar .stats"]),
     ("link", &["#copy-link"]),
     ("about", &["#preset-about"]),
-    ("data", &["#data-status", "#data-source"]),
+    ("data", &[".data-line"]),
+    ("menu", &["#menu"]),
 ];
 
 /// The keyboard shortcuts, as the help overlay lists them.
@@ -85,13 +87,12 @@ fn set_hidden(target: &str, hidden: bool) {
     }
 }
 
-/// Shows and hides panels and controls as `panels=`, `hide=` and lecture mode say.
+/// Shows and hides panels and controls as `panels=` and `hide=` say (in every mode).
 fn apply_visibility(page: Page) {
     Effect::new(move |_| {
-        let lecture = page.lecture.get();
         let hide = page.hide.get();
         let panels = page.panels.get();
-        let hidden = |name: &str| lecture && hide.iter().any(|h| h == name);
+        let hidden = |name: &str| hide.iter().any(|h| h == name);
         for &(name, sel) in PANELS {
             let off = panels.as_ref().is_some_and(|p| !p.iter().any(|n| n == name));
             set_hidden(sel, off || hidden(name));

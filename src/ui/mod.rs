@@ -13,6 +13,7 @@ mod dom;
 mod draw;
 mod files;
 mod lecture;
+mod model_view;
 mod recipe;
 mod urlsync;
 
@@ -343,7 +344,7 @@ fn DrawPad(ui: Ui) -> impl IntoView {
     view! {
         <section class="panel pad-panel">
             <h2>"Draw a digit"</h2>
-            <p class="hint">"Draw with the mouse or a finger. The model sees it as a 28×28 MNIST digit, corrupts it with its noise, and reconstructs it."</p>
+            <p class="hint">"With the mouse or a finger: the model sees a 28×28 digit, corrupts it and reconstructs it."</p>
             <div class="pad-row">
                 <canvas id="pad" width="280" height="280"
                     on:pointerdown=down on:pointermove=moved on:pointerup=up on:pointercancel=up></canvas>
@@ -356,7 +357,7 @@ fn DrawPad(ui: Ui) -> impl IntoView {
             <div class="buttons">
                 <button id="pad-clear" disabled=move || !ui.usable() on:click=move |_| pad_clear()>"Clear"</button>
                 <button id="pad-noise" disabled=move || !ui.usable() on:click=move |_| client::send(&Command::NewNoise)>"New noise"</button>
-                <files::Png ids=&["pad", "pad-input", "pad-noisy", "pad-out"] />
+                <files::PanelPng panel="pad" ids=&["pad", "pad-input", "pad-noisy", "pad-out"] />
             </div>
         </section>
     }
@@ -392,7 +393,7 @@ fn CloudPanel(ui: Ui) -> impl IntoView {
                     <figcaption>"The model's 2-D codes: the band unrolled"</figcaption></figure>
             </div>
             <p id="cloud-summary" data-step=move || ui.readout_step.get().to_string()>{move || ui.cloud_summary.get().unwrap_or_else(|| "Press Train: the model starts from random weights.".into())}</p>
-            <files::Png ids=&["cloud3d", "cloud-codes"] />
+            <files::PanelPng panel="cloud" ids=&["cloud3d", "cloud-codes"] />
         </section>
     }
 }
@@ -433,16 +434,50 @@ pub fn page_presets() -> Vec<&'static str> {
     catalogue::ENTRIES.iter().filter(|e| e.kind != Kind::Recipe).map(|e| e.id).collect()
 }
 
+/// Plain words for a backend's label ("CPU (wasm simd128+relaxed)" → "CPU: WebAssembly
+/// SIMD, relaxed"); the words "CPU", "WebGPU" and "relaxed" stay for the tests and links.
+pub fn backend_words(label: &str) -> String {
+    if let Some(rest) = label.strip_prefix("CPU (wasm ") {
+        let relaxed = rest.contains("relaxed");
+        return format!("CPU: WebAssembly SIMD{}", if relaxed { " (relaxed)" } else { "" });
+    }
+    if let Some(rest) = label.strip_prefix("WebGPU (") {
+        let name = rest.trim_end_matches(')');
+        let software = ["cpu", "swiftshader", "llvmpipe", "lavapipe", "warp", "software", "fallback"].iter().any(|w| name.to_lowercase().contains(w));
+        return if software { "WebGPU, emulated on the processor".into() } else { format!("WebGPU: {name}") };
+    }
+    label.to_string()
+}
+
+/// The buttons that drive training: icons with accessible names and keyboard shortcuts.
 #[component]
-pub fn App() -> impl IntoView {
-    let ui = Ui::new();
-    provide_context(ui);
-    let page = urlsync::Page::from_url(ui); // before start(): the link's set-up
-    start(ui);
-    urlsync::keep_in_sync(ui);
-    lecture::install(ui, page);
-    expose_test_hooks();
+fn Transport(ui: Ui) -> impl IntoView {
     let running = move || ui.phase.get() == Phase::Training;
+    view! {
+        <div class="transport" role="group" aria-label="Training">
+            <button id="train" class="primary" title="Train (space)" aria-keyshortcuts="Space" disabled=move || !ui.usable() || running()
+                on:click=move |_| client::send(&Command::Train)><span class="icon" aria-hidden="true">"▶"</span>" Train"</button>
+            <button id="pause" title="Pause (space)" aria-keyshortcuts="Space" disabled=move || !ui.usable() || !running()
+                on:click=move |_| client::send(&Command::Pause)><span class="icon" aria-hidden="true">"❚❚"</span>" Pause"</button>
+            <button id="step" title="One training step (s)" aria-keyshortcuts="s" disabled=move || !ui.usable() || running()
+                on:click=move |_| client::send(&Command::Step)><span class="icon" aria-hidden="true">"▶❘"</span>" Step"</button>
+            <button id="reset" title="Start over (r)" aria-keyshortcuts="r" disabled=move || !ui.usable()
+                on:click=move |_| client::send(&Command::Reset)><span class="icon" aria-hidden="true">"↺"</span>" Reset"</button>
+        </div>
+    }
+}
+
+/// Blurs the element an event came from: after a choice in a list, the page has the focus
+/// again and the shortcuts work.
+fn release_focus(ev: &leptos::ev::Event) {
+    if let Some(el) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok()) {
+        let _ = el.blur();
+    }
+}
+
+/// The model, the backend, the noise, the learning rate and the batch size.
+#[component]
+fn Settings(ui: Ui) -> impl IntoView {
     let noise_kind = ui.noise_kind;
     let noise_level = ui.noise_level;
     let apply_noise = move || client::send(&Command::SetNoise(noise_of(&noise_kind.get_untracked(), noise_level.get_untracked() as f32)));
@@ -452,69 +487,153 @@ pub fn App() -> impl IntoView {
         "none" => "(no noise) ",
         _ => "destroyed fraction ",
     };
+    let model = move || ui.session_kind() == Some(Kind::Model) || ui.session_kind().is_none();
+    let config = move || ui.status.get().and_then(|s| s.session.config);
+    view! {
+        <div class="settings" style:display=move || if model() { "" } else { "none" }>
+            <label>"Noise "
+                <select id="noise-kind" prop:value=move || noise_kind.get() on:change=move |ev| { noise_kind.set(event_target_value(&ev)); apply_noise(); release_focus(&ev); }>
+                    <option value="masking">"masking"</option>
+                    <option value="gaussian">"Gaussian"</option>
+                    <option value="salt_pepper">"salt and pepper"</option>
+                    <option value="dropout">"dropout"</option>
+                    <option value="none">"none"</option>
+                </select>
+            </label>
+            <label>{level_label}
+                <input id="noise-level" type="range" min="0" max="0.9" step="0.01" prop:value=move || noise_level.get().to_string()
+                    on:input=move |ev| {
+                        noise_level.set(event_target_value(&ev).parse().unwrap_or(0.1));
+                        apply_noise();
+                    } />
+                <output id="noise-level-value">{move || format!("{:.2}", noise_level.get())}</output>
+            </label>
+            <label>"Learning rate "
+                <input id="lr" type="number" min="0" max="10" step="any" inputmode="decimal" disabled=move || !ui.usable()
+                    prop:value=move || config().map(|c| c.optimizer.lr().to_string()).unwrap_or_default()
+                    on:change=move |ev| {
+                        let v = event_target_value(&ev).trim().parse::<f32>().unwrap_or(f32::NAN);
+                        ui.error.set(None);
+                        client::send(&Command::SetLearningRate(v));
+                    } />
+            </label>
+            <label>"Batch "
+                <input id="batch" type="number" min="1" max="65536" step="1" inputmode="numeric" disabled=move || !ui.usable()
+                    prop:value=move || config().map(|c| c.batch.to_string()).unwrap_or_default()
+                    on:change=move |ev| {
+                        let v = event_target_value(&ev).trim().parse::<usize>().unwrap_or(0);
+                        ui.error.set(None);
+                        client::send(&Command::SetBatch(v));
+                    } />
+            </label>
+        </div>
+    }
+}
+
+/// The model panel: what is training, as a picture and in words, and its settings.
+#[component]
+fn ModelPanel(ui: Ui) -> impl IntoView {
     let about = move || catalogue::find(&ui.preset_id()).map(|e| (e.title, e.source, e.what));
+    let picture = move || {
+        let recipe = ui.recipe.get();
+        match (ui.status.get().and_then(|s| s.session.config), recipe) {
+            (Some(cfg), _) => model_view::svg(&cfg, &[]),
+            (None, Some(r)) => r.model.as_ref().map(|m| model_view::svg(m, &r.frozen_below)).unwrap_or_default(),
+            _ => String::new(),
+        }
+    };
+    view! {
+        <section class="panel model-panel" id="model-panel">
+            <h2>"The model"</h2>
+            <div id="model-picture" inner_html=picture></div>
+            <p class="about" id="preset-about">
+                {move || about().map(|(t, src, what)| view! { <strong>{t}</strong>" ("{src}"): "{what} }.into_any()).unwrap_or_else(|| "A custom model from the link.".into_any())}
+            </p>
+            <Show when=move || ui.status.get().is_some_and(|s| s.session.advice.is_some())>
+                <p class="advice" id="advice">{move || ui.status.get().and_then(|s| s.session.advice).unwrap_or_default()}</p>
+            </Show>
+            <Settings ui=ui />
+        </section>
+    }
+}
+
+/// The numbers of the run, the data, and what the page has to say.
+#[component]
+fn StatusBar(ui: Ui) -> impl IntoView {
+    view! {
+        <section class="panel statusbar">
+            <div class="stats">
+                <div class="stat"><span class="label">"step"</span><span class="value" id="step-count">{move || ui.step.get().to_string()}</span></div>
+                <div class="stat"><span class="label">"epoch"</span><span class="value" id="epoch">{move || format!("{:.2}", ui.epoch.get())}</span></div>
+                <div class="stat"><span class="label">"train loss"</span><span class="value" id="train-loss" data-step=move || ui.readout_step.get().to_string()>{move || fmt_loss(ui.train_loss.get())}</span></div>
+                <div class="stat"><span class="label">"test loss"</span><span class="value" id="test-loss" title="on 1,000 test digits">{move || fmt_loss(ui.test_loss.get())}</span></div>
+                <div class="stat"><span class="label">"samples/s"</span><span class="value" id="samples-per-s">{move || ui.samples_per_s.get().map(|v| format!("{v:.0}")).unwrap_or_else(|| "–".into())}</span></div>
+                <div class="stat wide"><span class="label">"runs on"</span><span class="value small" id="backend">{move || ui.status.get().map(|s| backend_words(&s.backend_label)).unwrap_or_else(|| "–".into())}</span></div>
+            </div>
+            <div class="data-line">
+                <span id="data-status">{move || ui.data_status.get()}</span>
+                " "<span id="data-source">{move || ui.data_source.get()}</span>
+                <Show when=move || ui.phase.get() == Phase::Loading>
+                    <progress id="data-progress"
+                        max=move || format!("{}", ui.progress.get().1)
+                        value=move || format!("{}", ui.progress.get().0)></progress>
+                </Show>
+            </div>
+            <Show when=move || ui.note.get().is_some() || ui.link_note.get().is_some()>
+                <div id="note" role="status">{move || [ui.link_note.get(), ui.note.get()].into_iter().flatten().collect::<Vec<_>>().join(" ")}</div>
+            </Show>
+            <Show when=move || ui.error.get().is_some()>
+                <div id="error" role="alert">
+                    <span>{move || ui.error.get().unwrap_or_default()}</span>
+                    " "<button id="error-close" class="small" aria-label="Dismiss the message" on:click=move |_| ui.error.set(None)>"×"</button>
+                </div>
+            </Show>
+        </section>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    let ui = Ui::new();
+    provide_context(ui);
+    let page = urlsync::Page::from_url(ui); // before start(): the link's set-up
+    start(ui);
+    urlsync::keep_in_sync(ui);
+    lecture::install(ui, page);
+    expose_test_hooks();
     let switch = move |ev: leptos::ev::Event| {
         let kind = if event_target_value(&ev) == "gpu" { BackendKind::Gpu } else { BackendKind::Cpu };
         urlsync::backend_chosen(kind);
         client::send(&Command::SetBackend(kind));
+        release_focus(&ev);
     };
-    let model = move || ui.session_kind() == Some(Kind::Model);
     let config = move || ui.status.get().and_then(|s| s.session.config);
     let pictures = move || ui.pictures();
     let mnist = move || !pictures().cloud;
 
     view! {
         <main id="app" data-state=move || ui.phase.get().as_str() class:lecture=move || page.lecture.get()>
-            <header>
+            <header class="topbar">
                 <h1>"Autoencoder Playground"</h1>
-                <p class="subtitle" id="preset-about">
-                    {move || about().map(|(t, src, what)| view! { <strong>{t}</strong>" ("{src}"): "{what} }.into_any()).unwrap_or_else(|| "Autoencoders learning MNIST in your browser.".into_any())}
-                </p>
-            </header>
-            <section class="panel data-panel">
-                <div id="data-status">{move || ui.data_status.get()}</div>
-                <Show when=move || ui.phase.get() == Phase::Loading>
-                    <progress id="data-progress"
-                        max=move || format!("{}", ui.progress.get().1)
-                        value=move || format!("{}", ui.progress.get().0)></progress>
-                </Show>
-                <div id="data-source">{move || ui.data_source.get()}</div>
-                <Show when=move || ui.note.get().is_some() || ui.link_note.get().is_some()>
-                    <div id="note" role="status">{move || [ui.link_note.get(), ui.note.get()].into_iter().flatten().collect::<Vec<_>>().join(" ")}</div>
-                </Show>
-                <Show when=move || ui.error.get().is_some()>
-                    <div id="error" role="alert">
-                        <span>{move || ui.error.get().unwrap_or_default()}</span>
-                        " "<button id="error-close" class="small" aria-label="Dismiss the message" on:click=move |_| ui.error.set(None)>"×"</button>
-                    </div>
-                </Show>
-            </section>
-            <section class="panel controls">
-                <div class="buttons">
-                    <button id="train" disabled=move || !ui.usable() || running() on:click=move |_| client::send(&Command::Train)>"Train"</button>
-                    <button id="pause" disabled=move || !ui.usable() || !running() on:click=move |_| client::send(&Command::Pause)>"Pause"</button>
-                    <button id="step" disabled=move || !ui.usable() || running() on:click=move |_| client::send(&Command::Step)>"Step"</button>
-                    <button id="reset" disabled=move || !ui.usable() on:click=move |_| client::send(&Command::Reset)>"Reset"</button>
-                </div>
-                <urlsync::LinkBar ui=ui page=page />
-                <files::FileControls ui=ui />
-                <label>"Preset "
+                <Transport ui=ui />
+                <label class="pick"><span class="pick-label">"Model"</span>
                     <select id="preset-select" disabled=move || !ui.usable()
                         on:change=move |ev| {
                             client::send(&Command::SetPreset(event_target_value(&ev)));
-                            // Back to the page, so the shortcuts (space: train) work again.
-                            if let Some(el) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok()) {
-                                let _ = el.blur();
-                            }
+                            release_focus(&ev);
                         }
                         prop:value=move || ui.preset_id()>
-                        {page_presets().into_iter().map(|n| {
-                            let kind = if catalogue::kind(n) == Some(Kind::Model) { "model" } else { "scene" };
-                            view! { <option value=n data-kind=kind>{format!("{} ({n})", catalogue::title(n))}</option> }
-                        }).collect_view()}
+                        <optgroup label="Single models">
+                            {page_presets().into_iter().filter(|n| catalogue::kind(n) == Some(Kind::Model)).map(|n| {
+                                view! { <option value=n data-kind="model">{catalogue::title(n).to_string()}</option> }
+                            }).collect_view()}
+                        </optgroup>
+                        <optgroup label="Scenes">
+                            {catalogue::SCENES.iter().map(|&n| view! { <option value=n data-kind="scene">{catalogue::title(n).to_string()}</option> }).collect_view()}
+                        </optgroup>
                         <optgroup label="Multi-phase recipes">
                             {catalogue::RECIPES.iter().map(|&n| {
-                                view! { <option value=n data-recipe="1">{format!("{} ({n}, phases)", catalogue::title(n))}</option> }
+                                view! { <option value=n data-recipe="1">{catalogue::title(n).to_string()}</option> }
                             }).collect_view()}
                         </optgroup>
                         <Show when=move || ui.preset_id() == "custom">
@@ -522,95 +641,60 @@ pub fn App() -> impl IntoView {
                         </Show>
                     </select>
                 </label>
-                <label>"Backend "
+                <label class="pick"><span class="pick-label">"Runs on"</span>
                     <select id="backend-select" disabled=move || !ui.usable() on:change=switch
                         prop:value=move || ui.backend_kind().name()>
                         <option value="gpu" disabled=move || !ui.status.get().is_some_and(|s| s.gpu_available)>"WebGPU"</option>
-                        <option value="cpu">"CPU (WebAssembly SIMD)"</option>
+                        <option value="cpu">"CPU (WebAssembly)"</option>
                     </select>
                 </label>
-                <label style:display=move || if model() { "" } else { "none" }>"Noise "
-                    <select id="noise-kind" prop:value=move || noise_kind.get() on:change=move |ev| { noise_kind.set(event_target_value(&ev)); apply_noise(); }>
-                        <option value="masking">"masking"</option>
-                        <option value="gaussian">"Gaussian"</option>
-                        <option value="salt_pepper">"salt and pepper"</option>
-                        <option value="dropout">"dropout"</option>
-                        <option value="none">"none"</option>
-                    </select>
-                </label>
-                <label style:display=move || if model() { "" } else { "none" }>{level_label}
-                    <input id="noise-level" type="range" min="0" max="0.9" step="0.01" prop:value=move || noise_level.get().to_string()
-                        on:input=move |ev| {
-                            noise_level.set(event_target_value(&ev).parse().unwrap_or(0.1));
-                            apply_noise();
-                        } />
-                    <output id="noise-level-value">{move || format!("{:.2}", noise_level.get())}</output>
-                </label>
-                <label>"Learning rate "
-                    <input id="lr" type="number" min="0" max="10" step="any" disabled=move || !ui.usable() || !model()
-                        prop:value=move || config().map(|c| c.optimizer.lr().to_string()).unwrap_or_default()
-                        on:change=move |ev| {
-                            let v = event_target_value(&ev).trim().parse::<f32>().unwrap_or(f32::NAN);
-                            ui.error.set(None);
-                            client::send(&Command::SetLearningRate(v));
-                        } />
-                </label>
-                <label>"Batch "
-                    <input id="batch" type="number" min="1" max="65536" step="1" disabled=move || !ui.usable() || !model()
-                        prop:value=move || config().map(|c| c.batch.to_string()).unwrap_or_default()
-                        on:change=move |ev| {
-                            let v = event_target_value(&ev).trim().parse::<usize>().unwrap_or(0);
-                            ui.error.set(None);
-                            client::send(&Command::SetBatch(v));
-                        } />
-                </label>
-                <div class="stats">
-                    <div class="stat"><span class="label">"backend"</span><span class="value" id="backend">{move || ui.status.get().map(|s| s.backend_label).unwrap_or_else(|| "–".into())}</span></div>
-                    <div class="stat"><span class="label">"step"</span><span class="value" id="step-count">{move || ui.step.get().to_string()}</span></div>
-                    <div class="stat"><span class="label">"epoch"</span><span class="value" id="epoch">{move || format!("{:.2}", ui.epoch.get())}</span></div>
-                    <div class="stat"><span class="label">"train loss"</span><span class="value" id="train-loss" data-step=move || ui.readout_step.get().to_string()>{move || fmt_loss(ui.train_loss.get())}</span></div>
-                    <div class="stat"><span class="label">"test loss (1,000 digits)"</span><span class="value" id="test-loss">{move || fmt_loss(ui.test_loss.get())}</span></div>
-                    <div class="stat"><span class="label">"samples/s"</span><span class="value" id="samples-per-s">{move || ui.samples_per_s.get().map(|v| format!("{v:.0}")).unwrap_or_else(|| "–".into())}</span></div>
+                <details class="menu" id="menu">
+                    <summary aria-label="More: files, link, lecture mode, shortcuts"><span aria-hidden="true">"☰"</span>" More"</summary>
+                    <div class="menu-box">
+                        <urlsync::LinkBar ui=ui page=page />
+                        <files::FileControls ui=ui />
+                    </div>
+                </details>
+            </header>
+            <StatusBar ui=ui />
+            <div class="stage">
+                <ModelPanel ui=ui />
+                <section class="panel chart-panel">
+                    <div class="panel-head"><h2>"Loss"</h2><files::PanelPng panel="loss" ids=&["loss-chart"] /></div>
+                    <canvas id="loss-chart" class="chart" width="640" height="280"></canvas>
+                </section>
+                <section class="panel recon-panel" style:display=move || if pictures().recon || pictures().recipe { "" } else { "none" }>
+                    <div class="panel-head"><h2>"Reconstructions"</h2><files::PanelPng panel="reconstructions" ids=&["recon", "pca-recon"] /></div>
+                    <p class="hint">{move || if config().is_some_and(|c| c.noise == NoiseKind::None) { "Rows: test digits, reconstructed." } else { "Rows: test digits, corrupted (destroyed pixels in red), reconstructed." }}</p>
+                    <canvas id="recon" class="digits" width="280" height="84"></canvas>
+                    <div id="pca-compare" style:display=move || if ui.pca.get().is_none() { "none" } else { "" }>
+                        <p class="hint">"PCA's reconstructions of the same digits:"</p>
+                        <canvas id="pca-recon" class="digits" width="280" height="28"></canvas>
+                        <p id="pca-status" class="hint">{move || pca_caption(&ui.pca.get(), ui.test_loss.get())}</p>
+                    </div>
+                </section>
+                <div class="pad-wrap mnist-only" style:display=move || if mnist() { "" } else { "none" }>
+                    <DrawPad ui=ui />
                 </div>
-            </section>
-            <recipe::RecipePanel ui=ui />
-            <section class="panel chart-panel">
-                <h2>"Loss"</h2>
-                <p class="legend"><span class="train-key">{move || format!("━ train ({})", ui.status.get().map(|s| s.session.loss_label).unwrap_or_default())}</span>" "<span class="test-key">"● test"</span>
-                    <span class="pca-key" style:display=move || if matches!(ui.pca.get(), Some(PcaView::Ready { .. })) { "" } else { "none" }>" ╌ PCA optimum (test)"</span></p>
-                <canvas id="loss-chart" width="640" height="280"></canvas><files::Png ids=&["loss-chart"] />
-            </section>
-            <CloudPanel ui=ui />
-            <section class="panel recon-panel" style:display=move || if pictures().recon || pictures().recipe { "" } else { "none" }>
-                <h2>"Reconstructions"</h2>
-                <p class="hint">{move || if config().is_some_and(|c| c.noise == NoiseKind::None) { "Rows: test digits, reconstructed." } else { "Rows: clean test digits, corrupted, reconstructed." }}</p>
-                <canvas id="recon" class="digits" width="280" height="84"></canvas><files::Png ids=&["recon"] />
-                <div id="pca-compare" style:display=move || if ui.pca.get().is_none() { "none" } else { "" }>
-                    <p class="hint">"PCA's reconstructions of the same clean digits:"</p>
-                    <canvas id="pca-recon" class="digits" width="280" height="28"></canvas><files::Png ids=&["pca-recon"] />
-                    <p id="pca-status" class="hint">{move || pca_caption(&ui.pca.get(), ui.test_loss.get())}</p>
-                </div>
-            </section>
-            <div class="mnist-only" style:display=move || if mnist() { "" } else { "none" }>
-                <DrawPad ui=ui />
+                <CloudPanel ui=ui />
+                <recipe::RecipePanel ui=ui />
+                <section class="panel pictures-panel" style:display=move || if mnist() { "" } else { "none" }>
+                    <div class="panel-head"><h2>"What the model learned"</h2><files::PanelPng panel="pictures" ids=&["features", "latent", "generated", "interp", "sparsity"] /></div>
+                    <div class="pictures">
+                        {draw::PICTURES.iter().map(|p| {
+                            let shown = move || (p.shown)(&pictures());
+                            let caption = move || ui.status.get().map(|s| (p.caption)(&s.session)).unwrap_or_default();
+                            view! {
+                                <figure class=format!("pic pic-{}", p.id) style:display=move || if shown() { "" } else { "none" }>
+                                    <canvas id=p.id width=p.size.0 height=p.size.1></canvas>
+                                    <figcaption><strong>{p.title}</strong>": "{caption}</figcaption>
+                                    {(p.id == "generated").then(|| view! { <button id="new-samples" class="small" on:click=move |_| client::send(&Command::NewSamples)>"New samples"</button> })}
+                                </figure>
+                            }
+                        }).collect_view()}
+                    </div>
+                </section>
             </div>
-            <section class="panel pictures-panel" style:display=move || if mnist() { "" } else { "none" }>
-                <h2>"What the model learned"</h2>
-                <div class="pictures">
-                    {draw::PICTURES.iter().map(|p| {
-                        let shown = move || (p.shown)(&pictures());
-                        let caption = move || ui.status.get().map(|s| (p.caption)(&s.session)).unwrap_or_default();
-                        view! {
-                            <figure style:display=move || if shown() { "" } else { "none" }>
-                                <canvas id=p.id width=p.size.0 height=p.size.1></canvas>
-                                <figcaption><strong>{p.title}</strong>": "{caption}</figcaption>
-                                {(p.id == "generated").then(|| view! { <button id="new-samples" on:click=move |_| client::send(&Command::NewSamples)>"New samples"</button> })}
-                                <files::Png ids=std::slice::from_ref(&p.id) />
-                            </figure>
-                        }
-                    }).collect_view()}
-                </div>
-            </section>
             <lecture::Gallery ui=ui />
             <lecture::Help page=page />
         </main>

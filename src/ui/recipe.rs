@@ -12,9 +12,9 @@ use super::{chart, client, Ui};
 
 /// Draws the panel's charts (its canvases exist while a recipe is shown).
 pub fn draw_charts(v: &RecipeView) {
-    chart::draw_chart("recipe-loss", &v.loss_chart, "Each phase's losses appear here once it reports.", true);
+    chart::draw_chart("recipe-loss", &v.loss_chart, "Each phase's losses appear here once it reports.");
     if let Some(m) = &v.metric_chart {
-        chart::draw_chart("recipe-metric", m, "The accuracy appears here once the classifiers report.", true);
+        chart::draw_chart("recipe-metric", m, "The accuracy appears here once the classifiers report.");
     }
 }
 
@@ -66,12 +66,14 @@ pub fn RecipePanel(ui: Ui) -> impl IntoView {
                 <Show when=move || ui.recipe_pad_note.get().is_some()>
                     <div id="recipe-pad-note">{move || ui.recipe_pad_note.get().unwrap_or_default()}</div>
                 </Show>
-                <figure><canvas id="recipe-loss" width="640" height="260"></canvas>
+                <div class="recipe-charts">
+                <figure><canvas id="recipe-loss" class="chart" width="640" height="260"></canvas>
                     <figcaption>"Each phase's training loss and test loss at the end of its epochs, against the steps of all phases (inner phases' losses are on codes, not pixels)."</figcaption></figure>
                 <Show when=has_metric>
-                    <figure><canvas id="recipe-metric" width="640" height="260"></canvas>
+                    <figure><canvas id="recipe-metric" class="chart" width="640" height="260"></canvas>
                         <figcaption>{metric_caption}</figcaption></figure>
                 </Show>
+                </div>
             </section>
         </Show>
     }

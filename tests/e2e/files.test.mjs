@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  appTest, waitForState, readSteps, poll, canvasStats, pseudoRandomBytes,
+  appTest, waitForState, readSteps, poll, canvasStats, pseudoRandomBytes, reveal, clickIn,
 } from './harness.mjs';
 
 const READY_TIMEOUT = 120_000;
@@ -27,6 +27,7 @@ async function stepOnce(page) {
 
 /** Clicks `selector` and saves the download it starts into `dir`; returns { path, name }. */
 async function download(page, selector, dir) {
+  await reveal(page, selector);
   const [dl] = await Promise.all([page.waitForEvent('download', { timeout: 20_000 }), page.click(selector)]);
   const name = dl.suggestedFilename();
   const path = join(dir, name);
@@ -207,7 +208,7 @@ appTest('reload resumes the model kept in the browser; Start fresh forgets it', 
     rmSync(dir, { recursive: true, force: true });
   }
 
-  await page.click('#forget-model');
+  await clickIn(page, '#forget-model');
   await poll(async () => (await storedStep(page)) === 0 && (await readSteps(page)) === 0, {
     message: async () => `Start fresh to clear the store and the model (stored ${await storedStep(page)}, step ${await readSteps(page)})`,
   });
@@ -255,23 +256,22 @@ appTest('PNG buttons save every canvas; the losses come out as CSV', { timeout: 
   try {
     await waitForState(page, 'ready', READY_TIMEOUT);
     for (let i = 0; i < 3; i++) await stepOnce(page);
-    // Every canvas on the page has its button, and every button names a canvas.
-    const { canvases, buttons } = await page.evaluate(() => ({
-      canvases: [...document.querySelectorAll('canvas')].map((c) => c.id).sort(),
-      buttons: [...document.querySelectorAll('button.save-png')].map((b) => b.dataset.canvas).sort(),
-    }));
-    assert.deepEqual(buttons, canvases);
-    for (const id of ['loss-chart', 'recon', 'features', 'latent', 'interp', 'pad', 'pad-out']) {
-      assert.ok(buttons.includes(id), `no PNG button for #${id}`);
+    // One PNG button per panel (DOM contract: it was one per canvas); the reconstructions'
+    // picture is its grid (10 digits × 3 rows of 28 pixels) with nothing else while PCA is off.
+    const panels = await page.evaluate(() => [...document.querySelectorAll('button.save-png')].map((b) => b.dataset.panel).sort());
+    for (const p of ['loss', 'reconstructions', 'pad', 'pictures']) {
+      assert.ok(panels.includes(p), `no PNG button for the ${p} panel (${panels})`);
     }
-
-    const png = await download(page, '.save-png[data-canvas="recon"]', dir);
-    assert.match(png.name, /recon\.png$/);
+    const png = await download(page, '.save-png[data-panel="reconstructions"]', dir);
+    assert.match(png.name, /reconstructions\.png$/);
     const bytes = readFileSync(png.path);
     assert.deepEqual([...bytes.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'not a PNG');
     // 280 × 84 pixels (IHDR width and height).
     assert.equal(bytes.readUInt32BE(16), 280);
     assert.equal(bytes.readUInt32BE(20), 84);
+    // The pictures panel: its canvases stacked, so taller than any one of them.
+    const pics = readFileSync((await download(page, '.save-png[data-panel="pictures"]', dir)).path);
+    assert.ok(pics.readUInt32BE(20) > 320, `the pictures panel's PNG holds several pictures (height ${pics.readUInt32BE(20)})`);
 
     const csv = readFileSync((await download(page, '#save-csv', dir)).path, 'utf8');
     const lines = csv.trim().split('\n');

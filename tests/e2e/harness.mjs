@@ -467,6 +467,23 @@ export function correlation(a, b) {
   return saa > 0 && sbb > 0 ? sab / Math.sqrt(saa * sbb) : 0;
 }
 
+/**
+ * Makes `selector` reachable: opens the menu (a closed <details>) it sits in. The file actions,
+ * Copy link, lecture mode and the shortcuts live in the page's "More" menu.
+ */
+export async function reveal(page, selector) {
+  await page.evaluate((sel) => {
+    const d = document.querySelector(sel)?.closest('details');
+    if (d && !d.open) d.open = true;
+  }, selector);
+}
+
+/** Clicks an element, opening the menu it sits in first. */
+export async function clickIn(page, selector) {
+  await reveal(page, selector);
+  await page.click(selector);
+}
+
 /** Draws a polyline (points in 0..1 of the element's box) with the mouse: down, moves, up. */
 export async function drawStroke(page, selector, points, stepsPerSegment = 8) {
   await page.locator(selector).scrollIntoViewIfNeeded();

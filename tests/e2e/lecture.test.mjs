@@ -4,7 +4,8 @@
 // gallery.
 
 import assert from 'node:assert/strict';
-import { appTest, waitForState, poll, readSteps, canvasStats, drawStroke } from './harness.mjs';
+import {
+  clickIn, appTest, waitForState, poll, readSteps, canvasStats, drawStroke } from './harness.mjs';
 
 const READY_TIMEOUT = 120_000;
 
@@ -37,7 +38,7 @@ appTest('the URL holds the set-up: Copy link reproduces the same first losses', 
     timeout: 10_000, message: () => `the address bar to hold the whole set-up (${page.url()})`,
   });
 
-  await page.click('#copy-link');
+  await clickIn(page, '#copy-link');
   const link = await poll(async () => {
     const v = await page.$eval('#link-text', (i) => i.value).catch(() => '');
     return v.startsWith('http') ? v : null;
@@ -110,7 +111,7 @@ appTest('lecture mode: hidden controls, keyboard shortcuts, help overlay', { tim
 
   // Not while typing: 'r' in the link field does not reset.
   const steps = await readSteps(page);
-  await page.click('#copy-link');
+  await clickIn(page, '#copy-link');
   await page.locator('#link-text').waitFor({ state: 'visible' });
   await page.focus('#link-text');
   await page.keyboard.press('r');
@@ -121,7 +122,7 @@ appTest('lecture mode: hidden controls, keyboard shortcuts, help overlay', { tim
   await poll(async () => (await readSteps(page)) === 0, { timeout: 10_000, message: () => "'r' to reset" });
 
   // The toggle leaves lecture mode: the hidden controls come back.
-  await page.click('#lecture-toggle');
+  await clickIn(page, '#lecture-toggle');
   await poll(async () => !(await page.$eval('#app', (a) => a.classList.contains('lecture'))) && (await visible(page, '#noise-kind')), {
     timeout: 5_000, message: () => 'leaving lecture mode shows #noise-kind',
   });

@@ -165,7 +165,7 @@ impl Session for CloudSession {
                 pca_mse: cmp.pca_mse,
                 angle_deg: cmp.max_angle_deg,
             });
-            frame.chart = Some(Chart::losses(&self.history, &History::default(), "mean squared error", Some(("PCA".into(), cmp.pca_mse))));
+            frame.chart = Some(Chart::losses(&self.history, &History::default(), "mean squared error", Some(("PCA".into(), cmp.pca_mse)), None));
             self.params = Some((params, step));
             Ok(Produced::from(frame))
         })

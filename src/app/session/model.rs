@@ -299,7 +299,7 @@ impl ModelSession {
 
     fn chart(&self) -> Chart {
         let level = self.pca.as_ref().and_then(|p| p.level(self.cfg.loss));
-        Chart::losses(&self.train_h, &self.test_h, &loss_label(&self.cfg), level)
+        Chart::losses(&self.train_h, &self.test_h, &loss_label(&self.cfg), level, Some(self.trainer.steps_per_epoch() as f64))
     }
 }
 

@@ -75,6 +75,23 @@ fn upload(be: &mut AnyBackend, mnist: &Mnist, rows: usize) -> Result<Uploaded, S
     Ok(Uploaded { train: Split { data: train, labels: Some(train_labels) }, train_rows: rows, test: Split { data: test, labels: Some(test_labels) }, test_rows })
 }
 
+/// The widths below phase `i`'s input that earlier phases trained (an inner phase trains on
+/// their frozen codes): the chain from the pixels up to its input.
+fn frozen_below(phases: &[crate::train::pipeline::PhaseInfo], i: usize) -> Vec<usize> {
+    let d = phases[i].config.input_dim();
+    if d == 784 {
+        return Vec::new();
+    }
+    for j in (0..i).rev() {
+        if phases[j].config.code_dim() == d {
+            let mut v = frozen_below(phases, j);
+            v.push(phases[j].config.input_dim());
+            return v;
+        }
+    }
+    Vec::new()
+}
+
 /// Colours of the phases in the recipe's charts (indices into the page's palette).
 const PHASE_COLOURS: u8 = 5;
 
@@ -175,6 +192,7 @@ impl RecipeSession {
                 Series { label: "test".into(), colour: 1, points: all(&|r| r.test_loss), style: Style::Points },
             ],
             level: None,
+            x_per_epoch: None,
         };
         let mut series = Vec::new();
         for (i, ph) in self.recipe.phases().iter().enumerate() {
@@ -188,7 +206,7 @@ impl RecipeSession {
             let x = base.last().map_or(0.0, |r| self.global(r));
             series.push(Series { label: "stack, end to end (test)".into(), colour: 2 * PHASE_COLOURS, points: vec![(x, s.test_loss.unwrap_or(f64::NAN))], style: Style::Points });
         }
-        let phases = Chart { x_label: "steps (all phases)".into(), y_label: "loss".into(), measure: Measure::Loss, series, level: None };
+        let phases = Chart { x_label: "steps (all phases)".into(), y_label: "loss".into(), measure: Measure::Loss, series, level: None, x_per_epoch: None };
         (overall, phases)
     }
 
@@ -206,6 +224,7 @@ impl RecipeSession {
                         Series { label: "random initialisation".into(), colour: 1, points: curve("random"), style: Style::Points },
                     ],
                     level: None,
+                    x_per_epoch: None,
                 })
             }
             Recipe::Sda(_) => {
@@ -219,6 +238,7 @@ impl RecipeSession {
                         Series { label: "test error".into(), colour: 1, points: ft.iter().filter_map(|r| r.test_accuracy.map(|a| (r.epoch, 1.0 - a))).collect(), style: Style::Points },
                     ],
                     level: self.summary.as_ref().and_then(|s| s.test_error).map(|e| ("final test error (best validation)".into(), e)),
+                    x_per_epoch: None,
                 })
             }
             Recipe::StackedGreedy(_) => None,
@@ -270,7 +290,10 @@ impl RecipeSession {
             RecipeStatus::Paused
         };
         let (_, phase_chart) = self.loss_charts();
+        let shown = current.min(phases.len() - 1);
         RecipeView {
+            model: Some(self.pipeline.trainer().model.cfg.clone()),
+            frozen_below: frozen_below(&phases, shown),
             phases: rows,
             current,
             progress,
