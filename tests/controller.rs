@@ -270,3 +270,18 @@ fn the_cloud_scene_finds_pcas_plane() {
     assert!(c.angle_deg < 2.0, "{}°", c.angle_deg);
     assert!(d.status().phase == RunPhase::Training);
 }
+
+/// A model that learns too slowly on the CPU path to show much in a minute gets advice,
+/// and the advised batch size takes it away.
+#[test]
+fn a_slow_learner_gets_advice_and_the_advised_batch_clears_it() {
+    let mut d = Driver::new(setup("sparse_kl"));
+    let advice = d.status().session.advice.clone().expect("advice for batch 1000 on the CPU");
+    assert!(advice.contains("Batch 100"), "{advice}");
+    d.send(Command::SetBatch(aeplay::app::controller::WATCHABLE_BATCH));
+    d.settle();
+    assert_eq!(d.status().session.config.as_ref().unwrap().batch, 100);
+    assert!(d.status().session.advice.is_none());
+    // The reference set-up itself is unchanged by the advice: the preset keeps batch 1000.
+    assert_eq!(aeplay::core::config::preset("sparse_kl").unwrap().batch, 1000);
+}

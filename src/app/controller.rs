@@ -64,6 +64,21 @@ pub struct Controller {
     background: bool,
 }
 
+/// The minibatch size the page suggests where a model's own learns too slowly to watch.
+pub const WATCHABLE_BATCH: usize = 100;
+
+/// What to expect of a model that learns too slowly here to show much in a lecture's minute
+/// (a large batch on the CPU path: few steps a second), and the setting that shows it sooner.
+fn advice(s: &super::protocol::SessionInfo, kind: BackendKind) -> Option<String> {
+    let cfg = s.config.as_ref()?;
+    (kind == BackendKind::Cpu && cfg.batch >= 5 * WATCHABLE_BATCH).then(|| {
+        format!(
+            "At batch {} the CPU path takes only a few steps a second, so the features and reconstructions change little in the first minute. Batch {WATCHABLE_BATCH} shows them within a minute (the model's reference numbers are for batch {}).",
+            cfg.batch, cfg.batch
+        )
+    })
+}
+
 /// A line for the developer console (stderr natively).
 fn log(msg: &str) {
     #[cfg(target_arch = "wasm32")]
@@ -133,13 +148,9 @@ impl Controller {
 
     /// The controller's state as the page shows it.
     pub fn status(&mut self) -> Status {
-        Status {
-            phase: self.phase,
-            backend: self.kind,
-            backend_label: self.session.backend().name(),
-            gpu_available: self.gpu.is_some(),
-            session: self.session.info(),
-        }
+        let mut session = self.session.info();
+        session.advice = advice(&session, self.kind);
+        Status { phase: self.phase, backend: self.kind, backend_label: self.session.backend().name(), gpu_available: self.gpu.is_some(), session }
     }
 
     pub fn phase(&self) -> RunPhase {

@@ -134,7 +134,10 @@ fn frame(ui: Ui, f: &Frame) {
         ui.chart.set_value(Some(c.clone()));
     }
     match &f.recon {
-        Some(Shown::Picture(r)) => draw::draw_recon("recon", r),
+        Some(Shown::Picture(r)) => {
+            draw::draw_recon("recon", r);
+            ui.recon_noisy.set(r.noisy.is_some());
+        }
         Some(Shown::Note(n)) => draw::note_on_canvas("recon", n),
         _ => {}
     }

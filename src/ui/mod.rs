@@ -87,6 +87,8 @@ pub struct Ui {
     pub recipe: RwSignal<Option<crate::app::frame::RecipeView>>,
     pub recipe_pad_note: RwSignal<Option<String>>,
     pub cloud_summary: RwSignal<Option<String>>,
+    /// Whether the reconstruction grid shows a corrupted row.
+    pub recon_noisy: RwSignal<bool>,
     pub cloud: StoredValue<cloud::Scene>,
     /// The noise control (follows the model's noise).
     pub noise_kind: RwSignal<String>,
@@ -116,6 +118,7 @@ impl Ui {
             recipe: RwSignal::new(None),
             recipe_pad_note: RwSignal::new(None),
             cloud_summary: RwSignal::new(None),
+            recon_noisy: RwSignal::new(true),
             cloud: StoredValue::new(cloud::Scene::default()),
             noise_kind: RwSignal::new("masking".into()),
             noise_level: RwSignal::new(0.1),
@@ -536,9 +539,11 @@ fn ModelPanel(ui: Ui) -> impl IntoView {
     let about = move || catalogue::find(&ui.preset_id()).map(|e| (e.title, e.source, e.what));
     let picture = move || {
         let recipe = ui.recipe.get();
+        let kind = ui.session_kind();
         match (ui.status.get().and_then(|s| s.session.config), recipe) {
             (Some(cfg), _) => model_view::svg(&cfg, &[]),
             (None, Some(r)) => r.model.as_ref().map(|m| model_view::svg(m, &r.frozen_below)).unwrap_or_default(),
+            _ if kind == Some(Kind::Scene) => model_view::svg(&crate::train::cloud::config(crate::data::synthetic::DEFAULT_POINTS), &[]),
             _ => String::new(),
         }
     };
@@ -550,7 +555,11 @@ fn ModelPanel(ui: Ui) -> impl IntoView {
                 {move || about().map(|(t, src, what)| view! { <strong>{t}</strong>" ("{src}"): "{what} }.into_any()).unwrap_or_else(|| "A custom model from the link.".into_any())}
             </p>
             <Show when=move || ui.status.get().is_some_and(|s| s.session.advice.is_some())>
-                <p class="advice" id="advice">{move || ui.status.get().and_then(|s| s.session.advice).unwrap_or_default()}</p>
+                <div class="advice" id="advice">
+                    <p>{move || ui.status.get().and_then(|s| s.session.advice).unwrap_or_default()}</p>
+                    <button id="advice-apply" class="small" on:click=move |_| client::send(&Command::SetBatch(crate::app::controller::WATCHABLE_BATCH))>
+                        {format!("Use batch {}", crate::app::controller::WATCHABLE_BATCH)}</button>
+                </div>
             </Show>
             <Settings ui=ui />
         </section>
@@ -665,7 +674,7 @@ pub fn App() -> impl IntoView {
                 </section>
                 <section class="panel recon-panel" style:display=move || if pictures().recon || pictures().recipe { "" } else { "none" }>
                     <div class="panel-head"><h2>"Reconstructions"</h2><files::PanelPng panel="reconstructions" ids=&["recon", "pca-recon"] /></div>
-                    <p class="hint">{move || if config().is_some_and(|c| c.noise == NoiseKind::None) { "Rows: test digits, reconstructed." } else { "Rows: test digits, corrupted (destroyed pixels in red), reconstructed." }}</p>
+                    <p class="hint">{move || if ui.recon_noisy.get() { "Rows: test digits, corrupted (destroyed pixels in red), reconstructed." } else { "Rows: test digits, reconstructed." }}</p>
                     <canvas id="recon" class="digits" width="280" height="84"></canvas>
                     <div id="pca-compare" style:display=move || if ui.pca.get().is_none() { "none" } else { "" }>
                         <p class="hint">"PCA's reconstructions of the same digits:"</p>

@@ -113,7 +113,8 @@ pub fn svg(cfg: &ModelConfig, frozen_below: &[usize]) -> String {
             let x1 = x - bw / 2.0 - 2.0;
             out.push_str(&format!(r##"<line x1="{x0:.1}" y1="{mid}" x2="{x1:.1}" y2="{mid}" class="arrow" marker-end="url(#head)"/>"##));
             let act = activation(cfg.activations[l - 1]);
-            out.push_str(&format!(r##"<text x="{:.1}" y="{:.1}" class="act">{act}</text>"##, (x0 + x1) / 2.0, mid - 4.0));
+            let narrow = if x1 - x0 < 30.0 { " narrow" } else { "" };
+            out.push_str(&format!(r##"<text x="{:.1}" y="{:.1}" class="act{narrow}">{act}</text>"##, (x0 + x1) / 2.0, mid - 4.0));
         }
         i += 1;
     }
@@ -121,7 +122,7 @@ pub fn svg(cfg: &ModelConfig, frozen_below: &[usize]) -> String {
     if let Some(n) = noise_words(cfg.noise) {
         out.push_str(&format!(r##"<text x="{:.1}" y="{:.1}" class="note left">noise in training: {}</text>"##, x_of(first) - bw / 2.0, h - 4.0, esc(&n)));
     }
-    out.push_str(&format!(r##"<text x="{:.1}" y="{top:.1}" class="note">{}</text>"##, x_of(i - 1), loss_words(cfg)));
+    out.push_str(&format!(r##"<text x="{:.1}" y="{top:.1}" class="note right">{}</text>"##, w - 4.0, loss_words(cfg)));
     if cfg.tied {
         out.push_str(&format!(
             r##"<text x="{:.1}" y="{:.1}" class="note">decoder weights = encoder weightsᵀ (tied)</text>"##,

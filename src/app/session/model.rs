@@ -180,8 +180,6 @@ pub struct ModelSession {
     pca: Option<PcaState>,
     /// The first training loss of this run (the reference for divergence).
     first_loss: Option<f64>,
-    /// Something to say about this model here (slow learners).
-    advice: Option<String>,
 }
 
 /// How many test rows the page evaluates.
@@ -211,7 +209,6 @@ impl ModelSession {
             rate: Rate::default(),
             pca,
             first_loss: None,
-            advice: None,
         }
     }
 
@@ -224,11 +221,6 @@ impl ModelSession {
         s.snapshot = Some((saved.params.clone(), saved.step));
         s.first_loss = saved.history.train.first().map(|p| p.1);
         Ok(s)
-    }
-
-    /// Says what to expect where a preset learns too slowly to show much in a minute.
-    pub fn set_advice(&mut self, advice: Option<String>) {
-        self.advice = advice;
     }
 
     pub fn config(&self) -> &ModelConfig {
@@ -327,7 +319,7 @@ impl Session for ModelSession {
                 recipe: false,
             },
             settings: None,
-            advice: self.advice.clone(),
+            advice: None,
         }
     }
 

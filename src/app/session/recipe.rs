@@ -291,9 +291,13 @@ impl RecipeSession {
         };
         let (_, phase_chart) = self.loss_charts();
         let shown = current.min(phases.len() - 1);
+        let model = self.pipeline.trainer().model.cfg.clone();
+        // An inner phase trains on codes: the layers below its input are frozen. (Once done,
+        // the trainer holds the assembled model, on pixels.)
+        let below = if model.input_dim() == 784 { Vec::new() } else { frozen_below(&phases, shown) };
         RecipeView {
-            model: Some(self.pipeline.trainer().model.cfg.clone()),
-            frozen_below: frozen_below(&phases, shown),
+            model: Some(model),
+            frozen_below: below,
             phases: rows,
             current,
             progress,
