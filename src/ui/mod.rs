@@ -616,7 +616,6 @@ pub fn App() -> impl IntoView {
         client::send(&Command::SetBackend(kind));
         release_focus(&ev);
     };
-    let config = move || ui.status.get().and_then(|s| s.session.config);
     let pictures = move || ui.pictures();
     let mnist = move || !pictures().cloud;
 
