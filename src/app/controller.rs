@@ -62,6 +62,8 @@ pub struct Controller {
     wanted: Option<Wanted>,
     /// The session has work beside training (a PCA fit).
     background: bool,
+    /// How often a frame is made while training ([`FRAME_MS`]; tests shorten it).
+    frame_ms: f64,
 }
 
 /// The minibatch size the page suggests where a model's own learns too slowly to watch.
@@ -140,6 +142,7 @@ impl Controller {
             last_pictures_ms: f64::NEG_INFINITY,
             wanted: Some(Wanted { pictures: true }),
             background: false,
+            frame_ms: FRAME_MS,
         };
         c.background = true;
         events.push(Event::Status(c.status()));
@@ -324,6 +327,13 @@ impl Controller {
                     ctx.device.destroy();
                 }
             }
+            Command::SetFrameInterval(ms) => self.frame_ms = ms.clamp(1.0, 60_000.0),
+            Command::Probe => ev.push(Event::Probe {
+                wasm_bytes: 0,
+                allocated_bytes: self.session.backend().allocated_bytes(),
+                history_points: self.session.history_points(),
+                stored_bytes: 0,
+            }),
             // The owner's business (the worker's storage and benchmarks).
             Command::Start { .. } | Command::ForgetStored | Command::Bench(_) => {}
         }
@@ -496,7 +506,7 @@ impl Controller {
         }
         let paced = self.session.pacing_ms().is_some();
         let wanted = self.wanted.take();
-        let frame_due = wanted.is_some() || due != Due::Nothing || paced || now_ms() - self.last_frame_ms >= FRAME_MS || self.phase != RunPhase::Training;
+        let frame_due = wanted.is_some() || due != Due::Nothing || paced || now_ms() - self.last_frame_ms >= self.frame_ms || self.phase != RunPhase::Training;
         if frame_due {
             if let Err(why) = self.frame(wanted.is_some_and(|w| w.pictures), &mut ev).await {
                 ev.extend(self.recover(why).await);

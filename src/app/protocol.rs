@@ -66,6 +66,11 @@ pub enum Command {
     ForgetStored,
     /// Test hook: destroy the GPU device, as a driver reset would.
     LoseDevice,
+    /// Test hook: make frames this often (ms) while training, to run thousands of read-backs
+    /// in a short test.
+    SetFrameInterval(f64),
+    /// Test hook: report the memory held ([`Event::Probe`]).
+    Probe,
     /// Benchmark and self-test modes (`?bench=…`, `?selftest=…`): the query string.
     Bench(String),
 }
@@ -161,6 +166,9 @@ pub enum Event {
     },
     /// The step of the model kept in the browser (0: none).
     Stored(u64),
+    /// What the worker holds: its WebAssembly memory, the backend's buffers, the points of the
+    /// loss history, the bytes of the model kept in the browser (0 natively).
+    Probe { wasm_bytes: u64, allocated_bytes: u64, history_points: usize, stored_bytes: u64 },
     /// Benchmark results so far (JSON lines), whether they are complete, and an error.
     Bench { results: Vec<String>, done: bool, error: Option<String> },
     /// Benchmark mode: the initial parameters and the training pixels, so TensorFlow.js in

@@ -117,12 +117,31 @@ fn apply(ui: Ui, ev: Event) {
             let _ = js_sys::Reflect::set(&dom::window(), &"__aeplayStored".into(), &JsValue::from_f64(step as f64));
         }
         Event::Bench { results, done, error } => super::bench_result(ui, &results, done, error),
+        Event::Probe { wasm_bytes, allocated_bytes, history_points, stored_bytes } => {
+            let page: js_sys::WebAssembly::Memory = wasm_bindgen::memory().unchecked_into();
+            let page_bytes = js_sys::ArrayBuffer::from(page.buffer()).byte_length();
+            let o = js_sys::Object::new();
+            for (k, v) in [
+                ("wasm_bytes", wasm_bytes as f64),
+                ("allocated_bytes", allocated_bytes as f64),
+                ("history_points", history_points as f64),
+                ("stored_bytes", stored_bytes as f64),
+                ("page_wasm_bytes", page_bytes as f64),
+                ("at", js_sys::Date::now()),
+            ] {
+                let _ = js_sys::Reflect::set(&o, &k.into(), &v.into());
+            }
+            let _ = js_sys::Reflect::set(&dom::window(), &"__aeplayProbed".into(), &o);
+        }
         Event::Shared { params, layers, train, train_rows, dim } => super::bench_shared(&params, &layers, &train, train_rows, dim),
     }
 }
 
-/// Draws a frame and shows its numbers.
+/// Draws a frame and shows its numbers (`window.__aeplayFrames` counts them, for the tests).
 fn frame(ui: Ui, f: &Frame) {
+    let w = dom::window();
+    let n = js_sys::Reflect::get(&w, &"__aeplayFrames".into()).ok().and_then(|v| v.as_f64()).unwrap_or(0.0);
+    let _ = js_sys::Reflect::set(&w, &"__aeplayFrames".into(), &(n + 1.0).into());
     ui.step.set(f.step);
     ui.epoch.set(f.epoch);
     ui.train_loss.set(f.train_loss);

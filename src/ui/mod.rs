@@ -711,8 +711,19 @@ pub fn App() -> impl IntoView {
 
 /// `window.__aeplayLoseDevice()` destroys the worker's GPU device, as a driver reset would
 /// (used by the end-to-end test of device loss).
+///
+/// For the long-run test: `window.__aeplayFastFrames(ms)` makes the worker send a frame every
+/// `ms` while training, and `window.__aeplayProbe()` asks what memory it holds (the answer
+/// lands on `window.__aeplayProbed`).
 fn expose_test_hooks() {
-    let f = wasm_bindgen::closure::Closure::<dyn Fn()>::new(|| client::send(&Command::LoseDevice));
-    let _ = js_sys::Reflect::set(&dom::window(), &"__aeplayLoseDevice".into(), f.as_ref());
-    f.forget();
+    let w = dom::window();
+    let lose = wasm_bindgen::closure::Closure::<dyn Fn()>::new(|| client::send(&Command::LoseDevice));
+    let _ = js_sys::Reflect::set(&w, &"__aeplayLoseDevice".into(), lose.as_ref());
+    lose.forget();
+    let fast = wasm_bindgen::closure::Closure::<dyn Fn(f64)>::new(|ms: f64| client::send(&Command::SetFrameInterval(ms)));
+    let _ = js_sys::Reflect::set(&w, &"__aeplayFastFrames".into(), fast.as_ref());
+    fast.forget();
+    let probe = wasm_bindgen::closure::Closure::<dyn Fn()>::new(|| client::send(&Command::Probe));
+    let _ = js_sys::Reflect::set(&w, &"__aeplayProbe".into(), probe.as_ref());
+    probe.forget();
 }

@@ -95,6 +95,12 @@ pub fn start() {
     wasm_bindgen_futures::spawn_local(run());
 }
 
+/// The size of this worker's WebAssembly memory.
+fn wasm_memory_bytes() -> u64 {
+    let mem: js_sys::WebAssembly::Memory = wasm_bindgen::memory().unchecked_into();
+    js_sys::ArrayBuffer::from(mem.buffer()).byte_length() as u64
+}
+
 /// Whether this worker's navigator offers WebGPU.
 fn worker_has_webgpu() -> bool {
     js_sys::Reflect::get(&scope().navigator(), &"gpu".into()).is_ok_and(|g| !g.is_undefined() && !g.is_null())
@@ -162,7 +168,14 @@ async fn run() {
                 }
                 other => {
                     let settles = matches!(other, Command::Pause | Command::Step);
-                    post_all(c.handle(other).await);
+                    let mut events = c.handle(other).await;
+                    for e in events.iter_mut() {
+                        if let Event::Probe { wasm_bytes, stored_bytes, .. } = e {
+                            *wasm_bytes = wasm_memory_bytes();
+                            *stored_bytes = keeper.stored_bytes;
+                        }
+                    }
+                    post_all(events);
                     if settles {
                         keeper.soon();
                     }
@@ -191,6 +204,8 @@ async fn run() {
 #[derive(Default)]
 struct Keeper {
     stored_step: u64,
+    /// Bytes of the model kept (0: none).
+    stored_bytes: u64,
     last_ms: Option<f64>,
     due: bool,
     /// Storage failed once: stop trying (a full or private profile).
@@ -242,6 +257,7 @@ impl Keeper {
             web_sys::console::warn_1(&format!("aeplay: could not clear the stored model: {e}").into());
         }
         self.stored_step = 0;
+        self.stored_bytes = 0;
         self.last_ms = None;
         post(&Event::Stored(0));
     }
@@ -264,6 +280,7 @@ impl Keeper {
         match store::put(&bytes).await {
             Ok(()) => {
                 self.stored_step = step;
+                self.stored_bytes = bytes.len() as u64;
                 post(&Event::Stored(step));
             }
             Err(e) => {

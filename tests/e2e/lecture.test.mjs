@@ -121,11 +121,13 @@ appTest('lecture mode: hidden controls, keyboard shortcuts, help overlay', { tim
   await page.keyboard.press('r');
   await poll(async () => (await readSteps(page)) === 0, { timeout: 10_000, message: () => "'r' to reset" });
 
-  // The toggle leaves lecture mode: the hidden controls come back.
+  // The toggle leaves lecture mode; hide= holds in every mode (so a slim link stays slim),
+  // so the hidden controls stay hidden (DOM contract: they used to come back).
   await clickIn(page, '#lecture-toggle');
-  await poll(async () => !(await page.$eval('#app', (a) => a.classList.contains('lecture'))) && (await visible(page, '#noise-kind')), {
-    timeout: 5_000, message: () => 'leaving lecture mode shows #noise-kind',
+  await poll(async () => !(await page.$eval('#app', (a) => a.classList.contains('lecture'))), {
+    timeout: 5_000, message: () => 'leaving lecture mode',
   });
+  assert.equal(await visible(page, '#noise-kind'), false, 'hide=noise holds outside lecture mode too');
   assert.deepEqual(logs.pageErrors, [], 'uncaught page errors');
 });
 

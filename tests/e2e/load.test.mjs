@@ -29,8 +29,10 @@ appTest('loads the data: progress or status shown, then ready with an MNIST sour
   }
   assert.equal(await page.locator('#noise-kind').evaluate((e) => e.tagName), 'SELECT');
   assert.equal(await page.locator('#noise-level').getAttribute('type'), 'range');
+  // The pad is square and large enough to draw on (its size follows the layout).
   const pad = await page.locator('#pad').evaluate((e) => [e.clientWidth, e.clientHeight]);
-  assert.deepEqual(pad, [280, 280], '#pad should be 280×280 CSS px (inside its border)');
+  assert.equal(pad[0], pad[1], `#pad should be square (${pad})`);
+  assert.ok(pad[0] >= 180, `#pad should be at least 180 CSS px wide (${pad})`);
   assert.deepEqual(logs.pageErrors, [], 'uncaught page errors');
 });
 

@@ -123,6 +123,10 @@ impl Session for CloudSession {
         Some(FRAME_MS)
     }
 
+    fn history_points(&self) -> usize {
+        self.history.len()
+    }
+
     fn fence(&mut self) -> ReadFuture {
         let t = &mut self.trainer;
         let f = t.be.read_async(t.model.fence());

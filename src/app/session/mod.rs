@@ -114,6 +114,10 @@ pub trait Session {
     }
     /// A read that completes once the device has run what was recorded.
     fn fence(&mut self) -> ReadFuture;
+    /// Points the session keeps in its loss histories (bounded, see `app::history`).
+    fn history_points(&self) -> usize {
+        0
+    }
     /// A frame: reads started, awaited and turned into pictures.
     fn frame<'a>(&'a mut self, ctx: FrameCtx<'a>) -> LocalFuture<'a, Result<Produced, String>>;
     /// Training pauses at a frame boundary no more often than this (ms): a scene that is

@@ -359,6 +359,10 @@ impl Session for ModelSession {
         }
     }
 
+    fn history_points(&self) -> usize {
+        self.train_h.len() + self.test_h.len()
+    }
+
     fn fence(&mut self) -> ReadFuture {
         let t = &mut self.trainer;
         let f = t.be.read_async(t.model.fence());
