@@ -235,9 +235,11 @@ case "$cmd" in
     echo
     echo "   ==> Autoencoder Playground: http://$ADDRESS:$PORT  (Ctrl-C to stop)"
     echo "       The first build takes a few minutes; after that, a change to the sources rebuilds"
-    echo "       and reloads. A static copy for any web server: make build (dist/)."
+    echo "       it (reload the page to see it). A static copy for any web server: make build (dist/)."
     echo
-    exec trunk serve --release --offline --dist "$DIST" --address "$ADDRESS" --port "$PORT"
+    # No auto-reload: Trunk would inject an inline script, which the page's
+    # Content-Security-Policy refuses.
+    exec trunk serve --release --offline --no-autoreload --dist "$DIST" --address "$ADDRESS" --port "$PORT"
     ;;
   test)
     ensure_rust_tools

@@ -2,14 +2,18 @@
 // - it records the module it loaded in `window.__aeplayModule = {js, wasm, variant}`, so the
 //   page can start its training worker (src/worker/, www/worker.js) on the same build;
 // - with --relaxed (release builds, see scripts/trunk-relaxed-simd.sh), it picks the
-//   relaxed-simd build where the browser validates relaxed-simd, the simd128 build elsewhere.
+//   relaxed-simd build where the browser validates relaxed-simd, the simd128 build elsewhere;
+// - it moves the loader out of the page into boot.js and adds the page's
+//   Content-Security-Policy: scripts, workers, data and connections from the page's own
+//   origin only, WebAssembly compilation ('wasm-unsafe-eval'), no inline script, no eval.
 // Idempotent.
 import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 const file = process.argv[2];
 const relaxed = process.argv.includes('--relaxed');
 let html = readFileSync(file, 'utf8');
-if (html.includes('__aeplayModule')) process.exit(0);
+if (html.includes('/boot.js')) process.exit(0);
 const load = /import init, \* as bindings from '(\/[^']+\.js)';\s*const wasm = await init\(\{ module_or_path: '(\/[^']+_bg\.wasm)' \}\);/;
 const m = html.match(load);
 if (!m) {
@@ -31,5 +35,30 @@ const bindings = await import(module.js);
 const wasm = await bindings.default({ module_or_path: module.wasm });`);
 // Only one of the two modules is fetched: drop the preload of the simd128 one.
 if (relaxed) html = html.replace(new RegExp(`<link rel="preload" href="${bg.replace(/[.]/g, '\\.')}"[^>]*>`), '');
+// The loader goes to boot.js, so the policy needs no inline script.
+const inline = /<script type="module">([\s\S]*?)<\/script>/;
+const loader = html.match(inline);
+if (!loader) {
+  console.error(`${file}: the loader script is gone; cannot move it to boot.js`);
+  process.exit(1);
+}
+writeFileSync(join(dirname(file), 'boot.js'), `// The app's loader (written by scripts/trunk-relaxed-simd-html.mjs from Trunk's).\n${loader[1].trim()}\n`);
+html = html.replace(inline, '<script type="module" src="/boot.js"></script>');
+if (/<script(?![^>]*\bsrc=)[^>]*>/.test(html)) {
+  console.error(`${file}: an inline script is left; the Content-Security-Policy would block it`);
+  process.exit(1);
+}
+const CSP = [
+  "default-src 'self'",
+  "script-src 'self' 'wasm-unsafe-eval'",
+  "worker-src 'self'",
+  "connect-src 'self'",
+  "img-src 'self' data: blob:",
+  "style-src 'self' 'unsafe-inline'",
+  "object-src 'none'",
+  "base-uri 'self'",
+  "form-action 'none'",
+].join('; ');
+html = html.replace('<meta charset="utf-8" />', `<meta charset="utf-8" />\n    <meta http-equiv="Content-Security-Policy" content="${CSP}" />`);
 writeFileSync(file, html);
 console.log(`${file}: the page loads ${relaxed ? `/web-relaxed.js or ${js}` : js} and records it for the worker`);
