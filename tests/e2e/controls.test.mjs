@@ -59,3 +59,29 @@ appTest('the lecture-mode example link hides the learning rate and batch control
   assert.equal(await page.isVisible('#batch'), false, 'the batch control is hidden');
   assert.equal(await page.isVisible('#train'), true);
 });
+
+appTest('a diverging run stops with the step and the learning rate named; Reset restores the preset\'s rate', { timeout: 200_000 }, async ({ page, server }) => {
+  await page.goto(`${server.url}?backend=cpu&preset=dae_vincent`, { waitUntil: 'load' });
+  await waitForState(page, 'ready', 120_000);
+  await page.fill('#lr', '10');
+  await page.press('#lr', 'Enter');
+  await poll(async () => /lr=10/.test(page.url()), { timeout: 30_000, message: () => `lr=10 in the address (${page.url()})` });
+  await page.click('#train');
+  const error = await poll(async () => {
+    const t = (await page.textContent('#error').catch(() => '')) ?? '';
+    return /diverged/.test(t) ? t : null;
+  }, { timeout: 60_000, message: async () => `a divergence message (state ${await page.getAttribute('#app', 'data-state')}, loss ${await page.textContent('#train-loss')})` });
+  assert.match(error, /at step \d+/, error);
+  assert.match(error, /learning rate 10\b/, error);
+  await waitForState(page, 'paused', 10_000);
+  const stopped = await readSteps(page);
+  await new Promise((r) => setTimeout(r, 1000));
+  assert.equal(await readSteps(page), stopped, 'training stopped');
+  // Reset goes back to the preset's learning rate.
+  await page.click('#reset');
+  await poll(async () => (await page.inputValue('#lr')) === '0.01', { timeout: 10_000, message: async () => `the learning rate back to 0.01 (shows ${await page.inputValue('#lr')})` });
+  await page.click('#train');
+  await poll(async () => (await readSteps(page)) > 200, { timeout: 60_000, message: () => 'training again' });
+  const loss = await readNumber(page, '#train-loss');
+  assert.ok(loss < 300, `the reset model learns (loss ${loss})`);
+});
