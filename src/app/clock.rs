@@ -20,6 +20,26 @@ pub fn now_ms() -> f64 {
     START.get_or_init(Instant::now).elapsed().as_secs_f64() * 1000.0
 }
 
+/// Lets the event loop run (input, painting, the other side's messages): resolves on the next
+/// macrotask, a MessageChannel message, which unlike a timer is not clamped to 4 ms. The same
+/// in the window and in a worker.
+#[cfg(target_arch = "wasm32")]
+pub async fn yield_now() {
+    use wasm_bindgen::JsValue;
+    let promise = js_sys::Promise::new(&mut |resolve, _reject| match web_sys::MessageChannel::new() {
+        Ok(ch) => {
+            ch.port1().set_onmessage(Some(&resolve));
+            let _ = ch.port2().post_message(&JsValue::NULL);
+            // Keep the channel alive until the message arrives.
+            let _ = js_sys::Reflect::set(&resolve, &"channel".into(), &ch);
+        }
+        Err(_) => {
+            let _ = resolve.call0(&JsValue::NULL);
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
 /// Waits `ms` milliseconds without blocking (a timer of the window or the worker).
 #[cfg(target_arch = "wasm32")]
 pub async fn sleep_ms(ms: f64) {

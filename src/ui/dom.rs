@@ -9,25 +9,7 @@ pub fn window() -> web_sys::Window {
     web_sys::window().expect("no window")
 }
 
-/// Lets the browser handle input and paint: resolves on the next macrotask (a
-/// MessageChannel message, which, unlike setTimeout, is not clamped to 4 ms).
-pub async fn yield_now() {
-    let promise = js_sys::Promise::new(&mut |resolve, _reject| {
-        match web_sys::MessageChannel::new() {
-            Ok(ch) => {
-                ch.port1().set_onmessage(Some(&resolve));
-                let _ = ch.port2().post_message(&JsValue::NULL);
-                // Keep the channel alive until the message arrives.
-                let keep = ch.clone();
-                let _ = js_sys::Reflect::set(&resolve, &"channel".into(), &keep);
-            }
-            Err(_) => {
-                let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0);
-            }
-        }
-    });
-    let _ = JsFuture::from(promise).await;
-}
+pub use crate::app::clock::yield_now;
 
 /// Waits `ms` milliseconds.
 pub async fn sleep_ms(ms: i32) {
