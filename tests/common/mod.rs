@@ -34,23 +34,40 @@ pub fn max_rel_err(a: &[f32], b: &[f32], floor: f32) -> f32 {
     a.iter().zip(b).map(|(&x, &y)| (x - y).abs() / x.abs().max(y.abs()).max(floor)).fold(0.0, f32::max)
 }
 
-/// A GPU backend on the first Vulkan adapter (lavapipe in CI), or None with the reason
-/// printed. With AEPLAY_REQUIRE_GPU=1 (set by `make test`) a missing adapter fails instead.
+/// A GPU backend on the first Vulkan adapter (lavapipe in CI), the matmul variant picked
+/// per shape, or None with the reason printed. With AEPLAY_REQUIRE_GPU=1 (set by
+/// `make test`) a missing adapter fails instead.
 pub fn gpu() -> Option<aeplay::backend::gpu::GpuBackend> {
-    gpu_with(false)
+    gpu_with(None)
 }
 
-/// The GPU backend with the barrier-free matmul kernel (the one software adapters use).
-pub fn gpu_direct() -> Option<aeplay::backend::gpu::GpuBackend> {
-    gpu_with(true)
+/// The GPU backend with every product on one matmul kernel variant (by name: `tiled`,
+/// `narrow`, `direct`, `ksplit`, `ksplit_subgroup`). A variant the adapter cannot run
+/// (subgroups) is skipped with the reason printed.
+pub fn gpu_variant(name: &str) -> Option<aeplay::backend::gpu::GpuBackend> {
+    gpu_with(Some(aeplay::backend::gpu::Variant::from_name(name).expect("a kernel variant")))
 }
 
-fn gpu_with(direct_matmul: bool) -> Option<aeplay::backend::gpu::GpuBackend> {
+/// The GPU backend with the fusions off: one dispatch per trait op (`AEPLAY_GPU_FUSE=0`).
+pub fn gpu_unfused() -> Option<aeplay::backend::gpu::GpuBackend> {
+    gpu_with(None).map(|mut be| {
+        be.set_fused(false);
+        be
+    })
+}
+
+fn gpu_with(variant: Option<aeplay::backend::gpu::Variant>) -> Option<aeplay::backend::gpu::GpuBackend> {
     use aeplay::backend::gpu::{GpuBackend, GpuContext};
     match pollster::block_on(GpuContext::new()) {
         Ok(ctx) => {
-            eprintln!("GPU tests on {}", ctx.adapter_label());
-            Some(GpuBackend::with_kernels(ctx, direct_matmul))
+            eprintln!("GPU tests on {} ({})", ctx.adapter_label(), variant.map_or("kernels picked per shape", |v| v.name()));
+            match GpuBackend::with_variant(ctx, variant) {
+                Ok(be) => Some(be),
+                Err(e) => {
+                    eprintln!("SKIPPED: {e}");
+                    None
+                }
+            }
         }
         Err(e) => {
             if std::env::var("AEPLAY_REQUIRE_GPU").is_ok_and(|v| v == "1") {
