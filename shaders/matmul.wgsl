@@ -1,13 +1,15 @@
 // Matrix products C[m×n] = op(A)·op(B) and what is fused onto them, one dispatch each.
 // Transposes are strides, so the forward product and both backward products use the same
 // code. This file holds what every kernel variant shares: the parameter block, the
-// bindings, and the four entry points, which differ only in their epilogue:
+// bindings, and the five entry points, which differ only in their epilogue:
 //   matmul           C = P (+ C if accumulate)
 //   linear_forward   C = act(P + bias[j])             (aux: the bias)
 //   linear_backward  C = P ⊙ act'(y)                  (aux: the previous layer's output y)
-//   matmul_sgd       W −= lr · P, and b −= lr · Σ_p op(B)[p, j] when has_bias: the weight
-//                    gradient Aᵀ·dZ applied to the weights without being stored (C = the
-//                    parameters), as the CPU's gemm::sgemm_packed_sgd does.
+//   matmul_sgd       W −= lr · (P + l2·W), and b −= lr · Σ_p op(B)[p, j] when has_bias:
+//                    the weight gradient Aᵀ·dZ applied to the weights without being
+//                    stored (C = the parameters), as the CPU's gemm::sgemm_packed_sgd does
+//   matmul_adam      the same gradients through Adam (optim.wgsl's adam_step), with the
+//                    moments m, v in the parameters' layout (m[i + m_shift], v[i + v_shift])
 // where P is the product. gpu::kernels builds one module per variant: a header of
 // constants (TM rows per block, WGX×WGY invocations per workgroup), act.wgsl, this file
 // and one variant body (matmul_tiled / _direct / _ksplit / _ksplit_subgroup.wgsl), which
@@ -19,6 +21,10 @@ struct Params {
     // element (i, p) of op(A) is a[a_off + i*rsa + p*csa]; (p, j) of op(B) is b[b_off + p*rsb + j*csb]
     rsa: u32, csa: u32, rsb: u32, csb: u32,
     act: u32, bias_off: u32, has_bias: u32, lr: f32,
+    // matmul_sgd / matmul_adam: the L2 term's weight; Adam: β1, β2, ε, √(1−β2ᵗ), and where
+    // the moments of parameter i are (lr is Adam's lr/(1−β1ᵗ))
+    l2: f32, beta1: f32, beta2: f32, eps: f32,
+    sqrt_bc2: f32, m_shift: u32, v_shift: u32, _pad: u32,
 }
 
 @group(0) @binding(0) var<uniform> P: Params;
@@ -26,6 +32,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 @group(0) @binding(4) var<storage, read> aux: array<f32>;
+@group(0) @binding(5) var<storage, read_write> mom1: array<f32>;
+@group(0) @binding(6) var<storage, read_write> mom2: array<f32>;
 
 // What one invocation produced: rows row .. row+rows-1 (at most TM), columns col .. col+3
 // of the product; `live` is false for invocations that write nothing.
@@ -100,6 +108,14 @@ fn linear_backward(ids: Ids) {
     }
 }
 
+// Column sums of op(B) for the four columns from j: the bias gradient of a weight
+// gradient Aᵀ·dZ.
+fn column_sums(j: u32) -> vec4<f32> {
+    var s = vec4<f32>(0.0);
+    for (var p = 0u; p < P.k; p++) { s += b_row4(p, j); }
+    return s;
+}
+
 @compute @workgroup_size(WGX, WGY)
 fn matmul_sgd(ids: Ids) {
     let t = product(ids);
@@ -108,19 +124,48 @@ fn matmul_sgd(ids: Ids) {
         for (var j = 0u; j < 4u; j++) {
             if (t.col + j < P.n) {
                 let at = P.c_off + (t.row + r) * P.n + t.col + j;
-                c[at] = c[at] - P.lr * t.acc[r][j];
+                c[at] = c[at] - P.lr * (t.acc[r][j] + P.l2 * c[at]);
             }
         }
     }
-    // The bias gradient is the column sums of op(B) (dZ): one invocation per column block,
-    // the one holding row 0.
+    // The bias: one invocation per column block, the one holding row 0.
     if (P.has_bias != 0u && t.row == 0u) {
-        var s = vec4<f32>(0.0);
-        for (var p = 0u; p < P.k; p++) { s += b_row4(p, t.col); }
+        let s = column_sums(t.col);
         for (var j = 0u; j < 4u; j++) {
             if (t.col + j < P.n) {
                 let at = P.bias_off + t.col + j;
                 c[at] = c[at] - P.lr * s[j];
+            }
+        }
+    }
+}
+
+// Adam on parameter i (in c) with gradient g, as optim.wgsl's adam_step.
+fn adam(i: u32, g: f32) {
+    let mi = P.beta1 * mom1[i + P.m_shift] + (1.0 - P.beta1) * g;
+    let vi = P.beta2 * mom2[i + P.v_shift] + (1.0 - P.beta2) * g * g;
+    mom1[i + P.m_shift] = mi;
+    mom2[i + P.v_shift] = vi;
+    c[i] = c[i] - P.lr * mi / (sqrt(vi) / P.sqrt_bc2 + P.eps);
+}
+
+@compute @workgroup_size(WGX, WGY)
+fn matmul_adam(ids: Ids) {
+    let t = product(ids);
+    if (!t.live) { return; }
+    for (var r = 0u; r < rows_in(t); r++) {
+        for (var j = 0u; j < 4u; j++) {
+            if (t.col + j < P.n) {
+                let at = P.c_off + (t.row + r) * P.n + t.col + j;
+                adam(at, t.acc[r][j] + P.l2 * c[at]);
+            }
+        }
+    }
+    if (P.has_bias != 0u && t.row == 0u) {
+        let s = column_sums(t.col);
+        for (var j = 0u; j < 4u; j++) {
+            if (t.col + j < P.n) {
+                adam(P.bias_off + t.col + j, s[j]);
             }
         }
     }

@@ -1,7 +1,9 @@
 // Variant body: workgroup-tiled product. A WGX×WGY workgroup computes a BM×BN block of
-// C (BM = WGY·TM, BN = WGX·4), each invocation a TM×4 block, staging BK-deep slices of
-// op(A) and op(B) in workgroup memory. `tiled` (64×64 blocks) is for large products on
-// real GPUs; `narrow` (16×64 blocks) gives a batch of 16–64 rows more workgroups.
+// C (BM = WGY·TM, BN = WGX·4), each invocation a TM×4 block (TM a multiple of 4), staging
+// BK-deep slices of op(A) and op(B) in workgroup memory, read back four values at a time.
+// `tiled` (64×64 blocks, 4×4 per invocation) and `tiled8` (64×64, 8×4: more arithmetic
+// per value read) are for large products on real GPUs; `narrow` (16×64 blocks) gives a
+// batch of 16–64 rows more workgroups.
 
 struct Ids {
     @builtin(local_invocation_id) lid: vec3<u32>,
@@ -12,8 +14,8 @@ const BM: u32 = WGY * TM;
 const BN: u32 = WGX * 4u;
 const THREADS: u32 = WGX * WGY;
 
-var<workgroup> a_tile: array<f32, BK * BM>; // a_tile[p * BM + i]
-var<workgroup> b_tile: array<f32, BK * BN>; // b_tile[p * BN + j]
+var<workgroup> a_tile: array<vec4<f32>, BK * BM / 4u>; // element (p, i) at [p * BM + i]
+var<workgroup> b_tile: array<vec4<f32>, BK * BN / 4u>; // element (p, j) at [p * BN + j]
 
 fn product(ids: Ids) -> Tile {
     let row0 = ids.wid.y * BM;
@@ -28,21 +30,26 @@ fn product(ids: Ids) -> Tile {
             if (P.csa == 1u) { i = e / BK; p = e % BK; } else { i = e % BM; p = e / BM; }
             var v = 0.0;
             if (row0 + i < P.m && p0 + p < P.k) { v = a_at(row0 + i, p0 + p); }
-            a_tile[p * BM + i] = v;
+            let at = p * BM + i;
+            a_tile[at / 4u][at % 4u] = v;
         }
         for (var e = t; e < BN * BK; e += THREADS) {
             var p: u32; var j: u32;
             if (P.csb == 1u) { p = e / BN; j = e % BN; } else { j = e / BK; p = e % BK; }
             var v = 0.0;
             if (col0 + j < P.n && p0 + p < P.k) { v = b_at(p0 + p, col0 + j); }
-            b_tile[p * BN + j] = v;
+            let at = p * BN + j;
+            b_tile[at / 4u][at % 4u] = v;
         }
         workgroupBarrier();
         for (var p = 0u; p < BK; p++) {
-            let jb = p * BN + ids.lid.x * 4u;
-            let bv = vec4<f32>(b_tile[jb], b_tile[jb + 1u], b_tile[jb + 2u], b_tile[jb + 3u]);
-            for (var r = 0u; r < TM; r++) {
-                acc[r] += a_tile[p * BM + ids.lid.y * TM + r] * bv;
+            let bv = b_tile[(p * BN) / 4u + ids.lid.x];
+            for (var q = 0u; q < TM / 4u; q++) {
+                let av = a_tile[(p * BM + ids.lid.y * TM) / 4u + q];
+                acc[4u * q] += av.x * bv;
+                acc[4u * q + 1u] += av.y * bv;
+                acc[4u * q + 2u] += av.z * bv;
+                acc[4u * q + 3u] += av.w * bv;
             }
         }
         workgroupBarrier();

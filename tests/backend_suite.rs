@@ -104,23 +104,22 @@ fn weight_grads_then_step<B: Backend>(be: &mut B) {
         ops::matmul(&x, &dz, &mut gw, fan_in, rows, fan_out, true, false, false);
         let mut gb = vec![0.0; fan_out];
         ops::bias_grad(&dz, &mut gb, fan_out, false);
-        let lr = 0.05;
-        let step = |grad_w: &[f32]| {
-            let mut p = p0.clone();
-            let g: Vec<f32> = [vec![0.0; 3], grad_w.to_vec(), gb.clone(), other.clone()].concat();
-            ops::sgd_step(&mut p, &g, lr);
-            p
-        };
+        let (lr, l2) = (0.05, 0.01);
         let w_at = |v: aeplay::backend::View| v.slice(3, wlen);
         let b_at = |v: aeplay::backend::View| v.slice(3 + wlen, fan_out);
         let o_at = |v: aeplay::backend::View| v.slice(3 + wlen + fan_out, 11);
-        for case in ["plain", "operand overwritten", "gradient read", "accumulated", "adam"] {
+        for case in ["plain", "operand overwritten", "gradient read", "accumulated", "l2", "adam", "adam l2"] {
             let (xv, dzv) = (upload(be, &x), upload(be, &dz));
             let (pv, gv) = (upload(be, &p0), upload(be, &vec![0.0; total]));
             be.write(o_at(gv), &other);
             be.matmul(xv, dzv, w_at(gv), fan_in, rows, fan_out, true, false, false);
             be.bias_grad(dzv, b_at(gv), fan_out, false);
             let mut want_w = gw.clone();
+            if case.ends_with("l2") {
+                // The L2 term as the model adds it: λ·w into the weight gradient.
+                be.axpy(w_at(pv), w_at(gv), l2);
+                want_w.iter_mut().zip(&p0[3..3 + wlen]).for_each(|(g, w)| *g += l2 * w);
+            }
             match case {
                 "operand overwritten" => {
                     // The gradient is of the values before the overwrite.
@@ -140,19 +139,25 @@ fn weight_grads_then_step<B: Backend>(be: &mut B) {
                 }
                 _ => {}
             }
-            if case == "adam" {
+            let g: Vec<f32> = [vec![0.0; 3], want_w, gb.clone(), other.clone()].concat();
+            let mut want = p0.clone();
+            if case.starts_with("adam") {
+                // Two steps: the second starts from moments the first left.
                 let (mv, vv) = (upload(be, &vec![0.0; total]), upload(be, &vec![0.0; total]));
+                let (mut m, mut v) = (vec![0.0; total], vec![0.0; total]);
                 be.adam_step(pv, gv, mv, vv, 0.01, 0.9, 0.999, 1e-8, 1);
-                let g: Vec<f32> = [vec![0.0; 3], gw.clone(), gb.clone(), other.clone()].concat();
-                let (mut p, mut m, mut v) = (p0.clone(), vec![0.0; total], vec![0.0; total]);
-                ops::adam_step(&mut p, &g, &mut m, &mut v, 0.01, 0.9, 0.999, 1e-8, 1);
-                let err = max_rel_err(&be.read(pv), &p, 0.1);
-                assert!(err <= TOL, "{case} {fan_in}×{rows}×{fan_out}: parameters rel err {err}");
-                continue;
+                ops::adam_step(&mut want, &g, &mut m, &mut v, 0.01, 0.9, 0.999, 1e-8, 1);
+                be.write(gv, &g);
+                be.adam_step(pv, gv, mv, vv, 0.01, 0.9, 0.999, 1e-8, 2);
+                ops::adam_step(&mut want, &g, &mut m, &mut v, 0.01, 0.9, 0.999, 1e-8, 2);
+                let err = max_rel_err(&be.read(mv), &m, dot_floor(rows));
+                assert!(err <= TOL, "{case} {fan_in}×{rows}×{fan_out}: first moment rel err {err}");
+            } else {
+                be.sgd_step(pv, gv, lr);
+                ops::sgd_step(&mut want, &g, lr);
             }
-            be.sgd_step(pv, gv, lr);
             // Parameters and updates are of order 1: the floor is their scale.
-            let err = max_rel_err(&be.read(pv), &step(&want_w), 0.1);
+            let err = max_rel_err(&be.read(pv), &want, 0.1);
             assert!(err <= TOL, "{case} {fan_in}×{rows}×{fan_out}: parameters after the step rel err {err}");
         }
     }
@@ -650,6 +655,7 @@ suite!(cpu_avx2, aeplay::backend::cpu::Isa::from_name("avx2").map(|i| CpuBackend
 // forced in turn (each runs the whole suite on lavapipe), and with the fusions off.
 suite!(gpu, common::gpu());
 suite!(gpu_tiled, common::gpu_variant("tiled"));
+suite!(gpu_tiled8, common::gpu_variant("tiled8"));
 suite!(gpu_narrow, common::gpu_variant("narrow"));
 suite!(gpu_direct, common::gpu_variant("direct"));
 suite!(gpu_ksplit, common::gpu_variant("ksplit"));

@@ -31,7 +31,7 @@ fn matmul_variants_have_every_entry_point() {
         let m = aeplay::backend::gpu::kernels::matmul_module(v, 32);
         let module = validate(&m.name, &m.source, m.subgroups);
         let names: Vec<&str> = module.entry_points.iter().map(|e| e.name.as_str()).collect();
-        for want in ["matmul", "linear_forward", "linear_backward", "matmul_sgd"] {
+        for want in ["matmul", "linear_forward", "linear_backward", "matmul_sgd", "matmul_adam"] {
             assert!(names.contains(&want), "{} lacks {want}: {names:?}", m.name);
         }
     }

@@ -158,7 +158,8 @@ pub trait Backend {
     /// params −= lr · vel. `vel` has the parameters' layout.
     fn momentum_step(&mut self, params: View, grads: View, vel: View, lr: f32, momentum: f32);
     /// Adam at step `t` (1-based), bias-corrected as PyTorch does (`core::ops::adam_step`);
-    /// `m` and `v` have the parameters' layout.
+    /// `m` and `v` have the parameters' layout. Afterwards `grads` is unspecified, as after
+    /// [`Backend::sgd_step`].
     #[allow(clippy::too_many_arguments)]
     fn adam_step(&mut self, params: View, grads: View, m: View, v: View, lr: f32, beta1: f32, beta2: f32, eps: f32, t: u64);
     /// dst[0] = Σ src (+ dst[0] if `accumulate`).

@@ -504,13 +504,20 @@ mod cli {
         let m = time_steps(&mut t, steps, &mut |_| {});
         let b = cfg.batch;
         let mut line = bench_line(cfg, &name, &ctx.adapter_label(), steps, &m);
-        let shapes = aeplay::backend::gpu::tune::step_shapes(cfg, b);
         let tuned = aeplay::backend::gpu::tuned_variants(ctx);
-        let kernels: Vec<serde_json::Value> = shapes
-            .iter()
-            .map(|s| {
-                let picked = t.be.forced_variant().or_else(|| tuned.iter().find(|x| x.shape == *s).map(|x| x.variant));
-                json!({"product": s.describe(), "kernel": picked.map_or("default (not tuned: small)", |v| v.name())})
+        let kernels: Vec<serde_json::Value> = t
+            .be
+            .kernels_used()
+            .into_iter()
+            .map(|(s, v)| {
+                let how = if t.be.forced_variant().is_some() {
+                    "forced"
+                } else if tuned.iter().any(|x| x.shape == s) {
+                    "tuned"
+                } else {
+                    "default"
+                };
+                json!({"product": s.describe(), "kernel": v.name(), "picked": how})
             })
             .collect();
         line["kernels"] = json!(kernels);

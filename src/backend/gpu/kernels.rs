@@ -60,6 +60,8 @@ pub fn all_modules(subgroup_size: u32) -> Vec<Module> {
 pub enum Variant {
     /// 64×64 blocks of C per workgroup in workgroup memory, 4×4 per invocation: large products.
     Tiled,
+    /// 64×64 blocks, 8×4 per invocation (128 invocations): more arithmetic per value read.
+    Tiled8,
     /// 16×64 blocks: more workgroups for a batch of 16–64 rows.
     Narrow,
     /// No workgroup memory, no barriers, 4×4 per invocation: software adapters.
@@ -86,11 +88,12 @@ pub struct Geometry {
 }
 
 impl Variant {
-    pub const ALL: [Variant; 5] = [Variant::Tiled, Variant::Narrow, Variant::Direct, Variant::Ksplit, Variant::KsplitSubgroup];
+    pub const ALL: [Variant; 6] = [Variant::Tiled, Variant::Tiled8, Variant::Narrow, Variant::Direct, Variant::Ksplit, Variant::KsplitSubgroup];
 
     pub fn name(self) -> &'static str {
         match self {
             Variant::Tiled => "tiled",
+            Variant::Tiled8 => "tiled8",
             Variant::Narrow => "narrow",
             Variant::Direct => "direct",
             Variant::Ksplit => "ksplit",
@@ -112,6 +115,7 @@ impl Variant {
         let g = |body, wgx, wgy, tm, bk| Geometry { body, wgx, wgy, tm, bk, block_rows: wgy * tm, block_cols: wgx * 4 };
         match self {
             Variant::Tiled => g("matmul_tiled.wgsl", 16, 16, 4, 16),
+            Variant::Tiled8 => g("matmul_tiled.wgsl", 16, 8, 8, 16),
             Variant::Narrow => g("matmul_tiled.wgsl", 16, 4, 4, 16),
             Variant::Direct => g("matmul_direct.wgsl", 8, 8, 4, 1),
             Variant::Ksplit => Geometry { body: "matmul_ksplit.wgsl", wgx: 64, wgy: 1, tm: 8, bk: 1, block_rows: 8, block_cols: 4 },
@@ -153,15 +157,19 @@ pub enum Entry {
     LinearForward,
     LinearBackward,
     MatmulSgd,
+    MatmulAdam,
 }
 
 impl Entry {
+    pub const ALL: [Entry; 5] = [Entry::Matmul, Entry::LinearForward, Entry::LinearBackward, Entry::MatmulSgd, Entry::MatmulAdam];
+
     pub fn name(self) -> &'static str {
         match self {
             Entry::Matmul => "matmul",
             Entry::LinearForward => "linear_forward",
             Entry::LinearBackward => "linear_backward",
             Entry::MatmulSgd => "matmul_sgd",
+            Entry::MatmulAdam => "matmul_adam",
         }
     }
 
@@ -169,6 +177,8 @@ impl Entry {
         match self {
             Entry::Matmul | Entry::MatmulSgd => &[true, true, false],
             Entry::LinearForward | Entry::LinearBackward => &[true, true, false, true],
+            // Binding 4 is unused (A again); 5 and 6 are Adam's moments.
+            Entry::MatmulAdam => &[true, true, false, true, false, false],
         }
     }
 }

@@ -202,10 +202,11 @@ struct Record {
     label: u32,
 }
 
-/// A weight-gradient product `C = Aᵀ·B` (A stored k×m, B k×n) not recorded yet, and the
-/// column sums of B (the bias gradient) into `bias` when the model asked for them right
-/// after. Recorded when anything touches C, `bias` or writes A or B; under plain SGD over a
-/// gradient buffer holding C, applied to the weights by `matmul_sgd` instead.
+/// A weight-gradient product `C = Aᵀ·B` (A stored k×m, B k×n) not recorded yet, with what
+/// the model asked for right after: the column sums of B (the bias gradient) into `bias`,
+/// and the L2 term C += a·x (x the weights). Recorded when anything touches C or `bias` or
+/// writes A, B or x; under SGD or Adam over a gradient buffer holding C, applied to the
+/// weights by `matmul_sgd` / `matmul_adam` instead, the gradient never stored.
 #[derive(Clone, Copy, Debug)]
 struct Deferred {
     a: View,
@@ -215,11 +216,27 @@ struct Deferred {
     k: usize,
     n: usize,
     bias: Option<View>,
+    l2: Option<(View, f32)>,
 }
 
 impl Deferred {
     fn outputs(&self) -> impl Iterator<Item = View> {
         std::iter::once(self.c).chain(self.bias)
+    }
+
+    fn operands(&self) -> impl Iterator<Item = View> {
+        [self.a, self.b].into_iter().chain(self.l2.map(|(x, _)| x))
+    }
+
+    /// It can be applied by the fused update of `params` from `grads`: its results lie in
+    /// `grads`, its operands outside the buffers the update writes, and its L2 term (if
+    /// any) decays the very weights it updates.
+    fn fusable(&self, params: View, grads: View, written: &[View]) -> bool {
+        inside(grads, self.c)
+            && self.bias.is_none_or(|b| inside(grads, b))
+            && params.buf != grads.buf
+            && [self.a, self.b].iter().all(|o| written.iter().all(|w| o.buf != w.buf))
+            && self.l2.is_none_or(|(x, _)| x == params.slice(self.c.offset - grads.offset, self.c.len))
     }
 }
 
@@ -299,6 +316,8 @@ pub struct GpuBackend {
     /// Fused ops and deferred weight gradients (`AEPLAY_GPU_FUSE=0` turns them off).
     fuse: bool,
     deferred: Vec<Deferred>,
+    /// The variant each product shape ran with so far.
+    used: std::collections::BTreeMap<tune::ShapeKey, Variant>,
     profiling: Option<Profiling>,
     /// Handles of freed buffers and datasets (their slots hold a 4-byte placeholder).
     freed_bufs: HashSet<u32>,
@@ -307,8 +326,9 @@ pub struct GpuBackend {
 
 impl GpuBackend {
     /// A backend on an acquired device. The matmul variant is picked per shape (tuned on
-    /// first use natively); `AEPLAY_GPU_KERNELS=<variant>` forces one (`tiled`, `narrow`,
-    /// `direct`, `ksplit`, `ksplit_subgroup`), `AEPLAY_GPU_FUSE=0` turns the fusions off.
+    /// first use natively); `AEPLAY_GPU_KERNELS=<variant>` forces one (`tiled`, `tiled8`,
+    /// `narrow`, `direct`, `ksplit`, `ksplit_subgroup`), `AEPLAY_GPU_FUSE=0` turns the
+    /// fusions off.
     pub fn new(ctx: GpuContext) -> Self {
         let forced = std::env::var("AEPLAY_GPU_KERNELS").ok().and_then(|s| {
             let v = Variant::from_name(&s);
@@ -381,6 +401,7 @@ impl GpuBackend {
             forced,
             fuse,
             deferred: Vec::new(),
+            used: Default::default(),
             profiling: None,
             freed_bufs: Default::default(),
             freed_data: Default::default(),
@@ -413,6 +434,11 @@ impl GpuBackend {
             self.settle(d);
         }
         self.fuse = on;
+    }
+
+    /// The kernel variant each product shape has run with so far.
+    pub fn kernels_used(&self) -> Vec<(tune::ShapeKey, Variant)> {
+        self.used.iter().map(|(k, v)| (*k, *v)).collect()
     }
 
     /// Dispatches recorded, bytes they move (estimated) and submissions made so far.
@@ -471,7 +497,7 @@ impl GpuBackend {
         }
         let m = kernels::matmul_module(v, self.subgroup_size());
         let module = self.ctx.device.create_shader_module(wgpu::ShaderModuleDescriptor { label: Some(&m.name), source: wgpu::ShaderSource::Wgsl(m.source.into()) });
-        for entry in [Entry::Matmul, Entry::LinearForward, Entry::LinearBackward, Entry::MatmulSgd] {
+        for entry in Entry::ALL {
             let k = self.build_kernel(&module, entry.name(), entry.read_only());
             self.kernels.push(k);
             self.matmul_kernels.insert((v, entry), self.kernels.len() - 1);
@@ -590,7 +616,7 @@ impl GpuBackend {
     /// the work recorded on it and forgets the bind groups that hold it.
     fn release(&mut self, r: Res) {
         if let Res::Buf(b) = r {
-            let uses = |d: &Deferred| [d.a, d.b, d.c].iter().chain(d.bias.iter()).any(|v| v.buf.0 == b);
+            let uses = |d: &Deferred| d.operands().chain(d.outputs()).any(|v| v.buf.0 == b);
             while let Some(i) = self.deferred.iter().position(uses) {
                 let d = self.deferred.remove(i);
                 self.settle(d);
@@ -612,7 +638,7 @@ impl GpuBackend {
         let mut i = 0;
         while i < self.deferred.len() {
             let d = self.deferred[i];
-            let hit = writes.iter().any(|&w| overlaps(w, d.a) || overlaps(w, d.b) || d.outputs().any(|o| overlaps(w, o)))
+            let hit = writes.iter().any(|&w| d.operands().chain(d.outputs()).any(|o| overlaps(w, o)))
                 || reads.iter().any(|&r| d.outputs().any(|o| overlaps(r, o)));
             if hit {
                 self.deferred.remove(i);
@@ -623,36 +649,89 @@ impl GpuBackend {
         }
     }
 
-    /// Records a deferred product (and its bias gradient) where it stands.
+    /// Records a deferred product (with its bias gradient and L2 term) where it stands.
     fn settle(&mut self, d: Deferred) {
-        self.record_matmul(Entry::Matmul, d.a, d.b, d.c, None, d.m, d.k, d.n, true, false, false, &[]);
+        self.record_matmul(Entry::Matmul, d.a, d.b, d.c, &[], d.m, d.k, d.n, true, false, false, &[]);
         if let Some(db) = d.bias {
             self.record_bias_grad(d.b, db, d.n, false);
         }
+        if let Some((x, a)) = d.l2 {
+            self.record_axpy(x, d.c, a);
+        }
     }
 
-    /// Records one product with an epilogue: `aux` is the bias (linear_forward) or the
-    /// previous layer's output (linear_backward); `extra` are words 12.. of the parameter
-    /// block (act, bias offset, has bias, lr).
+    /// Applies the deferred products `fused` to `params` (their gradients in `grads`) by
+    /// `entry` (matmul_sgd or matmul_adam, the update's words 15.. in `update`, its moment
+    /// buffers in `moments`), and returns the ranges of `grads` they cover.
+    fn record_fused_updates(&mut self, entry: Entry, fused: Vec<Deferred>, params: View, grads: View, moments: &[View], update: &[u32]) -> Vec<(usize, usize)> {
+        let at = |v: View| params.slice(v.offset - grads.offset, v.len);
+        let mut covered = Vec::new();
+        for d in fused {
+            // Words 12..: act (unused), bias offset, has bias, then the update's.
+            let mut words = vec![0, d.bias.map_or(0, |b| at(b).offset as u32), d.bias.is_some() as u32, update[0]];
+            words.push(d.l2.map_or(0.0, |(_, a)| a).to_bits());
+            words.extend_from_slice(&update[1..]);
+            let mut extra = vec![];
+            if !moments.is_empty() {
+                // Binding 4 (aux) is unused by matmul_adam: A again fills it.
+                extra.push(d.a);
+                extra.extend_from_slice(moments);
+            }
+            self.record_matmul(entry, d.a, d.b, at(d.c), &extra, d.m, d.k, d.n, true, false, false, &words);
+            covered.extend(d.outputs().map(|v| (v.offset - grads.offset, v.offset - grads.offset + v.len)));
+        }
+        covered.sort_unstable();
+        covered
+    }
+
+    /// Removes and returns the deferred products the update of `params` from `grads` can
+    /// apply itself (writing `written`).
+    fn take_fusable(&mut self, params: View, grads: View, written: &[View]) -> Vec<Deferred> {
+        let (fused, keep) = std::mem::take(&mut self.deferred).into_iter().partition(|d| d.fusable(params, grads, written));
+        self.deferred = keep;
+        fused
+    }
+
+    /// The ranges of a `len`-element buffer not in the sorted `covered` ranges.
+    fn uncovered(covered: Vec<(usize, usize)>, len: usize) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        let mut from = 0;
+        for (start, end) in covered.into_iter().chain([(len, len)]) {
+            if start > from {
+                out.push((from, start - from));
+            }
+            from = from.max(end);
+        }
+        out
+    }
+
+    /// Records one product with an epilogue: `bind` are the bindings after C (the bias for
+    /// linear_forward, the previous layer's output for linear_backward, [unused, m, v] for
+    /// matmul_adam; word 7 holds the first one's offset); `extra` are words 12.. of the
+    /// parameter block.
     #[allow(clippy::too_many_arguments)]
-    fn record_matmul(&mut self, entry: Entry, a: View, b: View, c: View, aux: Option<View>, m: usize, k: usize, n: usize, ta: bool, tb: bool, accumulate: bool, extra: &[u32]) {
+    fn record_matmul(&mut self, entry: Entry, a: View, b: View, c: View, bind: &[View], m: usize, k: usize, n: usize, ta: bool, tb: bool, accumulate: bool, extra: &[u32]) {
         let (rsa, csa) = if ta { (1, m) } else { (k, 1) };
         let (rsb, csb) = if tb { (1, k) } else { (n, 1) };
         let mut words = vec![
             m as u32, k as u32, n as u32, accumulate as u32,
-            a.offset as u32, b.offset as u32, c.offset as u32, aux.map_or(0, |v| v.offset as u32),
+            a.offset as u32, b.offset as u32, c.offset as u32, bind.first().map_or(0, |v| v.offset as u32),
             rsa as u32, csa as u32, rsb as u32, csb as u32,
         ];
         words.extend_from_slice(extra);
-        let v = self.variant_for(tune::ShapeKey { m, k, n, ta, tb, sgd: entry == Entry::MatmulSgd });
+        let key = tune::ShapeKey { m, k, n, ta, tb, sgd: matches!(entry, Entry::MatmulSgd | Entry::MatmulAdam) };
+        let v = self.variant_for(key);
+        self.used.insert(key, v);
         let kernel = self.matmul_kernel(v, entry);
         let mut res = vec![Self::buf(a), Self::buf(b), Self::buf(c)];
-        res.extend(aux.map(Self::buf));
+        res.extend(bind.iter().map(|&v| Self::buf(v)));
         let mut bytes = 4 * (m * k + k * n + m * n) as u64;
         bytes += match entry {
             Entry::Matmul => 4 * (m * n) as u64 * accumulate as u64,
             Entry::LinearForward => 4 * n as u64,
             Entry::LinearBackward | Entry::MatmulSgd => 4 * (m * n) as u64,
+            // Weights read and written, both moments read and written.
+            Entry::MatmulAdam => 4 * 5 * (m * n) as u64,
         };
         let groups = v.groups(self.subgroup_size(), m, n);
         let form = match (ta, tb) {
@@ -669,6 +748,22 @@ impl GpuBackend {
         let words = [rows as u32, cols as u32, accumulate as u32, 0, dz.offset as u32, db.offset as u32, 0, 0];
         let bytes = 4 * (dz.len + cols * (1 + accumulate as usize)) as u64;
         self.record("bias_grad", &words, &[Self::buf(dz), Self::buf(db)], (cols.div_ceil(256) as u32, 1, 1), bytes);
+    }
+
+    fn record_axpy(&mut self, x: View, y: View, a: f32) {
+        let words = [y.len as u32, x.offset as u32, y.offset as u32, 0, 0, 0, 0, 0, a.to_bits(), 0, 0, 0, 0, 0, 0, 0];
+        self.record("axpy", &words, &[Self::buf(x), Self::buf(y)], Self::groups_1d(y.len), 12 * y.len as u64);
+    }
+
+    /// Records a plain Adam pass (equal lengths; `step` = lr/(1−β1ᵗ), `sqrt_bc2` = √(1−β2ᵗ)).
+    #[allow(clippy::too_many_arguments)]
+    fn record_adam(&mut self, params: View, grads: View, m: View, v: View, step: f32, beta1: f32, beta2: f32, eps: f32, sqrt_bc2: f32) {
+        let words = [
+            params.len as u32, grads.offset as u32, params.offset as u32, m.offset as u32, v.offset as u32, 0, 0, 0,
+            step.to_bits(), beta1.to_bits(), beta2.to_bits(), eps.to_bits(), sqrt_bc2.to_bits(), 0, 0, 0,
+        ];
+        let res = [Self::buf(grads), Self::buf(params), Self::buf(m), Self::buf(v)];
+        self.record("adam_step", &words, &res, Self::groups_1d(params.len), 28 * params.len as u64);
     }
 
     /// Records a plain SGD pass over `params` from `grads` (equal lengths).
@@ -949,10 +1044,10 @@ impl Backend for GpuBackend {
         self.touch(&reads, &[c]);
         if self.fuse && ta && !tb && !accumulate && m > 0 && n > 0 {
             // A weight gradient: deferred until the optimizer step or a use of C.
-            self.deferred.push(Deferred { a, b, c, m, k, n, bias: None });
+            self.deferred.push(Deferred { a, b, c, m, k, n, bias: None, l2: None });
             return;
         }
-        self.record_matmul(Entry::Matmul, a, b, c, None, m, k, n, ta, tb, accumulate, &[]);
+        self.record_matmul(Entry::Matmul, a, b, c, &[], m, k, n, ta, tb, accumulate, &[]);
     }
 
     fn linear_forward(&mut self, x: View, w: View, bias: View, act: Activation, z: View, y: View, m: usize, k: usize, n: usize, tw: bool) {
@@ -967,7 +1062,7 @@ impl Backend for GpuBackend {
             self.check(v);
         }
         self.touch(&[x, w, bias], &[y]);
-        self.record_matmul(Entry::LinearForward, x, w, y, Some(bias), m, k, n, false, tw, false, &[act.code()]);
+        self.record_matmul(Entry::LinearForward, x, w, y, &[bias], m, k, n, false, tw, false, &[act.code()]);
     }
 
     fn linear_backward(&mut self, dz: View, w: View, y_prev: View, act_prev: Activation, dx: View, dz_prev: View, m: usize, k: usize, n: usize, tw: bool) {
@@ -982,7 +1077,7 @@ impl Backend for GpuBackend {
             self.check(v);
         }
         self.touch(&[dz, w, y_prev], &[dz_prev]);
-        self.record_matmul(Entry::LinearBackward, dz, w, dz_prev, Some(y_prev), m, n, k, false, !tw, false, &[act_prev.code()]);
+        self.record_matmul(Entry::LinearBackward, dz, w, dz_prev, &[y_prev], m, n, k, false, !tw, false, &[act_prev.code()]);
     }
 
     fn bias_act_forward(&mut self, x: View, bias: View, act: Activation, out: View, cols: usize) {
@@ -1121,37 +1216,11 @@ impl Backend for GpuBackend {
         self.check(grads);
         // Deferred weight gradients inside `grads` (and their biases): applied to the
         // weights by the fused product + update; what they do not cover, by the SGD pass.
-        let fusable = |d: &Deferred| {
-            inside(grads, d.c)
-                && d.bias.is_none_or(|b| inside(grads, b))
-                && d.a.buf != params.buf
-                && d.b.buf != params.buf
-                && params.buf != grads.buf
-        };
-        let mut fused = Vec::new();
-        let mut i = 0;
-        while i < self.deferred.len() {
-            if fusable(&self.deferred[i]) {
-                fused.push(self.deferred.remove(i));
-            } else {
-                i += 1;
-            }
-        }
+        let fused = self.take_fusable(params, grads, &[params]);
         self.touch(&[grads, params], &[params]);
-        let at = |v: View| params.slice(v.offset - grads.offset, v.len);
-        let mut covered = Vec::new();
-        for d in fused {
-            let words = [d.bias.map_or(0, |b| at(b).offset as u32), d.bias.is_some() as u32, lr.to_bits()];
-            self.record_matmul(Entry::MatmulSgd, d.a, d.b, at(d.c), None, d.m, d.k, d.n, true, false, false, &[0, words[0], words[1], words[2]]);
-            covered.extend(d.outputs().map(|v| (v.offset - grads.offset, v.offset - grads.offset + v.len)));
-        }
-        covered.sort_unstable();
-        let mut from = 0;
-        for (start, end) in covered.into_iter().chain([(grads.len, grads.len)]) {
-            if start > from {
-                self.record_sgd(params.slice(from, start - from), grads.slice(from, start - from), lr);
-            }
-            from = from.max(end);
+        let covered = self.record_fused_updates(Entry::MatmulSgd, fused, params, grads, &[], &[lr.to_bits()]);
+        for (from, len) in Self::uncovered(covered, grads.len) {
+            self.record_sgd(params.slice(from, len), grads.slice(from, len), lr);
         }
     }
 
@@ -1160,9 +1229,17 @@ impl Backend for GpuBackend {
         assert!(x.buf != y.buf, "axpy: x aliases y");
         self.check(x);
         self.check(y);
+        // The L2 term of a deferred weight gradient: folded into it.
+        if self.fuse {
+            if let Some(i) = self.deferred.iter().position(|d| d.c == y && d.l2.is_none() && x.buf != d.a.buf && x.buf != d.b.buf) {
+                let d = self.deferred.remove(i);
+                self.touch(&[x], &[]);
+                self.deferred.push(Deferred { l2: Some((x, a)), ..d });
+                return;
+            }
+        }
         self.touch(&[x, y], &[y]);
-        let words = [y.len as u32, x.offset as u32, y.offset as u32, 0, 0, 0, 0, 0, a.to_bits(), 0, 0, 0, 0, 0, 0, 0];
-        self.record("axpy", &words, &[Self::buf(x), Self::buf(y)], Self::groups_1d(y.len), 12 * y.len as u64);
+        self.record_axpy(x, y, a);
     }
 
     fn momentum_step(&mut self, params: View, grads: View, vel: View, lr: f32, momentum: f32) {
@@ -1183,19 +1260,18 @@ impl Backend for GpuBackend {
         assert_eq!(params.len, v.len);
         let bufs = [params.buf, grads.buf, m.buf, v.buf];
         assert!((0..4).all(|i| (i + 1..4).all(|j| bufs[i] != bufs[j])), "adam_step: buffers alias");
-        self.touch(&[params, grads, m, v], &[params, m, v]);
+        self.check(params);
+        self.check(grads);
         let (step, sqrt_bc2) = crate::core::ops::adam_scalars(lr, beta1, beta2, t);
-        let words = [
-            params.len as u32, grads.offset as u32, params.offset as u32, m.offset as u32, v.offset as u32, 0, 0, 0,
-            step.to_bits(), beta1.to_bits(), beta2.to_bits(), eps.to_bits(), sqrt_bc2.to_bits(), 0, 0, 0,
-        ];
-        self.record(
-            "adam_step",
-            &words,
-            &[Self::buf(grads), Self::buf(params), Self::buf(m), Self::buf(v)],
-            Self::groups_1d(params.len),
-            28 * params.len as u64,
-        );
+        // Deferred weight gradients inside `grads`: applied by the fused product + Adam.
+        let fused = self.take_fusable(params, grads, &[params, m, v]);
+        self.touch(&[params, grads, m, v], &[params, m, v]);
+        let shift = |x: View| (x.offset as u32).wrapping_sub(params.offset as u32);
+        let update = [step.to_bits(), beta1.to_bits(), beta2.to_bits(), eps.to_bits(), sqrt_bc2.to_bits(), shift(m), shift(v)];
+        let covered = self.record_fused_updates(Entry::MatmulAdam, fused, params, grads, &[m, v], &update);
+        for (from, len) in Self::uncovered(covered, grads.len) {
+            self.record_adam(params.slice(from, len), grads.slice(from, len), m.slice(from, len), v.slice(from, len), step, beta1, beta2, eps, sqrt_bc2);
+        }
     }
 
     fn sum_into(&mut self, src: View, dst: View, accumulate: bool) {

@@ -79,7 +79,8 @@ pub fn tuned_variants(ctx: &GpuContext) -> Vec<Tuned> {
 /// The products of one training step of `cfg` at `batch`, as the model records them.
 pub fn step_shapes(cfg: &ModelConfig, batch: usize) -> Vec<ShapeKey> {
     let layout = ParamLayout::new(cfg);
-    let sgd = matches!(cfg.optimizer, Optimizer::Sgd { .. });
+    // SGD and Adam take a weight gradient into the fused update (timed as matmul_sgd).
+    let fused = matches!(cfg.optimizer, Optimizer::Sgd { .. } | Optimizer::Adam { .. });
     let mut out = Vec::new();
     for (l, s) in layout.dense.iter().enumerate() {
         let (k, n) = (s.fan_in, s.fan_out);
@@ -88,7 +89,7 @@ pub fn step_shapes(cfg: &ModelConfig, batch: usize) -> Vec<ShapeKey> {
         if s.transposed {
             out.push(ShapeKey { m: n, k: batch, n: k, ta: true, tb: false, sgd: false });
         } else {
-            out.push(ShapeKey { m: k, k: batch, n, ta: true, tb: false, sgd: sgd && !shared && cfg.l2 == 0.0 });
+            out.push(ShapeKey { m: k, k: batch, n, ta: true, tb: false, sgd: fused && !shared });
         }
         if l > 0 {
             out.push(ShapeKey { m: batch, k: n, n: k, ta: false, tb: !s.transposed, sgd: false });
