@@ -60,7 +60,8 @@ fn b_row4(p: u32, j: u32) -> vec4<f32> {
     return vec4<f32>(b_at(p, min(j, last)), b_at(p, min(j + 1u, last)), b_at(p, min(j + 2u, last)), b_at(p, min(j + 3u, last)));
 }
 
-// Rows of the tile inside C.
+// Rows of the tile inside C. (The epilogues loop over all TM rows and test this, so that
+// the loops have constant bounds and compilers keep the accumulators in registers.)
 fn rows_in(t: Tile) -> u32 {
     return min(t.rows, P.m - min(t.row, P.m));
 }
@@ -69,9 +70,10 @@ fn rows_in(t: Tile) -> u32 {
 fn matmul(ids: Ids) {
     let t = product(ids);
     if (!t.live) { return; }
-    for (var r = 0u; r < rows_in(t); r++) {
+    let rows = rows_in(t);
+    for (var r = 0u; r < TM; r++) {
         for (var j = 0u; j < 4u; j++) {
-            if (t.col + j < P.n) {
+            if (r < rows && t.col + j < P.n) {
                 let at = P.c_off + (t.row + r) * P.n + t.col + j;
                 var v = t.acc[r][j];
                 if (P.accumulate != 0u) { v += c[at]; }
@@ -85,9 +87,10 @@ fn matmul(ids: Ids) {
 fn linear_forward(ids: Ids) {
     let t = product(ids);
     if (!t.live) { return; }
-    for (var r = 0u; r < rows_in(t); r++) {
+    let rows = rows_in(t);
+    for (var r = 0u; r < TM; r++) {
         for (var j = 0u; j < 4u; j++) {
-            if (t.col + j < P.n) {
+            if (r < rows && t.col + j < P.n) {
                 c[P.c_off + (t.row + r) * P.n + t.col + j] = activate(P.act, t.acc[r][j] + aux[P.aux_off + t.col + j]);
             }
         }
@@ -98,9 +101,10 @@ fn linear_forward(ids: Ids) {
 fn linear_backward(ids: Ids) {
     let t = product(ids);
     if (!t.live) { return; }
-    for (var r = 0u; r < rows_in(t); r++) {
+    let rows = rows_in(t);
+    for (var r = 0u; r < TM; r++) {
         for (var j = 0u; j < 4u; j++) {
-            if (t.col + j < P.n) {
+            if (r < rows && t.col + j < P.n) {
                 let at = (t.row + r) * P.n + t.col + j;
                 c[P.c_off + at] = t.acc[r][j] * derivative(P.act, aux[P.aux_off + at]);
             }
@@ -120,9 +124,10 @@ fn column_sums(j: u32) -> vec4<f32> {
 fn matmul_sgd(ids: Ids) {
     let t = product(ids);
     if (!t.live) { return; }
-    for (var r = 0u; r < rows_in(t); r++) {
+    let rows = rows_in(t);
+    for (var r = 0u; r < TM; r++) {
         for (var j = 0u; j < 4u; j++) {
-            if (t.col + j < P.n) {
+            if (r < rows && t.col + j < P.n) {
                 let at = P.c_off + (t.row + r) * P.n + t.col + j;
                 c[at] = c[at] - P.lr * (t.acc[r][j] + P.l2 * c[at]);
             }
@@ -153,9 +158,10 @@ fn adam(i: u32, g: f32) {
 fn matmul_adam(ids: Ids) {
     let t = product(ids);
     if (!t.live) { return; }
-    for (var r = 0u; r < rows_in(t); r++) {
+    let rows = rows_in(t);
+    for (var r = 0u; r < TM; r++) {
         for (var j = 0u; j < 4u; j++) {
-            if (t.col + j < P.n) {
+            if (r < rows && t.col + j < P.n) {
                 let at = P.c_off + (t.row + r) * P.n + t.col + j;
                 adam(at, t.acc[r][j] + P.l2 * c[at]);
             }

@@ -569,6 +569,9 @@ mod cli {
             let cfg = config(preset, Some(b))?;
             for key in aeplay::backend::gpu::tune::step_shapes(&cfg, b) {
                 for v in be.variants() {
+                    if !v.suits(ctx.subgroup_size().unwrap_or(1), key.k) {
+                        continue; // split-k with a reduction too short to split
+                    }
                     // Enough dispatches per run for about seconds / 5, best of 5 runs.
                     let (one, clock) = pollster::block_on(be.time_variant(v, key, 1))?;
                     let reps = ((seconds / 5.0 / one.max(1e-7)) as u32).clamp(1, 256);

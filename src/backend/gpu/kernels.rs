@@ -127,6 +127,15 @@ impl Variant {
         }
     }
 
+    /// Worth timing on a product with a reduction of `k`: the split-k variants need at
+    /// least two terms per invocation (else most of each workgroup idles).
+    pub fn suits(self, subgroup_size: u32, k: usize) -> bool {
+        match self {
+            Variant::Ksplit | Variant::KsplitSubgroup => k >= 2 * self.geometry(subgroup_size).wgx as usize,
+            _ => true,
+        }
+    }
+
     /// Workgroups for an m×n product.
     pub fn groups(self, subgroup_size: u32, m: usize, n: usize) -> (u32, u32, u32) {
         let g = self.geometry(subgroup_size);
@@ -186,10 +195,12 @@ impl Entry {
 /// Products below this many flops are not tuned (timing them says little): they take the
 /// heuristic choice.
 pub const TUNE_MIN_FLOPS: f64 = 4.0e6;
-/// Timed runs per candidate when tuning (after one warm-up run), best kept.
-pub const TUNE_RUNS: u32 = 3;
-/// Dispatches per timed run.
-pub const TUNE_REPS: u32 = 4;
+/// Timed runs per candidate when tuning (after one warm-up dispatch), best kept.
+pub const TUNE_RUNS: u32 = 5;
+/// Seconds a timed run aims at (dispatches per run: this over the warm-up's time, 1 to
+/// `TUNE_MAX_REPS`).
+pub const TUNE_RUN_SECONDS: f64 = 2e-3;
+pub const TUNE_MAX_REPS: u32 = 16;
 /// A candidate whose warm-up takes this many times the best so far is not timed further.
 pub const TUNE_GIVE_UP: f64 = 4.0;
 

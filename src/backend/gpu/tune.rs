@@ -1,7 +1,7 @@
 //! Picking the matmul variant per adapter and shape. On first use of a product shape
-//! (natively, for products big enough to time) every variant the device can run is timed
-//! on it: a warm-up and a few timed runs of several dispatches each, on scratch buffers,
-//! with device time ([`super::timing`]). The fastest is cached in memory per adapter and
+//! (natively, for products big enough to time) every variant the device can run that
+//! suits it is timed on it: a warm-up dispatch, then the best of a few runs of several
+//! dispatches each, on scratch buffers, with device time ([`super::timing`]). The fastest is cached in memory per adapter and
 //! shape, for every backend made on that adapter. Before a variant is timed for the first
 //! time on an adapter, its output on a small odd-shaped product is checked against the
 //! scalar reference; one that disagrees is never picked. In the browser nothing may block:
@@ -153,19 +153,20 @@ impl GpuBackend {
         let mut best: Option<(Variant, f64)> = None;
         let mut clock = self.ctx.clock();
         for v in self.variants() {
-            if !self.verify(v).await? {
+            if !v.suits(self.subgroup_size(), key.k) || !self.verify(v).await? {
                 seconds.push((v, None));
                 continue;
             }
-            let (warm, c) = self.time_variant(v, key, kernels::TUNE_REPS).await?;
+            let (warm, c) = self.time_variant(v, key, 1).await?;
             clock = c;
             if best.is_some_and(|(_, b)| warm > kernels::TUNE_GIVE_UP * b) {
                 seconds.push((v, None));
                 continue;
             }
+            let reps = ((kernels::TUNE_RUN_SECONDS / warm.max(1e-9)) as u32).clamp(1, kernels::TUNE_MAX_REPS);
             let mut t = f64::INFINITY;
             for _ in 0..kernels::TUNE_RUNS {
-                t = t.min(self.time_variant(v, key, kernels::TUNE_REPS).await?.0);
+                t = t.min(self.time_variant(v, key, reps).await?.0);
             }
             seconds.push((v, Some(t)));
             if best.is_none_or(|(_, b)| t < b) {
