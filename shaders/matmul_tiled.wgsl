@@ -13,9 +13,13 @@ struct Ids {
 const BM: u32 = WGY * TM;
 const BN: u32 = WGX * 4u;
 const THREADS: u32 = WGX * WGY;
+// Row strides of the tiles, one vec4 longer than a row: a slice stored across the rows
+// (A row-major, B transposed) then spreads over the memory banks instead of hitting one.
+const AS: u32 = BM + 4u;
+const BS: u32 = BN + 4u;
 
-var<workgroup> a_tile: array<vec4<f32>, BK * BM / 4u>; // element (p, i) at [p * BM + i]
-var<workgroup> b_tile: array<vec4<f32>, BK * BN / 4u>; // element (p, j) at [p * BN + j]
+var<workgroup> a_tile: array<vec4<f32>, BK * AS / 4u>; // element (p, i) at [p * AS + i]
+var<workgroup> b_tile: array<vec4<f32>, BK * BS / 4u>; // element (p, j) at [p * BS + j]
 
 fn product(ids: Ids) -> Tile {
     let row0 = ids.wid.y * BM;
@@ -30,7 +34,7 @@ fn product(ids: Ids) -> Tile {
             if (P.csa == 1u) { i = e / BK; p = e % BK; } else { i = e % BM; p = e / BM; }
             var v = 0.0;
             if (row0 + i < P.m && p0 + p < P.k) { v = a_at(row0 + i, p0 + p); }
-            let at = p * BM + i;
+            let at = p * AS + i;
             a_tile[at / 4u][at % 4u] = v;
         }
         for (var e = t; e < BN * BK; e += THREADS) {
@@ -38,14 +42,14 @@ fn product(ids: Ids) -> Tile {
             if (P.csb == 1u) { p = e / BN; j = e % BN; } else { j = e / BK; p = e % BK; }
             var v = 0.0;
             if (col0 + j < P.n && p0 + p < P.k) { v = b_at(p0 + p, col0 + j); }
-            let at = p * BN + j;
+            let at = p * BS + j;
             b_tile[at / 4u][at % 4u] = v;
         }
         workgroupBarrier();
         for (var p = 0u; p < BK; p++) {
-            let bv = b_tile[(p * BN) / 4u + ids.lid.x];
+            let bv = b_tile[(p * BS) / 4u + ids.lid.x];
             for (var q = 0u; q < TM / 4u; q++) {
-                let av = a_tile[(p * BM + ids.lid.y * TM) / 4u + q];
+                let av = a_tile[(p * AS + ids.lid.y * TM) / 4u + q];
                 acc[4u * q] += av.x * bv;
                 acc[4u * q + 1u] += av.y * bv;
                 acc[4u * q + 2u] += av.z * bv;
