@@ -11,9 +11,14 @@
 //   matmul_adam      the same gradients through Adam (optim.wgsl's adam_step), with the
 //                    moments m, v in the parameters' layout (m[i + m_shift], v[i + v_shift])
 // where P is the product. gpu::kernels builds one module per variant: a header of
-// constants (TM rows per block, WGX×WGY invocations per workgroup), act.wgsl, this file
-// and one variant body (matmul_tiled / _direct / _ksplit / _ksplit_subgroup.wgsl), which
-// defines `struct Ids` (the entry points' builtins) and `fn product(ids: Ids) -> Tile`.
+// constants (TM rows per block, WGX×WGY invocations per workgroup, BK), act.wgsl, this
+// file and one variant body (matmul_tiled / _direct / _ksplit / _ksplit_subgroup.wgsl),
+// which defines `struct Ids` (the entry points' builtins) and `fn product(ids: Ids) -> Tile`.
+//
+// Unrolled by gpu::kernels::unroll: a line with `$r` is repeated for r = 0 .. TM−1 (with
+// `$r/4` and `$r%4` for r's vec4 and lane), one with `$q` for q = 0 .. TM/4−1, one with
+// `$j` for j = 0 .. 3. Every accumulator is then a plain variable, which keeps it in
+// registers on compilers that do not unroll loops or split arrays (SwiftShader's).
 
 struct Params {
     m: u32, k: u32, n: u32, accumulate: u32,
@@ -36,9 +41,9 @@ struct Params {
 @group(0) @binding(6) var<storage, read_write> mom2: array<f32>;
 
 // What one invocation produced: rows row .. row+rows-1 (at most TM), columns col .. col+3
-// of the product; `live` is false for invocations that write nothing.
+// of the product (acc$r is row r); `live` is false for invocations that write nothing.
 struct Tile {
-    acc: array<vec4<f32>, TM>,
+    acc$r: vec4<f32>,
     row: u32,
     rows: u32,
     col: u32,
@@ -60,10 +65,14 @@ fn b_row4(p: u32, j: u32) -> vec4<f32> {
     return vec4<f32>(b_at(p, min(j, last)), b_at(p, min(j + 1u, last)), b_at(p, min(j + 2u, last)), b_at(p, min(j + 3u, last)));
 }
 
-// Rows of the tile inside C. (The epilogues loop over all TM rows and test this, so that
-// the loops have constant bounds and compilers keep the accumulators in registers.)
+// Rows of the tile inside C.
 fn rows_in(t: Tile) -> u32 {
     return min(t.rows, P.m - min(t.row, P.m));
+}
+
+fn matmul_row(i: u32, j0: u32, v: vec4<f32>) {
+    let at = P.c_off + i * P.n + j0;
+    if (j0 + $ju < P.n) { var x = v[$j]; if (P.accumulate != 0u) { x += c[at + $ju]; } c[at + $ju] = x; }
 }
 
 @compute @workgroup_size(WGX, WGY)
@@ -71,16 +80,12 @@ fn matmul(ids: Ids) {
     let t = product(ids);
     if (!t.live) { return; }
     let rows = rows_in(t);
-    for (var r = 0u; r < TM; r++) {
-        for (var j = 0u; j < 4u; j++) {
-            if (r < rows && t.col + j < P.n) {
-                let at = P.c_off + (t.row + r) * P.n + t.col + j;
-                var v = t.acc[r][j];
-                if (P.accumulate != 0u) { v += c[at]; }
-                c[at] = v;
-            }
-        }
-    }
+    if ($ru < rows) { matmul_row(t.row + $ru, t.col, t.acc$r); }
+}
+
+fn forward_row(i: u32, j0: u32, v: vec4<f32>) {
+    let at = P.c_off + i * P.n + j0;
+    if (j0 + $ju < P.n) { c[at + $ju] = activate(P.act, v[$j] + aux[P.aux_off + j0 + $ju]); }
 }
 
 @compute @workgroup_size(WGX, WGY)
@@ -88,13 +93,12 @@ fn linear_forward(ids: Ids) {
     let t = product(ids);
     if (!t.live) { return; }
     let rows = rows_in(t);
-    for (var r = 0u; r < TM; r++) {
-        for (var j = 0u; j < 4u; j++) {
-            if (r < rows && t.col + j < P.n) {
-                c[P.c_off + (t.row + r) * P.n + t.col + j] = activate(P.act, t.acc[r][j] + aux[P.aux_off + t.col + j]);
-            }
-        }
-    }
+    if ($ru < rows) { forward_row(t.row + $ru, t.col, t.acc$r); }
+}
+
+fn backward_row(i: u32, j0: u32, v: vec4<f32>) {
+    let at = i * P.n + j0;
+    if (j0 + $ju < P.n) { c[P.c_off + at + $ju] = v[$j] * derivative(P.act, aux[P.aux_off + at + $ju]); }
 }
 
 @compute @workgroup_size(WGX, WGY)
@@ -102,14 +106,7 @@ fn linear_backward(ids: Ids) {
     let t = product(ids);
     if (!t.live) { return; }
     let rows = rows_in(t);
-    for (var r = 0u; r < TM; r++) {
-        for (var j = 0u; j < 4u; j++) {
-            if (r < rows && t.col + j < P.n) {
-                let at = (t.row + r) * P.n + t.col + j;
-                c[P.c_off + at] = t.acc[r][j] * derivative(P.act, aux[P.aux_off + at]);
-            }
-        }
-    }
+    if ($ru < rows) { backward_row(t.row + $ru, t.col, t.acc$r); }
 }
 
 // Column sums of op(B) for the four columns from j: the bias gradient of a weight
@@ -120,28 +117,22 @@ fn column_sums(j: u32) -> vec4<f32> {
     return s;
 }
 
+fn sgd_row(i: u32, j0: u32, v: vec4<f32>) {
+    let at = P.c_off + i * P.n + j0;
+    if (j0 + $ju < P.n) { c[at + $ju] = c[at + $ju] - P.lr * (v[$j] + P.l2 * c[at + $ju]); }
+}
+
 @compute @workgroup_size(WGX, WGY)
 fn matmul_sgd(ids: Ids) {
     let t = product(ids);
     if (!t.live) { return; }
     let rows = rows_in(t);
-    for (var r = 0u; r < TM; r++) {
-        for (var j = 0u; j < 4u; j++) {
-            if (r < rows && t.col + j < P.n) {
-                let at = P.c_off + (t.row + r) * P.n + t.col + j;
-                c[at] = c[at] - P.lr * (t.acc[r][j] + P.l2 * c[at]);
-            }
-        }
-    }
+    if ($ru < rows) { sgd_row(t.row + $ru, t.col, t.acc$r); }
     // The bias: one invocation per column block, the one holding row 0.
     if (P.has_bias != 0u && t.row == 0u) {
         let s = column_sums(t.col);
-        for (var j = 0u; j < 4u; j++) {
-            if (t.col + j < P.n) {
-                let at = P.bias_off + t.col + j;
-                c[at] = c[at] - P.lr * s[j];
-            }
-        }
+        let at = P.bias_off + t.col;
+        if (t.col + $ju < P.n) { c[at + $ju] = c[at + $ju] - P.lr * s[$j]; }
     }
 }
 
@@ -154,25 +145,19 @@ fn adam(i: u32, g: f32) {
     c[i] = c[i] - P.lr * mi / (sqrt(vi) / P.sqrt_bc2 + P.eps);
 }
 
+fn adam_row(i: u32, j0: u32, v: vec4<f32>) {
+    let at = P.c_off + i * P.n + j0;
+    if (j0 + $ju < P.n) { adam(at + $ju, v[$j] + P.l2 * c[at + $ju]); }
+}
+
 @compute @workgroup_size(WGX, WGY)
 fn matmul_adam(ids: Ids) {
     let t = product(ids);
     if (!t.live) { return; }
     let rows = rows_in(t);
-    for (var r = 0u; r < TM; r++) {
-        for (var j = 0u; j < 4u; j++) {
-            if (r < rows && t.col + j < P.n) {
-                let at = P.c_off + (t.row + r) * P.n + t.col + j;
-                adam(at, t.acc[r][j] + P.l2 * c[at]);
-            }
-        }
-    }
+    if ($ru < rows) { adam_row(t.row + $ru, t.col, t.acc$r); }
     if (P.has_bias != 0u && t.row == 0u) {
         let s = column_sums(t.col);
-        for (var j = 0u; j < 4u; j++) {
-            if (t.col + j < P.n) {
-                adam(P.bias_off + t.col + j, s[j]);
-            }
-        }
+        if (t.col + $ju < P.n) { adam(P.bias_off + t.col + $ju, s[$j]); }
     }
 }

@@ -9,15 +9,19 @@ struct Ids {
 }
 
 fn product(ids: Ids) -> Tile {
-    let i0 = ids.gid.y * TM;
-    let j0 = ids.gid.x * 4u;
-    var acc: array<vec4<f32>, TM>;
-    if (i0 >= P.m || j0 >= P.n) { return Tile(acc, i0, TM, j0, false); }
+    var out: Tile;
+    out.row = ids.gid.y * TM;
+    out.rows = TM;
+    out.col = ids.gid.x * 4u;
+    out.live = out.row < P.m && out.col < P.n;
+    if (!out.live) { return out; }
+    // Rows past the edge read the last row (and are never stored).
+    let i$r = min(out.row + $ru, P.m - 1u);
+    var acc$r = vec4<f32>(0.0);
     for (var p = 0u; p < P.k; p++) {
-        let bv = b_row4(p, j0);
-        for (var r = 0u; r < TM; r++) {
-            acc[r] += a_at(min(i0 + r, P.m - 1u), p) * bv;
-        }
+        let bv = b_row4(p, out.col);
+        acc$r += a_at(i$r, p) * bv;
     }
-    return Tile(acc, i0, TM, j0, true);
+    out.acc$r = acc$r;
+    return out;
 }

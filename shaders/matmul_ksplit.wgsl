@@ -12,28 +12,29 @@ struct Ids {
 var<workgroup> partial: array<vec4<f32>, WGX * TM>; // partial[t * TM + r]
 
 fn product(ids: Ids) -> Tile {
-    let i0 = ids.wid.y * TM;
-    let j0 = ids.wid.x * 4u;
-    var acc: array<vec4<f32>, TM>;
+    let row0 = ids.wid.y * TM;
+    let col0 = ids.wid.x * 4u;
+    let i$r = min(row0 + $ru, P.m - 1u);
+    var acc$r = vec4<f32>(0.0);
     // A uniform loop (the barrier below needs uniform control flow), a per-invocation test.
     for (var p0 = 0u; p0 < P.k; p0 += WGX) {
         let p = p0 + ids.t;
         if (p < P.k) {
-            let bv = b_row4(p, j0);
-            for (var r = 0u; r < TM; r++) {
-                acc[r] += a_at(min(i0 + r, P.m - 1u), p) * bv;
-            }
+            let bv = b_row4(p, col0);
+            acc$r += a_at(i$r, p) * bv;
         }
     }
-    for (var r = 0u; r < TM; r++) {
-        partial[ids.t * TM + r] = acc[r];
-    }
+    partial[ids.t * TM + $ru] = acc$r;
     workgroupBarrier();
-    var out: array<vec4<f32>, TM>;
+    var out: Tile;
     if (ids.t < TM) {
         for (var q = 0u; q < WGX; q++) {
-            out[0] += partial[q * TM + ids.t];
+            out.acc0 += partial[q * TM + ids.t];
         }
     }
-    return Tile(out, i0 + ids.t, 1u, j0, ids.t < TM);
+    out.row = row0 + ids.t;
+    out.rows = 1u;
+    out.col = col0;
+    out.live = ids.t < TM;
+    return out;
 }

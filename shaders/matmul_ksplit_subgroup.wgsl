@@ -9,22 +9,24 @@ struct Ids {
 }
 
 fn product(ids: Ids) -> Tile {
-    let i0 = ids.wid.y * TM;
-    let j0 = ids.wid.x * 4u;
-    var acc: array<vec4<f32>, TM>;
+    let row0 = ids.wid.y * TM;
+    let col0 = ids.wid.x * 4u;
+    let i$r = min(row0 + $ru, P.m - 1u);
+    var acc$r = vec4<f32>(0.0);
     for (var p0 = 0u; p0 < P.k; p0 += WGX) {
         let p = p0 + ids.t;
         if (p < P.k) {
-            let bv = b_row4(p, j0);
-            for (var r = 0u; r < TM; r++) {
-                acc[r] += a_at(min(i0 + r, P.m - 1u), p) * bv;
-            }
+            let bv = b_row4(p, col0);
+            acc$r += a_at(i$r, p) * bv;
         }
     }
-    var out: array<vec4<f32>, TM>;
-    for (var r = 0u; r < TM; r++) {
-        let s = subgroupAdd(acc[r]);
-        if (ids.t == r) { out[0] = s; }
-    }
-    return Tile(out, i0 + ids.t, 1u, j0, ids.t < TM);
+    // Every invocation gets every row's sum; invocation r keeps row r's.
+    let s$r = subgroupAdd(acc$r);
+    var out: Tile;
+    if (ids.t == $ru) { out.acc0 = s$r; }
+    out.row = row0 + ids.t;
+    out.rows = 1u;
+    out.col = col0;
+    out.live = ids.t < TM;
+    return out;
 }

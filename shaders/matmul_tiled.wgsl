@@ -25,7 +25,7 @@ fn product(ids: Ids) -> Tile {
     let row0 = ids.wid.y * BM;
     let col0 = ids.wid.x * BN;
     let t = ids.lid.y * WGX + ids.lid.x;
-    var acc: array<vec4<f32>, TM>;
+    var acc$r = vec4<f32>(0.0);
     for (var p0 = 0u; p0 < P.k; p0 += BK) {
         // Walk each slice so that neighbouring invocations read neighbouring addresses,
         // whichever way A and B are stored.
@@ -48,15 +48,16 @@ fn product(ids: Ids) -> Tile {
         workgroupBarrier();
         for (var p = 0u; p < BK; p++) {
             let bv = b_tile[(p * BS) / 4u + ids.lid.x];
-            for (var q = 0u; q < TM / 4u; q++) {
-                let av = a_tile[(p * AS + ids.lid.y * TM) / 4u + q];
-                acc[4u * q] += av.x * bv;
-                acc[4u * q + 1u] += av.y * bv;
-                acc[4u * q + 2u] += av.z * bv;
-                acc[4u * q + 3u] += av.w * bv;
-            }
+            let a$q = a_tile[(p * AS + ids.lid.y * TM) / 4u + $qu];
+            acc$r += a$r/4[$r%4] * bv;
         }
         workgroupBarrier();
     }
-    return Tile(acc, row0 + ids.lid.y * TM, TM, col0 + ids.lid.x * 4u, true);
+    var out: Tile;
+    out.acc$r = acc$r;
+    out.row = row0 + ids.lid.y * TM;
+    out.rows = TM;
+    out.col = col0 + ids.lid.x * 4u;
+    out.live = true;
+    return out;
 }

@@ -154,8 +154,37 @@ pub fn matmul_module(v: Variant, subgroup_size: u32) -> Module {
         g.wgy,
         g.bk
     );
-    let source = [header.as_str(), file("act.wgsl"), file("matmul.wgsl"), file(g.body)].join("\n");
+    let body = unroll(&[file("matmul.wgsl"), file(g.body)].join("\n"), g.tm);
+    let source = [header.as_str(), file("act.wgsl"), &body].join("\n");
     Module { name: format!("matmul[{}]", v.name()), source, subgroups: v.needs_subgroups() }
+}
+
+/// Unrolls the matmul sources (see matmul.wgsl): a line with `$r` is repeated for r = 0 ..
+/// tm−1 (`$r/4` and `$r%4` giving r's vec4 and lane), one with `$q` for q = 0 .. tm/4−1,
+/// one with `$j` for j = 0 .. 3. Comment lines are left as they are.
+pub fn unroll(src: &str, tm: u32) -> String {
+    let mut out = String::with_capacity(src.len() * 2);
+    for line in src.lines() {
+        let code = !line.trim_start().starts_with("//");
+        let marks: Vec<&str> = ["$r", "$q", "$j"].into_iter().filter(|m| code && line.contains(m)).collect();
+        assert!(marks.len() <= 1, "a matmul source line mixes unroll markers: {line}");
+        let (copies, mark) = match marks.first() {
+            None => (1, ""),
+            Some(&"$r") => (tm, "$r"),
+            Some(&"$q") => (tm.div_ceil(4), "$q"),
+            Some(_) => (4, "$j"),
+        };
+        for i in 0..copies {
+            let l = if mark.is_empty() {
+                line.to_string()
+            } else {
+                line.replace(&format!("{mark}/4"), &(i / 4).to_string()).replace(&format!("{mark}%4"), &(i % 4).to_string()).replace(mark, &i.to_string())
+            };
+            out.push_str(&l);
+            out.push('\n');
+        }
+    }
+    out
 }
 
 /// The entry points of every matmul module, with the read-only flags of bindings 1..
