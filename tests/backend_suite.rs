@@ -658,6 +658,7 @@ suite!(gpu_tiled, common::gpu_variant("tiled"));
 suite!(gpu_tiled8, common::gpu_variant("tiled8"));
 suite!(gpu_narrow, common::gpu_variant("narrow"));
 suite!(gpu_direct, common::gpu_variant("direct"));
+suite!(gpu_direct8, common::gpu_variant("direct8"));
 suite!(gpu_ksplit, common::gpu_variant("ksplit"));
 suite!(gpu_ksplit_subgroup, common::gpu_variant("ksplit_subgroup"));
 suite!(gpu_unfused, common::gpu_unfused());

@@ -42,8 +42,8 @@ pub fn gpu() -> Option<aeplay::backend::gpu::GpuBackend> {
 }
 
 /// The GPU backend with every product on one matmul kernel variant (by name: `tiled`,
-/// `tiled8`, `narrow`, `direct`, `ksplit`, `ksplit_subgroup`). A variant the adapter cannot
-/// run (subgroups) is skipped with the reason printed.
+/// `tiled8`, `narrow`, `direct`, `direct8`, `ksplit`, `ksplit_subgroup`). A variant the
+/// adapter cannot run (subgroups) is skipped with the reason printed.
 pub fn gpu_variant(name: &str) -> Option<aeplay::backend::gpu::GpuBackend> {
     gpu_with(Some(aeplay::backend::gpu::Variant::from_name(name).expect("a kernel variant")))
 }

@@ -66,6 +66,8 @@ pub enum Variant {
     Narrow,
     /// No workgroup memory, no barriers, 4×4 per invocation: software adapters.
     Direct,
+    /// `Direct` with 8×4 per invocation (fewer loads per multiply-add).
+    Direct8,
     /// 8×4 blocks with the reduction split over 64 invocations (workgroup-memory sum): few
     /// rows and a long reduction.
     Ksplit,
@@ -88,7 +90,7 @@ pub struct Geometry {
 }
 
 impl Variant {
-    pub const ALL: [Variant; 6] = [Variant::Tiled, Variant::Tiled8, Variant::Narrow, Variant::Direct, Variant::Ksplit, Variant::KsplitSubgroup];
+    pub const ALL: [Variant; 7] = [Variant::Tiled, Variant::Tiled8, Variant::Narrow, Variant::Direct, Variant::Direct8, Variant::Ksplit, Variant::KsplitSubgroup];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -96,6 +98,7 @@ impl Variant {
             Variant::Tiled8 => "tiled8",
             Variant::Narrow => "narrow",
             Variant::Direct => "direct",
+            Variant::Direct8 => "direct8",
             Variant::Ksplit => "ksplit",
             Variant::KsplitSubgroup => "ksplit_subgroup",
         }
@@ -118,6 +121,7 @@ impl Variant {
             Variant::Tiled8 => g("matmul_tiled.wgsl", 16, 8, 8, 16),
             Variant::Narrow => g("matmul_tiled.wgsl", 16, 4, 4, 16),
             Variant::Direct => g("matmul_direct.wgsl", 8, 8, 4, 1),
+            Variant::Direct8 => g("matmul_direct.wgsl", 8, 8, 8, 1),
             Variant::Ksplit => Geometry { body: "matmul_ksplit.wgsl", wgx: 64, wgy: 1, tm: 8, bk: 1, block_rows: 8, block_cols: 4 },
             Variant::KsplitSubgroup => {
                 let sg = subgroup_size.clamp(1, 128);

@@ -327,8 +327,8 @@ pub struct GpuBackend {
 impl GpuBackend {
     /// A backend on an acquired device. The matmul variant is picked per shape (tuned on
     /// first use natively); `AEPLAY_GPU_KERNELS=<variant>` forces one (`tiled`, `tiled8`,
-    /// `narrow`, `direct`, `ksplit`, `ksplit_subgroup`), `AEPLAY_GPU_FUSE=0` turns the
-    /// fusions off.
+    /// `narrow`, `direct`, `direct8`, `ksplit`, `ksplit_subgroup`), `AEPLAY_GPU_FUSE=0`
+    /// turns the fusions off.
     pub fn new(ctx: GpuContext) -> Self {
         let forced = std::env::var("AEPLAY_GPU_KERNELS").ok().and_then(|s| {
             let v = Variant::from_name(&s);
