@@ -237,11 +237,13 @@ pub const TUNE_MAX_REPS: u32 = 16;
 /// A candidate whose warm-up takes this many times the best so far is not timed further.
 pub const TUNE_GIVE_UP: f64 = 4.0;
 
-/// The variant to use without timing: barrier-free on software adapters; on a GPU, split-k
-/// for a few rows and a long reduction, 16-row tiles for a small batch, 64×64 tiles otherwise.
+/// The variant to use without timing: barrier-free 8×4 blocks on software adapters (the
+/// fastest on SwiftShader for every product of a `dae_vincent` step, BENCHMARKS.md); on a
+/// GPU, split-k for a few rows and a long reduction, 16-row tiles for a small batch, 64×64
+/// tiles otherwise.
 pub fn heuristic(software: bool, subgroups: bool, m: usize, k: usize) -> Variant {
     if software {
-        Variant::Direct
+        Variant::Direct8
     } else if m <= 64 && k >= 256 {
         if subgroups { Variant::KsplitSubgroup } else { Variant::Ksplit }
     } else if m <= 64 {
