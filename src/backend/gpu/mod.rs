@@ -100,7 +100,11 @@ impl GpuContext {
         let info = adapter.get_info();
         let limits = adapter.limits();
         // Subgroups only natively: wgpu's WGSL for them is not yet what browsers accept.
-        let wanted = if cfg!(target_arch = "wasm32") { wgpu::Features::TIMESTAMP_QUERY } else { wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SUBGROUP };
+        // AEPLAY_GPU_TIMESTAMPS=0 leaves timestamps out (to see the wall-clock fallback).
+        let mut wanted = if cfg!(target_arch = "wasm32") { wgpu::Features::TIMESTAMP_QUERY } else { wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SUBGROUP };
+        if std::env::var("AEPLAY_GPU_TIMESTAMPS").is_ok_and(|v| v == "0") {
+            wanted.remove(wgpu::Features::TIMESTAMP_QUERY);
+        }
         let features = adapter.features() & wanted;
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
