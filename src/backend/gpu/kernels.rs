@@ -140,6 +140,13 @@ impl Variant {
         }
     }
 
+    /// Has no workgroup barrier: the only kind worth timing on a software adapter, where a
+    /// barrier switches between emulated invocations (and the others are 2–10× slower on
+    /// lavapipe and SwiftShader, BENCHMARKS.md).
+    pub fn barrier_free(self) -> bool {
+        matches!(self, Variant::Direct | Variant::Direct8 | Variant::KsplitSubgroup)
+    }
+
     /// Workgroups for an m×n product.
     pub fn groups(self, subgroup_size: u32, m: usize, n: usize) -> (u32, u32, u32) {
         let g = self.geometry(subgroup_size);

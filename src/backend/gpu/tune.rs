@@ -1,6 +1,7 @@
 //! Picking the matmul variant per adapter and shape. On first use of a product shape
 //! (natively, for products big enough to time) every variant the device can run that
-//! suits it is timed on it: a warm-up dispatch, then the best of a few runs of several
+//! suits it (on a software adapter: the barrier-free ones) is timed on it, the default
+//! first: a warm-up dispatch, then the best of a few runs of several
 //! dispatches each, on scratch buffers, with device time ([`super::timing`]). The fastest is cached in memory per adapter and
 //! shape, for every backend made on that adapter. Before a variant is timed for the first
 //! time on an adapter, its output on a small odd-shaped product is checked against the
@@ -152,7 +153,13 @@ impl GpuBackend {
         let mut seconds = Vec::new();
         let mut best: Option<(Variant, f64)> = None;
         let mut clock = self.ctx.clock();
-        for v in self.variants() {
+        // The default first, so that a slow candidate is given up after its warm-up; on a
+        // software adapter only the barrier-free ones.
+        let first = self.heuristic(key);
+        let software = self.ctx.is_cpu_adapter();
+        let mut candidates: Vec<Variant> = self.variants().into_iter().filter(|v| !software || v.barrier_free()).collect();
+        candidates.sort_by_key(|&v| v != first);
+        for v in candidates {
             if !v.suits(self.subgroup_size(), key.k) || !self.verify(v).await? {
                 seconds.push((v, None));
                 continue;
