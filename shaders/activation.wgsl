@@ -1,5 +1,4 @@
-// Fused bias + activation and its backward. Activation codes match
-// core::config::Activation::code: 0 identity, 1 sigmoid, 2 tanh, 3 relu, 4 elu.
+// Fused bias + activation and its backward (the functions are in act.wgsl, prepended).
 
 struct Params {
     len: u32, cols: u32, act: u32, _pad: u32,
@@ -10,27 +9,6 @@ struct Params {
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
-
-fn activate(act: u32, v: f32) -> f32 {
-    switch act {
-        case 1u: { return 1.0 / (1.0 + exp(-v)); }
-        case 2u: { return tanh(v); }
-        case 3u: { return max(v, 0.0); }
-        case 4u: { if (v > 0.0) { return v; } return exp(v) - 1.0; }
-        default: { return v; }
-    }
-}
-
-// act'(x) written in terms of the output y = act(x)
-fn derivative(act: u32, y: f32) -> f32 {
-    switch act {
-        case 1u: { return y * (1.0 - y); }
-        case 2u: { return 1.0 - y * y; }
-        case 3u: { return select(0.0, 1.0, y > 0.0); }
-        case 4u: { return select(y + 1.0, 1.0, y > 0.0); }
-        default: { return 1.0; }
-    }
-}
 
 fn index(lid: vec3<u32>, wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return (wid.y * nwg.x + wid.x) * 256u + lid.x;

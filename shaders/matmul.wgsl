@@ -1,114 +1,163 @@
-// Tiled matrix multiply: C[m×n] = op(A)·op(B) (+ C). Transposes are strides, so the
-// forward product and both backward products (Aᵀ·B, A·Bᵀ) use this one kernel.
-// A 16×16 workgroup computes a 64×64 tile of C, each thread a 4×4 block, staging 16-deep
-// slices of A and B in workgroup memory.
+// Matrix products C[m×n] = op(A)·op(B) and what is fused onto them, one dispatch each.
+// Transposes are strides, so the forward product and both backward products use the same
+// code. This file holds what every kernel variant shares: the parameter block, the
+// bindings, and the five entry points, which differ only in their epilogue:
+//   matmul           C = P (+ C if accumulate)
+//   linear_forward   C = act(P + bias[j])             (aux: the bias)
+//   linear_backward  C = P ⊙ act'(y)                  (aux: the previous layer's output y)
+//   matmul_sgd       W −= lr · (P + l2·W), and b −= lr · Σ_p op(B)[p, j] when has_bias:
+//                    the weight gradient Aᵀ·dZ applied to the weights without being
+//                    stored (C = the parameters), as the CPU's gemm::sgemm_packed_sgd does
+//   matmul_adam      the same gradients through Adam (optim.wgsl's adam_step), with the
+//                    moments m, v in the parameters' layout (m[i + m_shift], v[i + v_shift])
+// where P is the product. gpu::kernels builds one module per variant: a header of
+// constants (TM rows per block, WGX×WGY invocations per workgroup, BK), act.wgsl, this
+// file and one variant body (matmul_tiled / _direct / _ksplit / _ksplit_subgroup.wgsl),
+// which defines `struct Ids` (the entry points' builtins) and `fn product(ids: Ids) -> Tile`.
+//
+// Unrolled by gpu::kernels::unroll: a line with `$r` is repeated for r = 0 .. TM−1 (with
+// `$r/4` and `$r%4` for r's vec4 and lane), one with `$q` for q = 0 .. TM/4−1, one with
+// `$j` for j = 0 .. 3. Every accumulator is then a plain variable, which keeps it in
+// registers on compilers that do not unroll loops or split arrays (SwiftShader's).
 
 struct Params {
     m: u32, k: u32, n: u32, accumulate: u32,
-    a_off: u32, b_off: u32, c_off: u32, _pad: u32,
+    a_off: u32, b_off: u32, c_off: u32, aux_off: u32,
     // element (i, p) of op(A) is a[a_off + i*rsa + p*csa]; (p, j) of op(B) is b[b_off + p*rsb + j*csb]
     rsa: u32, csa: u32, rsb: u32, csb: u32,
+    act: u32, bias_off: u32, has_bias: u32, lr: f32,
+    // matmul_sgd / matmul_adam: the L2 term's weight; Adam: β1, β2, ε, √(1−β2ᵗ), and where
+    // the moments of parameter i are (lr is Adam's lr/(1−β1ᵗ))
+    l2: f32, beta1: f32, beta2: f32, eps: f32,
+    sqrt_bc2: f32, m_shift: u32, v_shift: u32, _pad: u32,
 }
 
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
+@group(0) @binding(4) var<storage, read> aux: array<f32>;
+@group(0) @binding(5) var<storage, read_write> mom1: array<f32>;
+@group(0) @binding(6) var<storage, read_write> mom2: array<f32>;
 
-const TILE: u32 = 64u;
-const DEPTH: u32 = 16u;
-
-var<workgroup> a_tile: array<f32, 1024>; // [DEPTH][TILE]: a_tile[p*64 + i]
-var<workgroup> b_tile: array<f32, 1024>; // [DEPTH][TILE]: b_tile[p*64 + j]
-
-@compute @workgroup_size(16, 16)
-fn matmul_forward(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
-    let row0 = wid.y * TILE;
-    let col0 = wid.x * TILE;
-    let t = lid.y * 16u + lid.x;
-    // Row i of this thread's 4×4 block of C is acc[i] (registers, no indexed arrays).
-    var acc0 = vec4<f32>(0.0);
-    var acc1 = vec4<f32>(0.0);
-    var acc2 = vec4<f32>(0.0);
-    var acc3 = vec4<f32>(0.0);
-    for (var p0 = 0u; p0 < P.k; p0 += DEPTH) {
-        for (var s = 0u; s < 4u; s++) {
-            let e = t + s * 256u;
-            // A tile: 64 rows × 16 depth. Pick the walk so neighbouring threads read
-            // neighbouring addresses whichever way A is stored.
-            var ai: u32; var ap: u32;
-            if (P.csa == 1u) { ai = e / DEPTH; ap = e % DEPTH; } else { ai = e % TILE; ap = e / TILE; }
-            let gi = row0 + ai;
-            let gp = p0 + ap;
-            var av = 0.0;
-            if (gi < P.m && gp < P.k) { av = a[P.a_off + gi * P.rsa + gp * P.csa]; }
-            a_tile[ap * TILE + ai] = av;
-            var bp: u32; var bj: u32;
-            if (P.csb == 1u) { bp = e / TILE; bj = e % TILE; } else { bj = e / DEPTH; bp = e % DEPTH; }
-            let gj = col0 + bj;
-            let gq = p0 + bp;
-            var bv = 0.0;
-            if (gj < P.n && gq < P.k) { bv = b[P.b_off + gq * P.rsb + gj * P.csb]; }
-            b_tile[bp * TILE + bj] = bv;
-        }
-        workgroupBarrier();
-        for (var p = 0u; p < DEPTH; p++) {
-            let av = vec4<f32>(a_tile[p * TILE + lid.y * 4u], a_tile[p * TILE + lid.y * 4u + 1u],
-                               a_tile[p * TILE + lid.y * 4u + 2u], a_tile[p * TILE + lid.y * 4u + 3u]);
-            let bv = vec4<f32>(b_tile[p * TILE + lid.x * 4u], b_tile[p * TILE + lid.x * 4u + 1u],
-                               b_tile[p * TILE + lid.x * 4u + 2u], b_tile[p * TILE + lid.x * 4u + 3u]);
-            acc0 += av.x * bv;
-            acc1 += av.y * bv;
-            acc2 += av.z * bv;
-            acc3 += av.w * bv;
-        }
-        workgroupBarrier();
-    }
-    store_row(row0 + lid.y * 4u, col0 + lid.x * 4u, acc0);
-    store_row(row0 + lid.y * 4u + 1u, col0 + lid.x * 4u, acc1);
-    store_row(row0 + lid.y * 4u + 2u, col0 + lid.x * 4u, acc2);
-    store_row(row0 + lid.y * 4u + 3u, col0 + lid.x * 4u, acc3);
+// What one invocation produced: rows row .. row+rows-1 (at most TM), columns col .. col+3
+// of the product (acc$r is row r); `live` is false for invocations that write nothing.
+struct Tile {
+    acc$r: vec4<f32>,
+    row: u32,
+    rows: u32,
+    col: u32,
+    live: bool,
 }
 
-// Writes (or adds) four consecutive elements of row gi of C starting at column gj.
-fn store_row(gi: u32, gj: u32, v: vec4<f32>) {
-    if (gi >= P.m) { return; }
-    for (var j = 0u; j < 4u; j++) {
-        if (gj + j < P.n) {
-            let at = P.c_off + gi * P.n + gj + j;
-            if (P.accumulate != 0u) { c[at] = c[at] + v[j]; } else { c[at] = v[j]; }
-        }
+fn a_at(i: u32, p: u32) -> f32 {
+    return a[P.a_off + i * P.rsa + p * P.csa];
+}
+
+fn b_at(p: u32, j: u32) -> f32 {
+    return b[P.b_off + p * P.rsb + j * P.csb];
+}
+
+// Four columns of row p of op(B) from column j (clamped to the last column: the
+// invocations past the edge compute values they never store).
+fn b_row4(p: u32, j: u32) -> vec4<f32> {
+    let last = P.n - 1u;
+    return vec4<f32>(b_at(p, min(j, last)), b_at(p, min(j + 1u, last)), b_at(p, min(j + 2u, last)), b_at(p, min(j + 3u, last)));
+}
+
+// Rows of the tile inside C.
+fn rows_in(t: Tile) -> u32 {
+    return min(t.rows, P.m - min(t.row, P.m));
+}
+
+fn matmul_row(i: u32, j0: u32, v: vec4<f32>) {
+    let at = P.c_off + i * P.n + j0;
+    if (j0 + $ju < P.n) { var x = v[$j]; if (P.accumulate != 0u) { x += c[at + $ju]; } c[at + $ju] = x; }
+}
+
+@compute @workgroup_size(WGX, WGY)
+fn matmul(ids: Ids) {
+    let t = product(ids);
+    if (!t.live) { return; }
+    let rows = rows_in(t);
+    if ($ru < rows) { matmul_row(t.row + $ru, t.col, t.acc$r); }
+}
+
+fn forward_row(i: u32, j0: u32, v: vec4<f32>) {
+    let at = P.c_off + i * P.n + j0;
+    if (j0 + $ju < P.n) { c[at + $ju] = activate(P.act, v[$j] + aux[P.aux_off + j0 + $ju]); }
+}
+
+@compute @workgroup_size(WGX, WGY)
+fn linear_forward(ids: Ids) {
+    let t = product(ids);
+    if (!t.live) { return; }
+    let rows = rows_in(t);
+    if ($ru < rows) { forward_row(t.row + $ru, t.col, t.acc$r); }
+}
+
+fn backward_row(i: u32, j0: u32, v: vec4<f32>) {
+    let at = i * P.n + j0;
+    if (j0 + $ju < P.n) { c[P.c_off + at + $ju] = v[$j] * derivative(P.act, aux[P.aux_off + at + $ju]); }
+}
+
+@compute @workgroup_size(WGX, WGY)
+fn linear_backward(ids: Ids) {
+    let t = product(ids);
+    if (!t.live) { return; }
+    let rows = rows_in(t);
+    if ($ru < rows) { backward_row(t.row + $ru, t.col, t.acc$r); }
+}
+
+// Column sums of op(B) for the four columns from j: the bias gradient of a weight
+// gradient Aᵀ·dZ.
+fn column_sums(j: u32) -> vec4<f32> {
+    var s = vec4<f32>(0.0);
+    for (var p = 0u; p < P.k; p++) { s += b_row4(p, j); }
+    return s;
+}
+
+fn sgd_row(i: u32, j0: u32, v: vec4<f32>) {
+    let at = P.c_off + i * P.n + j0;
+    if (j0 + $ju < P.n) { c[at + $ju] = c[at + $ju] - P.lr * (v[$j] + P.l2 * c[at + $ju]); }
+}
+
+@compute @workgroup_size(WGX, WGY)
+fn matmul_sgd(ids: Ids) {
+    let t = product(ids);
+    if (!t.live) { return; }
+    let rows = rows_in(t);
+    if ($ru < rows) { sgd_row(t.row + $ru, t.col, t.acc$r); }
+    // The bias: one invocation per column block, the one holding row 0.
+    if (P.has_bias != 0u && t.row == 0u) {
+        let s = column_sums(t.col);
+        let at = P.bias_off + t.col;
+        if (t.col + $ju < P.n) { c[at + $ju] = c[at + $ju] - P.lr * s[$j]; }
     }
 }
 
-// The same product without workgroup memory or barriers: each invocation reads its rows of
-// A and columns of B straight from the buffers and keeps a 4×4 block of C in registers.
-// Picked on software adapters (lavapipe, SwiftShader), where a barrier costs a context
-// switch between emulated invocations and caches do the staging that workgroup memory
-// does on a real GPU.
-@compute @workgroup_size(8, 8)
-fn matmul_direct(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let i0 = gid.y * 4u;
-    let j0 = gid.x * 4u;
-    if (i0 >= P.m || j0 >= P.n) { return; }
-    var acc0 = vec4<f32>(0.0);
-    var acc1 = vec4<f32>(0.0);
-    var acc2 = vec4<f32>(0.0);
-    var acc3 = vec4<f32>(0.0);
-    let ir = vec4<u32>(min(i0, P.m - 1u), min(i0 + 1u, P.m - 1u), min(i0 + 2u, P.m - 1u), min(i0 + 3u, P.m - 1u));
-    let jc = vec4<u32>(min(j0, P.n - 1u), min(j0 + 1u, P.n - 1u), min(j0 + 2u, P.n - 1u), min(j0 + 3u, P.n - 1u));
-    for (var p = 0u; p < P.k; p++) {
-        let av = vec4<f32>(a[P.a_off + ir.x * P.rsa + p * P.csa], a[P.a_off + ir.y * P.rsa + p * P.csa],
-                           a[P.a_off + ir.z * P.rsa + p * P.csa], a[P.a_off + ir.w * P.rsa + p * P.csa]);
-        let bv = vec4<f32>(b[P.b_off + p * P.rsb + jc.x * P.csb], b[P.b_off + p * P.rsb + jc.y * P.csb],
-                           b[P.b_off + p * P.rsb + jc.z * P.csb], b[P.b_off + p * P.rsb + jc.w * P.csb]);
-        acc0 += av.x * bv;
-        acc1 += av.y * bv;
-        acc2 += av.z * bv;
-        acc3 += av.w * bv;
+// Adam on parameter i (in c) with gradient g, as optim.wgsl's adam_step.
+fn adam(i: u32, g: f32) {
+    let mi = P.beta1 * mom1[i + P.m_shift] + (1.0 - P.beta1) * g;
+    let vi = P.beta2 * mom2[i + P.v_shift] + (1.0 - P.beta2) * g * g;
+    mom1[i + P.m_shift] = mi;
+    mom2[i + P.v_shift] = vi;
+    c[i] = c[i] - P.lr * mi / (sqrt(vi) / P.sqrt_bc2 + P.eps);
+}
+
+fn adam_row(i: u32, j0: u32, v: vec4<f32>) {
+    let at = P.c_off + i * P.n + j0;
+    if (j0 + $ju < P.n) { adam(at + $ju, v[$j] + P.l2 * c[at + $ju]); }
+}
+
+@compute @workgroup_size(WGX, WGY)
+fn matmul_adam(ids: Ids) {
+    let t = product(ids);
+    if (!t.live) { return; }
+    let rows = rows_in(t);
+    if ($ru < rows) { adam_row(t.row + $ru, t.col, t.acc$r); }
+    if (P.has_bias != 0u && t.row == 0u) {
+        let s = column_sums(t.col);
+        if (t.col + $ju < P.n) { adam(P.bias_off + t.col + $ju, s[$j]); }
     }
-    store_row(i0, j0, acc0);
-    store_row(i0 + 1u, j0, acc1);
-    store_row(i0 + 2u, j0, acc2);
-    store_row(i0 + 3u, j0, acc3);
 }

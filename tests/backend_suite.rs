@@ -14,6 +14,13 @@ use common::{max_rel_err, values};
 
 const TOL: f32 = 1e-4;
 
+/// The floor of the relative error of a sum of `k` products of values of order 1: summed in
+/// another order (tiles, split sums) the result differs by a few ulps of the terms, which
+/// near a zero result is a large relative difference.
+fn dot_floor(k: usize) -> f32 {
+    1e-3 * k.max(1) as f32
+}
+
 fn upload<B: Backend>(be: &mut B, data: &[f32]) -> aeplay::backend::View {
     let v = be.alloc(data.len());
     be.write(v, data);
@@ -26,7 +33,7 @@ fn poisoned<B: Backend>(be: &mut B, len: usize) -> aeplay::backend::View {
 }
 
 fn matmul_all_forms<B: Backend>(be: &mut B) {
-    for &(m, k, n) in &[(1, 1, 1), (3, 5, 7), (16, 33, 9), (17, 64, 31), (0, 3, 2), (2, 0, 3)] {
+    for &(m, k, n) in &[(1, 1, 1), (3, 5, 7), (16, 33, 9), (17, 64, 31), (0, 3, 2), (2, 0, 3), (65, 70, 129), (3, 300, 5)] {
         for ta in [false, true] {
             for tb in [false, true] {
                 for acc in [false, true] {
@@ -39,10 +46,119 @@ fn matmul_all_forms<B: Backend>(be: &mut B) {
                     let cv = if acc { upload(be, &c0) } else { poisoned(be, m * n) };
                     be.matmul(av, bv, cv, m, k, n, ta, tb, acc);
                     let got = be.read(cv);
-                    let err = max_rel_err(&got, &want, 1e-3);
+                    let err = max_rel_err(&got, &want, dot_floor(k));
                     assert!(err <= TOL, "matmul {m}×{k}×{n} ta={ta} tb={tb} acc={acc}: rel err {err}");
                 }
             }
+        }
+    }
+}
+
+/// The fused layer ops against their reference compositions: the forward product with
+/// bias and activation, and the input gradient through the previous activation, with W
+/// plain and transposed, at shapes that cross the kernels' tile and split edges.
+fn fused_layer_ops<B: Backend>(be: &mut B) {
+    let acts = [Activation::Identity, Activation::Sigmoid, Activation::Tanh, Activation::Relu, Activation::Elu];
+    for (i, &(m, k, n)) in [(1, 1, 1), (5, 13, 7), (16, 33, 9), (17, 70, 67), (64, 300, 130)].iter().enumerate() {
+        for tw in [false, true] {
+            let act = acts[(i + tw as usize) % acts.len()];
+            let x = values(m * k, 60, -1.0, 1.0);
+            let w = values(k * n, 61, -0.5, 0.5);
+            let bias = values(n, 62, -1.0, 1.0);
+            let mut want = vec![0.0; m * n];
+            ops::linear_forward(&x, &w, &bias, act, &mut want, m, k, n, tw);
+            let (xv, wv, bv) = (upload(be, &x), upload(be, &w), upload(be, &bias));
+            let (z, y) = (poisoned(be, m * n), poisoned(be, m * n));
+            be.linear_forward(xv, wv, bv, act, z, y, m, k, n, tw);
+            let err = max_rel_err(&be.read(y), &want, dot_floor(k));
+            assert!(err <= TOL, "linear_forward {m}×{k}×{n} tw={tw} {act:?}: rel err {err}");
+
+            let dz = values(m * n, 63, -1.0, 1.0);
+            let mut y_prev = values(m * k, 64, -0.9, 0.9);
+            y_prev.iter_mut().for_each(|v| *v = ops::activate(act, *v));
+            let mut want = vec![0.0; m * k];
+            ops::linear_backward(&dz, &w, &y_prev, act, &mut want, m, k, n, tw);
+            let (dzv, yv) = (upload(be, &dz), upload(be, &y_prev));
+            let (dx, dz_prev) = (poisoned(be, m * k), poisoned(be, m * k));
+            be.linear_backward(dzv, wv, yv, act, dx, dz_prev, m, k, n, tw);
+            let err = max_rel_err(&be.read(dz_prev), &want, dot_floor(n));
+            assert!(err <= TOL, "linear_backward {m}×{k}×{n} tw={tw} {act:?}: rel err {err}");
+        }
+    }
+}
+
+/// Weight gradients (Aᵀ·dZ) and bias gradients followed by the SGD step, as a layer's
+/// backward pass makes them: applied right (a backend may fuse the product into the
+/// update), also when an operand is overwritten before the step, the gradient is read
+/// first, another product adds to it, or Adam takes it.
+fn weight_grads_then_step<B: Backend>(be: &mut B) {
+    for &(fan_in, rows, fan_out) in &[(7, 3, 5), (70, 16, 67), (300, 64, 130)] {
+        let wlen = fan_in * fan_out;
+        // grads / params: [pad 3 | W | b | other 11], the other range updated by plain SGD.
+        let total = 3 + wlen + fan_out + 11;
+        let x = values(rows * fan_in, 70, -1.0, 1.0);
+        let dz = values(rows * fan_out, 71, -1.0, 1.0);
+        let p0 = values(total, 72, -1.0, 1.0);
+        let other = values(11, 73, -1.0, 1.0);
+        let mut gw = vec![0.0; wlen];
+        ops::matmul(&x, &dz, &mut gw, fan_in, rows, fan_out, true, false, false);
+        let mut gb = vec![0.0; fan_out];
+        ops::bias_grad(&dz, &mut gb, fan_out, false);
+        let (lr, l2) = (0.05, 0.01);
+        let w_at = |v: aeplay::backend::View| v.slice(3, wlen);
+        let b_at = |v: aeplay::backend::View| v.slice(3 + wlen, fan_out);
+        let o_at = |v: aeplay::backend::View| v.slice(3 + wlen + fan_out, 11);
+        for case in ["plain", "operand overwritten", "gradient read", "accumulated", "l2", "adam", "adam l2"] {
+            let (xv, dzv) = (upload(be, &x), upload(be, &dz));
+            let (pv, gv) = (upload(be, &p0), upload(be, &vec![0.0; total]));
+            be.write(o_at(gv), &other);
+            be.matmul(xv, dzv, w_at(gv), fan_in, rows, fan_out, true, false, false);
+            be.bias_grad(dzv, b_at(gv), fan_out, false);
+            let mut want_w = gw.clone();
+            if case.ends_with("l2") {
+                // The L2 term as the model adds it: λ·w into the weight gradient.
+                be.axpy(w_at(pv), w_at(gv), l2);
+                want_w.iter_mut().zip(&p0[3..3 + wlen]).for_each(|(g, w)| *g += l2 * w);
+            }
+            match case {
+                "operand overwritten" => {
+                    // The gradient is of the values before the overwrite.
+                    let junk = upload(be, &vec![9.0; x.len()]);
+                    be.copy(junk, xv);
+                    be.write(dzv, &vec![-3.0; dz.len()]);
+                }
+                "gradient read" => {
+                    let err = max_rel_err(&be.read(w_at(gv)), &gw, dot_floor(rows));
+                    assert!(err <= TOL, "{case} {fan_in}×{rows}×{fan_out}: weight gradient rel err {err}");
+                    let err = max_rel_err(&be.read(b_at(gv)), &gb, dot_floor(rows));
+                    assert!(err <= TOL, "{case} {fan_in}×{rows}×{fan_out}: bias gradient rel err {err}");
+                }
+                "accumulated" => {
+                    be.matmul(xv, dzv, w_at(gv), fan_in, rows, fan_out, true, false, true);
+                    want_w.iter_mut().for_each(|v| *v *= 2.0);
+                }
+                _ => {}
+            }
+            let g: Vec<f32> = [vec![0.0; 3], want_w, gb.clone(), other.clone()].concat();
+            let mut want = p0.clone();
+            if case.starts_with("adam") {
+                // Two steps: the second starts from moments the first left.
+                let (mv, vv) = (upload(be, &vec![0.0; total]), upload(be, &vec![0.0; total]));
+                let (mut m, mut v) = (vec![0.0; total], vec![0.0; total]);
+                be.adam_step(pv, gv, mv, vv, 0.01, 0.9, 0.999, 1e-8, 1);
+                ops::adam_step(&mut want, &g, &mut m, &mut v, 0.01, 0.9, 0.999, 1e-8, 1);
+                be.write(gv, &g);
+                be.adam_step(pv, gv, mv, vv, 0.01, 0.9, 0.999, 1e-8, 2);
+                ops::adam_step(&mut want, &g, &mut m, &mut v, 0.01, 0.9, 0.999, 1e-8, 2);
+                let err = max_rel_err(&be.read(mv), &m, dot_floor(rows));
+                assert!(err <= TOL, "{case} {fan_in}×{rows}×{fan_out}: first moment rel err {err}");
+            } else {
+                be.sgd_step(pv, gv, lr);
+                ops::sgd_step(&mut want, &g, lr);
+            }
+            // Parameters and updates are of order 1: the floor is their scale.
+            let err = max_rel_err(&be.read(pv), &want, 0.1);
+            assert!(err <= TOL, "{case} {fan_in}×{rows}×{fan_out}: parameters after the step rel err {err}");
         }
     }
 }
@@ -500,6 +616,18 @@ macro_rules! suite {
                 }
             }
             #[test]
+            fn fused_layer_ops() {
+                if let Some(mut be) = make() {
+                    super::fused_layer_ops(&mut be);
+                }
+            }
+            #[test]
+            fn weight_grads_then_step() {
+                if let Some(mut be) = make() {
+                    super::weight_grads_then_step(&mut be);
+                }
+            }
+            #[test]
             fn elementwise_ops() {
                 if let Some(mut be) = make() {
                     super::elementwise_ops(&mut be);
@@ -550,5 +678,14 @@ suite!(cpu, Ok::<_, String>(CpuBackend::new()));
 // threads where the CPU has it (None elsewhere: nothing to test there).
 suite!(cpu_scalar, Ok::<_, String>(CpuBackend::with(aeplay::backend::cpu::Isa::Scalar, 1)));
 suite!(cpu_avx2, aeplay::backend::cpu::Isa::from_name("avx2").map(|i| CpuBackend::with(i, 2)).ok_or_else(|| "this CPU has no AVX2+FMA".to_string()));
-suite!(gpu_tiled, common::gpu());
-suite!(gpu_direct, common::gpu_direct());
+// The GPU backend with its kernels picked per shape, with every matmul kernel variant
+// forced in turn (each runs the whole suite on lavapipe), and with the fusions off.
+suite!(gpu, common::gpu());
+suite!(gpu_tiled, common::gpu_variant("tiled"));
+suite!(gpu_tiled8, common::gpu_variant("tiled8"));
+suite!(gpu_narrow, common::gpu_variant("narrow"));
+suite!(gpu_direct, common::gpu_variant("direct"));
+suite!(gpu_direct8, common::gpu_variant("direct8"));
+suite!(gpu_ksplit, common::gpu_variant("ksplit"));
+suite!(gpu_ksplit_subgroup, common::gpu_variant("ksplit_subgroup"));
+suite!(gpu_unfused, common::gpu_unfused());

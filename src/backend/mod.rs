@@ -3,6 +3,7 @@
 //! backend (wgpu) records them into command buffers. Buffers are handles, so a backend can
 //! keep its memory where it likes and nothing is read back unless asked.
 
+pub mod choice;
 pub mod cpu;
 pub mod gpu;
 #[cfg(not(target_arch = "wasm32"))]
@@ -54,6 +55,16 @@ impl View {
     }
 }
 
+/// Work a backend has queued since it was made: what `aeplay bench` reports per step
+/// (fewer of each is the goal). Bytes are estimated per op as each input read once and
+/// each output written once (read twice where it accumulates): the compulsory traffic.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct WorkCounters {
+    pub dispatches: u64,
+    pub bytes: u64,
+    pub submissions: u64,
+}
+
 /// A dataset of u8 pixels uploaded to the device once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DataId(pub u32);
@@ -86,6 +97,10 @@ pub trait Backend {
     fn health(&self) -> Result<(), String> {
         Ok(())
     }
+    /// Dispatches, bytes moved and submissions so far, where the backend counts them (GPU).
+    fn work_counters(&self) -> Option<WorkCounters> {
+        None
+    }
     /// Uploads a u8 dataset of `data.len() / dim` rows.
     fn upload_u8(&mut self, data: &[u8], dim: usize) -> DataId;
     /// Frees a buffer made by [`Backend::alloc`] (work already recorded on it still runs);
@@ -102,6 +117,24 @@ pub trait Backend {
     /// n×k) transposed.
     #[allow(clippy::too_many_arguments)]
     fn matmul(&mut self, a: View, b: View, c: View, m: usize, k: usize, n: usize, ta: bool, tb: bool, accumulate: bool);
+    /// A dense layer: y[m×n] = act(x[m×k]·op(W) + bias), W stored k×n (n×k, used
+    /// transposed, when `tw`). `z` [m×n] is scratch a backend may use for the
+    /// pre-activation; its contents afterwards are unspecified. By default `matmul` then
+    /// `bias_act_forward`; the GPU backend does it in one pass (`core::ops::linear_forward`).
+    #[allow(clippy::too_many_arguments)]
+    fn linear_forward(&mut self, x: View, w: View, bias: View, act: Activation, z: View, y: View, m: usize, k: usize, n: usize, tw: bool) {
+        self.matmul(x, w, z, m, k, n, false, tw, false);
+        self.bias_act_forward(z, bias, act, y, n);
+    }
+    /// The input gradient of that layer through the previous layer's activation:
+    /// dz_prev[m×k] = (dz[m×n]·op(W)ᵀ) ⊙ act'(y_prev), W as in [`Backend::linear_forward`].
+    /// `dx` [m×k] is scratch (contents afterwards unspecified). By default `matmul` then
+    /// `act_backward`; the GPU backend does it in one pass (`core::ops::linear_backward`).
+    #[allow(clippy::too_many_arguments)]
+    fn linear_backward(&mut self, dz: View, w: View, y_prev: View, act_prev: Activation, dx: View, dz_prev: View, m: usize, k: usize, n: usize, tw: bool) {
+        self.matmul(dz, w, dx, m, n, k, false, !tw, false);
+        self.act_backward(dx, y_prev, act_prev, dz_prev);
+    }
     /// out = act(x + bias), bias broadcast over rows of `cols`.
     fn bias_act_forward(&mut self, x: View, bias: View, act: Activation, out: View, cols: usize);
     /// dz = dy ⊙ act'(y), from the layer output y.
@@ -129,7 +162,9 @@ pub trait Backend {
     fn reparam_backward(&mut self, h: View, eps: View, dz: View, dh: View, latent: usize, scale: f32);
     /// row_out[r] = 1 where row r's largest output is at its target's largest entry.
     fn argmax_correct(&mut self, out: View, target: View, cols: usize, row_out: View);
-    /// params −= lr · grads.
+    /// params −= lr · grads. Afterwards `grads` is unspecified: a backend may apply a
+    /// deferred weight-gradient product to the weights without ever storing it (the GPU
+    /// backend does; the CPU backend's `grads` still reads as the gradient).
     fn sgd_step(&mut self, params: View, grads: View, lr: f32);
     /// y += a · x (the L2 term λ·w folded into a weight gradient).
     fn axpy(&mut self, x: View, y: View, a: f32);
@@ -137,7 +172,8 @@ pub trait Backend {
     /// params −= lr · vel. `vel` has the parameters' layout.
     fn momentum_step(&mut self, params: View, grads: View, vel: View, lr: f32, momentum: f32);
     /// Adam at step `t` (1-based), bias-corrected as PyTorch does (`core::ops::adam_step`);
-    /// `m` and `v` have the parameters' layout.
+    /// `m` and `v` have the parameters' layout. Afterwards `grads` is unspecified, as after
+    /// [`Backend::sgd_step`].
     #[allow(clippy::too_many_arguments)]
     fn adam_step(&mut self, params: View, grads: View, m: View, v: View, lr: f32, beta1: f32, beta2: f32, eps: f32, t: u64);
     /// dst[0] = Σ src (+ dst[0] if `accumulate`).
@@ -172,6 +208,9 @@ impl<B: Backend + ?Sized> Backend for Box<B> {
     fn health(&self) -> Result<(), String> {
         (**self).health()
     }
+    fn work_counters(&self) -> Option<WorkCounters> {
+        (**self).work_counters()
+    }
     fn upload_u8(&mut self, data: &[u8], dim: usize) -> DataId {
         (**self).upload_u8(data, dim)
     }
@@ -189,6 +228,12 @@ impl<B: Backend + ?Sized> Backend for Box<B> {
     }
     fn matmul(&mut self, a: View, b: View, c: View, m: usize, k: usize, n: usize, ta: bool, tb: bool, accumulate: bool) {
         (**self).matmul(a, b, c, m, k, n, ta, tb, accumulate)
+    }
+    fn linear_forward(&mut self, x: View, w: View, bias: View, act: Activation, z: View, y: View, m: usize, k: usize, n: usize, tw: bool) {
+        (**self).linear_forward(x, w, bias, act, z, y, m, k, n, tw)
+    }
+    fn linear_backward(&mut self, dz: View, w: View, y_prev: View, act_prev: Activation, dx: View, dz_prev: View, m: usize, k: usize, n: usize, tw: bool) {
+        (**self).linear_backward(dz, w, y_prev, act_prev, dx, dz_prev, m, k, n, tw)
     }
     fn bias_act_forward(&mut self, x: View, bias: View, act: Activation, out: View, cols: usize) {
         (**self).bias_act_forward(x, bias, act, out, cols)

@@ -83,6 +83,9 @@ impl<B: Backend> Backend for Profiled<B> {
     fn health(&self) -> Result<(), String> {
         self.inner.health()
     }
+    fn work_counters(&self) -> Option<super::WorkCounters> {
+        self.inner.work_counters()
+    }
     fn upload_u8(&mut self, data: &[u8], dim: usize) -> DataId {
         self.inner.upload_u8(data, dim)
     }
@@ -107,6 +110,12 @@ impl<B: Backend> Backend for Profiled<B> {
         };
         let acc = if accumulate { " +=" } else { "" };
         self.timed(|| format!("matmul {form} {m}x{k}x{n}{acc}"), |be| be.matmul(a, b, c, m, k, n, ta, tb, accumulate))
+    }
+    fn linear_forward(&mut self, x: View, w: View, bias: View, act: Activation, z: View, y: View, m: usize, k: usize, n: usize, tw: bool) {
+        self.timed(|| format!("linear_forward {act:?} {m}x{k}x{n}"), |b| b.linear_forward(x, w, bias, act, z, y, m, k, n, tw))
+    }
+    fn linear_backward(&mut self, dz: View, w: View, y_prev: View, act_prev: Activation, dx: View, dz_prev: View, m: usize, k: usize, n: usize, tw: bool) {
+        self.timed(|| format!("linear_backward {act_prev:?} {m}x{k}x{n}"), |b| b.linear_backward(dz, w, y_prev, act_prev, dx, dz_prev, m, k, n, tw))
     }
     fn bias_act_forward(&mut self, x: View, bias: View, act: Activation, out: View, cols: usize) {
         self.timed(|| format!("bias_act_forward {act:?} {}x{cols}", x.len / cols.max(1)), |b| b.bias_act_forward(x, bias, act, out, cols))

@@ -19,7 +19,7 @@ mod cli {
     use aeplay::backend::cpu::{CpuBackend, Isa};
     use aeplay::backend::gpu::{GpuBackend, GpuContext};
     use aeplay::backend::profile::{process_sched_ns, Profiled};
-    use aeplay::backend::Backend;
+    use aeplay::backend::{Backend, WorkCounters};
     use aeplay::core::config::{preset, preset_list};
     use aeplay::core::pca::Pca;
     use aeplay::core::ModelConfig;
@@ -137,9 +137,11 @@ mod cli {
             /// Report GPU figures even when the adapter is a CPU emulation (lavapipe, SwiftShader).
             #[arg(long)]
             allow_cpu_adapter: bool,
-            /// Also time every backend op of the timed steps: one extra line per op and
-            /// shape (calls, ms per step, share of the step). The CPU backend runs ops when
-            /// called, so these are their real times; a GPU backend's are recording times.
+            /// Also time every backend op: one extra line per op and shape (calls, ms per
+            /// step, share of the step). On the CPU backend, the ops of the timed steps (it
+            /// runs ops when called, so these are their real times); on the GPU, as many
+            /// steps again with each op timed on the device (`device_ms_per_step`, from GPU
+            /// timestamps where the adapter has them, else the wall clock per op, said so).
             #[arg(long)]
             profile: bool,
             #[command(flatten)]
@@ -167,7 +169,14 @@ mod cli {
             json: bool,
         },
         /// Compare matrix-multiply kernels on the training step's shapes (GFLOP/s per kernel).
+        /// With `--backend gpu`: every GPU kernel variant on the products of a `--preset`
+        /// step, timed on the device (GPU timestamps where the adapter has them).
         Kernels {
+            #[arg(long, value_enum, default_value = "cpu")]
+            backend: BackendKind,
+            /// GPU only: the model whose step's products are timed.
+            #[arg(long, default_value = "dae_vincent")]
+            preset: String,
             /// Comma-separated batch sizes (m of the forward products).
             #[arg(long, value_delimiter = ',', default_value = "16,64,256")]
             batch: Vec<usize>,
@@ -410,6 +419,191 @@ mod cli {
         Ok(())
     }
 
+    /// What `bench` measured over the timed steps of one batch size.
+    struct Timed {
+        secs: f64,
+        loss: f64,
+        cpu_ms: Option<f64>,
+        wait_ms: Option<f64>,
+        counters: Option<WorkCounters>,
+    }
+
+    /// 5 warm-up steps (on the GPU the kernels are tuned in them), then `steps` timed ones.
+    fn time_steps<B: Backend>(t: &mut Trainer<B>, steps: u64, after_warmup: &mut dyn FnMut(&mut Trainer<B>)) -> Timed {
+        for _ in 0..5 {
+            t.step();
+        }
+        t.take_train_loss();
+        after_warmup(t);
+        let c0 = t.be.work_counters();
+        let sched0 = process_sched_ns();
+        let start = Instant::now();
+        for _ in 0..steps {
+            t.step();
+        }
+        let (loss, _) = t.take_train_loss().unwrap(); // forces completion of queued work
+        let secs = start.elapsed().as_secs_f64();
+        // CPU time of all our threads, and time they were runnable but waited for a core
+        // (the machine's other load), per step.
+        let (cpu_ms, wait_ms) = match (sched0, process_sched_ns()) {
+            (Some(a), Some(b)) => {
+                let per = |x: u64, y: u64| y.saturating_sub(x) as f64 / 1e6 / steps as f64;
+                (Some(per(a.0, b.0)), Some(per(a.1, b.1)))
+            }
+            _ => (None, None),
+        };
+        let counters = match (c0, t.be.work_counters()) {
+            (Some(a), Some(b)) => Some(WorkCounters { dispatches: b.dispatches - a.dispatches, bytes: b.bytes - a.bytes, submissions: b.submissions - a.submissions }),
+            _ => None,
+        };
+        Timed { secs, loss, cpu_ms, wait_ms, counters }
+    }
+
+    /// The line every bench run ends with (the fields `../shared/bench/gpu-check` reads).
+    fn bench_line(cfg: &ModelConfig, name: &str, adapter: &str, steps: u64, m: &Timed) -> serde_json::Value {
+        let b = cfg.batch;
+        let mut v = json!({
+            "preset": cfg.name, "backend": name, "adapter": adapter, "batch": b, "steps": steps,
+            "samples_per_s": (steps as usize * b) as f64 / m.secs, "ms_per_step": m.secs * 1e3 / steps as f64,
+            "gflops": cfg.flops_per_step(b) * steps as f64 / m.secs / 1e9, "final_loss": m.loss,
+            "cpu_ms_per_step": m.cpu_ms, "wait_ms_per_step": m.wait_ms,
+        });
+        if let Some(c) = m.counters {
+            let per = |x: u64| x as f64 / steps as f64;
+            v["dispatches_per_step"] = json!(per(c.dispatches));
+            v["bytes_per_step"] = json!(per(c.bytes));
+            v["submissions_per_step"] = json!(per(c.submissions));
+        }
+        v
+    }
+
+    fn bench_cpu(be: Box<dyn Backend>, cfg: &ModelConfig, data: &Mnist, steps: u64, profile: bool, json: bool, adapter: &str) -> Result<(), String> {
+        let be = Profiled::new(be, profile);
+        let name = be.name();
+        let mut t = Trainer::new(be, cfg, data, 1)?;
+        let m = time_steps(&mut t, steps, &mut |t| t.be.reset());
+        let b = cfg.batch;
+        if profile {
+            let step_ms = m.secs * 1e3 / steps as f64;
+            let mut total = 0.0;
+            for (op, calls, s, cpu) in t.be.report() {
+                let ms = s * 1e3 / steps as f64;
+                total += ms;
+                emit(
+                    json,
+                    json!({"batch": b, "op": op, "calls_per_step": *calls as f64 / steps as f64, "ms_per_step": ms,
+                        "main_thread_cpu_ms_per_step": cpu * 1e3 / steps as f64, "share": ms / step_ms}),
+                );
+            }
+            emit(json, json!({"batch": b, "op": "(outside the ops)", "ms_per_step": step_ms - total, "share": 1.0 - total / step_ms}));
+        }
+        emit(json, bench_line(cfg, &name, adapter, steps, &m));
+        Ok(())
+    }
+
+    /// The GPU bench: samples/s with dispatches and bytes per step and the kernel picked
+    /// for each product; with `--profile`, then as many steps again with every op timed on
+    /// the device (GPU timestamps where the adapter has them).
+    fn bench_gpu(ctx: &GpuContext, cfg: &ModelConfig, data: &Mnist, steps: u64, profile: bool, json: bool) -> Result<(), String> {
+        let be = GpuBackend::new(ctx.clone());
+        let name = be.name();
+        let mut t = Trainer::new(be, cfg, data, 1)?;
+        let m = time_steps(&mut t, steps, &mut |_| {});
+        let b = cfg.batch;
+        let mut line = bench_line(cfg, &name, &ctx.adapter_label(), steps, &m);
+        let tuned = aeplay::backend::gpu::tuned_variants(ctx);
+        let kernels: Vec<serde_json::Value> = t
+            .be
+            .kernels_used()
+            .into_iter()
+            .map(|(s, v)| {
+                let how = if t.be.forced_variant().is_some() {
+                    "forced"
+                } else if tuned.iter().any(|x| x.shape == s) {
+                    "tuned"
+                } else {
+                    "default"
+                };
+                json!({"product": s.describe(), "kernel": v.name(), "picked": how})
+            })
+            .collect();
+        line["kernels"] = json!(kernels);
+        line["fused"] = json!(t.be.fused());
+        line["timestamps"] = json!(ctx.timestamps());
+        if profile {
+            match t.be.start_profile() {
+                Err(e) => emit(json, json!({"batch": b, "profile": e})),
+                Ok(clock) => {
+                    let start = Instant::now();
+                    for _ in 0..steps {
+                        t.step();
+                    }
+                    let p = pollster::block_on(t.be.finish_profile())?;
+                    let wall = start.elapsed().as_secs_f64();
+                    t.take_train_loss();
+                    let total: f64 = p.ops.iter().map(|o| o.seconds).sum();
+                    for o in &p.ops {
+                        emit(
+                            json,
+                            json!({"batch": b, "op": o.op, "calls_per_step": o.calls as f64 / steps as f64,
+                                "device_ms_per_step": o.seconds * 1e3 / steps as f64, "share": o.seconds / total.max(1e-30)}),
+                        );
+                    }
+                    emit(
+                        json,
+                        json!({"batch": b, "op": "(device total)", "device_ms_per_step": total * 1e3 / steps as f64,
+                            "profiled_wall_ms_per_step": wall * 1e3 / steps as f64, "clock": clock.describe()}),
+                    );
+                }
+            }
+        }
+        emit(json, line);
+        Ok(())
+    }
+
+    /// `aeplay kernels --backend gpu`: GFLOP/s of every matmul kernel variant the device can
+    /// run on each product of a training step of `preset`, device-timed, and the variant
+    /// the tuning picks.
+    fn kernels_gpu(preset: &str, batches: &[usize], seconds: f64) -> Result<(), String> {
+        let ctx = pollster::block_on(GpuContext::new())?;
+        let mut be = GpuBackend::new(ctx.clone());
+        println!(
+            "{}",
+            json!({"adapter": ctx.adapter_label(), "software": ctx.is_cpu_adapter(), "clock": ctx.clock().describe(),
+                "subgroup_size": ctx.subgroup_size(), "variants": be.variants().iter().map(|v| v.name()).collect::<Vec<_>>()})
+        );
+        for &b in batches {
+            let cfg = config(preset, Some(b))?;
+            for key in aeplay::backend::gpu::tune::step_shapes(&cfg, b) {
+                for v in be.variants() {
+                    if !v.suits(ctx.subgroup_size().unwrap_or(1), key.k) {
+                        continue; // split-k with a reduction too short to split
+                    }
+                    // Enough dispatches per run for about seconds / 5, best of 5 runs.
+                    let (one, clock) = pollster::block_on(be.time_variant(v, key, 1))?;
+                    let reps = ((seconds / 5.0 / one.max(1e-7)) as u32).clamp(1, 256);
+                    let mut best = f64::INFINITY;
+                    for _ in 0..5 {
+                        best = best.min(pollster::block_on(be.time_variant(v, key, reps))?.0);
+                    }
+                    println!(
+                        "{}",
+                        json!({"kernel": format!("gpu-{}", v.name()), "preset": preset, "batch": b, "product": key.describe(),
+                            "m": key.m, "k": key.k, "n": key.n, "us": best * 1e6, "gflops": key.flops() / best / 1e9,
+                            "clock": clock, "reps": reps})
+                    );
+                }
+                let picked = if key.flops() >= aeplay::backend::gpu::kernels::TUNE_MIN_FLOPS {
+                    pollster::block_on(be.tune(key))?.variant.name().to_string()
+                } else {
+                    "default (not tuned: small)".into()
+                };
+                println!("{}", json!({"picked": picked, "preset": preset, "batch": b, "product": key.describe()}));
+            }
+        }
+        Ok(())
+    }
+
     fn run(cli: Cli) -> Result<(), String> {
         match cli.cmd {
             Cmd::Train { preset, epochs, steps, max_epochs, labelled, backend: kind, data, batch, seed, json, load: load_path, save, cpu } => {
@@ -546,54 +740,10 @@ mod cli {
                 let data = load(data)?;
                 for b in batch {
                     let cfg = config(&preset, Some(b))?;
-                    let be = Profiled::new(source.make(), profile);
-                    let name = be.name();
-                    let mut t = Trainer::new(be, &cfg, &data, 1)?;
-                    for _ in 0..5 {
-                        t.step();
+                    match &source {
+                        Source::Gpu(ctx) => bench_gpu(ctx, &cfg, &data, steps, profile, json)?,
+                        Source::Cpu(_) => bench_cpu(source.make(), &cfg, &data, steps, profile, json, &source.adapter())?,
                     }
-                    t.take_train_loss();
-                    t.be.reset();
-                    let sched0 = process_sched_ns();
-                    let start = Instant::now();
-                    for _ in 0..steps {
-                        t.step();
-                    }
-                    let (loss, _) = t.take_train_loss().unwrap(); // forces completion of queued work
-                    let secs = start.elapsed().as_secs_f64();
-                    // CPU time of all our threads, and time they were runnable but waited
-                    // for a core (the machine's other load), per step.
-                    let (cpu_ms, wait_ms) = match (sched0, process_sched_ns()) {
-                        (Some(a), Some(b)) => {
-                            let per = |x: u64, y: u64| y.saturating_sub(x) as f64 / 1e6 / steps as f64;
-                            (Some(per(a.0, b.0)), Some(per(a.1, b.1)))
-                        }
-                        _ => (None, None),
-                    };
-                    if profile {
-                        let step_ms = secs * 1e3 / steps as f64;
-                        let mut total = 0.0;
-                        for (op, calls, s, cpu) in t.be.report() {
-                            let ms = s * 1e3 / steps as f64;
-                            total += ms;
-                            emit(
-                                json,
-                                json!({"batch": b, "op": op, "calls_per_step": *calls as f64 / steps as f64, "ms_per_step": ms,
-                                    "main_thread_cpu_ms_per_step": cpu * 1e3 / steps as f64, "share": ms / step_ms}),
-                            );
-                        }
-                        emit(json, json!({"batch": b, "op": "(outside the ops)", "ms_per_step": step_ms - total, "share": 1.0 - total / step_ms}));
-                    }
-                    let sps = (steps as usize * b) as f64 / secs;
-                    emit(
-                        json,
-                        json!({
-                            "preset": cfg.name, "backend": name, "adapter": source.adapter(), "batch": b, "steps": steps,
-                            "samples_per_s": sps, "ms_per_step": secs * 1e3 / steps as f64,
-                            "gflops": cfg.flops_per_step(b) * steps as f64 / secs / 1e9, "final_loss": loss,
-                            "cpu_ms_per_step": cpu_ms, "wait_ms_per_step": wait_ms,
-                        }),
-                    );
                 }
                 Ok(())
             }
@@ -666,7 +816,10 @@ mod cli {
                 );
                 Ok(())
             }
-            Cmd::Kernels { batch, seconds, cpu_clock, cpu } => {
+            Cmd::Kernels { batch, seconds, cpu_clock, backend, preset, cpu } => {
+                if let BackendKind::Gpu = backend {
+                    return kernels_gpu(&preset, &batch, seconds);
+                }
                 if cpu_clock && cpu.threads != Some(1) {
                     return Err("--cpu-clock needs --threads 1".into());
                 }

@@ -110,6 +110,26 @@ pub fn act_backward<F: Float>(dy: &[F], y: &[F], act: Activation, dz: &mut [F]) 
     }
 }
 
+/// A dense layer forward: y[m×n] = act(x[m×k]·op(W) + bias[n]), W stored k×n (n×k and
+/// used transposed when `tw`, a tied decoder layer). The composition of `matmul` and
+/// `bias_act_forward` that a backend may fuse into one pass.
+#[allow(clippy::too_many_arguments)]
+pub fn linear_forward<F: Float>(x: &[F], w: &[F], bias: &[F], act: Activation, y: &mut [F], m: usize, k: usize, n: usize, tw: bool) {
+    let mut z = vec![F::zero(); m * n];
+    matmul(x, w, &mut z, m, k, n, false, tw, false);
+    bias_act_forward(&z, bias, act, y, n);
+}
+
+/// A dense layer's input gradient through the previous layer's activation:
+/// dz_prev[m×k] = (dz[m×n]·op(W)ᵀ) ⊙ act'(y_prev), W as in [`linear_forward`]. The
+/// composition of `matmul` and `act_backward` that a backend may fuse into one pass.
+#[allow(clippy::too_many_arguments)]
+pub fn linear_backward<F: Float>(dz: &[F], w: &[F], y_prev: &[F], act_prev: Activation, dz_prev: &mut [F], m: usize, k: usize, n: usize, tw: bool) {
+    let mut dx = vec![F::zero(); m * k];
+    matmul(dz, w, &mut dx, m, n, k, false, !tw, false);
+    act_backward(&dx, y_prev, act_prev, dz_prev);
+}
+
 /// db[c] = Σ_rows dz[r, c] (+ db if `accumulate`).
 pub fn bias_grad<F: Float>(dz: &[F], db: &mut [F], cols: usize, accumulate: bool) {
     assert_eq!(db.len(), cols);

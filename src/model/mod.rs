@@ -6,7 +6,7 @@ use crate::backend::{Backend, DataId, ReadFuture, View};
 use crate::core::config::{NoiseKind, Optimizer, Reduction};
 use crate::core::reference::CodeNoise;
 use crate::core::layout::ParamLayout;
-use crate::core::{ops, ModelConfig};
+use crate::core::{ops, Activation, ModelConfig};
 
 /// Waits for a read-back that is already complete or completes by polling (the CPU
 /// backend's reads are ready at once; the native GPU backend polls its device).
@@ -77,9 +77,11 @@ pub struct Autoencoder {
     /// Per layer: [B × fan_out] pre-activation and output.
     z: Vec<View>,
     y: Vec<View>,
-    /// [B × Wmax] backward scratch: gradient w.r.t. a layer output, and its pre-activation.
+    /// [B × Wmax] backward scratch: gradient w.r.t. a layer output.
     dy: View,
-    dz: View,
+    /// Per layer: [B × fan_out] gradient w.r.t. its pre-activation (one per layer, so a
+    /// backend may defer the weight-gradient products that read them to the optimizer step).
+    dz: Vec<View>,
     /// [B] per-example loss.
     row_loss: View,
     /// [1] training loss summed since the last `take_train_loss`.
@@ -116,7 +118,8 @@ impl Autoencoder {
         let (x, xn) = (be.alloc(capacity * d), be.alloc(capacity * d));
         let z = layout.dense.iter().map(|s| be.alloc(capacity * s.fan_out)).collect();
         let y = layout.dense.iter().map(|s| be.alloc(capacity * s.fan_out)).collect();
-        let (dy, dz) = (be.alloc(capacity * wmax), be.alloc(capacity * wmax));
+        let dy = be.alloc(capacity * wmax);
+        let dz = layout.dense.iter().map(|s| be.alloc(capacity * s.fan_out)).collect();
         let row_loss = be.alloc(capacity);
         let (loss_acc, eval_acc) = (be.alloc(1), be.alloc(2));
         let classes = if cfg.is_classifier() { cfg.output_dim() } else { 1 };
@@ -177,8 +180,8 @@ impl Autoencoder {
             let z = self.z[l].prefix(n * s.fan_out);
             let y = self.y[l].prefix(n * s.fan_out);
             // A tied decoder layer uses its partner's W (stored fan_out × fan_in) transposed.
-            be.matmul(cur, self.params.slice(s.w, s.w_len()), z, n, s.fan_in, s.fan_out, false, s.transposed, false);
-            be.bias_act_forward(z, self.params.slice(s.b, s.fan_out), self.act(l), y, s.fan_out);
+            let (w, b) = (self.params.slice(s.w, s.w_len()), self.params.slice(s.b, s.fan_out));
+            be.linear_forward(cur, w, b, self.act(l), z, y, n, s.fan_in, s.fan_out, s.transposed);
             cur = y;
             if self.cfg.variational && l + 1 == self.cfg.code_layer() {
                 let latent = self.cfg.code_dim();
@@ -201,14 +204,21 @@ impl Autoencoder {
         }
     }
 
-    /// Backward pass of `n` rows whose input was `input`, starting from the output
-    /// gradient already in `dy`; writes `grads` (a tied W gets the sum of both uses).
-    /// `scale` weighs a variational code's KL term as the loss is weighed.
+    /// Backward pass of `n` rows whose input was `input`, starting from the loss gradient
+    /// (in `dz` of the last layer when its activation is the identity, else in `dy`);
+    /// writes `grads` (a tied W gets the sum of both uses). `scale` weighs a variational
+    /// code's KL term as the loss is weighed.
     fn backward<B: Backend>(&self, be: &mut B, input: View, n: usize, scale: f32) {
+        let last = self.layout.dense.len() - 1;
+        // The gradient w.r.t. layer l's pre-activation is already in dz[l] (else: w.r.t.
+        // its output, in dy).
+        let mut in_dz = self.act(last) == Activation::Identity;
         for (l, s) in self.layout.dense.iter().enumerate().rev() {
-            let dy = self.dy.prefix(n * s.fan_out);
-            let dz = self.dz.prefix(n * s.fan_out);
-            be.act_backward(dy, self.y[l].prefix(n * s.fan_out), self.act(l), dz);
+            let dz = self.dz[l].prefix(n * s.fan_out);
+            if !in_dz {
+                be.act_backward(self.dy.prefix(n * s.fan_out), self.y[l].prefix(n * s.fan_out), self.act(l), dz);
+            }
+            in_dz = false;
             let layer_in = self.layer_input(l, input, n);
             let gw = self.grads.slice(s.w, s.w_len());
             if s.transposed {
@@ -218,24 +228,29 @@ impl Autoencoder {
                 be.matmul(layer_in, dz, gw, s.fan_in, n, s.fan_out, true, false, self.w_shared[l]);
             }
             be.bias_grad(dz, self.grads.slice(s.b, s.fan_out), s.fan_out, false);
-            if l > 0 {
-                let w = self.params.slice(s.w, s.w_len());
-                if self.cfg.variational && l == self.cfg.code_layer() {
-                    // Gradient w.r.t. the sampled code, then back through z = μ + e^{γ/2}·ε
-                    // to [μ | γ] with the KL term's gradient.
-                    let dcode = self.dcode.prefix(n * s.fan_in);
-                    be.matmul(dz, w, dcode, n, s.fan_out, s.fan_in, false, !s.transposed, false);
-                    let h = self.y[l - 1].prefix(n * 2 * s.fan_in);
-                    be.reparam_backward(h, self.eps.prefix(n * s.fan_in), dcode, self.dy.prefix(n * 2 * s.fan_in), s.fan_in, scale);
-                } else {
-                    let dprev = self.dy.prefix(n * s.fan_in);
-                    be.matmul(dz, w, dprev, n, s.fan_out, s.fan_in, false, !s.transposed, false);
-                    if let Some(sp) = self.cfg.sparsity.filter(|sp| sp.layer + 1 == l) {
-                        let colsum = self.colsum.prefix(s.fan_in);
-                        be.bias_grad(self.y[l - 1].prefix(n * s.fan_in), colsum, s.fan_in, false);
-                        be.sparsity_grad(colsum, dprev, n, sp.rho, sp.beta);
-                    }
-                }
+            if l == 0 {
+                continue;
+            }
+            let w = self.params.slice(s.w, s.w_len());
+            let dprev = self.dy.prefix(n * s.fan_in);
+            if self.cfg.variational && l == self.cfg.code_layer() {
+                // Gradient w.r.t. the sampled code, then back through z = μ + e^{γ/2}·ε
+                // to [μ | γ] with the KL term's gradient.
+                let dcode = self.dcode.prefix(n * s.fan_in);
+                be.matmul(dz, w, dcode, n, s.fan_out, s.fan_in, false, !s.transposed, false);
+                let h = self.y[l - 1].prefix(n * 2 * s.fan_in);
+                be.reparam_backward(h, self.eps.prefix(n * s.fan_in), dcode, self.dy.prefix(n * 2 * s.fan_in), s.fan_in, scale);
+            } else if let Some(sp) = self.cfg.sparsity.filter(|sp| sp.layer + 1 == l) {
+                be.matmul(dz, w, dprev, n, s.fan_out, s.fan_in, false, !s.transposed, false);
+                let colsum = self.colsum.prefix(s.fan_in);
+                be.bias_grad(self.y[l - 1].prefix(n * s.fan_in), colsum, s.fan_in, false);
+                be.sparsity_grad(colsum, dprev, n, sp.rho, sp.beta);
+            } else {
+                // Straight to the previous layer's pre-activation gradient.
+                let y_prev = self.y[l - 1].prefix(n * s.fan_in);
+                let dz_prev = self.dz[l - 1].prefix(n * s.fan_in);
+                be.linear_backward(dz, w, y_prev, self.act(l - 1), dprev, dz_prev, n, s.fan_in, s.fan_out, s.transposed);
+                in_dz = true;
             }
         }
     }
@@ -265,11 +280,14 @@ impl Autoencoder {
         }
     }
 
-    /// Per-row loss into `row_loss` and its gradient × `scale` into `dy`, with a
-    /// variational code's KL added to each row.
+    /// Per-row loss into `row_loss` and its gradient × `scale` into `dz` of the last layer
+    /// when its activation is the identity (the gradient w.r.t. its pre-activation), else
+    /// into `dy`, with a variational code's KL added to each row.
     fn loss<B: Backend>(&self, be: &mut B, out: View, target: View, n: usize, scale: f32) {
         let k = self.cfg.output_dim();
-        be.loss_forward_backward(self.cfg.loss, out, target, k, scale, self.dy.prefix(n * k), self.row_loss.prefix(n));
+        let last = self.layout.dense.len() - 1;
+        let grad = if self.act(last) == Activation::Identity { self.dz[last] } else { self.dy };
+        be.loss_forward_backward(self.cfg.loss, out, target, k, scale, grad.prefix(n * k), self.row_loss.prefix(n));
         if self.cfg.variational {
             be.axpy(self.row_kl.prefix(n), self.row_loss.prefix(n), 1.0);
         }
@@ -537,9 +555,9 @@ impl Autoencoder {
 
     /// Frees every device buffer of the model (a finished phase of a multi-phase recipe).
     pub fn release<B: Backend>(self, be: &mut B) {
-        let mut bufs = vec![self.params, self.grads, self.x, self.xn, self.dy, self.dz, self.row_loss, self.loss_acc, self.eval_acc];
+        let mut bufs = vec![self.params, self.grads, self.x, self.xn, self.dy, self.row_loss, self.loss_acc, self.eval_acc];
         bufs.extend([self.onehot, self.correct, self.code, self.eps, self.dcode, self.row_kl, self.colsum]);
-        bufs.extend(self.moments.iter().chain(&self.z).chain(&self.y).copied());
+        bufs.extend(self.moments.iter().chain(&self.z).chain(&self.y).chain(&self.dz).copied());
         for v in bufs {
             be.free(v.buf);
         }

@@ -48,24 +48,34 @@ pub fn gpu_required() -> bool {
     std::env::var("AEPLAY_REQUIRE_GPU").is_ok_and(|v| v == "1")
 }
 
-/// A GPU backend on the first Vulkan adapter (lavapipe in CI), or Err with the reason. With
-/// AEPLAY_REQUIRE_GPU=1 (set by `make test`) a missing adapter panics instead: the suite must
-/// not pass without having run on a GPU.
+/// A GPU backend on the first Vulkan adapter (lavapipe in CI), the matmul variant picked per
+/// shape, or Err with the reason. With AEPLAY_REQUIRE_GPU=1 (set by `make test`) a missing
+/// adapter panics instead: the suite must not pass without having run on a GPU.
 pub fn gpu() -> Result<aeplay::backend::gpu::GpuBackend, String> {
-    gpu_with(false)
+    gpu_with(None)
 }
 
-/// The GPU backend with the barrier-free matmul kernel (the one software adapters use).
-pub fn gpu_direct() -> Result<aeplay::backend::gpu::GpuBackend, String> {
-    gpu_with(true)
+/// The GPU backend with every product on one matmul kernel variant (by name: `tiled`,
+/// `tiled8`, `narrow`, `direct`, `direct8`, `ksplit`, `ksplit_subgroup`). A variant the
+/// adapter cannot run (subgroups) is Err with the reason, also where a GPU is required.
+pub fn gpu_variant(name: &str) -> Result<aeplay::backend::gpu::GpuBackend, String> {
+    gpu_with(Some(aeplay::backend::gpu::Variant::from_name(name).expect("a kernel variant")))
 }
 
-fn gpu_with(direct_matmul: bool) -> Result<aeplay::backend::gpu::GpuBackend, String> {
+/// The GPU backend with the fusions off: one dispatch per trait op (`AEPLAY_GPU_FUSE=0`).
+pub fn gpu_unfused() -> Result<aeplay::backend::gpu::GpuBackend, String> {
+    gpu_with(None).map(|mut be| {
+        be.set_fused(false);
+        be
+    })
+}
+
+fn gpu_with(variant: Option<aeplay::backend::gpu::Variant>) -> Result<aeplay::backend::gpu::GpuBackend, String> {
     use aeplay::backend::gpu::{GpuBackend, GpuContext};
     match pollster::block_on(GpuContext::new()) {
         Ok(ctx) => {
-            eprintln!("GPU tests on {}", ctx.adapter_label());
-            Ok(GpuBackend::with_kernels(ctx, direct_matmul))
+            eprintln!("GPU tests on {} ({})", ctx.adapter_label(), variant.map_or("kernels picked per shape", |v| v.name()));
+            GpuBackend::with_variant(ctx, variant)
         }
         Err(e) => {
             if gpu_required() {
@@ -81,7 +91,7 @@ fn gpu_with(direct_matmul: bool) -> Result<aeplay::backend::gpu::GpuBackend, Str
 /// expectations (PCA's optimum, reference bands, the recipes' label counts) only hold on it.
 pub fn official_mnist_dir(test: &str) -> PathBuf {
     let dir = mnist_dir();
-    let counts = aeplay::data::Mnist::load_dir(&dir).map(|m| (m.train.len(), m.test.len()));
+    let counts = aeplay::data::Mnist::load_dir(&dir).map(|m| (m.train.items, m.test.items));
     match counts {
         Ok((60_000, 10_000)) => dir,
         Ok((train, test_n)) => panic!(
