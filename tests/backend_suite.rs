@@ -446,7 +446,12 @@ fn model_zoo_ops<B: Backend>(be: &mut B) {
     let oh = poisoned(be, rows * classes);
     be.gather_onehot(lid, &idx, oh, classes);
     assert_eq!(be.read(oh), onehot, "gather_onehot");
-    let logits = values(rows * classes, 55, -4.0, 4.0);
+    let mut logits = values(rows * classes, 55, -4.0, 4.0);
+    // Rows 0 and 2 put their largest logit on their label: the case has rows classified
+    // right as well as wrong.
+    for r in [0, 2] {
+        logits[r * classes + labels[idx[r] as usize] as usize] = 5.0;
+    }
     let lv = upload(be, &logits);
     let (mut dwant, mut lwant) = (vec![0.0; logits.len()], vec![0.0; rows]);
     ops::loss_forward_backward(LossKind::SoftmaxCe, &logits, &onehot, classes, 0.5, &mut dwant, &mut lwant);

@@ -5,8 +5,14 @@
 //! [`Controller::busy`]. In the browser that owner is a Web Worker's message loop; natively,
 //! a test. Nothing here touches the DOM.
 
+use std::collections::HashMap;
+
+use crate::backend::choice::{self, AdapterClass, AdapterFacts, Choice, ChoiceKey, Pick, Trial};
 use crate::backend::cpu::CpuBackend;
 use crate::backend::gpu::{GpuBackend, GpuContext};
+use crate::backend::Backend;
+use crate::core::ModelConfig;
+use crate::train::Trainer;
 use crate::core::catalogue;
 use crate::core::config::MAX_BATCH;
 use crate::core::urlstate::{BackendChoice, Setup, MAX_LR};
@@ -64,6 +70,43 @@ pub struct Controller {
     background: bool,
     /// How often a frame is made while training ([`FRAME_MS`]; tests shorten it).
     frame_ms: f64,
+    /// What the GPU is (a software emulation or not) and its id, for the backend choice.
+    adapter: Option<(AdapterClass, String)>,
+    /// The backend the user or the link asked for (None: the faster one, by measurement).
+    forced: Option<BackendKind>,
+    /// Choices made, per adapter, preset and batch size.
+    choices: HashMap<ChoiceKey, Choice>,
+}
+
+/// Device time the backend trial spends on each backend (ms).
+pub const TRIAL_MS: f64 = 350.0;
+
+/// Times training steps of `cfg` on `be` for about [`TRIAL_MS`] (after a warm-up that
+/// compiles and tunes what the steps use): samples per second, or None if it cannot train.
+async fn time_steps(be: AnyBackend, cfg: &ModelConfig) -> Option<f64> {
+    let data = crate::data::synthetic::tiny_mnist((4 * cfg.batch).max(64), 16);
+    let mut t = Trainer::new(be, cfg, &data, 1).ok()?;
+    let fence = |t: &mut Trainer<AnyBackend>| {
+        let f = t.be.read_async(t.model.fence());
+        t.be.flush();
+        f
+    };
+    for _ in 0..2 {
+        t.step();
+    }
+    fence(&mut t).await.ok()?;
+    let (t0, mut steps, mut k) = (now_ms(), 0usize, 1usize);
+    while now_ms() - t0 < TRIAL_MS || steps < 2 {
+        for _ in 0..k {
+            t.step();
+        }
+        fence(&mut t).await.ok()?;
+        steps += k;
+        k = (k * 2).min(64);
+    }
+    let secs = (now_ms() - t0) / 1000.0;
+    t.be.health().ok()?;
+    Some((steps * cfg.batch) as f64 / secs.max(1e-6))
 }
 
 /// The minibatch size the page suggests where a model's own learns too slowly to watch.
@@ -79,6 +122,46 @@ fn advice(s: &super::protocol::SessionInfo, kind: BackendKind) -> Option<String>
             cfg.batch, cfg.batch
         )
     })
+}
+
+/// Which backend to train `id` on: the one asked for, else the faster one (by what the GPU is
+/// and, for a model, a short timed trial of both on its preset and batch), cached per
+/// adapter, preset and batch. Gives the backend and, when it is not the GPU the page would
+/// take by default or it was measured, a note saying why.
+async fn decide(
+    gpu: &Option<GpuContext>,
+    adapter: Option<&(AdapterClass, String)>,
+    forced: Option<BackendKind>,
+    id: &str,
+    cfg: &ModelConfig,
+    cache: &mut HashMap<ChoiceKey, Choice>,
+) -> (BackendKind, Option<String>) {
+    let (Some(ctx), Some((class, adapter_id))) = (gpu, adapter) else { return (BackendKind::Cpu, None) };
+    match forced {
+        Some(BackendKind::Cpu) => return (BackendKind::Cpu, None),
+        Some(BackendKind::Gpu) => return (BackendKind::Gpu, None),
+        None => {}
+    }
+    let model = catalogue::kind(id) != Some(catalogue::Kind::Recipe) && catalogue::kind(id) != Some(catalogue::Kind::Scene);
+    let key = ChoiceKey { adapter: adapter_id.clone(), preset: id.to_string(), batch: if model { cfg.batch } else { 0 } };
+    let choice = match cache.get(&key) {
+        Some(c) => c.clone(),
+        None => {
+            // A model is timed on both backends; a recipe or a scene goes by what the GPU is.
+            let trial = if model {
+                Trial { gpu: time_steps(Box::new(GpuBackend::new(ctx.clone())), cfg).await, cpu: time_steps(Box::new(CpuBackend::new()), cfg).await }
+            } else {
+                Trial::default()
+            };
+            let c = choice::choose(Some(class), trial, None);
+            log(&format!("backend choice for {id} (batch {}): {:?} ({trial:?})", key.batch, c.backend));
+            cache.insert(key, c.clone());
+            c
+        }
+    };
+    let kind = if choice.backend == Pick::Gpu { BackendKind::Gpu } else { BackendKind::Cpu };
+    let say = class.is_software() || kind == BackendKind::Cpu || choice.speedup.is_some_and(|s| s >= 2.0);
+    (kind, say.then(|| format!("Training on {}: {}.", if kind == BackendKind::Gpu { "WebGPU" } else { "the CPU path" }, choice.reason)))
 }
 
 /// A line for the developer console (stderr natively).
@@ -101,21 +184,34 @@ impl Controller {
     /// (on the CPU when the GPU cannot hold it). Returns the first events for the page.
     pub async fn new(data: Mnist, setup: Setup, devices: Devices) -> Result<(Controller, Vec<Event>), String> {
         let mut events = Vec::new();
-        let want_gpu = setup.backend != BackendChoice::Cpu && devices == Devices::Any;
-        let gpu = if want_gpu {
+        // The GPU is acquired even when the link asks for the CPU, so that the page can offer
+        // a switch to it.
+        let gpu = if devices == Devices::Any {
             match GpuContext::new().await {
                 Ok(ctx) => Some(ctx),
                 Err(e) => {
                     log(&format!("no GPU: {e}"));
-                    events.push(Event::Note("WebGPU is not available here, so training runs on the CPU (WebAssembly SIMD).".into()));
+                    if setup.backend != BackendChoice::Cpu {
+                        events.push(Event::Note("WebGPU is not available here, so training runs on the CPU (WebAssembly SIMD).".into()));
+                    }
                     None
                 }
             }
         } else {
             None
         };
+        let adapter = gpu.as_ref().map(|ctx| {
+            let facts = AdapterFacts::from(&ctx.info);
+            (choice::classify(&facts), choice::adapter_id(&facts))
+        });
+        let forced = match setup.backend {
+            BackendChoice::Gpu => Some(BackendKind::Gpu),
+            BackendChoice::Cpu => Some(BackendKind::Cpu),
+            BackendChoice::Auto => None,
+        };
         let id = setup.scene.clone().or_else(|| setup.recipe.clone()).unwrap_or_else(|| setup.config.name.clone());
-        let mut kind = if gpu.is_some() { BackendKind::Gpu } else { BackendKind::Cpu };
+        let (mut kind, note) = decide(&gpu, adapter.as_ref(), forced, &id, &setup.config, &mut HashMap::new()).await;
+        events.extend(note.map(Event::Note));
         let session = match session::build(&setup, &id, make_backend(kind, &gpu), &data) {
             Ok(s) => s,
             Err(e) if kind == BackendKind::Gpu => {
@@ -143,6 +239,9 @@ impl Controller {
             wanted: Some(Wanted { pictures: true }),
             background: false,
             frame_ms: FRAME_MS,
+            adapter,
+            forced,
+            choices: HashMap::new(),
         };
         c.background = true;
         events.push(Event::Status(c.status()));
@@ -191,13 +290,17 @@ impl Controller {
         self.wanted = Some(Wanted { pictures: p });
     }
 
-    /// A new session in place of the current one (the current stays if it cannot be built).
-    fn replace_session(&mut self, id: &str) -> Result<(), String> {
+    /// A new session in place of the current one (the current stays if it cannot be built),
+    /// on the backend the choice gives for it; a note if that choice says something.
+    async fn replace_session(&mut self, id: &str) -> Result<Option<String>, String> {
         let setup = Setup { seed: self.setup.seed, cap: self.setup.cap, ..Setup::new(crate::core::config::preset(id).unwrap_or_else(|| self.setup.config.clone())) };
-        let s = session::build(&setup, id, self.backend(), &self.data)?;
+        let (kind, note) = decide(&self.gpu, self.adapter.as_ref(), self.forced, id, &setup.config, &mut self.choices).await;
+        let s = session::build(&setup, id, make_backend(kind, &self.gpu), &self.data)?;
         self.session = s;
+        self.kind = kind;
+        self.gpu_steps = 1;
         self.background = true;
-        Ok(())
+        Ok(note)
     }
 
     /// Carries out a command. Frames it makes due come from the next [`Self::tick`] (a
@@ -248,8 +351,9 @@ impl Controller {
                 ev.push(Event::Status(self.status()));
             }
             Command::SetPreset(id) => {
-                match self.replace_session(&id) {
-                    Ok(()) => {
+                match self.replace_session(&id).await {
+                    Ok(note) => {
+                        ev.extend(note.map(Event::Note));
                         self.phase = RunPhase::Ready;
                         if catalogue::kind(&id) == Some(catalogue::Kind::Recipe) {
                             self.setup.recipe = Some(id);
@@ -372,6 +476,8 @@ impl Controller {
             ev.push(Event::Error("WebGPU is not available here, so training stays on the CPU.".into()));
             return ev;
         }
+        // The user's choice holds from now on (no more choosing by measurement).
+        self.forced = Some(k);
         let be = make_backend(k, &self.gpu);
         match self.session.move_to(be, &self.data).await {
             Ok(note) => {

@@ -1,7 +1,8 @@
 // tests/e2e/webgpu.test.mjs — the WebGPU backend in the page (headless Chromium with WebGPU
-// through SwiftShader): it is the default where an adapter exists, trains with the loss
-// falling; without WebGPU the page says so and trains on the CPU; switching backend mid-run
-// keeps the trained weights; a lost device is reported and training continues.
+// through SwiftShader, a CPU emulation): the page measures both backends and picks the faster
+// CPU path by itself, saying why; backend=gpu trains on WebGPU with the loss falling; without
+// WebGPU the page says so and trains on the CPU; switching backend mid-run keeps the trained
+// weights; a lost device is reported and training continues.
 
 import assert from 'node:assert/strict';
 import { appTest, waitForState, readSteps, readNumber, poll } from './harness.mjs';
@@ -33,7 +34,18 @@ async function lossBelow(page, limit, timeout) {
   }, { timeout, interval: 500, message: async () => `#train-loss below ${limit} (shows ${await page.textContent('#train-loss')}, step ${await readSteps(page)})` });
 }
 
-appTest('WebGPU is the default where the browser has it, and the loss falls', { webgpu: true, timeout: 300_000 }, async ({ page }) => {
+appTest('on a software adapter (SwiftShader) the page picks the faster CPU path by itself and says why', { webgpu: true, timeout: 300_000 }, async ({ page }) => {
+  await waitForState(page, 'ready', READY);
+  assert.match(await page.textContent('#backend'), /CPU/);
+  assert.equal(await page.inputValue('#backend-select'), 'cpu');
+  const note = await page.textContent('#note');
+  assert.match(note, /runs on the processor here \(SwiftShader\); the WebAssembly path is [\d.]+× faster/, note);
+  // WebGPU stays offered: the user can still pick it.
+  assert.equal(await page.isDisabled('#backend-select option[value="gpu"]'), false);
+});
+
+appTest('backend=gpu trains on WebGPU even where it measures slower, and the loss falls', { webgpu: true, timeout: 300_000 }, async ({ page, server }) => {
+  await page.goto(`${server.url}?backend=gpu`, { waitUntil: 'load' });
   await waitForState(page, 'ready', READY);
   assert.match(await page.textContent('#backend'), /WebGPU/);
   assert.equal(await page.inputValue('#backend-select'), 'gpu');
@@ -77,7 +89,8 @@ appTest('switching backend mid-run keeps the loss where it was', { webgpu: true,
   assert.ok(back < 200, `the weights were lost on the way back to the CPU (loss ${back})`);
 });
 
-appTest('a lost GPU device is reported and training continues from the last weights', { webgpu: true, timeout: 300_000 }, async ({ page }) => {
+appTest('a lost GPU device is reported and training continues from the last weights', { webgpu: true, timeout: 300_000 }, async ({ page, server }) => {
+  await page.goto(`${server.url}?backend=gpu`, { waitUntil: 'load' });
   await waitForState(page, 'ready', READY);
   await page.click('#train');
   const first = await firstLoss(page);

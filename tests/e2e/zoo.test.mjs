@@ -65,8 +65,8 @@ appTest('every preset builds, steps and draws its pictures (CPU)', { timeout: 60
   assert.deepEqual(logs.pageErrors, [], 'uncaught page errors');
 });
 
-appTest('?preset=vae_20 starts the VAE on WebGPU; it trains and generates digits', { webgpu: true, timeout: 300_000 }, async ({ page, server, logs }) => {
-  await page.goto(`${server.url}?preset=vae_20`, { waitUntil: 'load' });
+appTest('?preset=vae_20&backend=gpu starts the VAE on WebGPU; it trains and generates digits', { webgpu: true, timeout: 300_000 }, async ({ page, server, logs }) => {
+  await page.goto(`${server.url}?preset=vae_20&backend=gpu`, { waitUntil: 'load' });
   await waitForState(page, 'ready', READY_TIMEOUT);
   assert.equal(await page.$eval('#preset-select', (s) => s.value), 'vae_20');
   assert.equal(await page.$eval('#backend-select', (s) => s.value), 'gpu', 'the VAE should start on WebGPU');
