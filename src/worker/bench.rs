@@ -8,6 +8,7 @@
 //!   reports `{preset, backend, batch, steps, samples_per_s, ms_per_step, final_loss}`.
 //!   `&export=1` also publishes the initial parameters and the training pixels on
 //!   `window.__aeplayShared`, so the TensorFlow.js side trains from the same weights.
+//!   `&profile=1` adds the device time per op and shape of a few WebGPU steps.
 //! - `?bench=kernels&batch=16,64,256&seconds=0.3`: our wasm matmul against the
 //!   `matrixmultiply` crate on the step's five products.
 //! - `?selftest=kernels&max=20`: the SIMD kernels against the scalar reference
@@ -155,11 +156,46 @@ async fn train(mnist: Mnist) -> Out {
                 Ok(r) => results.push(r),
                 Err(e) => results.push(serde_json::json!({ "preset": base.name, "backend": label, "batch": b, "error": e })),
             }
+            // `&profile=1`: device time per op and shape on WebGPU (timestamp queries where
+            // the adapter has them).
+            if kind == "gpu" && param("profile").as_deref() == Some("1") {
+                if let Some(Ok(ctx)) = &gpu {
+                    let mut cfg = base.clone();
+                    cfg.batch = b;
+                    results.push(match profile_gpu(&cfg, ctx, &mnist).await {
+                        Ok(v) => v,
+                        Err(e) => serde_json::json!({ "preset": base.name, "backend": label, "batch": b, "profile": e }),
+                    });
+                }
+            }
             publish(&results, None, false);
             yield_now().await;
         }
     }
     Ok(results)
+}
+
+/// Device time per op of a few WebGPU training steps (after a warm-up).
+async fn profile_gpu(cfg: &crate::core::ModelConfig, ctx: &GpuContext, mnist: &Mnist) -> Result<serde_json::Value, String> {
+    let mut t = Trainer::new(GpuBackend::new(ctx.clone()), cfg, mnist, 1)?;
+    for _ in 0..3 {
+        t.step();
+    }
+    t.be.flush();
+    let f = t.be.read_async(t.model.fence());
+    t.be.flush();
+    f.await?;
+    let clock = t.be.start_profile()?;
+    let steps = 5;
+    for _ in 0..steps {
+        t.step();
+    }
+    let p = t.be.finish_profile().await?;
+    let counters = t.be.counters();
+    Ok(serde_json::json!({
+        "preset": cfg.name, "backend": "ours-webgpu", "batch": cfg.batch, "profile_steps": steps,
+        "clock": clock.describe(), "ops": p.ops, "counters": counters,
+    }))
 }
 
 /// Waits until everything queued on the device is done (a no-op wait on the CPU).
