@@ -268,3 +268,31 @@ pub fn heuristic(software: bool, subgroups: bool, m: usize, k: usize) -> Variant
         Variant::Tiled
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiled_geometries_divide_their_tiles() {
+        // matmul_tiled.wgsl loads each tile in a constant number of rounds (uniform control
+        // flow before its barrier) and reads A four rows at a time.
+        for v in [Variant::Tiled, Variant::Tiled8, Variant::Narrow] {
+            let g = v.geometry(1);
+            let threads = g.wgx * g.wgy;
+            assert_eq!((g.block_rows * g.bk) % threads, 0, "{v:?}");
+            assert_eq!((g.block_cols * g.bk) % threads, 0, "{v:?}");
+            assert_eq!(g.tm % 4, 0, "{v:?}");
+        }
+        for sg in [4, 8, 32, 64] {
+            let g = Variant::KsplitSubgroup.geometry(sg);
+            assert!(g.wgx >= g.tm, "one row per invocation needs as many invocations as rows");
+        }
+    }
+
+    #[test]
+    fn unroll_repeats_marked_lines() {
+        let src = "a$r = b$r/4[$r%4];\n// $r stays\nx$j\ny$q\nz";
+        assert_eq!(unroll(src, 8), "a0 = b0[0];\na1 = b0[1];\na2 = b0[2];\na3 = b0[3];\na4 = b1[0];\na5 = b1[1];\na6 = b1[2];\na7 = b1[3];\n// $r stays\nx0\nx1\nx2\nx3\ny0\ny1\nz\n");
+    }
+}
