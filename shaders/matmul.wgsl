@@ -12,8 +12,9 @@
 //                    moments m, v in the parameters' layout (m[i + m_shift], v[i + v_shift])
 // where P is the product. gpu::kernels builds one module per variant: a header of
 // constants (TM rows per block, WGX×WGY invocations per workgroup, BK), act.wgsl, this
-// file and one variant body (matmul_tiled / _direct / _ksplit / _ksplit_subgroup.wgsl),
-// which defines `struct Ids` (the entry points' builtins) and `fn product(ids: Ids) -> Tile`.
+// file and one variant body (matmul_tiled, matmul_direct, or matmul_ksplit with
+// matmul_ksplit_sum or matmul_ksplit_subgroup), which defines `struct Ids` (the entry
+// points' builtins) and `fn product(ids: Ids) -> Tile`.
 //
 // Unrolled by gpu::kernels::unroll: a line with `$r` is repeated for r = 0 .. TM−1 (with
 // `$r/4` and `$r%4` for r's vec4 and lane), one with `$q` for q = 0 .. TM/4−1, one with
@@ -70,71 +71,12 @@ fn rows_in(t: Tile) -> u32 {
     return min(t.rows, P.m - min(t.row, P.m));
 }
 
-fn matmul_row(i: u32, j0: u32, v: vec4<f32>) {
-    let at = P.c_off + i * P.n + j0;
-    if (j0 + $ju < P.n) { var x = v[$j]; if (P.accumulate != 0u) { x += c[at + $ju]; } c[at + $ju] = x; }
-}
-
-@compute @workgroup_size(WGX, WGY)
-fn matmul(ids: Ids) {
-    let t = product(ids);
-    if (!t.live) { return; }
-    let rows = rows_in(t);
-    if ($ru < rows) { matmul_row(t.row + $ru, t.col, t.acc$r); }
-}
-
-fn forward_row(i: u32, j0: u32, v: vec4<f32>) {
-    let at = P.c_off + i * P.n + j0;
-    if (j0 + $ju < P.n) { c[at + $ju] = activate(P.act, v[$j] + aux[P.aux_off + j0 + $ju]); }
-}
-
-@compute @workgroup_size(WGX, WGY)
-fn linear_forward(ids: Ids) {
-    let t = product(ids);
-    if (!t.live) { return; }
-    let rows = rows_in(t);
-    if ($ru < rows) { forward_row(t.row + $ru, t.col, t.acc$r); }
-}
-
-fn backward_row(i: u32, j0: u32, v: vec4<f32>) {
-    let at = i * P.n + j0;
-    if (j0 + $ju < P.n) { c[P.c_off + at + $ju] = v[$j] * derivative(P.act, aux[P.aux_off + at + $ju]); }
-}
-
-@compute @workgroup_size(WGX, WGY)
-fn linear_backward(ids: Ids) {
-    let t = product(ids);
-    if (!t.live) { return; }
-    let rows = rows_in(t);
-    if ($ru < rows) { backward_row(t.row + $ru, t.col, t.acc$r); }
-}
-
-// Column sums of op(B) for the four columns from j: the bias gradient of a weight
-// gradient Aᵀ·dZ.
-fn column_sums(j: u32) -> vec4<f32> {
-    var s = vec4<f32>(0.0);
-    for (var p = 0u; p < P.k; p++) { s += b_row4(p, j); }
-    return s;
-}
-
-fn sgd_row(i: u32, j0: u32, v: vec4<f32>) {
-    let at = P.c_off + i * P.n + j0;
-    if (j0 + $ju < P.n) { c[at + $ju] = c[at + $ju] - P.lr * (v[$j] + P.l2 * c[at + $ju]); }
-}
-
-@compute @workgroup_size(WGX, WGY)
-fn matmul_sgd(ids: Ids) {
-    let t = product(ids);
-    if (!t.live) { return; }
-    let rows = rows_in(t);
-    if ($ru < rows) { sgd_row(t.row + $ru, t.col, t.acc$r); }
-    // The bias: one invocation per column block, the one holding row 0.
-    if (P.has_bias != 0u && t.row == 0u) {
-        let s = column_sums(t.col);
-        let at = P.bias_off + t.col;
-        if (t.col + $ju < P.n) { c[at + $ju] = c[at + $ju] - P.lr * s[$j]; }
-    }
-}
+// The epilogues, by the entry point that runs them.
+const MATMUL: u32 = 0u;
+const FORWARD: u32 = 1u;
+const BACKWARD: u32 = 2u;
+const SGD: u32 = 3u;
+const ADAM: u32 = 4u;
 
 // Adam on parameter i (in c) with gradient g, as optim.wgsl's adam_step.
 fn adam(i: u32, g: f32) {
@@ -145,19 +87,65 @@ fn adam(i: u32, g: f32) {
     c[i] = c[i] - P.lr * mi / (sqrt(vi) / P.sqrt_bc2 + P.eps);
 }
 
-fn adam_row(i: u32, j0: u32, v: vec4<f32>) {
-    let at = P.c_off + i * P.n + j0;
-    if (j0 + $ju < P.n) { adam(at + $ju, v[$j] + P.l2 * c[at + $ju]); }
+// Element (i, j) of the product is v: what `epilogue` does with it.
+fn finish_one(epilogue: u32, i: u32, j: u32, v: f32) {
+    let at = P.c_off + i * P.n + j;
+    switch epilogue {
+        case FORWARD: { c[at] = activate(P.act, v + aux[P.aux_off + j]); }
+        case BACKWARD: { c[at] = v * derivative(P.act, aux[P.aux_off + i * P.n + j]); }
+        case SGD: { c[at] = c[at] - P.lr * (v + P.l2 * c[at]); }
+        case ADAM: { adam(at, v + P.l2 * c[at]); }
+        default: { var x = v; if (P.accumulate != 0u) { x += c[at]; } c[at] = x; }
+    }
+}
+
+// Row i of the product from column j0: four values, those inside C.
+fn finish_row(epilogue: u32, i: u32, j0: u32, v: vec4<f32>) {
+    if (j0 + $ju < P.n) { finish_one(epilogue, i, j0 + $ju, v[$j]); }
+}
+
+// Column sums of op(B) for the four columns from j: the bias gradient of a weight
+// gradient Aᵀ·dZ.
+fn column_sums(j: u32) -> vec4<f32> {
+    var s = vec4<f32>(0.0);
+    for (var p = 0u; p < P.k; p++) { s += b_row4(p, j); }
+    return s;
+}
+
+fn finish(t: Tile, epilogue: u32) {
+    if (!t.live) { return; }
+    let rows = rows_in(t);
+    if ($ru < rows) { finish_row(epilogue, t.row + $ru, t.col, t.acc$r); }
+    // The bias of a fused update: one invocation per column block, the one holding row 0.
+    if ((epilogue == SGD || epilogue == ADAM) && P.has_bias != 0u && t.row == 0u) {
+        let s = column_sums(t.col);
+        let at = P.bias_off + t.col;
+        if (t.col + $ju < P.n && epilogue == SGD) { c[at + $ju] = c[at + $ju] - P.lr * s[$j]; }
+        if (t.col + $ju < P.n && epilogue == ADAM) { adam(at + $ju, s[$j]); }
+    }
+}
+
+@compute @workgroup_size(WGX, WGY)
+fn matmul(ids: Ids) {
+    finish(product(ids), MATMUL);
+}
+
+@compute @workgroup_size(WGX, WGY)
+fn linear_forward(ids: Ids) {
+    finish(product(ids), FORWARD);
+}
+
+@compute @workgroup_size(WGX, WGY)
+fn linear_backward(ids: Ids) {
+    finish(product(ids), BACKWARD);
+}
+
+@compute @workgroup_size(WGX, WGY)
+fn matmul_sgd(ids: Ids) {
+    finish(product(ids), SGD);
 }
 
 @compute @workgroup_size(WGX, WGY)
 fn matmul_adam(ids: Ids) {
-    let t = product(ids);
-    if (!t.live) { return; }
-    let rows = rows_in(t);
-    if ($ru < rows) { adam_row(t.row + $ru, t.col, t.acc$r); }
-    if (P.has_bias != 0u && t.row == 0u) {
-        let s = column_sums(t.col);
-        if (t.col + $ju < P.n) { adam(P.bias_off + t.col + $ju, s[$j]); }
-    }
+    finish(product(ids), ADAM);
 }

@@ -29,7 +29,10 @@ fn product(ids: Ids) -> Tile {
     for (var p0 = 0u; p0 < P.k; p0 += BK) {
         // Walk each slice so that neighbouring invocations read neighbouring addresses,
         // whichever way A and B are stored.
-        for (var e = t; e < BM * BK; e += THREADS) {
+        // Constant trip counts (THREADS divides both tiles): the barrier below needs every
+        // invocation to have left the loops together (uniform control flow).
+        for (var s = 0u; s < BM * BK / THREADS; s++) {
+            let e = t + s * THREADS;
             var i: u32; var p: u32;
             if (P.csa == 1u) { i = e / BK; p = e % BK; } else { i = e % BM; p = e / BM; }
             var v = 0.0;
@@ -37,7 +40,8 @@ fn product(ids: Ids) -> Tile {
             let at = p * AS + i;
             a_tile[at / 4u][at % 4u] = v;
         }
-        for (var e = t; e < BN * BK; e += THREADS) {
+        for (var s = 0u; s < BN * BK / THREADS; s++) {
+            let e = t + s * THREADS;
             var p: u32; var j: u32;
             if (P.csb == 1u) { p = e / BN; j = e % BN; } else { j = e / BK; p = e % BK; }
             var v = 0.0;

@@ -596,15 +596,20 @@ fn free_releases_memory<B: Backend>(be: &mut B) {
     assert_eq!(be.allocated_bytes(), before);
 }
 
-/// `$make` yields `Result<backend, reason>`; Err means the backend is unavailable here: each
-/// test then says so with the reason on the test output (`common::report_skip`), and where a
-/// GPU is required (`AEPLAY_REQUIRE_GPU=1`) `common::gpu` fails instead.
+/// One test per case function for a backend. `$make` yields `Result<backend, reason>`; Err
+/// means the backend is unavailable here: each test then says so with the reason on the test
+/// output (`common::report_skip`), and where a GPU is required (`AEPLAY_REQUIRE_GPU=1`)
+/// `common::gpu` fails instead.
 macro_rules! suite {
     ($backend:ident, $make:expr) => {
+        suite!(@tests $backend, $make, matmul_all_forms, fused_layer_ops, weight_grads_then_step, elementwise_ops,
+            ten_steps_match_reference, optimizer_ops, model_zoo_ops, every_preset_shrunk_matches_reference,
+            free_releases_memory, ten_steps_adam_tied_l2_match_reference);
+    };
+    (@tests $backend:ident, $make:expr, $($case:ident),*) => {
         mod $backend {
             use super::*;
-            /// The backend, or None after saying on the test output why it is not tested
-            /// here (a GPU that is required panics inside `common::gpu` instead).
+            /// The backend, or None after saying on the test output why it is not tested here.
             fn make() -> Option<impl Backend> {
                 match $make {
                     Ok(be) => Some(be),
@@ -614,66 +619,16 @@ macro_rules! suite {
                     }
                 }
             }
-            #[test]
-            fn matmul_all_forms() {
-                if let Some(mut be) = make() {
-                    super::matmul_all_forms(&mut be);
+            $(
+                #[test]
+                fn $case() {
+                    if let Some(mut be) = make() {
+                        super::$case(&mut be);
+                        // A GPU error (a shader the driver rejects) also fails the case.
+                        assert_eq!(be.health(), Ok(()));
+                    }
                 }
-            }
-            #[test]
-            fn fused_layer_ops() {
-                if let Some(mut be) = make() {
-                    super::fused_layer_ops(&mut be);
-                }
-            }
-            #[test]
-            fn weight_grads_then_step() {
-                if let Some(mut be) = make() {
-                    super::weight_grads_then_step(&mut be);
-                }
-            }
-            #[test]
-            fn elementwise_ops() {
-                if let Some(mut be) = make() {
-                    super::elementwise_ops(&mut be);
-                }
-            }
-            #[test]
-            fn ten_steps_match_reference() {
-                if let Some(mut be) = make() {
-                    super::ten_steps_match_reference(&mut be);
-                }
-            }
-            #[test]
-            fn optimizer_ops() {
-                if let Some(mut be) = make() {
-                    super::optimizer_ops(&mut be);
-                }
-            }
-            #[test]
-            fn model_zoo_ops() {
-                if let Some(mut be) = make() {
-                    super::model_zoo_ops(&mut be);
-                }
-            }
-            #[test]
-            fn every_preset_shrunk_matches_reference() {
-                if let Some(mut be) = make() {
-                    super::every_preset_shrunk_matches_reference(&mut be);
-                }
-            }
-            #[test]
-            fn free_releases_memory() {
-                if let Some(mut be) = make() {
-                    super::free_releases_memory(&mut be);
-                }
-            }
-            #[test]
-            fn ten_steps_adam_tied_l2_match_reference() {
-                if let Some(mut be) = make() {
-                    super::ten_steps_adam_tied_l2_match_reference(&mut be);
-                }
-            }
+            )*
         }
     };
 }

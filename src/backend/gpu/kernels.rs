@@ -12,6 +12,7 @@ pub const SHADERS: &[(&str, &str)] = &[
     ("matmul_tiled.wgsl", include_str!("../../../shaders/matmul_tiled.wgsl")),
     ("matmul_direct.wgsl", include_str!("../../../shaders/matmul_direct.wgsl")),
     ("matmul_ksplit.wgsl", include_str!("../../../shaders/matmul_ksplit.wgsl")),
+    ("matmul_ksplit_sum.wgsl", include_str!("../../../shaders/matmul_ksplit_sum.wgsl")),
     ("matmul_ksplit_subgroup.wgsl", include_str!("../../../shaders/matmul_ksplit_subgroup.wgsl")),
     ("activation.wgsl", include_str!("../../../shaders/activation.wgsl")),
     ("loss.wgsl", include_str!("../../../shaders/loss.wgsl")),
@@ -28,7 +29,15 @@ fn file(name: &str) -> &'static str {
 }
 
 /// Files that only hold functions for other modules (no entry points of their own).
-const LIBRARIES: &[&str] = &["act.wgsl", "matmul.wgsl", "matmul_tiled.wgsl", "matmul_direct.wgsl", "matmul_ksplit.wgsl", "matmul_ksplit_subgroup.wgsl"];
+const LIBRARIES: &[&str] = &[
+    "act.wgsl",
+    "matmul.wgsl",
+    "matmul_tiled.wgsl",
+    "matmul_direct.wgsl",
+    "matmul_ksplit.wgsl",
+    "matmul_ksplit_sum.wgsl",
+    "matmul_ksplit_subgroup.wgsl",
+];
 
 /// A module to compile: its name (a file, or "matmul[variant]"), its source, and whether it
 /// needs wgpu's SUBGROUP feature (naga's `Capabilities::SUBGROUP`).
@@ -79,7 +88,8 @@ pub enum Variant {
 /// block (tm), reduction depth staged per slice (bk), and the block of C per workgroup.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Geometry {
-    pub body: &'static str,
+    /// The variant's body files, in order.
+    pub body: &'static [&'static str],
     pub wgx: u32,
     pub wgy: u32,
     pub tm: u32,
@@ -115,18 +125,18 @@ impl Variant {
 
     /// The work shape for an adapter whose subgroups have `subgroup_size` invocations.
     pub fn geometry(self, subgroup_size: u32) -> Geometry {
-        let g = |body, wgx, wgy, tm, bk| Geometry { body, wgx, wgy, tm, bk, block_rows: wgy * tm, block_cols: wgx * 4 };
+        let g = |body: &'static [&'static str], wgx, wgy, tm, bk| Geometry { body, wgx, wgy, tm, bk, block_rows: wgy * tm, block_cols: wgx * 4 };
         match self {
-            Variant::Tiled => g("matmul_tiled.wgsl", 16, 16, 4, 16),
-            Variant::Tiled8 => g("matmul_tiled.wgsl", 16, 8, 8, 16),
-            Variant::Narrow => g("matmul_tiled.wgsl", 16, 4, 4, 16),
-            Variant::Direct => g("matmul_direct.wgsl", 8, 8, 4, 1),
-            Variant::Direct8 => g("matmul_direct.wgsl", 8, 8, 8, 1),
-            Variant::Ksplit => Geometry { body: "matmul_ksplit.wgsl", wgx: 64, wgy: 1, tm: 8, bk: 1, block_rows: 8, block_cols: 4 },
+            Variant::Tiled => g(&["matmul_tiled.wgsl"], 16, 16, 4, 16),
+            Variant::Tiled8 => g(&["matmul_tiled.wgsl"], 16, 8, 8, 16),
+            Variant::Narrow => g(&["matmul_tiled.wgsl"], 16, 4, 4, 16),
+            Variant::Direct => g(&["matmul_direct.wgsl"], 8, 8, 4, 1),
+            Variant::Direct8 => g(&["matmul_direct.wgsl"], 8, 8, 8, 1),
+            Variant::Ksplit => Geometry { body: &["matmul_ksplit.wgsl", "matmul_ksplit_sum.wgsl"], wgx: 64, wgy: 1, tm: 8, bk: 1, block_rows: 8, block_cols: 4 },
             Variant::KsplitSubgroup => {
                 let sg = subgroup_size.clamp(1, 128);
                 let tm = sg.min(8);
-                Geometry { body: "matmul_ksplit_subgroup.wgsl", wgx: sg, wgy: 1, tm, bk: 1, block_rows: tm, block_cols: 4 }
+                Geometry { body: &["matmul_ksplit.wgsl", "matmul_ksplit_subgroup.wgsl"], wgx: sg, wgy: 1, tm, bk: 1, block_rows: tm, block_cols: 4 }
             }
         }
     }
@@ -165,7 +175,8 @@ pub fn matmul_module(v: Variant, subgroup_size: u32) -> Module {
         g.wgy,
         g.bk
     );
-    let body = unroll(&[file("matmul.wgsl"), file(g.body)].join("\n"), g.tm);
+    let parts: Vec<&str> = std::iter::once("matmul.wgsl").chain(g.body.iter().copied()).map(file).collect();
+    let body = unroll(&parts.join("\n"), g.tm);
     let source = [header.as_str(), file("act.wgsl"), &body].join("\n");
     Module { name: format!("matmul[{}]", v.name()), source, subgroups: v.needs_subgroups() }
 }
@@ -222,13 +233,11 @@ impl Entry {
         }
     }
 
+    /// Read-only flags of bindings 1.. (binding 0 is the parameter block): the same for
+    /// every entry point (A, B, C, aux, m, v), since the epilogues share code that names
+    /// them all; an entry point's unused ones get small filler buffers.
     pub fn read_only(self) -> &'static [bool] {
-        match self {
-            Entry::Matmul | Entry::MatmulSgd => &[true, true, false],
-            Entry::LinearForward | Entry::LinearBackward => &[true, true, false, true],
-            // Binding 4 is unused (A again); 5 and 6 are Adam's moments.
-            Entry::MatmulAdam => &[true, true, false, true, false, false],
-        }
+        &[true, true, false, true, false, false]
     }
 }
 
@@ -257,5 +266,33 @@ pub fn heuristic(software: bool, subgroups: bool, m: usize, k: usize) -> Variant
         Variant::Narrow
     } else {
         Variant::Tiled
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiled_geometries_divide_their_tiles() {
+        // matmul_tiled.wgsl loads each tile in a constant number of rounds (uniform control
+        // flow before its barrier) and reads A four rows at a time.
+        for v in [Variant::Tiled, Variant::Tiled8, Variant::Narrow] {
+            let g = v.geometry(1);
+            let threads = g.wgx * g.wgy;
+            assert_eq!((g.block_rows * g.bk) % threads, 0, "{v:?}");
+            assert_eq!((g.block_cols * g.bk) % threads, 0, "{v:?}");
+            assert_eq!(g.tm % 4, 0, "{v:?}");
+        }
+        for sg in [4, 8, 32, 64] {
+            let g = Variant::KsplitSubgroup.geometry(sg);
+            assert!(g.wgx >= g.tm, "one row per invocation needs as many invocations as rows");
+        }
+    }
+
+    #[test]
+    fn unroll_repeats_marked_lines() {
+        let src = "a$r = b$r/4[$r%4];\n// $r stays\nx$j\ny$q\nz";
+        assert_eq!(unroll(src, 8), "a0 = b0[0];\na1 = b0[1];\na2 = b0[2];\na3 = b0[3];\na4 = b1[0];\na5 = b1[1];\na6 = b1[2];\na7 = b1[3];\n// $r stays\nx0\nx1\nx2\nx3\ny0\ny1\nz\n");
     }
 }

@@ -189,12 +189,15 @@ struct Kernel {
     layout: usize,
 }
 
-/// A binding of an op: a buffer of ours, a dataset, or the index arena.
+/// A binding of an op: a buffer of ours, a dataset, the index arena, or one of the small
+/// buffers that fill a matmul's unused bindings (0: read-only, 1 and 2: written; apart,
+/// since writable bindings of one dispatch must not alias).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 enum Res {
     Buf(u32),
     Data(u32),
     Idx,
+    Filler(u8),
 }
 
 struct Record {
@@ -309,6 +312,8 @@ pub struct GpuBackend {
     data: Vec<(wgpu::Buffer, usize, usize, bool)>,
     params_buf: wgpu::Buffer,
     idx_buf: wgpu::Buffer,
+    /// What the unused bindings of a matmul entry point are bound to (see `Res::Filler`).
+    fillers: [wgpu::Buffer; 3],
     params: Vec<u8>,
     idx: Vec<u32>,
     records: Vec<Record>,
@@ -388,8 +393,13 @@ impl GpuBackend {
             usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
+        let filler = |label| {
+            device.create_buffer(&wgpu::BufferDescriptor { label: Some(label), size: 16, usage: wgpu::BufferUsages::STORAGE, mapped_at_creation: false })
+        };
+        let fillers = [filler("unused (read)"), filler("unused (m)"), filler("unused (v)")];
         let mut be = GpuBackend {
             ctx,
+            fillers,
             layouts: Vec::new(),
             kernels: Vec::new(),
             matmul_kernels: HashMap::new(),
@@ -524,6 +534,7 @@ impl GpuBackend {
             Res::Buf(i) => &self.bufs[i as usize],
             Res::Data(i) => &self.data[i as usize].0,
             Res::Idx => &self.idx_buf,
+            Res::Filler(i) => &self.fillers[i as usize],
         }
     }
 
@@ -655,7 +666,7 @@ impl GpuBackend {
 
     /// Records a deferred product (with its bias gradient and L2 term) where it stands.
     fn settle(&mut self, d: Deferred) {
-        self.record_matmul(Entry::Matmul, d.a, d.b, d.c, &[], d.m, d.k, d.n, true, false, false, &[]);
+        self.record_matmul(Entry::Matmul, d.a, d.b, d.c, None, &[], d.m, d.k, d.n, true, false, false, &[]);
         if let Some(db) = d.bias {
             self.record_bias_grad(d.b, db, d.n, false);
         }
@@ -675,13 +686,7 @@ impl GpuBackend {
             let mut words = vec![0, d.bias.map_or(0, |b| at(b).offset as u32), d.bias.is_some() as u32, update[0]];
             words.push(d.l2.map_or(0.0, |(_, a)| a).to_bits());
             words.extend_from_slice(&update[1..]);
-            let mut extra = vec![];
-            if !moments.is_empty() {
-                // Binding 4 (aux) is unused by matmul_adam: A again fills it.
-                extra.push(d.a);
-                extra.extend_from_slice(moments);
-            }
-            self.record_matmul(entry, d.a, d.b, at(d.c), &extra, d.m, d.k, d.n, true, false, false, &words);
+            self.record_matmul(entry, d.a, d.b, at(d.c), None, moments, d.m, d.k, d.n, true, false, false, &words);
             covered.extend(d.outputs().map(|v| (v.offset - grads.offset, v.offset - grads.offset + v.len)));
         }
         covered.sort_unstable();
@@ -709,17 +714,17 @@ impl GpuBackend {
         out
     }
 
-    /// Records one product with an epilogue: `bind` are the bindings after C (the bias for
-    /// linear_forward, the previous layer's output for linear_backward, [unused, m, v] for
-    /// matmul_adam; word 7 holds the first one's offset); `extra` are words 12.. of the
+    /// Records one product with an epilogue: `aux` is the bias (linear_forward) or the
+    /// previous layer's output (linear_backward), `moments` Adam's m and v (matmul_adam);
+    /// the bindings an entry point does not use get fillers. `extra` are words 12.. of the
     /// parameter block.
     #[allow(clippy::too_many_arguments)]
-    fn record_matmul(&mut self, entry: Entry, a: View, b: View, c: View, bind: &[View], m: usize, k: usize, n: usize, ta: bool, tb: bool, accumulate: bool, extra: &[u32]) {
+    fn record_matmul(&mut self, entry: Entry, a: View, b: View, c: View, aux: Option<View>, moments: &[View], m: usize, k: usize, n: usize, ta: bool, tb: bool, accumulate: bool, extra: &[u32]) {
         let (rsa, csa) = if ta { (1, m) } else { (k, 1) };
         let (rsb, csb) = if tb { (1, k) } else { (n, 1) };
         let mut words = vec![
             m as u32, k as u32, n as u32, accumulate as u32,
-            a.offset as u32, b.offset as u32, c.offset as u32, bind.first().map_or(0, |v| v.offset as u32),
+            a.offset as u32, b.offset as u32, c.offset as u32, aux.map_or(0, |v| v.offset as u32),
             rsa as u32, csa as u32, rsb as u32, csb as u32,
         ];
         words.extend_from_slice(extra);
@@ -727,8 +732,11 @@ impl GpuBackend {
         let v = self.variant_for(key);
         self.used.insert(key, v);
         let kernel = self.matmul_kernel(v, entry);
-        let mut res = vec![Self::buf(a), Self::buf(b), Self::buf(c)];
-        res.extend(bind.iter().map(|&v| Self::buf(v)));
+        let mut res = vec![Self::buf(a), Self::buf(b), Self::buf(c), aux.map_or(Res::Filler(0), Self::buf)];
+        match moments {
+            [m, v] => res.extend([Self::buf(*m), Self::buf(*v)]),
+            _ => res.extend([Res::Filler(1), Res::Filler(2)]),
+        }
         let mut bytes = 4 * (m * k + k * n + m * n) as u64;
         bytes += match entry {
             Entry::Matmul => 4 * (m * n) as u64 * accumulate as u64,
@@ -1051,7 +1059,7 @@ impl Backend for GpuBackend {
             self.deferred.push(Deferred { a, b, c, m, k, n, bias: None, l2: None });
             return;
         }
-        self.record_matmul(Entry::Matmul, a, b, c, &[], m, k, n, ta, tb, accumulate, &[]);
+        self.record_matmul(Entry::Matmul, a, b, c, None, &[], m, k, n, ta, tb, accumulate, &[]);
     }
 
     fn linear_forward(&mut self, x: View, w: View, bias: View, act: Activation, z: View, y: View, m: usize, k: usize, n: usize, tw: bool) {
@@ -1066,7 +1074,7 @@ impl Backend for GpuBackend {
             self.check(v);
         }
         self.touch(&[x, w, bias], &[y]);
-        self.record_matmul(Entry::LinearForward, x, w, y, &[bias], m, k, n, false, tw, false, &[act.code()]);
+        self.record_matmul(Entry::LinearForward, x, w, y, Some(bias), &[], m, k, n, false, tw, false, &[act.code()]);
     }
 
     fn linear_backward(&mut self, dz: View, w: View, y_prev: View, act_prev: Activation, dx: View, dz_prev: View, m: usize, k: usize, n: usize, tw: bool) {
@@ -1081,7 +1089,7 @@ impl Backend for GpuBackend {
             self.check(v);
         }
         self.touch(&[dz, w, y_prev], &[dz_prev]);
-        self.record_matmul(Entry::LinearBackward, dz, w, dz_prev, &[y_prev], m, n, k, false, !tw, false, &[act_prev.code()]);
+        self.record_matmul(Entry::LinearBackward, dz, w, dz_prev, Some(y_prev), &[], m, n, k, false, !tw, false, &[act_prev.code()]);
     }
 
     fn bias_act_forward(&mut self, x: View, bias: View, act: Activation, out: View, cols: usize) {

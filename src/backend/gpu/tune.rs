@@ -118,12 +118,24 @@ impl GpuBackend {
             return t.variant;
         }
         #[cfg(not(target_arch = "wasm32"))]
-        if key.flops() >= kernels::TUNE_MIN_FLOPS {
-            match pollster::block_on(self.tune(key)) {
-                Ok(t) => return t.variant,
-                Err(e) => eprintln!("GPU kernel tuning of {} failed ({e}); using the default kernel", key.describe()),
+        {
+            if key.flops() >= kernels::TUNE_MIN_FLOPS {
+                match pollster::block_on(self.tune(key)) {
+                    Ok(t) => return t.variant,
+                    Err(e) => eprintln!("GPU kernel tuning of {} failed ({e}); using the default kernel", key.describe()),
+                }
             }
+            // Natively the default is checked too (once per adapter), with `direct` as the
+            // last resort.
+            let first = self.heuristic(key);
+            for v in [first, Variant::Direct] {
+                if pollster::block_on(self.verify(v)).unwrap_or(false) {
+                    return v;
+                }
+            }
+            Variant::Direct
         }
+        #[cfg(target_arch = "wasm32")]
         self.heuristic(key)
     }
 
@@ -210,6 +222,8 @@ impl GpuBackend {
         if let Some(&ok) = cache().lock().unwrap().verified.get(&(adapter.clone(), v)) {
             return Ok(ok);
         }
+        // A module or pipeline the driver rejects is a failed check, not a device fault.
+        let scope = self.ctx.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let mut ok = true;
         for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
             let key = ShapeKey { m: 37, k: 45, n: 29, ta, tb, sgd: false };
@@ -236,7 +250,10 @@ impl GpuBackend {
             let got = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]));
             ok &= got.zip(&want).all(|(g, &w)| (g - w).abs() <= 1e-4 * w.abs().max(1.0));
         }
-        if !ok {
+        if let Some(e) = scope.pop().await {
+            eprintln!("GPU kernel variant '{}' does not build on {} ({e}): not used", v.name(), self.ctx.adapter_label());
+            ok = false;
+        } else if !ok {
             eprintln!("GPU kernel variant '{}' computed a wrong product on {}: not used", v.name(), self.ctx.adapter_label());
         }
         cache().lock().unwrap().verified.insert((adapter, v), ok);
@@ -289,7 +306,7 @@ impl GpuBackend {
         }
         self.ctx.queue.write_buffer(&params, 0, &block);
         let layout = &self.layouts[self.kernels[kernel].layout].1;
-        let entries: Vec<wgpu::BindGroupEntry> = [&params, &a, &b, &c]
+        let entries: Vec<wgpu::BindGroupEntry> = [&params, &a, &b, &c, &self.fillers[0], &self.fillers[1], &self.fillers[2]]
             .iter()
             .enumerate()
             .map(|(i, buf)| wgpu::BindGroupEntry {
