@@ -149,7 +149,16 @@ async fn decide(
         None => {
             // A model is timed on both backends; a recipe or a scene goes by what the GPU is.
             let trial = if model {
-                Trial { gpu: time_steps(Box::new(GpuBackend::new(ctx.clone())), cfg).await, cpu: time_steps(Box::new(CpuBackend::new()), cfg).await }
+                // On a real GPU the products' kernels are tuned first (once per adapter and
+                // shape, cached for the session's backend too); the browser does not tune
+                // on first use.
+                let mut gpu_be = GpuBackend::new(ctx.clone());
+                if !class.is_software() {
+                    if let Err(e) = gpu_be.tune_for(cfg, cfg.batch).await {
+                        log(&format!("kernel tuning failed ({e}); the default kernels are timed"));
+                    }
+                }
+                Trial { gpu: time_steps(Box::new(gpu_be), cfg).await, cpu: time_steps(Box::new(CpuBackend::new()), cfg).await }
             } else {
                 Trial::default()
             };
