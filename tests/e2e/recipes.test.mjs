@@ -35,6 +35,8 @@ for (const [name, phases] of [['pretrain_classifier', 2], ['stacked_greedy', 2],
     assert.equal(await page.$eval('#preset-select', (s) => s.value), name);
     assert.match(await page.textContent('#recipe-settings'), /Shortened for the page/);
     assert.equal(await page.inputValue('#recipe-cap'), '3');
+    // The phase list arrives with the worker's first frame, which may follow the status.
+    await poll(async () => (await phaseStates(page)).length === phases, { timeout: 30_000, message: async () => `the phase list (${await phaseStates(page)})` });
     assert.deepEqual(await phaseStates(page), ['current', ...Array(phases - 1).fill('next')]);
     assert.match(await page.textContent('#recipe-progress'), new RegExp(`Phase 1 of ${phases}`));
 
