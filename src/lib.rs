@@ -17,6 +17,9 @@
 pub mod backend;
 pub mod core;
 pub mod data;
+/// Fuzz entry points (the `fuzz/` targets and the corpus replay test).
+#[cfg(not(target_arch = "wasm32"))]
+pub mod fuzzing;
 pub mod io;
 pub mod model;
 pub mod train;
