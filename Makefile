@@ -11,14 +11,16 @@
 #   make e2e        only the browser tests, against the current dist/
 #   make bench-web  browser benchmark: our wasm CPU path vs TensorFlow.js (wasm, cpu, webgpu)
 #                   on dae_vincent, JSON lines + ratios (BENCH_ARGS="--batch 16 --steps 20")
+#   make fuzz       each fuzz target (idx, saved, saved_frame, urlstate) for FUZZ_SECONDS s
+#                   (default 60; TARGETS="idx saved" for some), cargo-fuzz on nightly
 #   make clean      remove dist/ (data and cargo's target/ stay)
 
 DATA_ARGS := $(if $(FROM),--from $(FROM)) $(if $(filter 1 yes true,$(FORCE)),--force) $(if $(SOURCE),--source $(SOURCE))
 
-.PHONY: run test build data deps deps-test e2e bench-web clean help
+.PHONY: run test build data deps deps-test e2e bench-web fuzz clean help
 
 help:
-	@sed -n '4,15p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '4,17p' Makefile | sed 's/^# \{0,1\}//'
 
 run:
 	@scripts/setup.sh run $(DATA_ARGS)
@@ -43,6 +45,9 @@ e2e:
 
 bench-web: deps-test build
 	@node scripts/bench-web.mjs $(BENCH_ARGS)
+
+fuzz:
+	@FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60) scripts/fuzz.sh $(TARGETS)
 
 clean:
 	rm -rf dist

@@ -30,10 +30,16 @@ fn train_steps_prints_json_lines_and_a_done_line() {
 }
 
 fn assert_one_line_failure(args: &[&str], needle: &str) {
-    let (code, out, err) = aeplay(args);
+    check_one_line_failure(args, aeplay(args), needle);
+}
+
+/// Checks a run's (exit code, stdout, stderr): it failed, with one line naming `needle`;
+/// returns its stdout.
+fn check_one_line_failure(args: &[&str], (code, out, err): (i32, String, String), needle: &str) -> String {
     assert_ne!(code, 0, "{args:?} succeeded: {out}");
     assert_eq!(err.trim().lines().count(), 1, "not one line: {err}");
     assert!(err.contains(needle), "{args:?}: expected '{needle}' in: {err}");
+    out
 }
 
 #[test]
@@ -277,10 +283,7 @@ fn aeplay_within(secs: u64, args: &[&str]) -> (i32, String, String) {
 }
 
 fn assert_one_line_failure_within(secs: u64, args: &[&str], needle: &str) {
-    let (code, out, err) = aeplay_within(secs, args);
-    assert_ne!(code, 0, "{args:?} succeeded: {out}");
-    assert_eq!(err.trim().lines().count(), 1, "not one line: {err}");
-    assert!(err.contains(needle), "{args:?}: expected '{needle}' in: {err}");
+    check_one_line_failure(args, aeplay_within(secs, args), needle);
 }
 
 #[test]
@@ -289,11 +292,9 @@ fn save_to_an_unusable_target_fails_before_training() {
     let d = dir.to_str().unwrap();
     let tmp = temp_dir("unusable-save");
     // A directory as the file: it used to train, then fail to write (the run was lost).
-    let (code, out, err) = aeplay(&["train", "--steps", "3000", "--data", d, "--save", tmp.to_str().unwrap(), "--json"]);
-    assert_ne!(code, 0, "{out}");
+    let args = ["train", "--steps", "3000", "--data", d, "--save", tmp.to_str().unwrap(), "--json"];
+    let out = check_one_line_failure(&args, aeplay(&args), "is a directory");
     assert!(out.is_empty(), "nothing is trained: {out}");
-    assert_eq!(err.trim().lines().count(), 1, "{err}");
-    assert!(err.contains("is a directory"), "{err}");
     // A regular file where the directory should be; a device.
     let plain = tmp.join("plain");
     std::fs::write(&plain, "x").unwrap();

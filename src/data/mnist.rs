@@ -104,6 +104,19 @@ impl Mnist {
         Ok(Mnist { train, test })
     }
 
+    /// A synthetic 28×28 set for tests: a fixed pattern of pixels, labels 0–9 in turn.
+    #[cfg(test)]
+    pub(crate) fn pattern(train: usize, test: usize) -> Mnist {
+        let set = |items: usize, salt: usize| Dataset {
+            items,
+            rows: 28,
+            cols: 28,
+            pixels: (0..items * 784).map(|i| ((i * 7 + salt) % 251) as u8).collect(),
+            labels: (0..items).map(|i| (i % 10) as u8).collect(),
+        };
+        Mnist { train: set(train, 0), test: set(test, 3) }
+    }
+
     /// Loads the four files from a directory, as `NAME.gz` or `NAME`. A path that is not a
     /// regular file (a device, a FIFO) or is larger than [`idx::MAX_FILE_BYTES`] is refused
     /// before it is read.

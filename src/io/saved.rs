@@ -913,15 +913,7 @@ mod tests {
 
     /// A tiny synthetic data set (100 training rows) so epochs are a few steps long.
     fn tiny_data() -> Mnist {
-        use crate::data::mnist::Dataset;
-        let set = |items: usize, salt: usize| Dataset {
-            items,
-            rows: 28,
-            cols: 28,
-            pixels: (0..items * 784).map(|i| ((i * 7 + salt) % 251) as u8).collect(),
-            labels: (0..items).map(|i| (i % 10) as u8).collect(),
-        };
-        Mnist { train: set(100, 0), test: set(20, 3) }
+        Mnist::pattern(100, 20)
     }
 
     #[test]

@@ -637,16 +637,24 @@ mod tests {
         }
     }
 
+    /// A preset shrunk to 4 inputs and batch 2 on a scalar CPU backend, with `rows` rows of
+    /// data of 4 pixels.
+    fn tiny(name: &str, hidden: usize, rows: usize) -> (CpuBackend, Autoencoder, DataId) {
+        let mut cfg = preset(name).unwrap();
+        cfg.dims = vec![4, hidden, 4];
+        cfg.batch = 2;
+        let mut be = CpuBackend::with(Isa::Scalar, 1);
+        let m = Autoencoder::new(&mut be, &cfg, 1).unwrap();
+        let pixels: Vec<u8> = (0..4 * rows).map(|i| (i * 50 % 256) as u8).collect();
+        let data = be.upload_u8(&pixels, 4);
+        (be, m, data)
+    }
+
     #[test]
     fn an_adam_step_count_at_its_limit_saturates() {
         // A saved model with optim_t = 2⁶⁴−1 wrapped to 0 at the next step, and Adam's
         // bias correction asserted t ≥ 1.
-        let mut cfg = preset("relu_ae_adam").unwrap();
-        cfg.dims = vec![4, 3, 4];
-        cfg.batch = 2;
-        let mut be = CpuBackend::with(Isa::Scalar, 1);
-        let mut m = Autoencoder::new(&mut be, &cfg, 1).unwrap();
-        let data = be.upload_u8(&[0, 50, 100, 150, 200, 250, 30, 60], 4);
+        let (mut be, mut m, data) = tiny("relu_ae_adam", 3, 2);
         let moments = vec![vec![0.0; m.layout.total]; 2];
         m.load_optim_state(&mut be, &OptimState { moments, t: u64::MAX }).unwrap();
         m.train_step(&mut be, data, &[0, 1], 1, 0);
@@ -656,12 +664,8 @@ mod tests {
 
     #[test]
     fn the_step_log_keeps_each_step_s_loss() {
-        let mut cfg = preset("linear_50").unwrap();
-        cfg.dims = vec![4, 2, 4];
-        cfg.batch = 2;
-        let mut be = CpuBackend::with(Isa::Scalar, 1);
-        let mut m = Autoencoder::new(&mut be, &cfg, 1).unwrap();
-        let data = be.upload_u8(&[0, 50, 100, 150, 200, 250, 30, 60, 9, 8, 7, 6], 4);
+        let (mut be, mut m, data) = tiny("linear_50", 2, 3);
+        let cfg = m.cfg.clone();
         let steps: Vec<Vec<u32>> = (0..STEP_LOG + 5).map(|i| if i % 3 == 2 { vec![2] } else { vec![(i % 3) as u32, 2] }).collect();
         assert!(m.take_step_losses(&mut be).is_empty(), "off: nothing");
         m.enable_step_log(&mut be);

@@ -356,17 +356,9 @@ mod tests {
     use super::*;
     use crate::backend::cpu::{CpuBackend, Isa};
     use crate::core::config::preset;
-    use crate::data::mnist::Dataset;
 
     fn tiny_data(train: usize) -> Mnist {
-        let set = |items: usize, salt: usize| Dataset {
-            items,
-            rows: 28,
-            cols: 28,
-            pixels: (0..items * 784).map(|i| ((i * 7 + salt) % 251) as u8).collect(),
-            labels: (0..items).map(|i| (i % 10) as u8).collect(),
-        };
-        Mnist { train: set(train, 0), test: set(10, 3) }
+        Mnist::pattern(train, 10)
     }
 
     #[test]
