@@ -101,12 +101,14 @@ pub fn unframe(file: &[u8]) -> Option<Vec<u8>> {
 /// Resumes `m` on a few synthetic rows of its input width and trains two steps.
 fn train_a_little(m: &SavedModel) {
     let d = m.config.input_dim();
+    // Labels the model can take (a classifier may have fewer than 10 classes).
+    let classes = if m.config.is_classifier() { m.config.output_dim().min(10) } else { 10 };
     let set = |items: usize| Dataset {
         items,
         rows: 1,
         cols: d,
         pixels: (0..items * d).map(|i| (i * 37 % 256) as u8).collect(),
-        labels: (0..items).map(|i| (i % 10) as u8).collect(),
+        labels: (0..items).map(|i| (i % classes) as u8).collect(),
     };
     let data = Mnist { train: set(5), test: set(2) };
     let mut t = m.resume(CpuBackend::with(Isa::Scalar, 1), &data).expect("a loaded model resumes");

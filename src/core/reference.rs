@@ -362,7 +362,7 @@ mod tests {
     #[test]
     fn gradient_check_softmax_classifier() {
         use Activation::*;
-        let cfg = small(vec![Sigmoid, Elu, Identity], LossKind::SoftmaxCe, vec![5, 4, 3, 10]);
+        let cfg = small(vec![Sigmoid, Elu, Identity], LossKind::SoftmaxCe, vec![5, 4, 3, 4]);
         cfg.validate().unwrap();
         check(&cfg);
     }
