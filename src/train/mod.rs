@@ -334,18 +334,19 @@ fn check_model_fits<B: Backend>(be: &B, cfg: &ModelConfig) -> Result<(), String>
     let widest = cfg.widest();
     let params = crate::core::layout::ParamLayout::new(cfg).total;
     check_bytes(be, "the parameters", 4 * params as u64)?;
-    check_bytes(be, "one layer's activations", 4 * (capacity * widest) as u64)
+    check_bytes(be, "one layer's activations", 4 * capacity as u64 * widest as u64)
 }
 
 /// Refuses a buffer of `bytes` that the device cannot hold, saying what to do instead.
 pub fn check_bytes<B: Backend>(be: &B, what: &str, bytes: u64) -> Result<(), String> {
     let limit = be.max_buffer_bytes();
     if bytes > limit {
+        let name = be.name();
         return Err(format!(
-            "{what} need a buffer of {:.1} MB but {} allows at most {:.1} MB: choose a smaller model or batch, or train on the CPU",
+            "{what} need a buffer of {:.1} MB but {name} allows at most {:.1} MB: choose a smaller model or batch{}",
             bytes as f64 / 1e6,
-            be.name(),
-            limit as f64 / 1e6
+            limit as f64 / 1e6,
+            if name.starts_with("CPU") { "" } else { ", or train on the CPU" }
         ));
     }
     Ok(())
@@ -422,6 +423,18 @@ mod tests {
         data.test.labels[3] = 12;
         let e = Trainer::new(CpuBackend::with(Isa::Scalar, 1), &cfg, &data, 1).err().unwrap();
         assert!(e.contains("label 12 but the classifier has only 10 outputs"), "{e}");
+    }
+
+    #[test]
+    fn the_cpu_backend_names_its_buffer_limit() {
+        // It used to allow any size (u64::MAX), so nothing too large was refused before
+        // the allocation itself failed.
+        let be = CpuBackend::with(Isa::Scalar, 1);
+        assert_eq!(be.max_buffer_bytes(), if cfg!(target_arch = "wasm32") { 1 << 30 } else { 4 << 30 });
+        let e = check_bytes(&be, "the parameters", be.max_buffer_bytes() + 1).unwrap_err();
+        assert!(e.contains("allows at most 4295.0 MB: choose a smaller model or batch") || e.contains("allows at most 1073.7 MB"), "{e}");
+        assert!(!e.contains("train on the CPU"), "{e}");
+        assert!(check_bytes(&be, "the parameters", be.max_buffer_bytes()).is_ok());
     }
 
     #[test]
