@@ -563,8 +563,8 @@ mod cli {
                 };
                 // Divergence: every step's loss is kept apart on the device and read every
                 // CHECK_EVERY steps (one small read; on a GPU it waits for the queue), so a
-                // divergence is named at its step: any non-finite step at once, and a report
-                // whose mean passes 10× the first step's loss at its first step above that.
+                // divergence is named at its step: any non-finite step at once, and a mean of
+                // the last 32 steps above 10× the first step's loss at its first step above that.
                 // The last state whose next step passed is kept (a snapshot read back at most
                 // every SNAPSHOT_EVERY, and the starting state).
                 t.enable_step_losses();
