@@ -240,9 +240,10 @@ mod cli {
         Ok(cfg)
     }
 
-    /// How often (in steps) the CLI reads the per-step losses to check for divergence:
-    /// half the device's log, so none is overwritten before it is read.
-    const CHECK_EVERY: u64 = aeplay::model::STEP_LOG as u64 / 2;
+    /// How often (in steps) the CLI reads the per-step losses to check for divergence: the
+    /// guard's window (a read every 32 steps costs one small read-back; far fewer steps than
+    /// the device's log holds, so none is overwritten before it is read).
+    const CHECK_EVERY: u64 = aeplay::train::divergence::WINDOW as u64;
     /// Least time between two snapshots of the weights kept for a divergence (a snapshot
     /// reads the parameters and optimizer state back: about 3 MB for dae_vincent).
     const SNAPSHOT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);

@@ -10,7 +10,7 @@ use crate::core::{ops, ModelConfig};
 
 /// Waits for a read-back that is already complete or completes by polling (the CPU
 /// backend's reads are ready at once; the native GPU backend polls its device).
-fn block_on(f: ReadFuture) -> Vec<f32> {
+pub(crate) fn block_on(f: ReadFuture) -> Vec<f32> {
     use std::task::{Context, Poll, Waker};
     let mut f = f;
     let mut cx = Context::from_waker(Waker::noop());
@@ -25,8 +25,9 @@ fn block_on(f: ReadFuture) -> Vec<f32> {
 pub const EVAL_CHUNK: usize = 500;
 
 /// Steps whose losses the device keeps apart ([`Autoencoder::enable_step_log`]): read them
-/// at least this often, or the oldest are overwritten.
-pub const STEP_LOG: usize = 64;
+/// at least this often, or the oldest are overwritten (1 KB of device memory; room for a
+/// page's slice of many fast steps).
+pub const STEP_LOG: usize = 256;
 
 /// Steps logged on the device since the last read of the step log: which slots of the
 /// ring hold them and how many rows each step had.
@@ -43,6 +44,13 @@ impl LoggedSteps {
     pub fn means(&self, ring: &[f32]) -> Vec<f64> {
         assert_eq!(ring.len(), STEP_LOG, "the step log has {STEP_LOG} slots");
         self.rows.iter().enumerate().map(|(i, &n)| ring[(self.first_slot + i) % STEP_LOG] as f64 / n as f64).collect()
+    }
+
+    /// [`Self::means`] numbered by step: the last of them is step `last_step`.
+    pub fn numbered(&self, ring: &[f32], last_step: u64) -> Vec<(u64, f64)> {
+        let means = self.means(ring);
+        let first = last_step + 1 - means.len() as u64;
+        means.into_iter().enumerate().map(|(i, l)| (first + i as u64, l)).collect()
     }
 }
 

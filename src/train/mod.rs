@@ -13,7 +13,7 @@ use rand_pcg::Pcg64Mcg;
 use crate::backend::{Backend, DataId};
 use crate::core::ModelConfig;
 use crate::data::Mnist;
-use crate::model::{Autoencoder, OptimState, Split};
+use crate::model::{Autoencoder, LoggedSteps, OptimState, Split};
 
 pub mod cloud;
 pub mod divergence;
@@ -233,9 +233,18 @@ impl<B: Backend> Trainer<B> {
     /// often. Steps count from 1 (the first step is step 1, as [`Self::step`] counts them).
     /// Waits for the device; empty unless [`Self::enable_step_losses`] was called.
     pub fn take_step_losses(&mut self) -> Vec<(u64, f64)> {
-        let losses = self.model.take_step_losses(&mut self.be);
-        let first = self.step + 1 - losses.len() as u64;
-        losses.into_iter().enumerate().map(|(i, l)| (first + i as u64, l)).collect()
+        match self.step_losses_readback() {
+            Some((f, steps, last)) => steps.numbered(&crate::model::block_on(f), last),
+            None => Vec::new(),
+        }
+    }
+
+    /// Starts reading the step losses since the last read (the browser's way: the future
+    /// resolves once the device is done): the ring, which steps it holds, and the number of
+    /// the last of them; turn them into (step, loss) with [`LoggedSteps::numbered`]. None
+    /// if the log is off or no step ran since.
+    pub fn step_losses_readback(&mut self) -> Option<(crate::backend::ReadFuture, LoggedSteps, u64)> {
+        self.model.step_log_readback(&mut self.be).map(|(f, steps)| (f, steps, self.step))
     }
 
     /// The training rows with their labels (classifiers).
