@@ -19,11 +19,13 @@
 #                   samples/s against its own bench mode (PROBE_ARGS="--backend gpu --seconds 20")
 #   make screenshots  a PNG of every preset in every layout (desktop, lecture 1080p and 720p,
 #                   phone) into screenshots/ (SHOTS_ARGS="--presets vae_20 --seconds 8")
+#   make fuzz       each fuzz target (idx, saved, saved_frame, urlstate) for FUZZ_SECONDS s
+#                   (default 60; TARGETS="idx saved" for some), cargo-fuzz on nightly
 #   make clean      remove dist/ (data and cargo's target/ stay)
 
 DATA_ARGS := $(if $(FROM),--from $(FROM)) $(if $(filter 1 yes true,$(FORCE)),--force) $(if $(SOURCE),--source $(SOURCE))
 
-.PHONY: run test test-torch build data deps deps-test e2e bench-web probe-web screenshots clean help
+.PHONY: run test test-torch build data deps deps-test e2e bench-web probe-web screenshots fuzz clean help
 
 help:
 	@sed -n '4,/^$$/p' Makefile | sed '/^$$/d' | sed 's/^# \{0,1\}//'
@@ -60,6 +62,8 @@ probe-web: deps-test build
 
 screenshots: deps-test build
 	@node scripts/screenshots.mjs $(SHOTS_ARGS)
+fuzz:
+	@FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60) scripts/fuzz.sh $(TARGETS)
 
 clean:
 	rm -rf dist

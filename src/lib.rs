@@ -21,6 +21,9 @@ pub mod app;
 pub mod backend;
 pub mod core;
 pub mod data;
+/// Fuzz entry points (the `fuzz/` targets and the corpus replay test).
+#[cfg(not(target_arch = "wasm32"))]
+pub mod fuzzing;
 pub mod io;
 pub mod model;
 pub mod train;

@@ -508,9 +508,12 @@ fn every_preset_shrunk_matches_reference<B: Backend>(be: &mut B) {
         let labels: Vec<u8> = (0..rows).map(|i| (i * 3 % 10) as u8).collect();
         let split = Split { data: be.upload_u8(&pixels, d), labels: Some(be.upload_u8(&labels, 1)) };
         let mut model = Autoencoder::new(be, &cfg, 3).unwrap();
+        // Each step's loss kept apart too (what divergence detection reads).
+        model.enable_step_log(be);
         let mut params = layout.init(&cfg, 3);
         let mut opt = reference::OptimState::<f32>::new(&cfg, layout.total);
         let mut ref_loss = 0.0f64;
+        let mut ref_steps = Vec::new();
         let n = cfg.batch;
         let scale = if cfg.reduction == Reduction::Sum { 1.0 } else { 1.0 / n as f32 };
         for step in 0..4u32 {
@@ -531,6 +534,12 @@ fn every_preset_shrunk_matches_reference<B: Backend>(be: &mut B) {
             let r = reference::loss_and_grad_with(&cfg, &layout, &params, &xn, &target, n, scale, noise);
             opt.step(&cfg, &mut params, &r.grads);
             ref_loss += r.loss as f64;
+            ref_steps.push(r.loss as f64 / n as f64);
+        }
+        let steps = model.take_step_losses(be);
+        assert_eq!(steps.len(), 4, "{}", cfg.name);
+        for (i, (got, want)) in steps.iter().zip(&ref_steps).enumerate() {
+            assert!(((got - want) / want).abs() <= 2e-3, "{}: step {i}'s loss: backend {got}, reference {want}", cfg.name);
         }
         let (mean, count) = model.take_train_loss(be).unwrap();
         assert_eq!(count, 4 * n);
@@ -588,6 +597,7 @@ fn free_releases_memory<B: Backend>(be: &mut B) {
     let before = be.allocated_bytes();
     let cfg = small_config();
     let mut m = Autoencoder::new(be, &cfg, 1).unwrap();
+    m.enable_step_log(be);
     let x = be.upload_f32(&vec![0.25; 4 * cfg.input_dim()], cfg.input_dim());
     m.train_step(be, x, &[0, 1, 2, 3], 1, 0);
     assert!(be.allocated_bytes() > before);

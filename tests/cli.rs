@@ -43,10 +43,16 @@ fn train_steps_prints_json_lines_and_a_done_line() {
 }
 
 fn assert_one_line_failure(args: &[&str], needle: &str) {
-    let (code, out, err) = aeplay(args);
+    check_one_line_failure(args, aeplay(args), needle);
+}
+
+/// Checks a run's (exit code, stdout, stderr): it failed, with one line naming `needle`;
+/// returns its stdout.
+fn check_one_line_failure(args: &[&str], (code, out, err): (i32, String, String), needle: &str) -> String {
     assert_ne!(code, 0, "{args:?} succeeded: {out}");
     assert_eq!(err.trim().lines().count(), 1, "not one line: {err}");
     assert!(err.contains(needle), "{args:?}: expected '{needle}' in: {err}");
+    out
 }
 
 #[test]
@@ -280,4 +286,133 @@ fn linear_3d_pca_finds_the_pca_plane() {
     assert!(model <= pca * 1.01 && model >= pca * 0.999, "{done}");
     assert!(done["max_angle_deg"].as_f64().unwrap() < 1.0, "{done}");
     assert_one_line_failure(&["train", "--preset", "linear_3d_pca", "--batch", "5"], "--steps, --seed and --backend only");
+}
+
+/// Runs aeplay, failing the test (and killing it) if it takes more than `secs`: a hang is
+/// a failure, not a stuck test run.
+fn aeplay_within(secs: u64, args: &[&str]) -> (i32, String, String) {
+    use std::io::Read;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aeplay"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run aeplay");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("aeplay {args:?} still running after {secs} s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let (mut out, mut err) = (String::new(), String::new());
+    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    (status.code().unwrap_or(-1), out, err)
+}
+
+fn assert_one_line_failure_within(secs: u64, args: &[&str], needle: &str) {
+    check_one_line_failure(args, aeplay_within(secs, args), needle);
+}
+
+#[test]
+fn save_to_an_unusable_target_fails_before_training() {
+    let dir = common::mnist_dir();
+    let d = dir.to_str().unwrap();
+    let tmp = temp_dir("unusable-save");
+    // A directory as the file: it used to train, then fail to write (the run was lost).
+    let args = ["train", "--steps", "3000", "--data", d, "--save", tmp.to_str().unwrap(), "--json"];
+    let out = check_one_line_failure(&args, aeplay(&args), "is a directory");
+    assert!(out.is_empty(), "nothing is trained: {out}");
+    // A regular file where the directory should be; a device.
+    let plain = tmp.join("plain");
+    std::fs::write(&plain, "x").unwrap();
+    assert_one_line_failure(&["train", "--steps", "3000", "--data", d, "--save", plain.join("m.safetensors").to_str().unwrap()], "does not exist");
+    assert_one_line_failure(&["train", "--steps", "3000", "--data", d, "--save", "/dev/null"], "not a regular file");
+    assert_eq!(std::fs::metadata("/dev/null").map(|m| m.is_file()).ok(), Some(false), "/dev/null is still a device");
+    std::fs::remove_dir_all(&tmp).unwrap();
+}
+
+#[test]
+fn absurd_epoch_counts_are_refused_not_wrapped() {
+    let dir = common::mnist_dir();
+    let d = dir.to_str().unwrap();
+    // 2^63 + 1 epochs of 3,750 steps wrapped to one epoch, which ran and exited 0.
+    assert_one_line_failure_within(60, &["train", "--epochs", "9223372036854775809", "--data", d], "more than 2^64 steps at 3750 steps per epoch: give at most 4919131752989213 epochs");
+    assert_one_line_failure(&["train", "--epochs", "99999999999999999999999", "--data", d], "--epochs");
+}
+
+#[test]
+fn devices_and_fifos_are_refused_without_blocking() {
+    let dir = common::mnist_dir();
+    let tmp = temp_dir("special-files");
+    // /dev/zero as a data file: read without a limit before.
+    for f in aeplay::data::FILES {
+        let gz = dir.join(format!("{f}.gz"));
+        let from = if gz.exists() { gz } else { dir.join(f) };
+        std::os::unix::fs::symlink(&from, tmp.join(from.file_name().unwrap())).unwrap();
+    }
+    let victim = tmp.join("train-images-idx3-ubyte.gz");
+    std::fs::remove_file(&victim).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &victim).unwrap();
+    assert_one_line_failure_within(60, &["train", "--steps", "1", "--data", tmp.to_str().unwrap()], "is a device, not a regular file");
+    // A FIFO as a model file: opening it blocked until someone wrote to it.
+    let fifo = tmp.join("model.safetensors");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    assert_one_line_failure_within(60, &["train", "--load", fifo.to_str().unwrap(), "--data", dir.to_str().unwrap()], "FIFO");
+    assert_one_line_failure_within(60, &["export", "--load", "/dev/zero", "--out", tmp.join("x").to_str().unwrap()], "is a device");
+    std::fs::remove_dir_all(&tmp).unwrap();
+}
+
+/// The step named in a divergence message.
+fn diverged_step(err: &str) -> u64 {
+    let rest = err.split("training diverged at step ").nth(1).unwrap_or_else(|| panic!("no step in: {err}"));
+    rest.split(':').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn divergence_stops_training_at_its_step_and_keeps_the_last_good_weights() {
+    let dir = common::mnist_dir();
+    let d = dir.to_str().unwrap();
+    let tmp = temp_dir("diverge");
+    // vae_20 at an absurd learning rate turns NaN within a few steps (a NaN used to be
+    // reported at the end of the epoch, as if it happened there); dae_vincent at 10 blows up
+    // to a finite but absurd loss (it used to print a test loss of 10³² and exit 0).
+    for (name, lr, suggested) in [("vae_20", "1e30", "1e29"), ("dae_vincent", "10", "1")] {
+        let save = tmp.join(format!("{name}.safetensors"));
+        let (code, out, err) = aeplay_within(
+            300,
+            &["train", "--preset", name, "--lr", lr, "--steps", "1000", "--data", d, "--json", "--threads", "1", "--save", save.to_str().unwrap()],
+        );
+        assert_eq!(code, 1, "{name}: {out}\n{err}");
+        assert_eq!(err.trim().lines().count(), 1, "{name}: not one line: {err}");
+        assert!(!out.contains("\"done\""), "{name}: no done line: {out}");
+        let step = diverged_step(&err);
+        assert!(step < 100, "{name}: found at step {step}: {err}");
+        assert!(err.contains(&format!("at learning rate {lr}; try a smaller learning rate, e.g. {suggested} (--lr {suggested})")), "{name}: {err}");
+        let kind = if name == "vae_20" { "the loss became NaN" } else { "more than 10× its first value" };
+        assert!(err.contains(kind), "{name}: {err}");
+        // The weights kept are saved under a name that says so, never over --save's file.
+        assert!(!save.exists(), "{name}: the file asked for is not written by a diverged run");
+        let kept_path = tmp.join(format!("{name}.before-divergence.safetensors"));
+        assert!(err.contains(&format!("were saved to {}", kept_path.display())), "{name}: {err}");
+        let kept = aeplay::io::saved::from_safetensors(&std::fs::read(&kept_path).unwrap()).unwrap();
+        assert!(kept.step + 1 < step, "{name}: kept step {}, diverged at {step}", kept.step);
+        assert!(err.contains(&format!("the weights of step {}, the last before it", kept.step)), "{name}: {err}");
+        assert_eq!(kept.config.optimizer.lr(), lr.parse::<f32>().unwrap());
+        // They train on from there at a smaller learning rate.
+        let (code, out, err) = aeplay(&["train", "--load", kept_path.to_str().unwrap(), "--lr", "0.0001", "--steps", "5", "--data", d, "--json"]);
+        assert_eq!(code, 0, "{name}: {err}");
+        assert!(done_line(&out)["test_loss"].as_f64().unwrap().is_finite(), "{name}: {out}");
+    }
+    // Without --save nothing is written, and the message says so.
+    let (code, _, err) = aeplay(&["train", "--preset", "vae_20", "--lr", "10", "--steps", "300", "--data", d]);
+    assert_eq!(code, 1);
+    assert!(err.contains("were not saved (no --save)"), "{err}");
+    std::fs::remove_dir_all(&tmp).unwrap();
 }

@@ -89,10 +89,9 @@ pub trait Backend {
     }
     /// Submits recorded work to the device (a no-op where ops run immediately).
     fn flush(&mut self) {}
-    /// Largest buffer the device accepts, in bytes.
-    fn max_buffer_bytes(&self) -> u64 {
-        u64::MAX
-    }
+    /// Largest buffer the device accepts, in bytes (every backend names its own limit:
+    /// a model or dataset over it is refused before anything is allocated).
+    fn max_buffer_bytes(&self) -> u64;
     /// Err once the device is lost or has reported an error; training must move elsewhere.
     fn health(&self) -> Result<(), String> {
         Ok(())

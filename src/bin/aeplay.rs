@@ -26,6 +26,8 @@ mod cli {
     use aeplay::data::Mnist;
     use aeplay::io::export::{export_files, SCRIPT_FILE};
     use aeplay::io::saved::{from_safetensors, to_safetensors, LoadError, SavedModel, MAX_FILE_BYTES};
+    use aeplay::io::{read_file_capped, ReadError};
+    use aeplay::train::{Divergence, Diverged, LastGood};
     use aeplay::train::pipeline::{recipe, recipe_list, Event, Pipeline, Recipe};
     use aeplay::train::Trainer;
     use clap::{Parser, Subcommand, ValueEnum};
@@ -84,6 +86,9 @@ mod cli {
             /// Override the preset's batch size.
             #[arg(long)]
             batch: Option<usize>,
+            /// Override the learning rate (of the preset, or of the loaded model).
+            #[arg(long)]
+            lr: Option<f32>,
             /// Run seed (default 1; with --load, the file's).
             #[arg(long)]
             seed: Option<u64>,
@@ -236,29 +241,111 @@ mod cli {
     }
 
     fn config(name: &str, batch: Option<usize>) -> Result<ModelConfig, String> {
+        config_lr(name, batch, None)
+    }
+
+    fn config_lr(name: &str, batch: Option<usize>, lr: Option<f32>) -> Result<ModelConfig, String> {
         let mut cfg = preset(name).ok_or_else(|| format!("unknown preset '{name}'; available: {}; recipes: {}", preset_list(), recipe_list()))?;
         if let Some(b) = batch {
             cfg.batch = b;
+        }
+        if let Some(lr) = lr {
+            cfg.optimizer.set_lr(lr);
         }
         cfg.validate()?;
         Ok(cfg)
     }
 
-    /// Reads and checks a saved model; the message names the file.
-    fn read_saved(path: &Path) -> Result<SavedModel, String> {
-        let meta = std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        if meta.len() > MAX_FILE_BYTES as u64 {
-            let e = LoadError::TooLarge { bytes: meta.len() as usize, limit: MAX_FILE_BYTES };
-            return Err(format!("{}: {e}", path.display()));
+    /// How often (in steps) the CLI reads the per-step losses to check for divergence: the
+    /// guard's window (a read every 32 steps costs one small read-back; far fewer steps than
+    /// the device's log holds, so none is overwritten before it is read).
+    const CHECK_EVERY: u64 = aeplay::train::divergence::WINDOW as u64;
+    /// Least time between two snapshots of the weights kept for a divergence (a snapshot
+    /// reads the parameters and optimizer state back: about 3 MB for dae_vincent).
+    const SNAPSHOT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+    /// Steps of `epochs` epochs: the rest of the current one, then whole ones; an epoch
+    /// count whose steps overflow a u64 is refused, naming the most that can be given.
+    fn epoch_steps(epochs: usize, rest_of_epoch: usize, per_epoch: usize) -> Result<u64, String> {
+        let (rest, per) = (rest_of_epoch as u64, per_epoch as u64);
+        (epochs as u64 - 1).checked_mul(per).and_then(|s| s.checked_add(rest)).ok_or_else(|| {
+            format!("--epochs {epochs} is more than 2^64 steps at {per} steps per epoch: give at most {} epochs", (u64::MAX - rest) / per + 1)
+        })
+    }
+
+    fn is_finite(m: &SavedModel) -> bool {
+        m.params.iter().chain(m.optim.moments.iter().flatten()).all(|v| v.is_finite())
+    }
+
+    /// Where a model kept from a diverged run is saved: beside `path`, named so
+    /// (`m.safetensors` → `m.before-divergence.safetensors`), never over the file asked for.
+    fn before_divergence_path(path: &Path) -> PathBuf {
+        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let ext = path.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
+        path.with_file_name(format!("{stem}.before-divergence{ext}"))
+    }
+
+    /// The one-line message of a diverged run; saves the kept state beside `save`.
+    fn diverged(d: Diverged, good: LastGood<SavedModel>, save: Option<&Path>) -> String {
+        let kept = good.kept(d.step);
+        let what = match (kept, save) {
+            (None, _) => "no weights from before it passed the check, so nothing was kept".to_string(),
+            (Some((step, _)), None) => format!("the weights of step {step}, the last before it, were not saved (no --save)"),
+            (Some((step, m)), Some(path)) => {
+                let to = before_divergence_path(path);
+                match write_file(&to, &to_safetensors(&m)) {
+                    Ok(()) => format!("the weights of step {step}, the last before it, were saved to {}", to.display()),
+                    Err(e) => format!("the weights of step {step} could not be saved: {e}"),
+                }
+            }
+        };
+        format!("{d} (--lr {}); {what}", aeplay::train::divergence::short(d.suggested_lr()))
+    }
+
+    /// Checks, before any training, that `path` can be written as [`write_file`] will: it
+    /// is absent or a regular file, and a file can be created beside it.
+    fn check_writable(path: &Path) -> Result<(), String> {
+        let cannot = |why: String| format!("cannot save to {}: {why}", path.display());
+        if let Ok(meta) = std::fs::metadata(path) {
+            if meta.is_dir() {
+                return Err(cannot("it is a directory: give a file name".into()));
+            }
+            if !meta.is_file() {
+                return Err(cannot("it is not a regular file: give a file name".into()));
+            }
         }
-        let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if !dir.is_dir() {
+                return Err(cannot(format!("directory {} does not exist", dir.display())));
+            }
+        }
+        let tmp = temp_path(path)?;
+        std::fs::OpenOptions::new().write(true).create(true).truncate(true).open(&tmp).map_err(|e| cannot(e.to_string()))?;
+        let _ = std::fs::remove_file(&tmp);
+        Ok(())
+    }
+
+    /// The temporary file [`write_file`] writes before renaming it over `path`.
+    fn temp_path(path: &Path) -> Result<PathBuf, String> {
+        let name = path.file_name().ok_or_else(|| format!("{} is not a file name", path.display()))?;
+        Ok(path.with_file_name(format!(".{}.tmp{}", name.to_string_lossy(), std::process::id())))
+    }
+
+    /// Reads and checks a saved model; the message names the file. A device, FIFO or
+    /// directory is refused before it is opened, a file over the size cap before it is read.
+    fn read_saved(path: &Path) -> Result<SavedModel, String> {
+        let bytes = read_file_capped(path, MAX_FILE_BYTES as u64).map_err(|e| match e {
+            ReadError::TooLarge { bytes, .. } => {
+                format!("{}: {}", path.display(), LoadError::TooLarge { bytes: bytes.min(usize::MAX as u64) as usize, limit: MAX_FILE_BYTES })
+            }
+            e => format!("cannot read {}: {e}", path.display()),
+        })?;
         from_safetensors(&bytes).map_err(|e| format!("{}: {e}", path.display()))
     }
 
     /// Writes a file whole or not at all (a temporary file renamed over the target).
     fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
-        let name = path.file_name().ok_or_else(|| format!("{} is not a file name", path.display()))?;
-        let tmp = path.with_file_name(format!(".{}.tmp{}", name.to_string_lossy(), std::process::id()));
+        let tmp = temp_path(path)?;
         std::fs::write(&tmp, bytes)
             .and_then(|_| std::fs::rename(&tmp, path))
             .map_err(|e| {
@@ -268,13 +355,13 @@ mod cli {
     }
 
     /// The model to train: a preset, or a saved model (checked against --preset/--seed).
-    fn train_setup(preset: Option<&str>, batch: Option<usize>, seed: Option<u64>, load: Option<&Path>) -> Result<(ModelConfig, u64, Option<SavedModel>), String> {
+    fn train_setup(preset: Option<&str>, batch: Option<usize>, lr: Option<f32>, seed: Option<u64>, load: Option<&Path>) -> Result<(ModelConfig, u64, Option<SavedModel>), String> {
         let Some(path) = load else {
-            return Ok((config(preset.unwrap_or("dae_vincent"), batch)?, seed.unwrap_or(1), None));
+            return Ok((config_lr(preset.unwrap_or("dae_vincent"), batch, lr)?, seed.unwrap_or(1), None));
         };
         let mut saved = read_saved(path)?;
         if let Some(name) = preset {
-            let wanted = config(name, batch)?;
+            let wanted = config_lr(name, batch, lr)?;
             saved.check_config(&wanted, &format!("preset {name}")).map_err(|e| {
                 format!("{}: {e} (leave out --preset to continue the saved model as it is)", path.display())
             })?;
@@ -284,8 +371,11 @@ mod cli {
         }
         if let Some(b) = batch {
             saved.config.batch = b;
-            saved.config.validate()?;
         }
+        if let Some(lr) = lr {
+            saved.config.optimizer.set_lr(lr);
+        }
+        saved.config.validate()?;
         Ok((saved.config.clone(), saved.seed, Some(saved)))
     }
 
@@ -606,7 +696,7 @@ mod cli {
 
     fn run(cli: Cli) -> Result<(), String> {
         match cli.cmd {
-            Cmd::Train { preset, epochs, steps, max_epochs, labelled, backend: kind, data, batch, seed, json, load: load_path, save, cpu } => {
+            Cmd::Train { preset, epochs, steps, max_epochs, labelled, backend: kind, data, batch, lr, seed, json, load: load_path, save, cpu } => {
                 if epochs == Some(0) {
                     return Err("--epochs must be at least 1 (or give --steps N)".into());
                 }
@@ -614,14 +704,14 @@ mod cli {
                     return Err("--steps must be at least 1".into());
                 }
                 if preset.as_deref() == Some(aeplay::train::cloud::NAME) {
-                    if load_path.is_some() || save.is_some() || max_epochs.is_some() || labelled.is_some() || batch.is_some() || data.is_some() {
+                    if load_path.is_some() || save.is_some() || max_epochs.is_some() || labelled.is_some() || batch.is_some() || data.is_some() || lr.is_some() {
                         return Err(format!("{} trains on its own 200 synthetic points: it takes --steps, --seed and --backend only", aeplay::train::cloud::NAME));
                     }
                     return run_cloud(steps, kind, cpu, seed.unwrap_or(1), json);
                 }
                 if let Some(mut r) = preset.as_deref().and_then(recipe) {
-                    if load_path.is_some() || save.is_some() {
-                        return Err(format!("--load and --save apply to single-model presets, not to the recipes ({})", recipe_list()));
+                    if load_path.is_some() || save.is_some() || lr.is_some() {
+                        return Err(format!("--load, --save and --lr apply to single-model presets, not to the recipes ({})", recipe_list()));
                     }
                     if let Some(e) = epochs {
                         r.set_unsupervised_epochs(e);
@@ -649,12 +739,16 @@ mod cli {
                     ));
                 }
                 let epochs = epochs.unwrap_or(1);
-                let (cfg, seed, saved) = train_setup(preset.as_deref(), batch, seed, load_path.as_deref())?;
+                let (cfg, seed, saved) = train_setup(preset.as_deref(), batch, lr, seed, load_path.as_deref())?;
                 if steps.is_none() && epochs == 0 {
                     return Err("--epochs must be at least 1 (or give --steps N)".into());
                 }
                 if steps == Some(0) {
                     return Err("--steps must be at least 1".into());
+                }
+                // Fail before training, not after, if the file cannot be written.
+                if let Some(path) = &save {
+                    check_writable(path)?;
                 }
                 let data = load(data)?;
                 let be = Source::new(kind, cpu)?.make();
@@ -665,33 +759,41 @@ mod cli {
                 };
                 // Whole epochs: the rest of the current one (all of it unless resumed
                 // mid-epoch), then epochs − 1 more.
-                let rest_of_epoch = (t.train_rows - t.pos).div_ceil(t.batch());
-                let total_steps = steps.unwrap_or((rest_of_epoch + (epochs - 1) * t.steps_per_epoch()) as u64);
-                if let Some(path) = &save {
-                    // Fail before training, not after, if the file cannot be written.
-                    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                        if !dir.is_dir() {
-                            return Err(format!("cannot save to {}: directory {} does not exist", path.display(), dir.display()));
-                        }
-                    }
-                }
+                let total_steps = match steps {
+                    Some(n) => n,
+                    None => epoch_steps(epochs, (t.train_rows - t.pos).div_ceil(t.batch()), t.steps_per_epoch())?,
+                };
+                // Divergence: every step's loss is kept apart on the device and read every
+                // CHECK_EVERY steps (one small read; on a GPU it waits for the queue), so a
+                // divergence is named at its step: any non-finite step at once, and a mean of
+                // the last 32 steps above 10× the first step's loss at its first step above that.
+                // The last state whose next step passed is kept (a snapshot read back at most
+                // every SNAPSHOT_EVERY, and the starting state).
+                t.enable_step_losses();
+                let mut guard = Divergence::new(cfg.optimizer.lr());
+                let mut good = LastGood::new();
+                good.passed(t.step, Some(SavedModel::capture(&mut t)));
+                let mut last_snapshot = Instant::now();
                 let start = Instant::now();
                 let mut epoch_start = Instant::now();
-                let mut epoch_examples = 0usize;
                 let mut last_test = f64::NAN;
                 for s in 0..total_steps {
                     let ended = t.step();
-                    epoch_examples += t.batch().min(t.train_rows);
-                    if ended || s + 1 == total_steps {
+                    let report = ended || s + 1 == total_steps;
+                    if report || t.step % CHECK_EVERY == 0 {
+                        if let Err(d) = guard.check_steps(&t.take_step_losses()) {
+                            return Err(diverged(d, good, save.as_deref()));
+                        }
+                        let snapshot = (last_snapshot.elapsed() >= SNAPSHOT_EVERY).then(|| SavedModel::capture(&mut t)).filter(is_finite);
+                        if snapshot.is_some() {
+                            last_snapshot = Instant::now();
+                        }
+                        good.passed(t.step, snapshot);
+                    }
+                    if report {
                         // Reading the loss waits for queued GPU work, so time after it.
                         let (train_loss, seen) = t.take_train_loss().unwrap_or((f64::NAN, 0));
                         let train_secs = epoch_start.elapsed().as_secs_f64();
-                        if !train_loss.is_finite() {
-                            return Err(format!(
-                                "the training loss became {train_loss} at step {}: lower the learning rate and try again",
-                                t.step
-                            ));
-                        }
                         last_test = t.test_loss(None);
                         let epoch_label = if ended { t.epoch as f64 } else { t.epoch as f64 + t.pos as f64 / t.train_rows as f64 };
                         emit(
@@ -703,8 +805,6 @@ mod cli {
                                 "samples_per_s": seen as f64 / train_secs,
                             }),
                         );
-                        let _ = epoch_examples;
-                        epoch_examples = 0;
                         epoch_start = Instant::now();
                     }
                 }

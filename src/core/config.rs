@@ -252,6 +252,18 @@ impl Default for ModelConfig {
 pub const MAX_WIDTH: usize = 16_384;
 /// Largest batch accepted.
 pub const MAX_BATCH: usize = 65_536;
+/// Most dense layers a model may have (the presets have at most 6, a link at most 32).
+pub const MAX_LAYERS: usize = 64;
+/// Most parameters a model may have: 2²⁵ = 33,554,432, 128 MiB as f32, which is WebGPU's
+/// default `maxStorageBufferBindingSize`: the parameter buffer of such a model binds on any
+/// WebGPU device, and a browser tab can hold it four times over (weights, gradients, two
+/// Adam moments) beside its host copies.
+pub const MAX_PARAMS: u64 = 1 << 25;
+/// Most bytes of memory one model may take on a device (parameters, gradients, optimizer
+/// moments and the activations of a batch, [`ModelConfig::device_floats`]): 2 GiB, half
+/// of the 4 GiB that wasm32 can address, which a browser tab's CPU backend must hold
+/// beside the data and the page.
+pub const MAX_MODEL_BYTES: u64 = 2 << 30;
 
 impl ModelConfig {
     pub fn layers(&self) -> usize {
@@ -268,6 +280,9 @@ impl ModelConfig {
     pub fn validate(&self) -> Result<(), String> {
         if self.dims.len() < 2 {
             return Err("a model needs at least an input and an output width".into());
+        }
+        if self.layers() > MAX_LAYERS {
+            return Err(format!("the model has {} layers, more than the {MAX_LAYERS} a model may have", self.layers()));
         }
         if self.activations.len() != self.dims.len() - 1 {
             return Err(format!(
@@ -356,7 +371,59 @@ impl ModelConfig {
         if self.loss == LossKind::BceLogits && *self.activations.last().unwrap() != Activation::Sigmoid {
             return Err("binary cross-entropy needs a sigmoid output layer".into());
         }
+        self.check_size()
+    }
+
+    /// Refuses a model too large to train anywhere we run: more than [`MAX_PARAMS`]
+    /// parameters, or more than [`MAX_MODEL_BYTES`] of buffers for its batch. The sums are
+    /// checked (a browser's `usize` is 32 bits wide, and they come from files and links).
+    fn check_size(&self) -> Result<(), String> {
+        let params = self.param_count();
+        if !params.is_some_and(|p| p <= MAX_PARAMS) {
+            return Err(format!(
+                "the model has {} parameters, more than the {MAX_PARAMS} (128 MiB of f32: WebGPU's default storage buffer limit) a model may have: use fewer or narrower layers",
+                params.map_or("more than 2^64".into(), |p| p.to_string())
+            ));
+        }
+        let bytes = self.device_floats().and_then(|f| f.checked_mul(4));
+        if !bytes.is_some_and(|b| b <= MAX_MODEL_BYTES) {
+            return Err(format!(
+                "the model with a batch of {} needs {} of memory for its parameters, optimizer state and activations, more than the {} (half of a browser tab's 4 GiB) a model may take: use a smaller batch or model",
+                self.batch,
+                bytes.map_or("more than 2^64 bytes".into(), |b| format!("{:.2} GiB", b as f64 / (1u64 << 30) as f64)),
+                "2 GiB"
+            ));
+        }
         Ok(())
+    }
+
+    /// Parameters (weights and biases) of the model, as [`ParamLayout`](super::layout::ParamLayout)
+    /// lays them out (a tied decoder layer owns only its bias); None if the count overflows.
+    pub fn param_count(&self) -> Option<u64> {
+        let layers = self.layers();
+        let mut total: u64 = 0;
+        for l in 0..layers {
+            let (fan_in, fan_out) = (*self.dims.get(l)? as u64, self.layer_out_width(l) as u64);
+            let own = if self.tied && 2 * l >= layers { fan_out } else { fan_in.checked_mul(fan_out)?.checked_add(fan_out)? };
+            total = total.checked_add(own)?;
+        }
+        Some(total)
+    }
+
+    /// f32 values [`Autoencoder::new`](crate::model::Autoencoder::new) allocates on a device
+    /// for this model (a test checks that they agree); None if the count overflows.
+    pub fn device_floats(&self) -> Option<u64> {
+        let p = self.param_count()?;
+        let cap = self.batch.max(crate::model::EVAL_CHUNK) as u64;
+        let (d, wmax) = (*self.dims.first()? as u64, self.widest() as u64);
+        let classes = if self.is_classifier() { self.output_dim() as u64 } else { 1 };
+        let latent = *self.dims.get(self.code_layer())? as u64;
+        let mut rows_wide: u64 = 2 * d + 2 * wmax + 3 + classes + 3 * latent; // x, xn, dy, dz, row_loss, correct, row_kl, onehot, code, eps, dcode
+        for l in 0..self.layers() {
+            rows_wide = rows_wide.checked_add(2 * self.layer_out_width(l) as u64)?; // z, y
+        }
+        let moments = self.optimizer.moment_buffers() as u64;
+        p.checked_mul(2 + moments)?.checked_add(cap.checked_mul(rows_wide)?)?.checked_add(3 + wmax) // loss_acc, eval_acc, colsum
     }
 
     /// A softmax classifier (trained on labels) rather than an autoencoder.
@@ -600,6 +667,41 @@ mod tests {
         let mut cfg = preset("stacked_elu").unwrap();
         cfg.l2 = -1.0;
         assert!(cfg.validate().unwrap_err().contains("L2"));
+    }
+
+    #[test]
+    fn sizes_are_bounded_before_anything_is_allocated() {
+        // The link: 784, seventeen 16384s, 784: 4.3 × 10⁹ parameters (17 GB).
+        let mut cfg = preset("dae_vincent").unwrap();
+        cfg.dims = std::iter::once(784).chain(std::iter::repeat_n(16_384, 17)).chain([784]).collect();
+        cfg.activations = vec![Activation::Sigmoid; 18];
+        assert_eq!(cfg.param_count(), Some(784 * 16_384 + 16_384 + 16 * (16_384 * 16_384 + 16_384) + 16_384 * 784 + 784));
+        assert!(cfg.param_count().unwrap() > 4_300_000_000);
+        let e = cfg.validate().unwrap_err();
+        assert!(e.contains("parameters, more than the 33554432"), "{e}");
+        // In 32-bit arithmetic (a browser's usize) that count wraps to a small number.
+        let wrapped = cfg.dims.windows(2).fold(0u32, |acc, w| acc.wrapping_add((w[0] as u32).wrapping_mul(w[1] as u32)).wrapping_add(w[1] as u32));
+        assert!((wrapped as u64) < cfg.param_count().unwrap(), "the 32-bit sum wraps");
+        // Within the parameter bound, the batch's activations are bounded too.
+        let mut cfg = preset("dae_vincent").unwrap();
+        cfg.dims = vec![784, 16_384, 784];
+        cfg.validate().unwrap();
+        cfg.batch = MAX_BATCH;
+        let e = cfg.validate().unwrap_err();
+        assert!(e.contains("more than the 2 GiB") && e.contains("batch of 65536"), "{e}");
+        // Layers: a file of 80,000 tiny layers took 48 s to load.
+        let mut cfg = preset("linear_50").unwrap();
+        cfg.dims = vec![2; 80_001];
+        cfg.dims[0] = 784;
+        cfg.dims[80_000] = 784;
+        cfg.activations = vec![Activation::Identity; 80_000];
+        let e = cfg.validate().unwrap_err();
+        assert!(e.contains("80000 layers, more than the 64"), "{e}");
+        // The presets are far from the bounds.
+        for name in PRESET_NAMES {
+            let cfg = preset(name).unwrap();
+            assert!(cfg.param_count().unwrap() < MAX_PARAMS / 10 && cfg.device_floats().unwrap() * 4 < MAX_MODEL_BYTES / 10, "{name}");
+        }
     }
 
     #[test]

@@ -36,10 +36,14 @@ pub struct ParamLayout {
 }
 
 impl ParamLayout {
+    /// The layout of a model. The sums are checked: a validated config (whose parameter
+    /// count [`ModelConfig::validate`] bounds) never overflows, even in a browser's 32-bit
+    /// `usize`; an unvalidated one that would is a programming error and panics.
     pub fn new(cfg: &ModelConfig) -> Self {
         let layers = cfg.layers();
-        let mut off = 0;
+        let mut off: usize = 0;
         let mut dense: Vec<DenseSlot> = Vec::with_capacity(layers);
+        let overflow = || panic!("the parameter count of {:?} overflows usize: validate the config first", cfg.dims);
         for l in 0..layers {
             // A variational code's layer produces μ and log σ²: twice the code width.
             let (fan_in, fan_out) = (cfg.dims[l], cfg.layer_out_width(l));
@@ -48,10 +52,12 @@ impl ParamLayout {
                 let partner = dense[layers - 1 - l];
                 assert_eq!((partner.fan_in, partner.fan_out), (fan_out, fan_in), "tied weights need mirrored widths");
                 dense.push(DenseSlot { fan_in, fan_out, w: partner.w, b: off, transposed: true });
-                off += fan_out;
+                off = off.checked_add(fan_out).unwrap_or_else(overflow);
             } else {
-                dense.push(DenseSlot { fan_in, fan_out, w: off, b: off + fan_in * fan_out, transposed: false });
-                off += fan_in * fan_out + fan_out;
+                let w_len = fan_in.checked_mul(fan_out).unwrap_or_else(overflow);
+                let b = off.checked_add(w_len).unwrap_or_else(overflow);
+                dense.push(DenseSlot { fan_in, fan_out, w: off, b, transposed: false });
+                off = b.checked_add(fan_out).unwrap_or_else(overflow);
             }
         }
         ParamLayout { dense, total: off }
@@ -101,6 +107,22 @@ mod tests {
         assert!(p[l.dense[0].b..l.dense[0].b + 500].iter().all(|&v| v == 0.0));
         assert_eq!(p, l.init(&cfg, 1));
         assert_ne!(p, l.init(&cfg, 2));
+    }
+
+    #[test]
+    fn the_total_agrees_with_the_config_s_checked_count() {
+        for name in crate::core::config::PRESET_NAMES {
+            let cfg = preset(name).unwrap();
+            assert_eq!(Some(ParamLayout::new(&cfg).total as u64), cfg.param_count(), "{name}");
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "overflows usize")]
+    fn an_overflowing_layout_panics_instead_of_wrapping() {
+        let mut cfg = preset("dae_vincent").unwrap();
+        cfg.dims = vec![usize::MAX / 2, 3, 784];
+        ParamLayout::new(&cfg);
     }
 
     #[test]

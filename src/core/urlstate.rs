@@ -712,6 +712,20 @@ mod tests {
     }
 
     #[test]
+    fn a_model_too_large_for_a_tab_is_refused_with_the_limit() {
+        // The link: 784, seventeen 16384s, 784 decoded with no note to 4.3 × 10⁹
+        // parameters (17 GB; on wasm32 the parameter sum wrapped).
+        let dims = format!("784,{}784", "16384,".repeat(17));
+        let s = bad(&format!("?preset=custom&dims={dims}"), "more than the 33554432");
+        assert_eq!(s.config.dims, vec![784, 500, 784], "the preset's widths stay");
+        // The widest single hidden layer fits; a batch too large for it is dropped instead.
+        let d = decode("preset=dae_vincent&dims=784,16384,784");
+        assert!(d.notes.is_empty(), "{:?}", d.notes);
+        let s = bad("preset=dae_vincent&dims=784,16384,784&batch=65536", "more than the 2 GiB");
+        assert_eq!((s.config.dims[1], s.config.batch), (16384, 16));
+    }
+
+    #[test]
     fn values_invalid_together_are_dropped_with_the_reason() {
         // BCE needs a sigmoid output: the activations go, the rest stays.
         let s = bad("preset=dae_vincent&act=relu,identity&lr=0.5", "binary cross-entropy needs a sigmoid output");

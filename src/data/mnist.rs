@@ -57,8 +57,8 @@ impl Dataset {
         fn wrap(file: &str) -> impl Fn(IdxError) -> DataError + '_ {
             move |e| DataError { file: file.to_string(), kind: DataErrorKind::Idx(e) }
         }
-        let im = idx::parse_images(idx::maybe_gunzip(images.1).map_err(wrap(images.0))?).map_err(wrap(images.0))?;
-        let lb = idx::parse_labels(idx::maybe_gunzip(labels.1).map_err(wrap(labels.0))?).map_err(wrap(labels.0))?;
+        let im = idx::read_images(images.1).map_err(wrap(images.0))?;
+        let lb = idx::read_labels(labels.1).map_err(wrap(labels.0))?;
         if im.items != lb.len() {
             return Err(wrap(labels.0)(IdxError::CountMismatch { images: im.items, labels: lb.len() }));
         }
@@ -94,25 +94,40 @@ impl Mnist {
         let [ti, tl, vi, vl] = files;
         let train = Dataset::from_idx((&ti.0, ti.1), (&tl.0, tl.1))?;
         let test = Dataset::from_idx((&vi.0, vi.1), (&vl.0, vl.1))?;
-        if train.dim() != test.dim() {
+        // The same size, not only the same number of pixels (14×56 is not 28×28).
+        if (train.rows, train.cols) != (test.rows, test.cols) {
             return Err(DataError {
                 file: vi.0,
-                kind: DataErrorKind::Idx(IdxError::BadDims { items: test.items, rows: test.rows, cols: test.cols }),
+                kind: DataErrorKind::Idx(IdxError::ShapeMismatch { train: (train.rows, train.cols), test: (test.rows, test.cols) }),
             });
         }
         Ok(Mnist { train, test })
     }
 
-    /// Loads the four files from a directory, as `NAME.gz` or `NAME`.
+    /// A synthetic 28×28 set for tests: a fixed pattern of pixels, labels 0–9 in turn.
+    #[cfg(test)]
+    pub(crate) fn pattern(train: usize, test: usize) -> Mnist {
+        let set = |items: usize, salt: usize| Dataset {
+            items,
+            rows: 28,
+            cols: 28,
+            pixels: (0..items * 784).map(|i| ((i * 7 + salt) % 251) as u8).collect(),
+            labels: (0..items).map(|i| (i % 10) as u8).collect(),
+        };
+        Mnist { train: set(train, 0), test: set(test, 3) }
+    }
+
+    /// Loads the four files from a directory, as `NAME.gz` or `NAME`. A path that is not a
+    /// regular file (a device, a FIFO) or is larger than [`idx::MAX_FILE_BYTES`] is refused
+    /// before it is read.
     #[cfg(not(target_arch = "wasm32"))]
     pub fn load_dir(dir: &std::path::Path) -> Result<Self, DataError> {
         let read = |name: &str| -> Result<(String, Vec<u8>), DataError> {
             for candidate in [format!("{name}.gz"), name.to_string()] {
                 let path = dir.join(&candidate);
                 if path.exists() {
-                    return std::fs::read(&path).map(|b| (path.display().to_string(), b)).map_err(|e| DataError {
-                        file: path.display().to_string(),
-                        kind: DataErrorKind::Missing(e.to_string()),
+                    return crate::io::read_file_capped(&path, idx::MAX_FILE_BYTES).map(|b| (path.display().to_string(), b)).map_err(|e| {
+                        DataError { file: path.display().to_string(), kind: DataErrorKind::Missing(e.to_string()) }
                     });
                 }
             }
@@ -136,5 +151,30 @@ mod tests {
         assert_eq!(err.file, "lb");
         assert_eq!(err.kind, DataErrorKind::Idx(IdxError::CountMismatch { images: 3, labels: 2 }));
         assert!(err.to_string().contains("3 images but the label file has 2"));
+    }
+
+    fn set(rows: usize, cols: usize, items: usize, name: &str) -> [(String, Vec<u8>); 2] {
+        [
+            (format!("{name}-images"), write_images(rows, cols, &vec![0; items * rows * cols])),
+            (format!("{name}-labels"), write_labels(&vec![3; items])),
+        ]
+    }
+
+    #[test]
+    fn test_images_of_another_size_are_refused_by_their_size() {
+        let [ti, tl] = set(28, 28, 3, "train");
+        // 14×14 beside 28×28: the message gives both sizes (it used to call 10,000 images of
+        // 14×14 "not a plausible image set").
+        let [vi, vl] = set(14, 14, 2, "test");
+        let err = Mnist::from_files([ti.clone(), tl.clone(), vi, vl]).unwrap_err();
+        assert_eq!(err.file, "test-images");
+        let msg = err.to_string();
+        assert!(msg.contains("the test images are 14×14 but the training images are 28×28"), "{msg}");
+        // 14×56 has as many pixels as 28×28 but is not the same picture.
+        let [vi, vl] = set(14, 56, 2, "test");
+        let err = Mnist::from_files([ti.clone(), tl.clone(), vi, vl]).unwrap_err();
+        assert_eq!(err.kind, DataErrorKind::Idx(IdxError::ShapeMismatch { train: (28, 28), test: (14, 56) }));
+        let [vi, vl] = set(28, 28, 2, "test");
+        assert!(Mnist::from_files([ti, tl, vi, vl]).is_ok());
     }
 }

@@ -370,6 +370,10 @@ pub fn to_safetensors(m: &SavedModel) -> Vec<u8> {
     safetensors::serialize(views, Some(m.metadata().into_iter().collect())).expect("safetensors serialization")
 }
 
+/// Most steps (and optimizer steps) a file may count: 2⁵³ (285 years at a million steps a
+/// second), the largest count the page's JavaScript holds exactly.
+pub const MAX_STEPS: u64 = 1 << 53;
+
 /// Largest header the reader looks at before trusting the length field.
 const MAX_HEADER_BYTES: u64 = 100_000_000;
 
@@ -408,16 +412,42 @@ pub fn from_safetensors(bytes: &[u8]) -> Result<SavedModel, LoadError> {
         v.parse::<u64>().map_err(|_| LoadError::BadMetadata { key, value: v.into(), reason: "expected a whole number ≥ 0".into() })
     };
     let step = number("step")?;
-    let epoch = number("epoch")? as usize;
-    let epoch_pos = number("epoch_pos")? as usize;
-    let train_rows = number("train_rows")? as usize;
+    // Counts that index memory must fit this machine's usize (32 bits in a browser).
+    let index = |key: &'static str| -> Result<usize, LoadError> {
+        let v = number(key)?;
+        usize::try_from(v).map_err(|_| LoadError::BadMetadata { key, value: v.to_string(), reason: format!("more than this machine can count ({})", usize::MAX) })
+    };
+    let epoch = index("epoch")?;
+    let epoch_pos = index("epoch_pos")?;
+    let train_rows = index("train_rows")?;
     let seed = number("seed")?;
     let t = number("optim_t")?;
-    if train_rows > 0 && epoch_pos >= train_rows {
+    for (key, v) in [("step", step), ("optim_t", t)] {
+        if v > MAX_STEPS {
+            return Err(LoadError::BadMetadata { key, value: v.to_string(), reason: format!("more steps than any run takes (at most 2^53 = {MAX_STEPS})") });
+        }
+    }
+    if epoch as u64 > step {
+        return Err(LoadError::BadMetadata {
+            key: "epoch",
+            value: epoch.to_string(),
+            reason: format!("more completed epochs than the {step} steps taken (each epoch takes at least one step): the file is damaged"),
+        });
+    }
+    if train_rows > crate::data::idx::MAX_ITEMS {
+        return Err(LoadError::BadMetadata {
+            key: "train_rows",
+            value: train_rows.to_string(),
+            reason: format!("more rows than any training set has (at most {})", crate::data::idx::MAX_ITEMS),
+        });
+    }
+    // train_rows 0: written without knowing the data set; an epoch is at most MAX_ITEMS rows.
+    let epoch_rows = if train_rows == 0 { crate::data::idx::MAX_ITEMS } else { train_rows };
+    if epoch_pos >= epoch_rows {
         return Err(LoadError::BadMetadata {
             key: "epoch_pos",
             value: epoch_pos.to_string(),
-            reason: format!("past the end of an epoch of {train_rows} rows"),
+            reason: format!("past the end of an epoch of {epoch_rows} rows"),
         });
     }
 
@@ -432,9 +462,11 @@ pub fn from_safetensors(bytes: &[u8]) -> Result<SavedModel, LoadError> {
             return Err(LoadError::WrongShape { name: name.clone(), expected: shape.clone(), found: view.shape().to_vec() });
         }
     }
+    // A set, not a scan of the list per name: a file may hold any number of tensors.
+    let wanted: std::collections::HashSet<&str> = expected.iter().map(|(e, _)| e.as_str()).collect();
     let mut names: Vec<&str> = st.names();
-    names.sort();
-    if let Some(extra) = names.into_iter().find(|n| !expected.iter().any(|(e, _)| e == n)) {
+    names.sort_unstable();
+    if let Some(extra) = names.into_iter().find(|n| !wanted.contains(n)) {
         return Err(LoadError::ExtraTensor(extra.to_string()));
     }
 
@@ -779,17 +811,108 @@ mod tests {
         assert!(matches!(&e, LoadError::ExtraTensor(n) if n.starts_with("optim.exp_avg")), "{e}");
     }
 
+    #[test]
+    fn crafted_progress_numbers_are_refused_or_harmless() {
+        let bytes = to_safetensors(&sample("linear_50"));
+        // More completed epochs than steps: impossible, refused (it used to make resuming
+        // replay every epoch's shuffle: 10⁵ took minutes, 10¹² years).
+        for epoch in ["100000", "1000000000000", &u64::MAX.to_string()] {
+            let e = err(&rebuild(&bytes, |_, m| {
+                m.insert("epoch".into(), epoch.to_string());
+            }));
+            assert!(matches!(e, LoadError::BadMetadata { key: "epoch", .. }), "{e}");
+            assert!(e.to_string().contains("more completed epochs than the 123 steps taken"), "{e}");
+        }
+        // Step counts past 2^53: an Adam count of 2^64−1 used to wrap to 0 at the next step.
+        for key in ["step", "optim_t"] {
+            let e = err(&rebuild(&bytes, |_, m| {
+                m.insert(key.into(), u64::MAX.to_string());
+            }));
+            assert!(matches!(e, LoadError::BadMetadata { key: k, .. } if k == key), "{e}");
+            assert!(e.to_string().contains("more steps than any run takes"), "{e}");
+        }
+        let e = err(&rebuild(&bytes, |_, m| {
+            m.insert("train_rows".into(), "4000000000".into());
+        }));
+        assert!(matches!(e, LoadError::BadMetadata { key: "train_rows", .. }), "{e}");
+        let e = err(&rebuild(&bytes, |_, m| {
+            m.insert("train_rows".into(), "0".into());
+            m.insert("epoch_pos".into(), "18446744073709551615".into());
+        }));
+        assert!(matches!(e, LoadError::BadMetadata { key: "epoch_pos", .. }), "{e}");
+        // A classifier with fewer outputs than MNIST has digits: it loads (the file is
+        // consistent), but training it on the digits is refused with the reason (label 8
+        // used to panic in the one-hot gather).
+        let mut cls = SavedModel::fresh(&ModelConfig {
+            dims: vec![784, 20, 5],
+            activations: vec![crate::core::Activation::Sigmoid, crate::core::Activation::Identity],
+            loss: crate::core::LossKind::SoftmaxCe,
+            ..ModelConfig::default()
+        }, 1)
+        .unwrap();
+        cls.step = 3;
+        let cls = from_safetensors(&to_safetensors(&cls)).unwrap();
+        let e = cls.resume(crate::backend::cpu::CpuBackend::with(crate::backend::cpu::Isa::Scalar, 1), &tiny_data()).err().unwrap();
+        assert_eq!(e, "the data have label 9 but the classifier has only 5 outputs");
+    }
+
+    #[test]
+    fn a_file_of_eighty_thousand_tiny_layers_is_refused_at_once() {
+        // It loaded in 48 s (a quadratic check of its 160,000 tensors); now the layer
+        // count in its description refuses it before any tensor is looked at.
+        let layers = 80_000;
+        let config = ModelConfig {
+            dims: vec![2; layers + 1],
+            activations: vec![crate::core::Activation::Identity; layers],
+            loss: crate::core::LossKind::HalfSse,
+            ..ModelConfig::default()
+        };
+        let total = ParamLayout::new(&config).total;
+        let m = SavedModel {
+            config,
+            params: vec![0.5; total],
+            optim: OptimState::default(),
+            step: 1,
+            epoch: 0,
+            epoch_pos: 0,
+            train_rows: 0,
+            seed: 1,
+            history: LossHistory::default(),
+        };
+        let bytes = to_safetensors(&m);
+        assert!(bytes.len() > 10_000_000, "{} bytes", bytes.len());
+        let e = err(&bytes);
+        assert!(matches!(e, LoadError::InvalidConfig(_)), "{e}");
+        assert!(e.to_string().contains("80000 layers, more than the 64"), "{e}");
+    }
+
+    #[test]
+    fn a_crafted_file_resumes_without_a_hang_or_a_panic() {
+        // An Adam model at the largest step count a file may give (a larger one wrapped to
+        // 0, then Adam asserted) and epoch 10¹² (replayed 10¹² shuffles): loads, resumes
+        // and trains on.
+        let mut m = sample("relu_ae_adam");
+        m.optim.t = MAX_STEPS;
+        m.step = 2_000_000_000_000;
+        m.epoch = if cfg!(target_pointer_width = "64") { 1_000_000_000_000u64 as usize } else { u32::MAX as usize };
+        let m = from_safetensors(&to_safetensors(&m)).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use crate::backend::cpu::{CpuBackend, Isa};
+            let mut t = m.resume(CpuBackend::with(Isa::Scalar, 1), &tiny_data()).unwrap();
+            for _ in 0..3 {
+                t.step();
+            }
+            assert!(t.take_train_loss().unwrap().0.is_finite());
+            tx.send((t.step, t.model.opt_steps)).unwrap();
+        });
+        let (step, t) = rx.recv_timeout(std::time::Duration::from_secs(60)).expect("resuming hangs or panics");
+        assert_eq!((step, t), (2_000_000_000_003, MAX_STEPS + 3));
+    }
+
     /// A tiny synthetic data set (100 training rows) so epochs are a few steps long.
     fn tiny_data() -> Mnist {
-        use crate::data::mnist::Dataset;
-        let set = |items: usize, salt: usize| Dataset {
-            items,
-            rows: 28,
-            cols: 28,
-            pixels: (0..items * 784).map(|i| ((i * 7 + salt) % 251) as u8).collect(),
-            labels: (0..items).map(|i| (i % 10) as u8).collect(),
-        };
-        Mnist { train: set(100, 0), test: set(20, 3) }
+        Mnist::pattern(100, 20)
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::core::{ops, Activation, ModelConfig};
 
 /// Waits for a read-back that is already complete or completes by polling (the CPU
 /// backend's reads are ready at once; the native GPU backend polls its device).
-fn block_on(f: ReadFuture) -> Vec<f32> {
+pub(crate) fn block_on(f: ReadFuture) -> Vec<f32> {
     use std::task::{Context, Poll, Waker};
     let mut f = f;
     let mut cx = Context::from_waker(Waker::noop());
@@ -23,6 +23,36 @@ fn block_on(f: ReadFuture) -> Vec<f32> {
 
 /// Rows evaluated per forward pass when measuring the test loss.
 pub const EVAL_CHUNK: usize = 500;
+
+/// Steps whose losses the device keeps apart ([`Autoencoder::enable_step_log`]): read them
+/// at least this often, or the oldest are overwritten (1 KB of device memory; room for a
+/// page's slice of many fast steps).
+pub const STEP_LOG: usize = 256;
+
+/// Steps logged on the device since the last read of the step log: which slots of the
+/// ring hold them and how many rows each step had.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LoggedSteps {
+    /// Ring slot of the oldest step.
+    pub first_slot: usize,
+    /// Rows of each step, oldest first (at most [`STEP_LOG`]).
+    pub rows: Vec<usize>,
+}
+
+impl LoggedSteps {
+    /// The mean loss per example of each step, oldest first, from the whole ring as read.
+    pub fn means(&self, ring: &[f32]) -> Vec<f64> {
+        assert_eq!(ring.len(), STEP_LOG, "the step log has {STEP_LOG} slots");
+        self.rows.iter().enumerate().map(|(i, &n)| ring[(self.first_slot + i) % STEP_LOG] as f64 / n as f64).collect()
+    }
+
+    /// [`Self::means`] numbered by step: the last of them is step `last_step`.
+    pub fn numbered(&self, ring: &[f32], last_step: u64) -> Vec<(u64, f64)> {
+        let means = self.means(ring);
+        let first = last_step + 1 - means.len() as u64;
+        means.into_iter().enumerate().map(|(i, l)| (first + i as u64, l)).collect()
+    }
+}
 
 /// The optimizer's state on the host: moment buffers (none for SGD, the velocity for
 /// momentum, m and v for Adam), each in the parameters' layout, and the steps taken.
@@ -100,6 +130,12 @@ pub struct Autoencoder {
     colsum: View,
     /// Examples behind `loss_acc`.
     pending_examples: usize,
+    /// [STEP_LOG] ring of per-step loss sums, once enabled.
+    step_log: Option<View>,
+    /// Ring slot of the next step's loss.
+    log_next: usize,
+    /// Rows of the steps logged since the last read, oldest first.
+    log_rows: std::collections::VecDeque<usize>,
 }
 
 impl Autoencoder {
@@ -154,6 +190,9 @@ impl Autoencoder {
             row_kl,
             colsum,
             pending_examples: 0,
+            step_log: None,
+            log_next: 0,
+            log_rows: std::collections::VecDeque::new(),
         })
     }
 
@@ -310,6 +349,14 @@ impl Autoencoder {
         self.loss(be, out, target, n, scale);
         be.sum_into(self.row_loss.prefix(n), self.loss_acc, self.pending_examples > 0);
         self.pending_examples += n;
+        if let Some(log) = self.step_log {
+            be.sum_into(self.row_loss.prefix(n), log.slice(self.log_next, 1), false);
+            self.log_next = (self.log_next + 1) % STEP_LOG;
+            if self.log_rows.len() == STEP_LOG {
+                self.log_rows.pop_front();
+            }
+            self.log_rows.push_back(n);
+        }
         self.backward(be, input, n, scale);
         if self.cfg.l2 > 0.0 {
             // d(λ·½Σw²)/dw = λ·w, weights only (biases are not decayed).
@@ -322,7 +369,9 @@ impl Autoencoder {
 
     /// Updates the parameters from `grads` with the configured optimizer.
     fn optimizer_step<B: Backend>(&mut self, be: &mut B) {
-        self.opt_steps += 1;
+        // Saturating: a loaded count of 2⁶⁴−1 stays there (Adam's bias corrections are 1
+        // long before) instead of wrapping to 0, which Adam's step cannot take.
+        self.opt_steps = self.opt_steps.saturating_add(1);
         match self.cfg.optimizer {
             Optimizer::Sgd { lr } => be.sgd_step(self.params, self.grads, lr),
             Optimizer::Momentum { lr, momentum } => be.momentum_step(self.params, self.grads, self.moments[0], lr, momentum),
@@ -351,6 +400,37 @@ impl Autoencoder {
         let sum = be.read(self.loss_acc)[0] as f64;
         let n = std::mem::take(&mut self.pending_examples);
         Some((sum / n as f64, n))
+    }
+
+    /// Keeps each training step's summed loss apart on the device as well (a ring of
+    /// [`STEP_LOG`] values, one more small sum per step), so that a divergence can be
+    /// placed at its step ([`Self::take_step_losses`]). Allocates the ring once.
+    pub fn enable_step_log<B: Backend>(&mut self, be: &mut B) {
+        if self.step_log.is_none() {
+            self.step_log = Some(be.alloc(STEP_LOG));
+        }
+    }
+
+    /// Starts reading the step log: the ring (resolve it with [`LoggedSteps::means`]) and
+    /// the steps it holds since the last read (at most the last [`STEP_LOG`]); None if the
+    /// log is off or no step ran since.
+    pub fn step_log_readback<B: Backend>(&mut self, be: &mut B) -> Option<(ReadFuture, LoggedSteps)> {
+        let log = self.step_log?;
+        if self.log_rows.is_empty() {
+            return None;
+        }
+        let rows: Vec<usize> = self.log_rows.drain(..).collect();
+        let first_slot = (self.log_next + STEP_LOG - rows.len()) % STEP_LOG;
+        Some((be.read_async(log), LoggedSteps { first_slot, rows }))
+    }
+
+    /// The mean loss per example of each step since the last call, oldest first (at most
+    /// the last [`STEP_LOG`]; waits for the device). Empty if the log is off.
+    pub fn take_step_losses<B: Backend>(&mut self, be: &mut B) -> Vec<f64> {
+        match self.step_log_readback(be) {
+            Some((f, steps)) => steps.means(&block_on(f)),
+            None => Vec::new(),
+        }
     }
 
     /// A one-element view that later work writes: reading it waits for everything queued.
@@ -557,9 +637,89 @@ impl Autoencoder {
     pub fn release<B: Backend>(self, be: &mut B) {
         let mut bufs = vec![self.params, self.grads, self.x, self.xn, self.dy, self.row_loss, self.loss_acc, self.eval_acc];
         bufs.extend([self.onehot, self.correct, self.code, self.eps, self.dcode, self.row_kl, self.colsum]);
-        bufs.extend(self.moments.iter().chain(&self.z).chain(&self.y).chain(&self.dz).copied());
+        bufs.extend(self.moments.iter().chain(&self.z).chain(&self.y).chain(&self.dz).chain(&self.step_log).copied());
         for v in bufs {
             be.free(v.buf);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::cpu::{CpuBackend, Isa};
+    use crate::core::config::{preset, PRESET_NAMES};
+
+    #[test]
+    fn the_config_s_size_bound_counts_what_the_model_allocates() {
+        for name in PRESET_NAMES {
+            for batch in [1, 16, 600] {
+                let mut cfg = preset(name).unwrap();
+                cfg.batch = batch;
+                let mut be = CpuBackend::with(Isa::Scalar, 1);
+                Autoencoder::new(&mut be, &cfg, 1).unwrap();
+                assert_eq!(Some(be.allocated_bytes()), cfg.device_floats().map(|f| 4 * f), "{name} batch {batch}");
+            }
+        }
+    }
+
+    /// A preset shrunk to 4 inputs and batch 2 on a scalar CPU backend, with `rows` rows of
+    /// data of 4 pixels.
+    fn tiny(name: &str, hidden: usize, rows: usize) -> (CpuBackend, Autoencoder, DataId) {
+        let mut cfg = preset(name).unwrap();
+        cfg.dims = vec![4, hidden, 4];
+        cfg.batch = 2;
+        let mut be = CpuBackend::with(Isa::Scalar, 1);
+        let m = Autoencoder::new(&mut be, &cfg, 1).unwrap();
+        let pixels: Vec<u8> = (0..4 * rows).map(|i| (i * 50 % 256) as u8).collect();
+        let data = be.upload_u8(&pixels, 4);
+        (be, m, data)
+    }
+
+    #[test]
+    fn an_adam_step_count_at_its_limit_saturates() {
+        // A saved model with optim_t = 2⁶⁴−1 wrapped to 0 at the next step, and Adam's
+        // bias correction asserted t ≥ 1.
+        let (mut be, mut m, data) = tiny("relu_ae_adam", 3, 2);
+        let moments = vec![vec![0.0; m.layout.total]; 2];
+        m.load_optim_state(&mut be, &OptimState { moments, t: u64::MAX }).unwrap();
+        m.train_step(&mut be, data, &[0, 1], 1, 0);
+        assert_eq!(m.opt_steps, u64::MAX);
+        assert!(m.params_host(&mut be).iter().all(|v| v.is_finite()));
+    }
+
+    #[test]
+    fn the_step_log_keeps_each_step_s_loss() {
+        let (mut be, mut m, data) = tiny("linear_50", 2, 3);
+        let cfg = m.cfg.clone();
+        let steps: Vec<Vec<u32>> = (0..STEP_LOG + 5).map(|i| if i % 3 == 2 { vec![2] } else { vec![(i % 3) as u32, 2] }).collect();
+        assert!(m.take_step_losses(&mut be).is_empty(), "off: nothing");
+        m.enable_step_log(&mut be);
+        assert!(m.take_step_losses(&mut be).is_empty(), "no step yet");
+        // Each step alone, through the summed loss, is the reference.
+        let mut want = Vec::new();
+        for idx in &steps[..3] {
+            m.train_step(&mut be, data, idx, 1, 0);
+            want.push(m.take_train_loss(&mut be).unwrap().0);
+        }
+        let got = m.take_step_losses(&mut be);
+        assert_eq!(got.len(), 3);
+        for (g, w) in got.iter().zip(&want) {
+            assert!((g - w).abs() <= 1e-6 * w.abs(), "{got:?} vs {want:?}");
+        }
+        // More steps than the ring holds: the last STEP_LOG come back, in order.
+        let mut want = Vec::new();
+        for (i, idx) in steps.iter().enumerate() {
+            m.train_step(&mut be, data, idx, 1, i as u32);
+            want.push(m.take_train_loss(&mut be).unwrap().0);
+        }
+        let got = m.take_step_losses(&mut be);
+        assert_eq!(got.len(), STEP_LOG);
+        for (g, w) in got.iter().zip(&want[5..]) {
+            assert!((g - w).abs() <= 1e-6 * w.abs(), "{g} vs {w}");
+        }
+        assert_eq!(be.allocated_bytes(), 4 * (cfg.device_floats().unwrap() + STEP_LOG as u64) + 12);
+        m.release(&mut be);
+        assert_eq!(be.allocated_bytes(), 12, "the log is freed too: only the data stay");
     }
 }

@@ -1,6 +1,10 @@
 //! The training loop, written once against [`Backend`]: seeded shuffling per epoch,
 //! minibatches (the last one may be partial, as PyTorch's DataLoader does), a step counter
 //! that numbers the noise, and evaluation on the clean test set.
+//!
+//! Epoch `k`'s order is a shuffle drawn from the run's order stream advanced by k·2⁶⁴
+//! draws ([`epoch_order`]), so any epoch's order is found in one shuffle: a resumed run
+//! does not replay the epochs before it, whatever epoch number its file gives.
 
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -9,10 +13,13 @@ use rand_pcg::Pcg64Mcg;
 use crate::backend::{Backend, DataId};
 use crate::core::ModelConfig;
 use crate::data::Mnist;
-use crate::model::{Autoencoder, OptimState, Split};
+use crate::model::{Autoencoder, LoggedSteps, OptimState, Split};
 
 pub mod cloud;
+pub mod divergence;
 pub mod pipeline;
+
+pub use divergence::{Divergence, Diverged, LastGood};
 
 pub struct Trainer<B: Backend> {
     pub be: B,
@@ -32,8 +39,8 @@ pub struct Trainer<B: Backend> {
     pub pos: usize,
     batch: usize,
     seed: u64,
+    /// The current epoch's order of the training rows.
     order: Vec<u32>,
-    rng: Pcg64Mcg,
 }
 
 impl<B: Backend> Trainer<B> {
@@ -41,6 +48,12 @@ impl<B: Backend> Trainer<B> {
     pub fn new(mut be: B, cfg: &ModelConfig, data: &Mnist, seed: u64) -> Result<Self, String> {
         if data.train.dim() != cfg.input_dim() {
             return Err(format!("the model takes {} inputs but the images have {} pixels", cfg.input_dim(), data.train.dim()));
+        }
+        if cfg.is_classifier() {
+            let top = data.train.labels.iter().chain(&data.test.labels).max().copied().unwrap_or(0) as usize;
+            if top >= cfg.output_dim() {
+                return Err(format!("the data have label {top} but the classifier has only {} outputs", cfg.output_dim()));
+            }
         }
         check_fits(&be, cfg, data)?;
         let up = Uploaded::mnist(&mut be, data, cfg.is_classifier());
@@ -74,10 +87,9 @@ impl<B: Backend> Trainer<B> {
             pos: 0,
             batch: cfg.batch,
             seed,
-            order: (0..train_rows as u32).collect(),
-            rng: order_rng(seed),
+            order: Vec::new(),
         };
-        t.order.shuffle(&mut t.rng);
+        epoch_order(seed, 0, train_rows, &mut t.order);
         Ok(t)
     }
 
@@ -129,7 +141,6 @@ impl<B: Backend> Trainer<B> {
         t.pos = self.pos;
         t.batch = batch;
         t.order = self.order.clone();
-        t.rng = self.rng.clone();
         Ok(t)
     }
 
@@ -144,18 +155,14 @@ impl<B: Backend> Trainer<B> {
 
     /// Sets the progress of a resumed run (a saved model): the step counter (which numbers
     /// the noise), the completed epochs and the rows of the current epoch already seen. The
-    /// data order is replayed from the seed, so it is the order an uninterrupted run would
-    /// use from here on. Set the model's weights and optimizer state separately.
+    /// data order is the current epoch's, drawn directly ([`epoch_order`]: one shuffle,
+    /// whatever the epoch), so it is the order an uninterrupted run would use from here on.
+    /// Set the model's weights and optimizer state separately.
     pub fn set_progress(&mut self, step: u64, epoch: usize, pos: usize) -> Result<(), String> {
         if pos >= self.train_rows {
             return Err(format!("position {pos} is past the end of an epoch of {} rows", self.train_rows));
         }
-        self.rng = order_rng(self.seed);
-        self.order = (0..self.train_rows as u32).collect();
-        // One shuffle at the start (as in `new`) and one after each completed epoch.
-        for _ in 0..=epoch {
-            self.order.shuffle(&mut self.rng);
-        }
+        epoch_order(self.seed, epoch, self.train_rows, &mut self.order);
         self.step = step;
         self.epoch = epoch;
         self.pos = pos;
@@ -197,8 +204,8 @@ impl<B: Backend> Trainer<B> {
         }
         if self.pos == self.train_rows {
             self.pos = 0;
-            self.epoch += 1;
-            self.order.shuffle(&mut self.rng);
+            self.epoch = self.epoch.saturating_add(1);
+            epoch_order(self.seed, self.epoch, self.train_rows, &mut self.order);
             true
         } else {
             false
@@ -213,6 +220,31 @@ impl<B: Backend> Trainer<B> {
     /// Mean training loss per example since the last call.
     pub fn take_train_loss(&mut self) -> Option<(f64, usize)> {
         self.model.take_train_loss(&mut self.be)
+    }
+
+    /// Keeps each step's loss apart on the device from now on, for
+    /// [`Self::take_step_losses`] ([`Autoencoder::enable_step_log`]).
+    pub fn enable_step_losses(&mut self) {
+        self.model.enable_step_log(&mut self.be);
+    }
+
+    /// (step, mean loss per example) of each step since the last call, oldest first: at
+    /// most the last [`STEP_LOG`](crate::model::STEP_LOG) steps, so call it at least that
+    /// often. Steps count from 1 (the first step is step 1, as [`Self::step`] counts them).
+    /// Waits for the device; empty unless [`Self::enable_step_losses`] was called.
+    pub fn take_step_losses(&mut self) -> Vec<(u64, f64)> {
+        match self.step_losses_readback() {
+            Some((f, steps, last)) => steps.numbered(&crate::model::block_on(f), last),
+            None => Vec::new(),
+        }
+    }
+
+    /// Starts reading the step losses since the last read (the browser's way: the future
+    /// resolves once the device is done): the ring, which steps it holds, and the number of
+    /// the last of them; turn them into (step, loss) with [`LoggedSteps::numbered`]. None
+    /// if the log is off or no step ran since.
+    pub fn step_losses_readback(&mut self) -> Option<(crate::backend::ReadFuture, LoggedSteps, u64)> {
+        self.model.step_log_readback(&mut self.be).map(|(f, steps)| (f, steps, self.step))
     }
 
     /// The training rows with their labels (classifiers).
@@ -277,6 +309,18 @@ fn order_rng(seed: u64) -> Pcg64Mcg {
     Pcg64Mcg::seed_from_u64(seed ^ 0x5eed_0f_da7a)
 }
 
+/// Epoch `epoch`'s order of `rows` training rows into `order`: the rows shuffled with the
+/// order stream advanced by `epoch`·2⁶⁴ draws (a jump of O(log epoch) work; a shuffle of
+/// fewer than 2³² rows draws far fewer than 2⁶⁴ values, so epochs never share draws). Epoch
+/// 0 draws from the start of the stream, as every run always has.
+pub fn epoch_order(seed: u64, epoch: usize, rows: usize, order: &mut Vec<u32>) {
+    let mut rng = order_rng(seed);
+    rng.advance((epoch as u128) << 64);
+    order.clear();
+    order.extend(0..rows as u32);
+    order.shuffle(&mut rng);
+}
+
 /// Polls a read-back once: the CPU's reads are ready at once, the native GPU's poll waits
 /// for the device; a browser GPU's is still pending (None).
 fn poll_once(mut f: crate::backend::ReadFuture) -> Option<Result<Vec<f32>, String>> {
@@ -299,19 +343,123 @@ fn check_model_fits<B: Backend>(be: &B, cfg: &ModelConfig) -> Result<(), String>
     let widest = cfg.widest();
     let params = crate::core::layout::ParamLayout::new(cfg).total;
     check_bytes(be, "the parameters", 4 * params as u64)?;
-    check_bytes(be, "one layer's activations", 4 * (capacity * widest) as u64)
+    check_bytes(be, "one layer's activations", 4 * capacity as u64 * widest as u64)
 }
 
 /// Refuses a buffer of `bytes` that the device cannot hold, saying what to do instead.
 pub fn check_bytes<B: Backend>(be: &B, what: &str, bytes: u64) -> Result<(), String> {
     let limit = be.max_buffer_bytes();
     if bytes > limit {
+        let name = be.name();
         return Err(format!(
-            "{what} need a buffer of {:.1} MB but {} allows at most {:.1} MB: choose a smaller model or batch, or train on the CPU",
+            "{what} need a buffer of {:.1} MB but {name} allows at most {:.1} MB: choose a smaller model or batch{}",
             bytes as f64 / 1e6,
-            be.name(),
-            limit as f64 / 1e6
+            limit as f64 / 1e6,
+            if name.starts_with("CPU") { "" } else { ", or train on the CPU" }
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::cpu::{CpuBackend, Isa};
+    use crate::core::config::preset;
+
+    fn tiny_data(train: usize) -> Mnist {
+        Mnist::pattern(train, 10)
+    }
+
+    #[test]
+    fn epoch_zero_keeps_the_order_every_run_has_used() {
+        // Before the orders became O(1) to find, epoch 0 was one shuffle of 0..rows by a
+        // fresh order stream: the 1-epoch results in BENCHMARKS.md depend on it.
+        for (seed, rows) in [(1u64, 60_000usize), (7, 100), (u64::MAX, 3)] {
+            let mut old: Vec<u32> = (0..rows as u32).collect();
+            old.shuffle(&mut order_rng(seed));
+            let mut new = Vec::new();
+            epoch_order(seed, 0, rows, &mut new);
+            assert_eq!(new, old, "seed {seed}");
+        }
+        // Later epochs differ from each other and are permutations.
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        epoch_order(1, 1, 1000, &mut a);
+        epoch_order(1, 2, 1000, &mut b);
+        assert_ne!(a, b);
+        let mut sorted = a.clone();
+        sorted.sort();
+        assert_eq!(sorted, (0..1000).collect::<Vec<u32>>());
+    }
+
+    #[test]
+    fn resuming_at_any_epoch_number_is_immediate() {
+        // A model file saying epoch 10¹² made resuming replay 10¹² shuffles (years). It now
+        // finishes at once; a watchdog turns a hang into a failure.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let data = tiny_data(50);
+            let mut cfg = preset("linear_50").unwrap();
+            cfg.batch = 16;
+            let mut t = Trainer::new(CpuBackend::with(Isa::Scalar, 1), &cfg, &data, 3).unwrap();
+            let epoch: usize = if cfg!(target_pointer_width = "64") { 1_000_000_000_000u64 as usize } else { u32::MAX as usize };
+            t.set_progress(epoch as u64 + 5, epoch, 10).unwrap();
+            let mut want = Vec::new();
+            epoch_order(3, epoch, 50, &mut want);
+            assert_eq!(t.order, want);
+            t.step();
+            t.step();
+            t.step();
+            assert_eq!((t.epoch, t.pos), (epoch + 1, 0), "the epoch ended after 40 more rows");
+            epoch_order(3, epoch + 1, 50, &mut want);
+            assert_eq!(t.order, want);
+            tx.send(()).unwrap();
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(60)).expect("resuming at epoch 10^12 hangs");
+    }
+
+    #[test]
+    fn a_classifier_narrower_than_the_labels_is_refused() {
+        let data = tiny_data(20);
+        let cfg = crate::core::ModelConfig {
+            dims: vec![784, 10, 10],
+            activations: vec![crate::core::Activation::Sigmoid, crate::core::Activation::Identity],
+            loss: crate::core::LossKind::SoftmaxCe,
+            ..Default::default()
+        };
+        assert!(Trainer::new(CpuBackend::with(Isa::Scalar, 1), &cfg, &data, 1).is_ok());
+        let mut data = data;
+        data.test.labels[3] = 12;
+        let e = Trainer::new(CpuBackend::with(Isa::Scalar, 1), &cfg, &data, 1).err().unwrap();
+        assert!(e.contains("label 12 but the classifier has only 10 outputs"), "{e}");
+    }
+
+    #[test]
+    fn the_cpu_backend_names_its_buffer_limit() {
+        // It used to allow any size (u64::MAX), so nothing too large was refused before
+        // the allocation itself failed.
+        let be = CpuBackend::with(Isa::Scalar, 1);
+        assert_eq!(be.max_buffer_bytes(), if cfg!(target_arch = "wasm32") { 1 << 30 } else { 4 << 30 });
+        let e = check_bytes(&be, "the parameters", be.max_buffer_bytes() + 1).unwrap_err();
+        assert!(e.contains("allows at most 4295.0 MB: choose a smaller model or batch") || e.contains("allows at most 1073.7 MB"), "{e}");
+        assert!(!e.contains("train on the CPU"), "{e}");
+        assert!(check_bytes(&be, "the parameters", be.max_buffer_bytes()).is_ok());
+    }
+
+    #[test]
+    fn step_losses_are_numbered_by_step() {
+        let data = tiny_data(40);
+        let mut cfg = preset("linear_50").unwrap();
+        cfg.batch = 16;
+        let mut t = Trainer::new(CpuBackend::with(Isa::Scalar, 1), &cfg, &data, 3).unwrap();
+        t.step();
+        assert!(t.take_step_losses().is_empty(), "the log is off until enabled");
+        t.enable_step_losses();
+        for _ in 0..4 {
+            t.step();
+        }
+        let losses = t.take_step_losses();
+        assert_eq!(losses.iter().map(|l| l.0).collect::<Vec<_>>(), vec![2, 3, 4, 5]);
+        assert!(losses.iter().all(|l| l.1.is_finite() && l.1 > 0.0));
+    }
 }

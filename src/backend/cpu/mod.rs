@@ -190,7 +190,19 @@ impl CpuBackend {
     }
 }
 
+/// Largest buffer the CPU backend allocates: 1 GiB in a browser (a quarter of the 4 GiB
+/// wasm32 addresses, where the data, the page and the model's other buffers live too), 4 GiB
+/// natively (a buffer that large is a mistake on the machines this runs on). A model whose
+/// parameters or activations need more is refused by `Trainer::new`, naming this limit
+/// ([`MAX_MODEL_BYTES`](crate::core::config::MAX_MODEL_BYTES) bounds the sum of a model's
+/// buffers before that).
+pub const MAX_BUFFER_BYTES: u64 = if cfg!(target_arch = "wasm32") { 1 << 30 } else { 4 << 30 };
+
 impl Backend for CpuBackend {
+    fn max_buffer_bytes(&self) -> u64 {
+        MAX_BUFFER_BYTES
+    }
+
     fn name(&self) -> String {
         if cfg!(target_arch = "wasm32") {
             format!("CPU (wasm {})", self.isa.name())
