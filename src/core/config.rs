@@ -418,9 +418,9 @@ impl ModelConfig {
         let (d, wmax) = (*self.dims.first()? as u64, self.widest() as u64);
         let classes = if self.is_classifier() { self.output_dim() as u64 } else { 1 };
         let latent = *self.dims.get(self.code_layer())? as u64;
-        let mut rows_wide: u64 = 2 * d + 2 * wmax + 3 + classes + 3 * latent; // x, xn, dy, dz, row_loss, correct, row_kl, onehot, code, eps, dcode
+        let mut rows_wide: u64 = 2 * d + wmax + 3 + classes + 3 * latent; // x, xn, dy, row_loss, correct, row_kl, onehot, code, eps, dcode
         for l in 0..self.layers() {
-            rows_wide = rows_wide.checked_add(2 * self.layer_out_width(l) as u64)?; // z, y
+            rows_wide = rows_wide.checked_add(3 * self.layer_out_width(l) as u64)?; // z, y, dz
         }
         let moments = self.optimizer.moment_buffers() as u64;
         p.checked_mul(2 + moments)?.checked_add(cap.checked_mul(rows_wide)?)?.checked_add(3 + wmax) // loss_acc, eval_acc, colsum

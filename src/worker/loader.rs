@@ -1,6 +1,7 @@
 //! Loads MNIST in the training worker from the static files served with the app
 //! (`data/*.gz` and `data/manifest.json`, written by `make data`), with download progress,
-//! keeping the files in the browser's Cache Storage so a reload does not download them again.
+//! checking each download against the manifest's SHA-256 and keeping the checked files in the
+//! browser's Cache Storage so a reload does not download them again.
 
 use std::collections::HashMap;
 
@@ -139,6 +140,11 @@ pub async fn load(progress: &dyn Progress) -> Result<(Manifest, Mnist), String> 
             })
             .await?;
             done = base + b.len() as f64;
+            // Checked before it is kept or parsed: a file damaged or changed on the way (a
+            // proxy, a half-updated server) is named as such, not as a broken data set.
+            if let Err(e) = crate::data::verify_sha256(&b, &version) {
+                return Err(format!("data/{name}: {e}"));
+            }
             store(&cache, &key, &b).await;
             b
         };

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { createHash } from 'node:crypto';
 import {
   appTest, waitForState, pageSnapshot, pseudoRandomBytes, DIST,
 } from './harness.mjs';
@@ -35,9 +36,11 @@ async function checkError(page, logs, fileStem) {
   return text;
 }
 
+const manifest = () => JSON.parse(readFileSync(join(DIST, 'data', 'manifest.json'), 'utf8'));
+
 function manifestBytes(file) {
   try {
-    return JSON.parse(readFileSync(join(DIST, 'data', 'manifest.json'), 'utf8')).files[file].bytes;
+    return manifest().files[file].bytes;
   } catch {
     return 4542;
   }
@@ -60,18 +63,33 @@ appTest('corrupt data file (not gzip): #error names t10k-labels-idx1-ubyte', {
     })),
 }, async ({ page, logs }) => {
   const text = await checkError(page, logs, 't10k-labels-idx1-ubyte');
+  // Caught by the manifest's checksum before it is parsed or kept in the browser's cache.
+  assert.match(text, /SHA-256 is [0-9a-f]{64}, not the manifest's [0-9a-f]{64}/);
   console.log(`#error (random bytes): ${text}`);
 });
 
-appTest('corrupt data file (valid gzip, bad IDX content): #error names t10k-labels-idx1-ubyte', {
-  route: (page) => page.route('**/data/t10k-labels-idx1-ubyte.gz', (route) => {
-    // Labels header claiming 10,000 items with a wrong magic, then only 100 labels.
-    const idx = Buffer.alloc(8 + 100);
-    idx.writeUInt32BE(0x0801_0000, 0);
-    idx.writeUInt32BE(10_000, 4);
-    return route.fulfill({ status: 200, contentType: 'application/gzip', body: gzipSync(idx) });
-  }),
+// A bad file whose manifest agrees with it (a server whose data step went wrong): the IDX
+// reader names what is wrong with it.
+const badLabels = (() => {
+  // Labels header claiming 10,000 items with a wrong magic, then only 100 labels.
+  const idx = Buffer.alloc(8 + 100);
+  idx.writeUInt32BE(0x0801_0000, 0);
+  idx.writeUInt32BE(10_000, 4);
+  return gzipSync(idx);
+})();
+
+appTest('corrupt data file (valid gzip, bad IDX content, manifest agreeing): #error names t10k-labels-idx1-ubyte', {
+  route: (page) => Promise.all([
+    page.route('**/data/t10k-labels-idx1-ubyte.gz', (route) =>
+      route.fulfill({ status: 200, contentType: 'application/gzip', body: badLabels })),
+    page.route('**/data/manifest.json', (route) => {
+      const m = manifest();
+      m.files['t10k-labels-idx1-ubyte.gz'] = { bytes: badLabels.length, sha256_gz: createHash('sha256').update(badLabels).digest('hex') };
+      return route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(m) });
+    }),
+  ]),
 }, async ({ page, logs }) => {
   const text = await checkError(page, logs, 't10k-labels-idx1-ubyte');
+  assert.match(text, /magic|truncated|labels/i);
   console.log(`#error (bad IDX): ${text}`);
 });

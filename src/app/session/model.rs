@@ -13,6 +13,7 @@ use crate::core::ModelConfig;
 use crate::data::Mnist;
 use crate::io::saved::{LossHistory, SavedModel};
 use crate::model::OptimState;
+use crate::train::divergence::{short, Divergence};
 use crate::train::Trainer;
 
 use super::super::clock::now_ms;
@@ -30,8 +31,6 @@ const EVAL_ROWS_PER_SLICE: usize = 50;
 const EVAL_EVERY_MS: f64 = 4000.0;
 /// Training rows per piece of the PCA fit (one covariance product of this many rows).
 const PCA_ROWS_PER_PIECE: usize = 256;
-/// A training loss this many times the run's first one means the run diverged.
-pub const DIVERGED_FACTOR: f64 = 10.0;
 
 /// The loss of a model, in words, for the chart's axis.
 pub fn loss_label(cfg: &ModelConfig) -> String {
@@ -178,8 +177,9 @@ pub struct ModelSession {
     snapshot: Option<(Vec<f32>, u64)>,
     rate: Rate,
     pca: Option<PcaState>,
-    /// The first training loss of this run (the reference for divergence).
-    first_loss: Option<f64>,
+    /// Every step's loss, read from the device's step log with each frame, held to the
+    /// bound the CLI uses (the mean of 32 steps within 10× the run's first step).
+    guard: Divergence,
 }
 
 /// How many test rows the page evaluates.
@@ -194,11 +194,13 @@ impl ModelSession {
         Ok(ModelSession::with_trainer(trainer, cfg, seed, data))
     }
 
-    fn with_trainer(trainer: Trainer<AnyBackend>, cfg: ModelConfig, seed: u64, data: &Mnist) -> ModelSession {
+    fn with_trainer(mut trainer: Trainer<AnyBackend>, cfg: ModelConfig, seed: u64, data: &Mnist) -> ModelSession {
+        trainer.enable_step_losses();
         let pca = pca_components(&cfg).map(|k| PcaState::new(k, data));
+        let cfg_lr = cfg.optimizer.lr();
         ModelSession {
             trainer,
-            start_lr: cfg.optimizer.lr(),
+            start_lr: cfg_lr,
             cfg,
             seed,
             train_h: History::default(),
@@ -208,7 +210,7 @@ impl ModelSession {
             snapshot: None,
             rate: Rate::default(),
             pca,
-            first_loss: None,
+            guard: Divergence::new(cfg_lr),
         }
     }
 
@@ -219,7 +221,6 @@ impl ModelSession {
         s.train_h = History::from_points(saved.history.train.clone());
         s.test_h = History::from_points(saved.history.test.clone());
         s.snapshot = Some((saved.params.clone(), saved.step));
-        s.first_loss = saved.history.train.first().map(|p| p.1);
         Ok(s)
     }
 
@@ -259,7 +260,7 @@ impl ModelSession {
         self.pictures.forget_ends();
         self.snapshot = None;
         self.rate = Rate::default();
-        self.first_loss = None;
+        self.guard.restart(self.cfg.optimizer.lr());
     }
 
     /// The model's parameters and optimizer state, read back.
@@ -280,7 +281,8 @@ impl ModelSession {
     /// Rebuilds the trainer on `be` with `params` and `state`, and a minibatch size.
     fn rebuild(&mut self, be: AnyBackend, data: &Mnist, params: &[f32], state: &OptimState, batch: usize) -> Result<(), String> {
         // The old trainer stays in place until the new one exists: a failed move loses nothing.
-        let moved = self.trainer.move_to_with_batch(be, data, params, state, batch)?;
+        let mut moved = self.trainer.move_to_with_batch(be, data, params, state, batch)?;
+        moved.enable_step_losses();
         self.trainer = moved;
         self.cfg.batch = batch;
         self.eval.pos = None;
@@ -333,8 +335,8 @@ impl Session for ModelSession {
 
     fn slice(&mut self, budget: Budget) -> Due {
         let mut done = 0;
-        // The first step of a run alone, so its loss is the reference for divergence.
-        let first = self.first_loss.is_none();
+        // The first step of a run alone, so that its frame comes at once.
+        let first = self.trainer.step == 0;
         while budget.more(done) && !(first && done == 1) {
             self.trainer.step();
             done += 1;
@@ -376,6 +378,7 @@ impl Session for ModelSession {
             let pixels = pictures::on_pixels(&self.cfg);
             let t = &mut self.trainer;
             let loss = t.model.train_loss_readback(&mut t.be);
+            let steps = t.step_losses_readback();
             let eval = if std::mem::take(&mut self.eval.done) { Some(t.model.eval_readback(&mut t.be)) } else { None };
             let seed = t.noise_seed();
             let grid = pixels.then(|| pictures::begin_denoise(&mut t.model, &mut t.be, ctx.grid, seed, GRID_STREAM));
@@ -409,18 +412,17 @@ impl Session for ModelSession {
 
             let mut frame = Frame { step, epoch, ..Frame::default() };
             let mut halt = None;
-            if let Some(l) = loss {
-                self.train_h.push(step, l);
-                let first = *self.first_loss.get_or_insert(l);
-                if !l.is_finite() || (first.is_finite() && l > DIVERGED_FACTOR * first.max(1e-12)) {
+            if let Some((f, logged, last)) = steps {
+                let ring = f.await?;
+                if let Err(d) = self.guard.check_steps(&logged.numbered(&ring, last)) {
                     halt = Some(format!(
-                        "Training stopped: the loss {} at step {step} (it started at {first:.4}). The model diverged with the learning rate {}: lower it (say to {}) and press Reset, which goes back to this preset's learning rate {}.",
-                        if l.is_finite() { format!("grew to {l:.4}") } else { format!("became {l}") },
-                        self.cfg.optimizer.lr(),
-                        self.cfg.optimizer.lr() / 10.0,
-                        self.start_lr,
+                        "Training stopped: {d}. Reset starts again from new weights at this preset's learning rate {}.",
+                        short(self.start_lr)
                     ));
                 }
+            }
+            if let Some(l) = loss {
+                self.train_h.push(step, l);
             }
             if let Some(v) = test {
                 self.test_h.push(step, v);
@@ -502,6 +504,9 @@ impl Session for ModelSession {
     fn set_learning_rate(&mut self, lr: f32) -> Result<(), String> {
         self.cfg.optimizer.set_lr(lr);
         self.trainer.model.cfg.optimizer.set_lr(lr);
+        // The new rate starts a new reference: a rate that was lowered after a blow-up is
+        // not held to the loss before it.
+        self.guard.restart(lr);
         Ok(())
     }
 
