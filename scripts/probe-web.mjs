@@ -9,7 +9,7 @@
 //    longest_task_ms, lag_p99_ms, lag_max_ms, seconds}
 //
 //   node scripts/probe-web.mjs [--backend cpu|gpu] [--batch 16,64,256] [--seconds 20]
-//        [--preset dae_vincent] [--out FILE.jsonl]
+//        [--preset dae_vincent] [--out FILE.jsonl] [--query 'hide=features']
 //
 // gpu uses WebGPU through SwiftShader (a CPU emulation: right for the ratios, not for speed).
 // Needs dist/ (make build) and node_modules (make deps-test).
@@ -27,6 +27,8 @@ const BATCHES = opt('batch', '16,64,256').split(',').map(Number);
 const SECONDS = Number(opt('seconds', '20'));
 const PRESET = opt('preset', 'dae_vincent');
 const OUT = opt('out', null);
+// More of the link for the page mode (e.g. `hide=recon,features` to see what the pictures cost).
+const EXTRA = opt('query', '');
 const webgpu = BACKEND === 'gpu';
 
 // Installed before the page's scripts: long tasks and the lateness of a 50 ms timer.
@@ -65,7 +67,7 @@ async function pageMode(server, batch) {
   try {
     const page = context.pages()[0] ?? (await context.newPage());
     await page.addInitScript(probe);
-    await page.goto(`${server.url}?preset=${PRESET}&backend=${BACKEND}&batch=${batch}`, { waitUntil: 'load' });
+    await page.goto(`${server.url}?preset=${PRESET}&backend=${BACKEND}&batch=${batch}${EXTRA ? `&${EXTRA}` : ''}`, { waitUntil: 'load' });
     await waitForState(page, 'ready', 180_000);
     const label = await page.textContent('#backend');
     await page.click('#train');

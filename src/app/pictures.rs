@@ -5,7 +5,7 @@
 //! comes back into [`super::frame`] types (pure functions, tested natively).
 
 use crate::backend::{Backend, ReadFuture};
-use crate::core::viz::{interpolate, plane_grid, project_2d};
+use crate::core::viz::{interpolate, plane_grid, Projection};
 use crate::core::config::NoiseKind;
 use crate::core::ModelConfig;
 use crate::data::Mnist;
@@ -110,13 +110,15 @@ pub fn model_features(model: &Autoencoder, params: &[f32]) -> Option<Features> {
 #[derive(Clone, Debug)]
 pub struct PictureState {
     interp_ends: Option<(Vec<f32>, Vec<f32>)>,
+    /// The latent scatter's directions, kept so that each picture costs a few passes.
+    projection: Projection,
     code_range: ((f32, f32), (f32, f32)),
     pub sample_seed: u32,
 }
 
 impl Default for PictureState {
     fn default() -> Self {
-        PictureState { interp_ends: None, code_range: ((-3.0, 3.0), (-3.0, 3.0)), sample_seed: 1 }
+        PictureState { interp_ends: None, projection: Projection::default(), code_range: ((-3.0, 3.0), (-3.0, 3.0)), sample_seed: 1 }
     }
 }
 
@@ -218,7 +220,7 @@ impl PictureState {
         let codes = |rows: &[f32]| -> Vec<f32> { rows.chunks(width).flat_map(|r| r[..latent].to_vec()).collect() };
         let latent_codes = codes(&d.latent);
         let rows = latent_codes.len() / latent.max(1);
-        let points = project_2d(&latent_codes, latent);
+        let points = self.projection.project(&latent_codes, latent);
         if latent == 2 && !points.is_empty() {
             let (mut x0, mut x1, mut y0, mut y1) = (f32::INFINITY, f32::NEG_INFINITY, f32::INFINITY, f32::NEG_INFINITY);
             for &(x, y) in points.iter().filter(|p| p.0.is_finite() && p.1.is_finite()) {
@@ -260,6 +262,12 @@ impl PictureState {
     /// The drawing changed, or the model did: the next interpolation starts afresh.
     pub fn forget_ends(&mut self) {
         self.interp_ends = None;
+    }
+
+    /// A new model (a reset): the interpolation and the scatter's directions start afresh.
+    pub fn forget_model(&mut self) {
+        self.forget_ends();
+        self.projection.forget();
     }
 }
 

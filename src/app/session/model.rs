@@ -257,7 +257,7 @@ impl ModelSession {
         self.train_h.clear();
         self.test_h.clear();
         self.eval = Eval::default();
-        self.pictures.forget_ends();
+        self.pictures.forget_model();
         self.snapshot = None;
         self.rate = Rate::default();
         self.guard.restart(self.cfg.optimizer.lr());
