@@ -30,11 +30,18 @@ pub const SLICE_MS: f64 = 14.0;
 pub const GPU_SLICE_MS: f64 = 40.0;
 /// Most steps one GPU slice records.
 pub const MAX_GPU_STEPS: usize = 256;
-/// How often a frame is made while training.
+/// How often a frame is made while training, at most ...
 pub const FRAME_MS: f64 = 300.0;
+/// ... and at most this share of the time: a frame that takes long (its read-backs on a
+/// slow device) spaces the next ones this many times as long.
+pub const FRAME_SPACING: f64 = 20.0;
 /// How often the pictures that need forward passes over many digits are refreshed while
-/// training.
+/// training, at most.
 pub const PICTURES_MS: f64 = 2000.0;
+/// ... and at most this share of the time: where a frame with pictures takes long (a slow
+/// device: SwiftShader's WebGPU takes most of a second for the latent scatter's thousand
+/// digits), the next one waits this many times as long.
+pub const PICTURES_SPACING: f64 = 25.0;
 
 /// Where a GPU may come from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,7 +71,11 @@ pub struct Controller {
     pad_noise: u32,
     gpu_steps: usize,
     last_frame_ms: f64,
+    /// What the last frame without pictures took (ms).
+    frame_cost_ms: f64,
     last_pictures_ms: f64,
+    /// How long after the last pictures the next are due while training.
+    pictures_every_ms: f64,
     wanted: Option<Wanted>,
     /// The session has work beside training (a PCA fit).
     background: bool,
@@ -244,7 +255,9 @@ impl Controller {
             pad_noise: 0,
             gpu_steps: 1,
             last_frame_ms: now_ms(),
+            frame_cost_ms: 0.0,
             last_pictures_ms: f64::NEG_INFINITY,
+            pictures_every_ms: PICTURES_MS,
             wanted: Some(Wanted { pictures: true }),
             background: false,
             frame_ms: FRAME_MS,
@@ -554,7 +567,7 @@ impl Controller {
     /// Makes a frame now.
     async fn frame(&mut self, pictures: bool, ev: &mut Vec<Event>) -> Result<(), String> {
         let now = now_ms();
-        let pictures = pictures || self.phase != RunPhase::Training || now - self.last_pictures_ms >= super::controller::PICTURES_MS;
+        let pictures = pictures || self.phase != RunPhase::Training || now - self.last_pictures_ms >= self.pictures_every_ms;
         let ctx = FrameCtx {
             data: &self.data,
             grid: &self.grid,
@@ -565,8 +578,12 @@ impl Controller {
         };
         let produced = self.session.frame(ctx).await?;
         self.last_frame_ms = now_ms();
+        let took = self.last_frame_ms - now;
         if pictures {
             self.last_pictures_ms = self.last_frame_ms;
+            self.pictures_every_ms = PICTURES_MS.max(PICTURES_SPACING * took);
+        } else {
+            self.frame_cost_ms = took;
         }
         if let Some(halt) = produced.halt {
             self.phase = RunPhase::Paused;
@@ -620,24 +637,40 @@ impl Controller {
             ev.push(Event::Status(self.status()));
         }
         let paced = self.session.pacing_ms().is_some();
-        let wanted = self.wanted.take();
-        let frame_due = wanted.is_some() || due != Due::Nothing || paced || now_ms() - self.last_frame_ms >= self.frame_ms || self.phase != RunPhase::Training;
-        if frame_due {
-            if let Err(why) = self.frame(wanted.is_some_and(|w| w.pictures), &mut ev).await {
-                ev.extend(self.recover(why).await);
-            }
-        } else if self.kind == BackendKind::Gpu {
-            // Wait (without blocking) for the device before recording more, and size the
-            // next slice to the time this one took.
+        if self.kind == BackendKind::Gpu && !paced {
+            // Wait (without blocking) for the device before recording more (or reading a
+            // frame, whose cost is then its own), and size the next slice to the time this
+            // one took.
             match self.session.fence().await {
                 Ok(_) => {
                     let took = now_ms() - t0;
                     let scaled = (self.gpu_steps as f64 * GPU_SLICE_MS / took.max(1.0)).round() as usize;
                     self.gpu_steps = scaled.clamp(1, (self.gpu_steps * 2).max(2)).min(MAX_GPU_STEPS);
                 }
-                Err(why) => ev.extend(self.recover(why).await),
+                Err(why) => {
+                    ev.extend(self.recover(why).await);
+                    return ev;
+                }
+            }
+        }
+        let wanted = self.wanted.take();
+        let frame_due = wanted.is_some() || due != Due::Nothing || paced || now_ms() - self.last_frame_ms >= self.frame_every_ms() || self.phase != RunPhase::Training;
+        if frame_due {
+            if let Err(why) = self.frame(wanted.is_some_and(|w| w.pictures), &mut ev).await {
+                ev.extend(self.recover(why).await);
             }
         }
         ev
+    }
+
+    /// How long after the last frame the next is due while training: [`FRAME_MS`], or
+    /// longer where frames cost more than a [`FRAME_SPACING`]th of that (a test's faster
+    /// frames are taken as asked).
+    fn frame_every_ms(&self) -> f64 {
+        if self.frame_ms < FRAME_MS {
+            self.frame_ms
+        } else {
+            self.frame_ms.max(FRAME_SPACING * self.frame_cost_ms)
+        }
     }
 }

@@ -27,8 +27,12 @@ use super::{AnyBackend, Budget, Due, FrameCtx, LocalFuture, Produced, Session};
 pub const EVAL_ROWS: usize = 1000;
 /// Test rows evaluated per slice while a test evaluation is under way.
 const EVAL_ROWS_PER_SLICE: usize = 50;
-/// A test evaluation starts this often (wall time) while training.
+/// A test evaluation starts this often (wall time) while training, at most ...
 const EVAL_EVERY_MS: f64 = 4000.0;
+/// ... and after this many training rows per test row at least (a forward pass costs about
+/// a third of a training step: at most 3 % of the time goes to the test loss, on a slow
+/// device too).
+const EVAL_SPACING: usize = 10;
 /// Training rows per piece of the PCA fit (one covariance product of this many rows).
 const PCA_ROWS_PER_PIECE: usize = 256;
 
@@ -155,6 +159,8 @@ struct Eval {
     pos: Option<usize>,
     done: bool,
     last_ms: Option<f64>,
+    /// The training step the last evaluation started at.
+    last_step: Option<u64>,
 }
 
 /// Samples per second between frames.
@@ -230,9 +236,13 @@ impl ModelSession {
 
     fn begin_eval_if_due(&mut self) {
         let now = now_ms();
-        if self.eval.pos.is_none() && !self.eval.done && self.eval.last_ms.is_none_or(|t| now - t >= EVAL_EVERY_MS) {
+        let step = self.trainer.step;
+        let rows_since = self.eval.last_step.map(|s| step.saturating_sub(s) as usize * self.trainer.batch());
+        let spaced = rows_since.is_none_or(|r| r >= EVAL_SPACING * eval_rows(&self.trainer));
+        if self.eval.pos.is_none() && !self.eval.done && spaced && self.eval.last_ms.is_none_or(|t| now - t >= EVAL_EVERY_MS) {
             self.eval.pos = Some(0);
             self.eval.last_ms = Some(now);
+            self.eval.last_step = Some(step);
         }
     }
 
@@ -383,7 +393,9 @@ impl Session for ModelSession {
             let seed = t.noise_seed();
             let grid = pixels.then(|| pictures::begin_denoise(&mut t.model, &mut t.be, ctx.grid, seed, GRID_STREAM));
             let pad = ctx.pad.filter(|_| pixels).map(|img| pictures::begin_denoise(&mut t.model, &mut t.be, img, seed ^ ctx.pad_noise, PAD_STREAM));
-            let params = t.be.read_async(t.model.params);
+            // The weights: the features, and the snapshot a lost device resumes from (as
+            // recent as what the page shows).
+            let params = Some(t.be.read_async(t.model.params));
             let pics = ctx.pictures.then(|| self.pictures.begin(t, ctx.grid, ctx.pad));
             t.be.flush();
             let (step, epoch) = (t.step, t.epochs_done());
@@ -404,7 +416,10 @@ impl Session for ModelSession {
                 Some(p) => Some(p.resolve(&self.trainer.model).await?),
                 None => None,
             };
-            let params = params.await?;
+            let params = match params {
+                Some(f) => Some(f.await?),
+                None => None,
+            };
             let pics = match pics {
                 Some(p) => Some(p.resolve().await?),
                 None => None,
@@ -439,7 +454,7 @@ impl Session for ModelSession {
                 }
             }
             self.rate.last = Some((now, step));
-            if params.iter().all(|v| v.is_finite()) {
+            if let Some(params) = params.filter(|p| p.iter().all(|v| v.is_finite())) {
                 if ctx.pictures {
                     frame.features = Some(match pictures::model_features(&self.trainer.model, &params) {
                         Some(f) => Shown::Picture(f),
