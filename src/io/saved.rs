@@ -288,6 +288,12 @@ impl SavedModel {
     pub fn capture<B: Backend>(t: &mut Trainer<B>) -> SavedModel {
         let params = t.model.params_host(&mut t.be);
         let optim = t.model.optim_state_host(&mut t.be);
+        SavedModel::of_trainer(t, params, optim)
+    }
+
+    /// A trainer's model and progress with its weights and optimizer state as read back
+    /// ([`Trainer::read_state`]); no loss history.
+    pub fn of_trainer<B: Backend>(t: &Trainer<B>, params: Vec<f32>, optim: OptimState) -> SavedModel {
         SavedModel {
             config: t.model.cfg.clone(),
             params,

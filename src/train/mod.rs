@@ -106,6 +106,22 @@ impl<B: Backend> Trainer<B> {
         be
     }
 
+    /// The weights and the optimizer state, read back without blocking (the browser's way;
+    /// natively the futures are ready at once): what a save, a backend switch or a new
+    /// batch size starts from.
+    pub async fn read_state(&mut self) -> Result<(Vec<f32>, OptimState), String> {
+        let params = self.be.read_async(self.model.params);
+        let moments = self.model.optim_state_readback(&mut self.be);
+        let t = self.model.opt_steps;
+        self.be.flush();
+        let params = params.await?;
+        let mut out = Vec::with_capacity(moments.len());
+        for m in moments {
+            out.push(m.await?);
+        }
+        Ok((params, OptimState { moments: out, t }))
+    }
+
     /// Moves training to another backend with `params` (read from this one, or a
     /// snapshot), keeping the data order, the step counter, the epoch and the optimizer
     /// state. An optimizer with moments (momentum, Adam) has them read from this backend;

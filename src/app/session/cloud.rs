@@ -55,19 +55,6 @@ impl CloudSession {
         Ok(CloudSession { trainer, points, pca, shade, seed, history: History::default(), params: None, rate: None })
     }
 
-    async fn read_state(&mut self) -> Result<(Vec<f32>, OptimState), String> {
-        let t = &mut self.trainer;
-        let params = t.be.read_async(t.model.params);
-        let moments = t.model.optim_state_readback(&mut t.be);
-        let steps = t.model.opt_steps;
-        t.be.flush();
-        let params = params.await?;
-        let mut m = Vec::new();
-        for f in moments {
-            m.push(f.await?);
-        }
-        Ok((params, OptimState { moments: m, t: steps }))
-    }
 
     /// A fresh model on `be` with `params` (and the optimizer state, if given) at `step`.
     fn rebuild(&mut self, be: AnyBackend, params: &[f32], state: Option<&OptimState>, step: u64) -> Result<(), String> {
@@ -182,7 +169,7 @@ impl Session for CloudSession {
 
     fn move_to<'a>(&'a mut self, be: AnyBackend, _data: &'a Mnist) -> LocalFuture<'a, Result<Option<String>, String>> {
         Box::pin(async move {
-            let (params, state) = self.read_state().await?;
+            let (params, state) = self.trainer.read_state().await?;
             let step = self.trainer.step;
             self.rebuild(be, &params, Some(&state), step)?;
             Ok(None)

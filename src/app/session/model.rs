@@ -273,20 +273,6 @@ impl ModelSession {
         self.guard.restart(self.cfg.optimizer.lr());
     }
 
-    /// The model's parameters and optimizer state, read back.
-    async fn read_state(&mut self) -> Result<(Vec<f32>, OptimState), String> {
-        let t = &mut self.trainer;
-        let params = t.be.read_async(t.model.params);
-        let moments = t.model.optim_state_readback(&mut t.be);
-        let steps = t.model.opt_steps;
-        t.be.flush();
-        let params = params.await?;
-        let mut out = Vec::new();
-        for m in moments {
-            out.push(m.await?);
-        }
-        Ok((params, OptimState { moments: out, t: steps }))
-    }
 
     /// Rebuilds the trainer on `be` with `params` and `state`, and a minibatch size.
     fn rebuild(&mut self, be: AnyBackend, data: &Mnist, params: &[f32], state: &OptimState, batch: usize) -> Result<(), String> {
@@ -493,7 +479,7 @@ impl Session for ModelSession {
 
     fn move_to<'a>(&'a mut self, be: AnyBackend, data: &'a Mnist) -> LocalFuture<'a, Result<Option<String>, String>> {
         Box::pin(async move {
-            let (params, state) = self.read_state().await?;
+            let (params, state) = self.trainer.read_state().await?;
             let batch = self.trainer.batch();
             self.rebuild(be, data, &params, &state, batch)?;
             Ok(None)
@@ -530,7 +516,7 @@ impl Session for ModelSession {
             if batch == self.trainer.batch() {
                 return Ok(());
             }
-            let (params, state) = self.read_state().await?;
+            let (params, state) = self.trainer.read_state().await?;
             self.rebuild(be, data, &params, &state, batch).map_err(|e| format!("Could not change the batch size: {e}"))
         })
     }
@@ -551,18 +537,10 @@ impl Session for ModelSession {
 
     fn save(&mut self) -> LocalFuture<'_, Result<SavedModel, String>> {
         Box::pin(async move {
-            let (params, optim) = self.read_state().await?;
-            let t = &self.trainer;
+            let (params, optim) = self.trainer.read_state().await?;
             Ok(SavedModel {
-                config: t.model.cfg.clone(),
-                params,
-                optim,
-                step: t.step,
-                epoch: t.epoch,
-                epoch_pos: t.pos,
-                train_rows: t.train_rows,
-                seed: t.seed(),
                 history: LossHistory::finite(self.train_h.points(), self.test_h.points()),
+                ..SavedModel::of_trainer(&self.trainer, params, optim)
             })
         })
     }
