@@ -123,7 +123,7 @@ write_manifest() {
     printf '\n  }\n}\n'
   } >"$tmp"
   mv -f "$tmp" "$OUT/manifest.json"
-  say "wrote $OUT/manifest.json: $label ($train train / $test test)"
+  say "wrote $OUT/manifest.json: $train training and $test test images (source: $source)"
 }
 
 # Move the verified files from staging dir $1 into $OUT and write the manifest.
