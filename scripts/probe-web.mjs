@@ -6,7 +6,10 @@
 // timer whose lateness is the event loop's lag. Prints one JSON line per (backend, batch):
 //
 //   {backend, batch, bench_samples_per_s, page_samples_per_s, ratio, long_tasks,
-//    longest_task_ms, lag_p99_ms, lag_max_ms, seconds}
+//    longest_task_ms, lag_p99_ms, lag_max_ms, main_thread_busy, main_thread_script, seconds}
+//
+// main_thread_busy / _script: the share of the time the page's main thread ran tasks / script
+// (Chromium's TaskDuration and ScriptDuration metrics, through CDP).
 //
 //   node scripts/probe-web.mjs [--backend cpu|gpu] [--batch 16,64,256] [--seconds 20]
 //        [--preset dae_vincent] [--out FILE.jsonl] [--query 'hide=features']
@@ -75,9 +78,19 @@ async function pageMode(server, batch) {
     await page.waitForTimeout(3000);
     const s0 = await readSteps(page);
     const t0 = Date.now();
+    // The main thread's busy time (Chromium's own task accounting, through CDP).
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Performance.enable');
+    const busy = async () => {
+      const { metrics } = await cdp.send('Performance.getMetrics');
+      const m = Object.fromEntries(metrics.map((x) => [x.name, x.value]));
+      return { task: m.TaskDuration, script: m.ScriptDuration, layout: m.LayoutDuration + m.RecalcStyleDuration };
+    };
+    const b0 = await busy();
     await page.evaluate(() => { window.__probe.recording = true; });
     await page.waitForTimeout(SECONDS * 1000);
     await page.evaluate(() => { window.__probe.recording = false; });
+    const b1 = await busy();
     const s1 = await readSteps(page);
     const t1 = Date.now();
     const { long, lags } = await page.evaluate(() => window.__probe);
@@ -90,6 +103,8 @@ async function pageMode(server, batch) {
       longest_task_ms: long.length ? Math.max(...long) : 0,
       lag_p99_ms: p99,
       lag_max_ms: sorted.length ? sorted[sorted.length - 1] : 0,
+      main_busy: (b1.task - b0.task) / ((t1 - t0) / 1000),
+      main_script: (b1.script - b0.script) / ((t1 - t0) / 1000),
     };
   } finally {
     await context.close();
@@ -108,7 +123,8 @@ try {
       bench_samples_per_s: Math.round(bench), page_samples_per_s: Math.round(p.samples),
       ratio: Number((p.samples / bench).toFixed(3)),
       long_tasks: p.long_tasks, longest_task_ms: Math.round(p.longest_task_ms),
-      lag_p99_ms: Number(p.lag_p99_ms.toFixed(1)), lag_max_ms: Number(p.lag_max_ms.toFixed(1)), seconds: SECONDS,
+      lag_p99_ms: Number(p.lag_p99_ms.toFixed(1)), lag_max_ms: Number(p.lag_max_ms.toFixed(1)),
+      main_thread_busy: Number(p.main_busy.toFixed(3)), main_thread_script: Number(p.main_script.toFixed(3)), seconds: SECONDS,
     };
     console.log(JSON.stringify(line));
     lines.push(JSON.stringify(line));
