@@ -272,12 +272,14 @@ fn draw(id: &str, chart: &Chart, empty: &str) {
         Some(per) => format!("{} (an epoch is {} steps)", chart.x_label, format_tick(per.round(), 1.0)),
         None => chart.x_label.clone(),
     };
-    let _ = ctx.fill_text(&x_title, left + (w - left - right) / 2.0, h - font_px * 0.4);
+    // Condensed by the canvas where a title is longer than its axis (a narrow chart).
+    let _ = ctx.fill_text_with_max_width(&x_title, left + (w - left - right) / 2.0, h - font_px * 0.4, (w - 8.0).max(1.0));
     let y_title = format!("{}{}{}", chart.y_label, if percent { " (%)" } else { "" }, if log { " · log scale" } else { "" });
     ctx.save();
     let _ = ctx.translate(font_px * 0.95, top + (h - top - bottom) / 2.0);
     let _ = ctx.rotate(-std::f64::consts::FRAC_PI_2);
-    let _ = ctx.fill_text(&y_title, 0.0, 0.0);
+    let mid = top + (h - top - bottom) / 2.0;
+    let _ = ctx.fill_text_with_max_width(&y_title, 0.0, 0.0, (2.0 * (mid - 4.0).min(h - mid - 4.0)).max(1.0));
     ctx.restore();
     ctx.set_text_align("start");
 

@@ -164,6 +164,7 @@ pub async fn load(progress: &dyn Progress) -> Result<(Manifest, Mnist), String> 
         }
     };
     let how = if from_cache == 4 { " (from the browser cache)" } else { "" };
-    progress.report(total, total, &format!("Loaded {} training and {} test images{how}.", mnist.train.items, mnist.test.items));
+    // The counts are in the data set's label, shown beside this.
+    progress.report(total, total, &format!("Data loaded{how}:"));
     Ok((manifest, mnist))
 }
