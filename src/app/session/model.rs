@@ -381,7 +381,7 @@ impl Session for ModelSession {
             let pad = ctx.pad.filter(|_| pixels).map(|img| pictures::begin_denoise(&mut t.model, &mut t.be, img, seed ^ ctx.pad_noise, PAD_STREAM));
             // The weights: the features, and the snapshot a lost device resumes from (as
             // recent as what the page shows).
-            let params = Some(t.be.read_async(t.model.params));
+            let params = t.be.read_async(t.model.params);
             let pics = ctx.pictures.then(|| self.pictures.begin(t, ctx.grid, ctx.pad));
             t.be.flush();
             let (step, epoch) = (t.step, t.epochs_done());
@@ -402,10 +402,7 @@ impl Session for ModelSession {
                 Some(p) => Some(p.resolve(&self.trainer.model).await?),
                 None => None,
             };
-            let params = match params {
-                Some(f) => Some(f.await?),
-                None => None,
-            };
+            let params = params.await?;
             let pics = match pics {
                 Some(p) => Some(p.resolve().await?),
                 None => None,
@@ -440,7 +437,7 @@ impl Session for ModelSession {
                 }
             }
             self.rate.last = Some((now, step));
-            if let Some(params) = params.filter(|p| p.iter().all(|v| v.is_finite())) {
+            if params.iter().all(|v| v.is_finite()) {
                 if ctx.pictures {
                     frame.features = Some(match pictures::model_features(&self.trainer.model, &params) {
                         Some(f) => Shown::Picture(f),
