@@ -264,6 +264,9 @@ pub const MAX_PARAMS: u64 = 1 << 25;
 /// of the 4 GiB that wasm32 can address, which a browser tab's CPU backend must hold
 /// beside the data and the page.
 pub const MAX_MODEL_BYTES: u64 = 2 << 30;
+/// Rows evaluated per forward pass when measuring the test loss: a model's activation
+/// buffers hold at least this many rows ([`ModelConfig::rows_held`]).
+pub const EVAL_CHUNK: usize = 500;
 
 impl ModelConfig {
     pub fn layers(&self) -> usize {
@@ -410,11 +413,17 @@ impl ModelConfig {
         Some(total)
     }
 
-    /// f32 values [`Autoencoder::new`](crate::model::Autoencoder::new) allocates on a device
-    /// for this model (a test checks that they agree); None if the count overflows.
+    /// Rows a model's activation buffers hold: a training batch, and at least
+    /// [`EVAL_CHUNK`] rows for evaluation.
+    pub fn rows_held(&self) -> usize {
+        self.batch.max(EVAL_CHUNK)
+    }
+
+    /// f32 values the model (`model::Autoencoder::new`) allocates on a device for this
+    /// model (a test there checks that they agree); None if the count overflows.
     pub fn device_floats(&self) -> Option<u64> {
         let p = self.param_count()?;
-        let cap = self.batch.max(crate::model::EVAL_CHUNK) as u64;
+        let cap = self.rows_held() as u64;
         let (d, wmax) = (*self.dims.first()? as u64, self.widest() as u64);
         let classes = if self.is_classifier() { self.output_dim() as u64 } else { 1 };
         let latent = *self.dims.get(self.code_layer())? as u64;
@@ -476,9 +485,21 @@ impl ModelConfig {
     }
 }
 
-/// Names of every preset (the catalogue's single models, `core::catalogue`), in the order
-/// the UI lists them.
-pub const PRESET_NAMES: &[&str] = &super::catalogue::MODELS;
+/// Names of every preset, one per arm of [`preset`], in the order the page lists them. The
+/// page's catalogue has a row for each (title, source, description), in the same order:
+/// `tests/catalogue.rs` checks that the two agree.
+pub const PRESET_NAMES: &[&str] = &[
+    "dae_vincent",
+    "tied_ae",
+    "linear_50",
+    "stacked_elu",
+    "relu_ae_adam",
+    "dae_gaussian",
+    "dae_salt_pepper",
+    "dae_dropout",
+    "sparse_kl",
+    "vae_20",
+];
 
 /// The presets from `docs/workloads.md` (see the README).
 pub fn preset(name: &str) -> Option<ModelConfig> {
@@ -628,10 +649,9 @@ pub fn preset(name: &str) -> Option<ModelConfig> {
     }
 }
 
-
 /// One line listing the presets, for error messages.
 pub fn preset_list() -> String {
-    super::catalogue::list(super::catalogue::Kind::Model)
+    PRESET_NAMES.join(", ")
 }
 
 #[cfg(test)]

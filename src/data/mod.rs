@@ -2,6 +2,7 @@
 //! preprocessing that turns a drawing into an MNIST-like input.
 
 pub mod draw;
+pub mod file;
 pub mod idx;
 pub mod mnist;
 pub mod synthetic;
