@@ -1,5 +1,5 @@
 //! Reading a file from a path, natively, with a size cap: the one way in from a path for
-//! the MNIST files ([`super::Mnist::load_dir`]) and the CLI's saved models. Here, at the
+//! the MNIST files (`Mnist::load_dir`) and the CLI's saved models. Here, at the
 //! bottom, so that `data` and `io` both use it without `data` reaching up into `io`.
 
 /// Why [`read_file_capped`] refused a path.
