@@ -264,6 +264,9 @@ pub const MAX_PARAMS: u64 = 1 << 25;
 /// of the 4 GiB that wasm32 can address, which a browser tab's CPU backend must hold
 /// beside the data and the page.
 pub const MAX_MODEL_BYTES: u64 = 2 << 30;
+/// Rows evaluated per forward pass when measuring the test loss: a model's activation
+/// buffers hold at least this many rows ([`ModelConfig::rows_held`]).
+pub const EVAL_CHUNK: usize = 500;
 
 impl ModelConfig {
     pub fn layers(&self) -> usize {
@@ -410,11 +413,17 @@ impl ModelConfig {
         Some(total)
     }
 
-    /// f32 values [`Autoencoder::new`](crate::model::Autoencoder::new) allocates on a device
-    /// for this model (a test checks that they agree); None if the count overflows.
+    /// Rows a model's activation buffers hold: a training batch, and at least
+    /// [`EVAL_CHUNK`] rows for evaluation.
+    pub fn rows_held(&self) -> usize {
+        self.batch.max(EVAL_CHUNK)
+    }
+
+    /// f32 values the model (`model::Autoencoder::new`) allocates on a device for this
+    /// model (a test there checks that they agree); None if the count overflows.
     pub fn device_floats(&self) -> Option<u64> {
         let p = self.param_count()?;
-        let cap = self.batch.max(crate::model::EVAL_CHUNK) as u64;
+        let cap = self.rows_held() as u64;
         let (d, wmax) = (*self.dims.first()? as u64, self.widest() as u64);
         let classes = if self.is_classifier() { self.output_dim() as u64 } else { 1 };
         let latent = *self.dims.get(self.code_layer())? as u64;
@@ -476,162 +485,192 @@ impl ModelConfig {
     }
 }
 
-/// Names of every preset (the catalogue's single models, `core::catalogue`), in the order
-/// the UI lists them.
-pub const PRESET_NAMES: &[&str] = &super::catalogue::MODELS;
+/// Every preset, in the order the page lists them: its name (the id in links, the CLI and
+/// saved files) and its builder below, one per source set-up from `docs/workloads.md` (see
+/// the README). The page's catalogue has a row for each (title, source, description), in
+/// the same order: `tests/catalogue.rs` checks that the two agree.
+const PRESETS: &[(&str, fn() -> ModelConfig)] = &[
+    ("dae_vincent", dae_vincent),
+    ("tied_ae", tied_ae),
+    ("linear_50", linear_50),
+    ("stacked_elu", stacked_elu),
+    ("relu_ae_adam", relu_ae_adam),
+    ("dae_gaussian", dae_gaussian),
+    ("dae_salt_pepper", dae_salt_pepper),
+    ("dae_dropout", dae_dropout),
+    ("sparse_kl", sparse_kl),
+    ("vae_20", vae_20),
+];
 
-/// The presets from `docs/workloads.md` (see the README).
+/// Names of every preset, in the order of the table.
+pub const PRESET_NAMES: &[&str] = &NAMES;
+
+const NAMES: [&str; PRESETS.len()] = {
+    let mut out = [""; PRESETS.len()];
+    let mut i = 0;
+    while i < PRESETS.len() {
+        out[i] = PRESETS[i].0;
+        i += 1;
+    }
+    out
+};
+
+/// The preset called `name`, or None.
 pub fn preset(name: &str) -> Option<ModelConfig> {
-    match name {
-        // Vincent et al. 2008: 784→500 sigmoid →784 sigmoid, BCE, masking noise (keep 0.9),
-        // SGD lr 0.01 on the summed batch loss, batch 16, U(±0.01) init.
-        "dae_vincent" => Some(ModelConfig {
-            name: name.into(),
-            dims: vec![784, 500, 784],
-            activations: vec![Activation::Sigmoid, Activation::Sigmoid],
-            loss: LossKind::BceLogits,
-            noise: NoiseKind::Masking { keep: 0.9 },
-            optimizer: Optimizer::Sgd { lr: 0.01 },
-            init: Init::Uniform { a: 0.01 },
-            reduction: Reduction::Sum,
-            batch: 16,
-            tied: false,
-            l2: 0.0,
-            ..ModelConfig::default()
-        }),
-        // Tied weights (Theano dA tutorial): 784→500 sigmoid →784 sigmoid with decoder Wᵀ,
-        // BCE, no noise, SGD lr 0.1 on the batch mean, batch 20, U(±4·√(6/(784+500))).
-        "tied_ae" => Some(ModelConfig {
-            name: name.into(),
-            dims: vec![784, 500, 784],
-            activations: vec![Activation::Sigmoid, Activation::Sigmoid],
-            loss: LossKind::BceLogits,
-            noise: NoiseKind::None,
-            optimizer: Optimizer::Sgd { lr: 0.1 },
-            init: Init::Uniform { a: 4.0 * (6.0f32 / (784.0 + 500.0)).sqrt() },
-            reduction: Reduction::Mean,
-            batch: 20,
-            tied: true,
-            l2: 0.0,
-            ..ModelConfig::default()
-        }),
-        // Affine 784→50→784, ½·Σ(z−x)² per example, SGD lr 0.01 on the batch mean, batch 50.
-        "linear_50" => Some(ModelConfig {
-            name: name.into(),
-            dims: vec![784, 50, 784],
-            activations: vec![Activation::Identity, Activation::Identity],
-            loss: LossKind::HalfSse,
-            noise: NoiseKind::None,
-            optimizer: Optimizer::Sgd { lr: 0.01 },
-            init: Init::GlorotUniform,
-            reduction: Reduction::Mean,
-            batch: 50,
-            tied: false,
-            l2: 0.0,
-            ..ModelConfig::default()
-        }),
-        // Géron's stacked autoencoder: 784→300→150→300 ELU →784 linear, MSE over pixels and
-        // examples, L2 1e-4·½Σw² (training only), Adam lr 0.01, batch 150, He normal.
-        "stacked_elu" => Some(ModelConfig {
-            name: name.into(),
-            dims: vec![784, 300, 150, 300, 784],
-            activations: vec![Activation::Elu, Activation::Elu, Activation::Elu, Activation::Identity],
-            loss: LossKind::Mse,
-            noise: NoiseKind::None,
-            optimizer: Optimizer::adam(0.01),
-            init: Init::HeNormal,
-            reduction: Reduction::Mean,
-            batch: 150,
-            tied: false,
-            l2: 1e-4,
-            ..ModelConfig::default()
-        }),
-        // mlpractical (004 ex. 2): affine 784→50, ReLU, affine →784, sigmoid; sum of squared
-        // differences (½·Σ per example, mean over the batch); Adam (its default lr 1e-3);
-        // batch 50; Glorot uniform.
-        "relu_ae_adam" => Some(ModelConfig {
-            name: name.into(),
-            dims: vec![784, 50, 784],
-            activations: vec![Activation::Relu, Activation::Sigmoid],
-            loss: LossKind::HalfSse,
-            noise: NoiseKind::None,
-            optimizer: Optimizer::adam(0.001),
-            init: Init::GlorotUniform,
-            reduction: Reduction::Mean,
-            batch: 50,
-            tied: false,
-            l2: 0.0,
-            ..ModelConfig::default()
-        }),
-        // Géron (003): the stacked ELU network with tied weights, L2 1e-5, Adam lr 0.01,
-        // batch 150, reconstructing the clean input from x + N(0, σ²), σ = 1/√300.
-        "dae_gaussian" | "dae_dropout" => Some(ModelConfig {
-            name: name.into(),
-            dims: vec![784, 300, 150, 300, 784],
-            activations: vec![Activation::Elu, Activation::Elu, Activation::Elu, Activation::Identity],
-            loss: LossKind::Mse,
-            noise: if name == "dae_gaussian" {
-                NoiseKind::Gaussian { sigma: 1.0 / 300f32.sqrt() }
-            } else {
-                NoiseKind::Dropout { keep: 0.7 }
-            },
-            optimizer: Optimizer::adam(0.01),
-            init: Init::HeNormal,
-            reduction: Reduction::Mean,
-            batch: 150,
-            tied: true,
-            l2: 1e-5,
-            ..ModelConfig::default()
-        }),
-        // mlpractical (004 ex. 3): the relu_ae_adam network reconstructing the clean input
-        // from one with 20 % of its pixels set to 0 or 1 at random.
-        "dae_salt_pepper" => Some(ModelConfig { name: name.into(), noise: NoiseKind::SaltPepper { p: 0.2 }, ..preset("relu_ae_adam")? }),
-        // Géron (003): 784→1000 sigmoid →784 linear, MSE, plus 0.2·Σⱼ KL(0.1 ‖ ρ̂ⱼ) on the
-        // hidden layer; Adam lr 0.01, batch 1000, He normal.
-        "sparse_kl" => Some(ModelConfig {
-            name: name.into(),
-            dims: vec![784, 1000, 784],
-            activations: vec![Activation::Sigmoid, Activation::Identity],
-            loss: LossKind::Mse,
-            noise: NoiseKind::None,
-            optimizer: Optimizer::adam(0.01),
-            init: Init::HeNormal,
-            reduction: Reduction::Mean,
-            batch: 1000,
-            sparsity: Some(Sparsity { layer: 0, rho: 0.1, beta: 0.2 }),
-            ..ModelConfig::default()
-        }),
-        // Kingma & Welling via Géron (003): 784→500→500 ELU → μ, log σ² (20 each); decoder
-        // 20→500→500 ELU →784 logits; BCE summed over pixels + KL to N(0, I), mean over
-        // examples; Adam lr 0.001, batch 150, He normal.
-        "vae_20" => Some(ModelConfig {
-            name: name.into(),
-            dims: vec![784, 500, 500, 20, 500, 500, 784],
-            activations: vec![
-                Activation::Elu,
-                Activation::Elu,
-                Activation::Identity,
-                Activation::Elu,
-                Activation::Elu,
-                Activation::Sigmoid,
-            ],
-            loss: LossKind::BceLogits,
-            noise: NoiseKind::None,
-            optimizer: Optimizer::adam(0.001),
-            init: Init::HeNormal,
-            reduction: Reduction::Mean,
-            batch: 150,
-            variational: true,
-            ..ModelConfig::default()
-        }),
-        _ => None,
+    let &(name, build) = PRESETS.iter().find(|(n, _)| *n == name)?;
+    Some(ModelConfig { name: name.into(), ..build() })
+}
+
+/// Vincent et al. 2008: 784→500 sigmoid →784 sigmoid, BCE, masking noise (keep 0.9),
+/// SGD lr 0.01 on the summed batch loss, batch 16, U(±0.01) init.
+fn dae_vincent() -> ModelConfig {
+    ModelConfig {
+        dims: vec![784, 500, 784],
+        activations: vec![Activation::Sigmoid, Activation::Sigmoid],
+        loss: LossKind::BceLogits,
+        noise: NoiseKind::Masking { keep: 0.9 },
+        optimizer: Optimizer::Sgd { lr: 0.01 },
+        init: Init::Uniform { a: 0.01 },
+        reduction: Reduction::Sum,
+        batch: 16,
+        tied: false,
+        l2: 0.0,
+        ..ModelConfig::default()
     }
 }
 
+/// Tied weights (Theano dA tutorial): 784→500 sigmoid →784 sigmoid with decoder Wᵀ,
+/// BCE, no noise, SGD lr 0.1 on the batch mean, batch 20, U(±4·√(6/(784+500))).
+fn tied_ae() -> ModelConfig {
+    ModelConfig {
+        dims: vec![784, 500, 784],
+        activations: vec![Activation::Sigmoid, Activation::Sigmoid],
+        loss: LossKind::BceLogits,
+        noise: NoiseKind::None,
+        optimizer: Optimizer::Sgd { lr: 0.1 },
+        init: Init::Uniform { a: 4.0 * (6.0f32 / (784.0 + 500.0)).sqrt() },
+        reduction: Reduction::Mean,
+        batch: 20,
+        tied: true,
+        l2: 0.0,
+        ..ModelConfig::default()
+    }
+}
+
+/// Affine 784→50→784, ½·Σ(z−x)² per example, SGD lr 0.01 on the batch mean, batch 50.
+fn linear_50() -> ModelConfig {
+    ModelConfig {
+        dims: vec![784, 50, 784],
+        activations: vec![Activation::Identity, Activation::Identity],
+        loss: LossKind::HalfSse,
+        noise: NoiseKind::None,
+        optimizer: Optimizer::Sgd { lr: 0.01 },
+        init: Init::GlorotUniform,
+        reduction: Reduction::Mean,
+        batch: 50,
+        tied: false,
+        l2: 0.0,
+        ..ModelConfig::default()
+    }
+}
+
+/// Géron's stacked autoencoder: 784→300→150→300 ELU →784 linear, MSE over pixels and
+/// examples, L2 1e-4·½Σw² (training only), Adam lr 0.01, batch 150, He normal.
+fn stacked_elu() -> ModelConfig {
+    ModelConfig {
+        dims: vec![784, 300, 150, 300, 784],
+        activations: vec![Activation::Elu, Activation::Elu, Activation::Elu, Activation::Identity],
+        loss: LossKind::Mse,
+        noise: NoiseKind::None,
+        optimizer: Optimizer::adam(0.01),
+        init: Init::HeNormal,
+        reduction: Reduction::Mean,
+        batch: 150,
+        tied: false,
+        l2: 1e-4,
+        ..ModelConfig::default()
+    }
+}
+
+/// mlpractical (004 ex. 2): linear_50's 784→50→784 with a ReLU code and a sigmoid
+/// output; sum of squared differences (½·Σ per example, mean over the batch); Adam
+/// (its default lr 1e-3); batch 50; Glorot uniform.
+fn relu_ae_adam() -> ModelConfig {
+    ModelConfig {
+        activations: vec![Activation::Relu, Activation::Sigmoid],
+        optimizer: Optimizer::adam(0.001),
+        ..linear_50()
+    }
+}
+
+/// Géron (003): the stacked ELU network (stacked_elu) with tied weights, L2 1e-5,
+/// Adam lr 0.01, batch 150, reconstructing the clean input from x + N(0, σ²), σ = 1/√300.
+fn dae_gaussian() -> ModelConfig {
+    ModelConfig {
+        noise: NoiseKind::Gaussian { sigma: 1.0 / 300f32.sqrt() },
+        tied: true,
+        l2: 1e-5,
+        ..stacked_elu()
+    }
+}
+
+/// Géron (003): dae_gaussian's network and set-up, reconstructing the clean input from
+/// x with 30 % of its pixels dropped (the rest scaled up by 1/0.7).
+fn dae_dropout() -> ModelConfig {
+    ModelConfig { noise: NoiseKind::Dropout { keep: 0.7 }, ..dae_gaussian() }
+}
+
+/// mlpractical (004 ex. 3): the relu_ae_adam network reconstructing the clean input
+/// from one with 20 % of its pixels set to 0 or 1 at random.
+fn dae_salt_pepper() -> ModelConfig {
+    ModelConfig { noise: NoiseKind::SaltPepper { p: 0.2 }, ..relu_ae_adam() }
+}
+
+/// Géron (003): 784→1000 sigmoid →784 linear, MSE, plus 0.2·Σⱼ KL(0.1 ‖ ρ̂ⱼ) on the
+/// hidden layer; Adam lr 0.01, batch 1000, He normal.
+fn sparse_kl() -> ModelConfig {
+    ModelConfig {
+        dims: vec![784, 1000, 784],
+        activations: vec![Activation::Sigmoid, Activation::Identity],
+        loss: LossKind::Mse,
+        noise: NoiseKind::None,
+        optimizer: Optimizer::adam(0.01),
+        init: Init::HeNormal,
+        reduction: Reduction::Mean,
+        batch: 1000,
+        sparsity: Some(Sparsity { layer: 0, rho: 0.1, beta: 0.2 }),
+        ..ModelConfig::default()
+    }
+}
+
+/// Kingma & Welling via Géron (003): 784→500→500 ELU → μ, log σ² (20 each); decoder
+/// 20→500→500 ELU →784 logits; BCE summed over pixels + KL to N(0, I), mean over
+/// examples; Adam lr 0.001, batch 150, He normal.
+fn vae_20() -> ModelConfig {
+    ModelConfig {
+        dims: vec![784, 500, 500, 20, 500, 500, 784],
+        activations: vec![
+            Activation::Elu,
+            Activation::Elu,
+            Activation::Identity,
+            Activation::Elu,
+            Activation::Elu,
+            Activation::Sigmoid,
+        ],
+        loss: LossKind::BceLogits,
+        noise: NoiseKind::None,
+        optimizer: Optimizer::adam(0.001),
+        init: Init::HeNormal,
+        reduction: Reduction::Mean,
+        batch: 150,
+        variational: true,
+        ..ModelConfig::default()
+    }
+}
 
 /// One line listing the presets, for error messages.
 pub fn preset_list() -> String {
-    super::catalogue::list(super::catalogue::Kind::Model)
+    PRESET_NAMES.join(", ")
 }
 
 #[cfg(test)]

@@ -5,10 +5,10 @@
 //! chunk's f32 product is added into an f64 accumulator, so memory stays bounded and the
 //! rounding error does not grow with the number of rows); the d×d eigen-decomposition is
 //! nalgebra's `SymmetricEigen` in f64. No threads of its own: it runs unchanged in wasm.
+//! The fit and loss over a u8 MNIST `Dataset` (`Pca::fit_dataset`) live with the dataset,
+//! in `data::mnist`.
 
 use nalgebra::{DMatrix, SymmetricEigen};
-
-use crate::data::Dataset;
 
 /// Rows per `sgemm` chunk of the covariance (and of the loss): bounded memory
 /// (CHUNK × d f32) whatever the number of rows.
@@ -40,12 +40,6 @@ impl Pca {
         }
         let n = rows.len() / dim;
         Self::fit_with(n, dim, k, |i, out| out.copy_from_slice(&rows[i * dim..(i + 1) * dim]))
-    }
-
-    /// Fits `k` components to the images of a u8 MNIST dataset, as pixels/255 (converted a
-    /// chunk at a time, never the whole set).
-    pub fn fit_dataset(data: &Dataset, k: usize) -> Result<Pca, String> {
-        Self::fit_with(data.items, data.dim(), k, |i, out| fill_pixels(data.image(i), out))
     }
 
     /// Fits on `n` rows of `dim` values produced by `row(i, out)`.
@@ -108,13 +102,9 @@ impl Pca {
         self.half_sse_loss_with(n, |i, out| out.copy_from_slice(&rows[i * d..(i + 1) * d]))
     }
 
-    /// [`Pca::half_sse_loss`] on the images of a u8 dataset (pixels/255).
-    pub fn half_sse_loss_dataset(&self, data: &Dataset) -> f64 {
-        assert_eq!(data.dim(), self.dim, "the dataset's images have {} pixels, the PCA {}", data.dim(), self.dim);
-        self.half_sse_loss_with(data.items, |i, out| fill_pixels(data.image(i), out))
-    }
-
-    fn half_sse_loss_with(&self, n: usize, row: impl Fn(usize, &mut [f32])) -> f64 {
+    /// [`Pca::half_sse_loss`] over `n` rows of `dim` values produced by `row(i, out)`, a
+    /// `CHUNK` of rows at a time.
+    pub fn half_sse_loss_with(&self, n: usize, row: impl Fn(usize, &mut [f32])) -> f64 {
         if n == 0 {
             return f64::NAN;
         }
@@ -560,17 +550,6 @@ mod tests {
         assert!(Pca::fit(&rows, 4, 0).unwrap_err().contains("between 1 and 4"));
         assert!(Pca::fit(&rows, 4, 5).unwrap_err().contains("between 1 and 4"));
         assert!(Pca::fit(&rows[..4], 4, 1).unwrap_err().contains("at least 2 rows"));
-    }
-
-    #[test]
-    fn dataset_fit_matches_the_f32_fit() {
-        let pixels: Vec<u8> = (0..40 * 4).map(|i| ((i * 37 + i / 4 * 11) % 256) as u8).collect();
-        let data = Dataset { items: 40, rows: 2, cols: 2, pixels: pixels.clone(), labels: vec![0; 40] };
-        let rows: Vec<f32> = pixels.iter().map(|&p| p as f32 / 255.0).collect();
-        let a = Pca::fit_dataset(&data, 2).unwrap();
-        let b = Pca::fit(&rows, 4, 2).unwrap();
-        assert_eq!(a, b);
-        assert_eq!(a.half_sse_loss_dataset(&data), b.half_sse_loss(&rows));
     }
 
     #[test]

@@ -88,7 +88,18 @@ pub fn to_mnist(ink: &[f32], width: usize, height: usize) -> Vec<f32> {
 
 #[cfg(test)]
 mod tests {
+    use std::ops::Range;
+
     use super::*;
+
+    /// A w×h pad with full ink on columns `xs` of rows `ys`.
+    fn bar(w: usize, h: usize, xs: Range<usize>, ys: Range<usize>) -> Vec<f32> {
+        let mut ink = vec![0.0f32; w * h];
+        for y in ys {
+            ink[y * w + xs.start..y * w + xs.end].fill(1.0);
+        }
+        ink
+    }
 
     #[test]
     fn empty_drawing_is_blank() {
@@ -99,13 +110,7 @@ mod tests {
     fn a_bar_is_scaled_to_20_pixels_and_centred() {
         // A vertical bar 10 px wide, 200 px tall, in the corner of a 280×280 pad.
         let (w, h) = (280, 280);
-        let mut ink = vec![0.0f32; w * h];
-        for y in 10..210 {
-            for x in 5..15 {
-                ink[y * w + x] = 1.0;
-            }
-        }
-        let img = to_mnist(&ink, w, h);
+        let img = to_mnist(&bar(w, h, 5..15, 10..210), w, h);
         let rows: Vec<usize> = (0..SIDE).filter(|&y| (0..SIDE).any(|x| img[y * SIDE + x] > 0.0)).collect();
         let cols: Vec<usize> = (0..SIDE).filter(|&x| (0..SIDE).any(|y| img[y * SIDE + x] > 0.0)).collect();
         assert_eq!(rows.len(), 20, "rows {rows:?}");
@@ -121,14 +126,8 @@ mod tests {
     #[test]
     fn anti_aliasing_gives_grey_edges() {
         let (w, h) = (100, 100);
-        let mut ink = vec![0.0f32; w * h];
         // A 33×100 bar: 20 px tall, 6.6 px wide → 7 columns, the last one 60 % covered.
-        for y in 0..100 {
-            for x in 0..33 {
-                ink[y * w + x] = 1.0;
-            }
-        }
-        let img = to_mnist(&ink, w, h);
+        let img = to_mnist(&bar(w, h, 0..33, 0..100), w, h);
         assert!(img.iter().any(|&v| v > 0.99));
         assert!(img.iter().any(|&v| v > 0.05 && v < 0.95), "no grey pixel");
     }

@@ -4,6 +4,7 @@
 use std::fmt;
 
 use super::idx::{self, IdxError};
+use crate::core::pca::{fill_pixels, Pca};
 
 /// The four files, in the order [train images, train labels, test images, test labels].
 pub const FILES: [&str; 4] = [
@@ -81,6 +82,21 @@ impl Dataset {
     }
 }
 
+/// PCA of a dataset's images as pixels/255, converted a chunk of rows at a time (never the
+/// whole set as f32). Here rather than in `core::pca`, which knows nothing of datasets.
+impl Pca {
+    /// Fits `k` components to the images of `data`.
+    pub fn fit_dataset(data: &Dataset, k: usize) -> Result<Pca, String> {
+        Self::fit_with(data.items, data.dim(), k, |i, out| fill_pixels(data.image(i), out))
+    }
+
+    /// [`Pca::half_sse_loss`] on the images of `data`.
+    pub fn half_sse_loss_dataset(&self, data: &Dataset) -> f64 {
+        assert_eq!(data.dim(), self.dim, "the dataset's images have {} pixels, the PCA {}", data.dim(), self.dim);
+        self.half_sse_loss_with(data.items, |i, out| fill_pixels(data.image(i), out))
+    }
+}
+
 /// Training and test sets.
 #[derive(Clone, Debug)]
 pub struct Mnist {
@@ -126,7 +142,7 @@ impl Mnist {
             for candidate in [format!("{name}.gz"), name.to_string()] {
                 let path = dir.join(&candidate);
                 if path.exists() {
-                    return crate::io::read_file_capped(&path, idx::MAX_FILE_BYTES).map(|b| (path.display().to_string(), b)).map_err(|e| {
+                    return super::file::read_file_capped(&path, idx::MAX_FILE_BYTES).map(|b| (path.display().to_string(), b)).map_err(|e| {
                         DataError { file: path.display().to_string(), kind: DataErrorKind::Missing(e.to_string()) }
                     });
                 }
@@ -144,6 +160,17 @@ impl Mnist {
 mod tests {
     use super::*;
     use crate::data::idx::{write_images, write_labels};
+
+    #[test]
+    fn dataset_fit_matches_the_f32_fit() {
+        let pixels: Vec<u8> = (0..40 * 4).map(|i| ((i * 37 + i / 4 * 11) % 256) as u8).collect();
+        let data = Dataset { items: 40, rows: 2, cols: 2, pixels: pixels.clone(), labels: vec![0; 40] };
+        let rows: Vec<f32> = pixels.iter().map(|&p| p as f32 / 255.0).collect();
+        let a = Pca::fit_dataset(&data, 2).unwrap();
+        let b = Pca::fit(&rows, 4, 2).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.half_sse_loss_dataset(&data), b.half_sse_loss(&rows));
+    }
 
     #[test]
     fn count_mismatch_names_the_label_file() {

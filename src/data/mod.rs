@@ -1,7 +1,9 @@
-//! Data: IDX parsing and validation, the MNIST dataset kept as `u8`, and the
-//! preprocessing that turns a drawing into an MNIST-like input.
+//! Data: IDX parsing and validation, the MNIST dataset kept as `u8` (and its PCA), the
+//! preprocessing that turns a drawing into an MNIST-like input, the synthetic sets, and
+//! reading a file from a path with a size cap.
 
 pub mod draw;
+pub mod file;
 pub mod idx;
 pub mod mnist;
 pub mod synthetic;

@@ -21,8 +21,9 @@ pub(crate) fn block_on(f: ReadFuture) -> Vec<f32> {
     }
 }
 
-/// Rows evaluated per forward pass when measuring the test loss.
-pub const EVAL_CHUNK: usize = 500;
+// Rows evaluated per forward pass when measuring the test loss (the model description
+// owns it: it sizes the buffers from it).
+use crate::core::config::EVAL_CHUNK;
 
 /// Steps whose losses the device keeps apart ([`Autoencoder::enable_step_log`]): read them
 /// at least this often, or the oldest are overwritten (1 KB of device memory; room for a

@@ -10,8 +10,8 @@ use crate::data::synthetic::{cloud_3d, DIM};
 use crate::model::Split;
 use crate::train::Trainer;
 
-/// Its id in the catalogue (`core::catalogue::SCENES`).
-pub const NAME: &str = crate::core::catalogue::SCENES[0];
+/// Its id (the catalogue's scene row: `tests/catalogue.rs` checks that they agree).
+pub const NAME: &str = "linear_3d_pca";
 
 /// Adam steps the source trains for (full batch: one step = one epoch).
 pub const STEPS: u64 = 10_000;

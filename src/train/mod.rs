@@ -355,7 +355,7 @@ fn check_fits<B: Backend>(be: &B, cfg: &ModelConfig, data: &Mnist) -> Result<(),
 
 /// Refuses a model whose parameters or activations the device cannot hold.
 fn check_model_fits<B: Backend>(be: &B, cfg: &ModelConfig) -> Result<(), String> {
-    let capacity = cfg.batch.max(crate::model::EVAL_CHUNK);
+    let capacity = cfg.rows_held();
     let widest = cfg.widest();
     let params = crate::core::layout::ParamLayout::new(cfg).total;
     check_bytes(be, "the parameters", 4 * params as u64)?;
