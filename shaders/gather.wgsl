@@ -14,7 +14,7 @@ struct Params {
 @compute @workgroup_size(256)
 fn gather_forward(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
                   @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = (wid.y * nwg.x + wid.x) * 256u + lid.x;
+    let i = index(lid, wid, nwg);
     if (i >= P.len) { return; }
     let r = i / P.dim;
     let j = i % P.dim;
@@ -27,7 +27,7 @@ fn gather_forward(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgro
 @compute @workgroup_size(256)
 fn gather_f32(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
               @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = (wid.y * nwg.x + wid.x) * 256u + lid.x;
+    let i = index(lid, wid, nwg);
     if (i >= P.len) { return; }
     let r = i / P.dim;
     let j = i % P.dim;
@@ -39,7 +39,7 @@ fn gather_f32(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
 @compute @workgroup_size(256)
 fn gather_onehot(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
                  @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = (wid.y * nwg.x + wid.x) * 256u + lid.x;
+    let i = index(lid, wid, nwg);
     if (i >= P.len) { return; }
     let r = i / P.dim;
     let c = i % P.dim;

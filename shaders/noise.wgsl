@@ -38,10 +38,6 @@ fn normal(seed: u32, stream: u32, i: u32) -> f32 {
     return sqrt(-2.0 * log(1.0 - u1)) * cos(6.2831855 * u2);
 }
 
-fn index(lid: vec3<u32>, wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-    return (wid.y * nwg.x + wid.x) * 256u + lid.x;
-}
-
 // kind 1 masking (p1 keep), 2 Gaussian (p1 σ), 3 salt-and-pepper (p1 fraction),
 // 4 dropout (p1 keep, p2 = 1/keep); 0 copies.
 @compute @workgroup_size(256)

@@ -19,7 +19,7 @@ mod cli {
     use aeplay::backend::cpu::{CpuBackend, Isa};
     use aeplay::backend::gpu::{GpuBackend, GpuContext};
     use aeplay::backend::profile::{process_sched_ns, Profiled};
-    use aeplay::backend::{Backend, WorkCounters};
+    use aeplay::backend::{Backend, Buffers, WorkCounters};
     use aeplay::core::config::{preset, preset_list};
     use aeplay::core::pca::Pca;
     use aeplay::core::ModelConfig;
