@@ -1,8 +1,8 @@
 //! The layer ops on the GPU (`backend::LayerOps`): products (a weight gradient `Aᵀ·dZ`
 //! deferred, `fusion.rs`), the dense layer's fused forward (bias and activation in the
 //! product's epilogue) and input-gradient passes (the activation's derivative in it), bias
-//! + activation, its derivative, and bias gradients (folded into a deferred product when
-//! they are its dZ's column sums).
+//! and activation, its derivative, and bias gradients (folded into a deferred product
+//! when they are its dZ's column sums).
 
 use super::fusion::Deferred;
 use super::params::{ActivationParams, MatmulParams, ReduceParams};
