@@ -34,9 +34,8 @@ fn argmax_correct(@builtin(global_invocation_id) gid: vec3<u32>) {
 // out (dy, rows × cols) += β·(−ρ/ρ̂ + (1−ρ)/(1−ρ̂))/rows per column, ρ̂ = a[c] / rows
 // (a = column sums of the layer's activations), clamped to [1e-6, 1 − 1e-6].
 @compute @workgroup_size(256)
-fn sparsity_grad(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
-                 @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = index(lid, wid, nwg);
+fn sparsity_grad(ids: Flat) {
+    let i = index(ids);
     if (i >= P.rows * P.cols) { return; }
     let c = i % P.cols;
     let n = f32(P.rows);

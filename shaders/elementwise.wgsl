@@ -10,18 +10,16 @@ struct Params {
 
 // out (params) −= lr · a (grads)
 @compute @workgroup_size(256)
-fn sgd_step(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
-            @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = index(lid, wid, nwg);
+fn sgd_step(ids: Flat) {
+    let i = index(ids);
     if (i >= P.len) { return; }
     out[P.out_off + i] -= P.lr * a[P.a_off + i];
 }
 
 // out = a
 @compute @workgroup_size(256)
-fn copy(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
-        @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = index(lid, wid, nwg);
+fn copy(ids: Flat) {
+    let i = index(ids);
     if (i >= P.len) { return; }
     out[P.out_off + i] = a[P.a_off + i];
 }

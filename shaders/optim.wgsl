@@ -23,18 +23,16 @@ struct Params {
 
 // y += rate · x
 @compute @workgroup_size(256)
-fn axpy(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
-        @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = index(lid, wid, nwg);
+fn axpy(ids: Flat) {
+    let i = index(ids);
     if (i >= P.len) { return; }
     y[P.y_off + i] += P.rate * x[P.x_off + i];
 }
 
 // vel = beta1 · vel + g; p −= rate · vel
 @compute @workgroup_size(256)
-fn momentum_step(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
-                 @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = index(lid, wid, nwg);
+fn momentum_step(ids: Flat) {
+    let i = index(ids);
     if (i >= P.len) { return; }
     let vel = P.beta1 * m[P.m_off + i] + x[P.x_off + i];
     m[P.m_off + i] = vel;
@@ -43,9 +41,8 @@ fn momentum_step(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgrou
 
 // m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²; p −= step · m / (√v / √(1−β2ᵗ) + ε)
 @compute @workgroup_size(256)
-fn adam_step(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
-             @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = index(lid, wid, nwg);
+fn adam_step(ids: Flat) {
+    let i = index(ids);
     if (i >= P.len) { return; }
     let g = x[P.x_off + i];
     let mi = P.beta1 * m[P.m_off + i] + (1.0 - P.beta1) * g;

@@ -58,6 +58,20 @@ impl GpuBackend {
         self.record_labelled(Kernel::Matmul(v, entry), &params, &res, groups, bytes, &label);
     }
 
+    /// Records a dense layer's fused pass `entry`: the product `g` of `a` and `w` into
+    /// `out`, with `aux` (the bias, or the previous layer's output) and `act` in its
+    /// epilogue.
+    fn record_linear(&mut self, entry: Entry, [a, w, aux, out]: [View; 4], g: Gemm, act: Activation) {
+        g.assert_lens(entry.name(), a.len, w.len, out.len);
+        assert!(out.buf != a.buf && out.buf != w.buf && out.buf != aux.buf, "{}: the output aliases an input", entry.name());
+        for v in [a, w, aux, out] {
+            self.check(v);
+        }
+        self.touch(&[a, w, aux], &[out]);
+        let ops = Operands { a, b: w, c: out, aux: Some(aux), moments: None };
+        self.record_matmul(entry, ops, g, MatmulParams { act: act.code(), ..Default::default() });
+    }
+
     pub(super) fn record_bias_grad(&mut self, dz: View, db: View, cols: usize, accumulate: bool) {
         let rows = dz.len / cols.max(1);
         let params = ReduceParams { rows: rows as u32, cols: cols as u32, accumulate: accumulate as u32, src_off: dz.offset as u32, dst_off: db.offset as u32, ..Default::default() };
@@ -88,15 +102,8 @@ impl LayerOps for GpuBackend {
             self.matmul(x, w, z, l.forward());
             return self.bias_act_forward(z, bias, l.act, y, l.n);
         }
-        l.forward().assert_lens("linear_forward", x.len, w.len, y.len);
         assert_eq!(bias.len, l.n, "linear_forward: bias of {} for {} outputs", bias.len, l.n);
-        assert!(y.buf != x.buf && y.buf != w.buf && y.buf != bias.buf, "linear_forward: y aliases an input");
-        for v in [x, w, bias, y] {
-            self.check(v);
-        }
-        self.touch(&[x, w, bias], &[y]);
-        let ops = Operands { a: x, b: w, c: y, aux: Some(bias), moments: None };
-        self.record_matmul(Entry::LinearForward, ops, l.forward(), MatmulParams { act: l.act.code(), ..Default::default() });
+        self.record_linear(Entry::LinearForward, [x, w, bias, y], l.forward(), l.act);
     }
 
     fn linear_backward(&mut self, dz: View, w: View, y_prev: View, dx: View, dz_prev: View, l: Linear) {
@@ -104,15 +111,8 @@ impl LayerOps for GpuBackend {
             self.matmul(dz, w, dx, l.backward());
             return self.act_backward(dx, y_prev, l.act, dz_prev);
         }
-        l.backward().assert_lens("linear_backward", dz.len, w.len, dz_prev.len);
         assert_eq!(y_prev.len, dz_prev.len, "linear_backward: y_prev of {} for {} gradients", y_prev.len, dz_prev.len);
-        assert!(dz_prev.buf != dz.buf && dz_prev.buf != w.buf && dz_prev.buf != y_prev.buf, "linear_backward: dz_prev aliases an input");
-        for v in [dz, w, y_prev, dz_prev] {
-            self.check(v);
-        }
-        self.touch(&[dz, w, y_prev], &[dz_prev]);
-        let ops = Operands { a: dz, b: w, c: dz_prev, aux: Some(y_prev), moments: None };
-        self.record_matmul(Entry::LinearBackward, ops, l.backward(), MatmulParams { act: l.act.code(), ..Default::default() });
+        self.record_linear(Entry::LinearBackward, [dz, w, y_prev, dz_prev], l.backward(), l.act);
     }
 
     fn bias_act_forward(&mut self, x: View, bias: View, act: Activation, out: View, cols: usize) {

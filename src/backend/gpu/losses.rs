@@ -4,16 +4,10 @@
 
 use super::params::{ClassifyParams, LossParams, NoiseParams, ReduceParams};
 use super::recorder::{groups_1d, Res};
-use super::{GpuBackend, Kernel};
+use super::{assert_apart, GpuBackend, Kernel};
 use crate::backend::{LossOps, View};
 use crate::core::ops::{Loss, Reparam};
 use crate::core::NoiseKind;
-
-/// Panics unless the four buffers are distinct (the kernel writes some of them).
-fn assert_apart(op: &str, views: [View; 4]) {
-    let bufs = views.map(|v| v.buf);
-    assert!((0..4).all(|i| (i + 1..4).all(|j| bufs[i] != bufs[j])), "{op}: buffers alias");
-}
 
 impl LossOps for GpuBackend {
     fn loss_forward_backward(&mut self, loss: Loss, out: View, target: View, dout: View, row_loss: View) {

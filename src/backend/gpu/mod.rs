@@ -221,3 +221,9 @@ impl GpuBackend {
         assert!((v.offset + v.len) as u64 <= size.max(1), "view {v:?} is out of its buffer of {size}");
     }
 }
+
+/// Panics unless the four views lie in distinct buffers (the kernel writes some of them).
+fn assert_apart(op: &str, views: [View; 4]) {
+    let bufs = views.map(|v| v.buf);
+    assert!((0..4).all(|i| (i + 1..4).all(|j| bufs[i] != bufs[j])), "{op}: buffers alias");
+}

@@ -6,7 +6,7 @@
 use super::fusion::{uncovered, Deferred};
 use super::params::{ElementwiseParams, MatmulParams, OptimParams};
 use super::recorder::{groups_1d, Res};
-use super::{Entry, GpuBackend, Kernel};
+use super::{assert_apart, Entry, GpuBackend, Kernel};
 use crate::backend::{OptimOps, View};
 use crate::core::ops::AdamStep;
 
@@ -78,8 +78,7 @@ impl OptimOps for GpuBackend {
         assert_eq!(params.len, grads.len);
         assert_eq!(params.len, m.len);
         assert_eq!(params.len, v.len);
-        let bufs = [params.buf, grads.buf, m.buf, v.buf];
-        assert!((0..4).all(|i| (i + 1..4).all(|j| bufs[i] != bufs[j])), "adam_step: buffers alias");
+        assert_apart("adam_step", [params, grads, m, v]);
         self.check(params);
         self.check(grads);
         let (step, sqrt_bc2) = adam.scalars();
