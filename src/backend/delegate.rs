@@ -1,7 +1,8 @@
 //! The one list of every backend op, and the wrappers generated from it: a boxed backend
 //! is a backend (so the page can hold either kind as `Box<dyn Backend>`), and
 //! `profile::Profiled` times each op. A new op is declared in its family's trait (buffers,
-//! layers, losses, optim) and listed here once.
+//! layers, losses, optim) and listed here once (clippy's `missing_trait_methods`, denied on
+//! the generated impls, catches one left out).
 
 /// Calls `$then!` with every op, by family: the `ref` methods (`&self`) and the `mut` ones
 /// (`&mut self`), a `mut` one with the label a profile files its time under (an expression
@@ -75,7 +76,10 @@ macro_rules! impl_for_box {
         ref { $(fn $r:ident($($ra:ident: $rt:ty),*) -> $rr:ty;)* }
         mut { $(fn $m:ident($($ma:ident: $mt:ty),*) $(-> $mr:ty)? $(=> $label:expr)?;)* }
     })*) => {
-        $(impl<B: $family + ?Sized> $family for Box<B> {
+        // Every method, the provided ones too (or the box would run the default instead of
+        // the boxed backend's own): clippy checks the list is whole.
+        $(#[deny(clippy::missing_trait_methods)]
+        impl<B: $family + ?Sized> $family for Box<B> {
             $(fn $r(&self, $($ra: $rt),*) -> $rr {
                 (**self).$r($($ra),*)
             })*

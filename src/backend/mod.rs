@@ -2,6 +2,13 @@
 //! training loop are written once against it; the CPU backend runs them on the host, the GPU
 //! backend (wgpu) records them into command buffers. Buffers are handles, so a backend can
 //! keep its memory where it likes and nothing is read back unless asked.
+//!
+//! The ops come in four families, a trait each (Burn's shape): `buffers.rs` (buffers,
+//! datasets, transfers), `layers.rs` (products and a dense layer's passes), `losses.rs`
+//! (losses, sums, noise), `optim.rs` (parameter updates); [`Backend`] is their sum. Their
+//! shapes are the structs of `core::ops` ([`Gemm`], [`Linear`], [`Loss`], [`Reparam`],
+//! [`AdamStep`]), whose scalar functions are the oracle. `delegate.rs` lists every op once
+//! and forwards them for `Box<B>` (and `profile.rs` for `Profiled<B>`).
 
 pub mod buffers;
 pub mod choice;

@@ -65,7 +65,8 @@ macro_rules! impl_profiled {
         ref { $(fn $r:ident($($ra:ident: $rt:ty),*) -> $rr:ty;)* }
         mut { $(fn $m:ident($($ma:ident: $mt:ty),*) $(-> $mr:ty)? $(=> $label:expr)?;)* }
     })*) => {
-        $(impl<B: Backend> $family for Profiled<B> {
+        $(#[deny(clippy::missing_trait_methods)]
+        impl<B: Backend> $family for Profiled<B> {
             $(fn $r(&self, $($ra: $rt),*) -> $rr {
                 self.inner.$r($($ra),*)
             })*

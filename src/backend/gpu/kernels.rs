@@ -1,9 +1,11 @@
-//! The WGSL modules: the shader files (one per op family, validated by naga in
-//! tests/shaders.rs) and how they are put together. The matrix-product kernels come in
-//! variants (tile shapes, barrier-free, split-k, subgroups), each its own module: a header
-//! of constants, `act.wgsl`, `matmul.wgsl` (bindings, epilogues, entry points) and the
-//! variant's body. Which variant runs a product is picked per adapter and shape (see
-//! `tune.rs`); tuning constants live here, apart from the code.
+//! The kernels and their WGSL modules: [`Kernel`] names every entry point the backend
+//! dispatches (its module, parameter block and bindings' access), and the shader files are
+//! put together here (validated by naga in tests/shaders.rs). An op-family module is the
+//! shared prelude `common.wgsl` and its file (with `act.wgsl` for activation.wgsl). The
+//! matrix-product kernels come in variants (tile shapes, barrier-free, split-k, subgroups),
+//! each its own module: a header of constants, `act.wgsl`, `matmul.wgsl` (bindings,
+//! epilogues, entry points) and the variant's body. Which variant runs a product is picked
+//! per adapter and shape (see `tune.rs`); tuning constants live here, apart from the code.
 
 use super::params::Shader;
 
