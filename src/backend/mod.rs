@@ -6,14 +6,14 @@
 //! The ops come in four families, a trait each (Burn's shape): `buffers.rs` (buffers,
 //! datasets, transfers), `layers.rs` (products and a dense layer's passes), `losses.rs`
 //! (losses, sums, noise), `optim.rs` (parameter updates); [`Backend`] is their sum. Their
-//! shapes are the structs of `core::ops` ([`Gemm`], [`Linear`], [`Loss`], [`Reparam`],
-//! [`AdamStep`]), whose scalar functions are the oracle. `delegate.rs` lists every op once
-//! and forwards them for `Box<B>` (and `profile.rs` for `Profiled<B>`).
+//! shapes are the structs of `core::ops` (`Gemm`, `Linear`, `Loss`, `Reparam`,
+//! `AdamStep`), whose scalar functions are the oracle. `delegate.rs` lists every op once
+//! and forwards them for every [`Wrapper`] of a backend: `Box<B>`, and `profile::Profiled`.
 
 pub mod buffers;
 pub mod choice;
 pub mod cpu;
-mod delegate;
+pub mod delegate;
 pub mod gpu;
 pub mod layers;
 pub mod losses;
@@ -29,9 +29,7 @@ pub use layers::LayerOps;
 pub use losses::LossOps;
 pub use optim::OptimOps;
 
-use crate::core::ops::{AdamStep, Gemm, Linear, Loss, Reparam};
-use crate::core::{Activation, NoiseKind};
-use delegate::impl_for_box;
+pub use delegate::Wrapper;
 
 /// A pending read-back: resolves to the values, or to a device error.
 pub type ReadFuture = Pin<Box<dyn Future<Output = Result<Vec<f32>, String>>>>;
@@ -103,6 +101,3 @@ pub struct DataId(pub u32);
 pub trait Backend: Buffers + LayerOps + LossOps + OptimOps {}
 
 impl<T: Buffers + LayerOps + LossOps + OptimOps + ?Sized> Backend for T {}
-
-// A boxed backend is a backend, so the page can hold either kind behind one type.
-delegate::backend_ops!(impl_for_box);

@@ -6,9 +6,7 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use super::{Backend, Buf, Buffers, DataId, LayerOps, LossOps, OptimOps, ReadFuture, View, WorkCounters};
-use crate::core::ops::{AdamStep, Gemm, Linear, Loss, Reparam};
-use crate::core::{Activation, NoiseKind};
+use super::{Backend, Wrapper};
 
 pub struct Profiled<B: Backend> {
     pub inner: B,
@@ -59,36 +57,19 @@ impl<B: Backend> Profiled<B> {
     }
 }
 
-/// Implements every family for `Profiled<B>` from the list in `delegate.rs`.
-macro_rules! impl_profiled {
-    ($($family:ident {
-        ref { $(fn $r:ident($($ra:ident: $rt:ty),*) -> $rr:ty;)* }
-        mut { $(fn $m:ident($($ma:ident: $mt:ty),*) $(-> $mr:ty)? $(=> $label:expr)?;)* }
-    })*) => {
-        $(#[deny(clippy::missing_trait_methods)]
-        impl<B: Backend> $family for Profiled<B> {
-            $(fn $r(&self, $($ra: $rt),*) -> $rr {
-                self.inner.$r($($ra),*)
-            })*
-            $(fn $m(&mut self, $($ma: $mt),*) $(-> $mr)? {
-                profiled_call!(self, $m($($ma),*) $(, $label)?)
-            })*
-        })*
-    };
+/// Every op goes to the wrapped backend (`delegate.rs`), timed under its label.
+impl<B: Backend> Wrapper for Profiled<B> {
+    type Inner = B;
+    fn inner(&self) -> &B {
+        &self.inner
+    }
+    fn inner_mut(&mut self) -> &mut B {
+        &mut self.inner
+    }
+    fn run<R>(&mut self, label: impl FnOnce() -> String, f: impl FnOnce(&mut B) -> R) -> R {
+        self.timed(label, f)
+    }
 }
-
-/// One forwarded call: timed under `$label` when the op has one.
-macro_rules! profiled_call {
-    ($s:ident, $m:ident($($a:ident),*)) => {
-        $s.inner.$m($($a),*)
-    };
-    ($s:ident, $m:ident($($a:ident),*), $label:expr) => {
-        $s.timed(|| $label, |b| b.$m($($a),*))
-    };
-}
-
-// Every op forwarded to the wrapped backend, the timed ones under their labels.
-super::delegate::backend_ops!(impl_profiled);
 
 /// Nanoseconds the calling thread has run on a CPU (`CLOCK_THREAD_CPUTIME_ID`, Linux; None
 /// elsewhere). A clock that does not advance while other processes have the core, for
