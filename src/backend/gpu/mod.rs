@@ -45,6 +45,8 @@ use recorder::Res;
 pub use timing::Clock;
 pub use tune::{tuned_variants, ShapeKey, Tuned};
 
+/// The GPU backend: the device, its pipelines and buffers, and the work recorded since the
+/// last submission.
 pub struct GpuBackend {
     ctx: GpuContext,
     /// Bind group layouts by the read-only flags of their storage bindings.
