@@ -100,7 +100,7 @@ fn every_params_struct_matches_its_wgsl() {
 
 #[test]
 fn every_kernel_is_an_entry_point_of_its_module() {
-    let kernels = Kernel::FIXED.into_iter().chain(Variant::ALL.iter().flat_map(|&v| aeplay::backend::gpu::Entry::ALL.map(|e| Kernel::Matmul(v, e))));
+    let kernels = Kernel::FIXED.into_iter().chain(Variant::ALL.iter().flat_map(|&v| aeplay::backend::gpu::MatmulEntry::ALL.map(|e| Kernel::Matmul(v, e))));
     for k in kernels {
         let m = match k {
             Kernel::Matmul(v, _) => matmul_module(v, 32),

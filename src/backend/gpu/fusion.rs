@@ -7,7 +7,7 @@
 
 use super::layers::Operands;
 use super::params::MatmulParams;
-use super::{Entry, GpuBackend};
+use super::{MatmulEntry, GpuBackend};
 use crate::backend::View;
 use crate::core::ops::Gemm;
 
@@ -105,7 +105,7 @@ impl GpuBackend {
     /// Records a deferred product (with its bias gradient and L2 term) where it stands.
     pub(super) fn settle(&mut self, d: Deferred) {
         let ops = Operands { a: d.a, b: d.b, c: d.c, aux: None, moments: None };
-        self.record_matmul(Entry::Matmul, ops, d.g, MatmulParams::default());
+        self.record_matmul(MatmulEntry::Matmul, ops, d.g, MatmulParams::default());
         if let Some(db) = d.bias {
             self.record_bias_grad(d.b, db, d.g.n, false);
         }
@@ -117,7 +117,7 @@ impl GpuBackend {
     /// Applies the deferred products `fused` to `params` (their gradients in `grads`) by
     /// `entry` (matmul_sgd or matmul_adam, the update's fields in `update`, Adam's moment
     /// buffers in `moments`), and returns the ranges of `grads` they cover.
-    pub(super) fn record_fused_updates(&mut self, entry: Entry, fused: Vec<Deferred>, params: View, grads: View, moments: Option<(View, View)>, update: MatmulParams) -> Vec<(usize, usize)> {
+    pub(super) fn record_fused_updates(&mut self, entry: MatmulEntry, fused: Vec<Deferred>, params: View, grads: View, moments: Option<(View, View)>, update: MatmulParams) -> Vec<(usize, usize)> {
         let at = |v: View| params.slice(v.offset - grads.offset, v.len);
         let mut covered = Vec::new();
         for d in fused {

@@ -232,7 +232,7 @@ pub enum Kernel {
     Axpy,
     MomentumStep,
     AdamStep,
-    Matmul(Variant, Entry),
+    Matmul(Variant, MatmulEntry),
 }
 
 impl Kernel {
@@ -316,7 +316,7 @@ impl Kernel {
 /// The entry points of every matmul module, with the read-only flags of bindings 1..
 /// (binding 0 is the parameter block).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Entry {
+pub enum MatmulEntry {
     Matmul,
     LinearForward,
     LinearBackward,
@@ -324,16 +324,16 @@ pub enum Entry {
     MatmulAdam,
 }
 
-impl Entry {
-    pub const ALL: [Entry; 5] = [Entry::Matmul, Entry::LinearForward, Entry::LinearBackward, Entry::MatmulSgd, Entry::MatmulAdam];
+impl MatmulEntry {
+    pub const ALL: [MatmulEntry; 5] = [MatmulEntry::Matmul, MatmulEntry::LinearForward, MatmulEntry::LinearBackward, MatmulEntry::MatmulSgd, MatmulEntry::MatmulAdam];
 
     pub fn name(self) -> &'static str {
         match self {
-            Entry::Matmul => "matmul",
-            Entry::LinearForward => "linear_forward",
-            Entry::LinearBackward => "linear_backward",
-            Entry::MatmulSgd => "matmul_sgd",
-            Entry::MatmulAdam => "matmul_adam",
+            MatmulEntry::Matmul => "matmul",
+            MatmulEntry::LinearForward => "linear_forward",
+            MatmulEntry::LinearBackward => "linear_backward",
+            MatmulEntry::MatmulSgd => "matmul_sgd",
+            MatmulEntry::MatmulAdam => "matmul_adam",
         }
     }
 

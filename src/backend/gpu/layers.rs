@@ -7,7 +7,7 @@
 use super::fusion::Deferred;
 use super::params::{ActivationParams, MatmulParams, ReduceParams};
 use super::recorder::{groups_1d, Res};
-use super::{tune, Entry, GpuBackend, Kernel};
+use super::{tune, MatmulEntry, GpuBackend, Kernel};
 use crate::backend::{LayerOps, View};
 use crate::core::ops::{Gemm, Linear};
 use crate::core::Activation;
@@ -27,7 +27,7 @@ impl GpuBackend {
     /// Records one product `g` by `entry` with its epilogue's fields in `epilogue` (the
     /// product's own are filled in here); the bindings an entry point does not use get
     /// fillers.
-    pub(super) fn record_matmul(&mut self, entry: Entry, ops: Operands, g: Gemm, epilogue: MatmulParams) {
+    pub(super) fn record_matmul(&mut self, entry: MatmulEntry, ops: Operands, g: Gemm, epilogue: MatmulParams) {
         let Operands { a, b, c, aux, moments } = ops;
         let Gemm { m, k, n, ta, tb, accumulate } = g;
         let params = MatmulParams {
@@ -37,7 +37,7 @@ impl GpuBackend {
             aux_off: aux.map_or(0, |v| v.offset as u32),
             ..epilogue.with_product(g)
         };
-        let key = tune::ShapeKey { m, k, n, ta, tb, sgd: matches!(entry, Entry::MatmulSgd | Entry::MatmulAdam) };
+        let key = tune::ShapeKey { m, k, n, ta, tb, sgd: matches!(entry, MatmulEntry::MatmulSgd | MatmulEntry::MatmulAdam) };
         let v = self.variant_for(key);
         self.used.insert(key, v);
         let mut res = vec![Res::of(a), Res::of(b), Res::of(c), aux.map_or(Res::Filler(0), Res::of)];
@@ -47,11 +47,11 @@ impl GpuBackend {
         }
         let mut bytes = 4 * (m * k + k * n + m * n) as u64;
         bytes += match entry {
-            Entry::Matmul => 4 * (m * n) as u64 * accumulate as u64,
-            Entry::LinearForward => 4 * n as u64,
-            Entry::LinearBackward | Entry::MatmulSgd => 4 * (m * n) as u64,
+            MatmulEntry::Matmul => 4 * (m * n) as u64 * accumulate as u64,
+            MatmulEntry::LinearForward => 4 * n as u64,
+            MatmulEntry::LinearBackward | MatmulEntry::MatmulSgd => 4 * (m * n) as u64,
             // Weights read and written, both moments read and written.
-            Entry::MatmulAdam => 4 * 5 * (m * n) as u64,
+            MatmulEntry::MatmulAdam => 4 * 5 * (m * n) as u64,
         };
         let groups = v.groups(self.subgroup_size(), m, n);
         let label = || format!("{}[{}] {} {m}x{k}x{n}", entry.name(), v.name(), g.form());
@@ -61,7 +61,7 @@ impl GpuBackend {
     /// Records a dense layer's fused pass `entry`: the product `g` of `a` and `w` into
     /// `out`, with `aux` (the bias, or the previous layer's output) and `act` in its
     /// epilogue.
-    fn record_linear(&mut self, entry: Entry, [a, w, aux, out]: [View; 4], g: Gemm, act: Activation) {
+    fn record_linear(&mut self, entry: MatmulEntry, [a, w, aux, out]: [View; 4], g: Gemm, act: Activation) {
         g.assert_lens(entry.name(), a.len, w.len, out.len);
         assert!(out.buf != a.buf && out.buf != w.buf && out.buf != aux.buf, "{}: the output aliases an input", entry.name());
         for v in [a, w, aux, out] {
@@ -94,7 +94,7 @@ impl LayerOps for GpuBackend {
             self.deferred.push(Deferred::new(a, b, c, g));
             return;
         }
-        self.record_matmul(Entry::Matmul, Operands { a, b, c, aux: None, moments: None }, g, MatmulParams::default());
+        self.record_matmul(MatmulEntry::Matmul, Operands { a, b, c, aux: None, moments: None }, g, MatmulParams::default());
     }
 
     fn linear_forward(&mut self, x: View, w: View, bias: View, z: View, y: View, l: Linear) {
@@ -103,7 +103,7 @@ impl LayerOps for GpuBackend {
             return self.bias_act_forward(z, bias, l.act, y, l.n);
         }
         assert_eq!(bias.len, l.n, "linear_forward: bias of {} for {} outputs", bias.len, l.n);
-        self.record_linear(Entry::LinearForward, [x, w, bias, y], l.forward(), l.act);
+        self.record_linear(MatmulEntry::LinearForward, [x, w, bias, y], l.forward(), l.act);
     }
 
     fn linear_backward(&mut self, dz: View, w: View, y_prev: View, dx: View, dz_prev: View, l: Linear) {
@@ -112,7 +112,7 @@ impl LayerOps for GpuBackend {
             return self.act_backward(dx, y_prev, l.act, dz_prev);
         }
         assert_eq!(y_prev.len, dz_prev.len, "linear_backward: y_prev of {} for {} gradients", y_prev.len, dz_prev.len);
-        self.record_linear(Entry::LinearBackward, [dz, w, y_prev, dz_prev], l.backward(), l.act);
+        self.record_linear(MatmulEntry::LinearBackward, [dz, w, y_prev, dz_prev], l.backward(), l.act);
     }
 
     fn bias_act_forward(&mut self, x: View, bias: View, act: Activation, out: View, cols: usize) {

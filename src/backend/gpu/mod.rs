@@ -39,7 +39,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::{View, WorkCounters};
 pub use context::GpuContext;
-pub use kernels::{Entry, Kernel, Variant, SHADERS};
+pub use kernels::{MatmulEntry, Kernel, Variant, SHADERS};
 pub use recorder::{DeviceProfile, OpTime};
 use recorder::Res;
 pub use timing::Clock;

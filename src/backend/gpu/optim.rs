@@ -6,7 +6,7 @@
 use super::fusion::{uncovered, Deferred};
 use super::params::{ElementwiseParams, MatmulParams, OptimParams};
 use super::recorder::{groups_1d, Res};
-use super::{assert_apart, Entry, GpuBackend, Kernel};
+use super::{assert_apart, MatmulEntry, GpuBackend, Kernel};
 use crate::backend::{OptimOps, View};
 use crate::core::ops::AdamStep;
 
@@ -40,7 +40,7 @@ impl OptimOps for GpuBackend {
         // weights by the fused product + update; what they do not cover, by the SGD pass.
         let fused = self.take_fusable(params, grads, &[params]);
         self.touch(&[grads, params], &[params]);
-        let covered = self.record_fused_updates(Entry::MatmulSgd, fused, params, grads, None, MatmulParams { lr, ..Default::default() });
+        let covered = self.record_fused_updates(MatmulEntry::MatmulSgd, fused, params, grads, None, MatmulParams { lr, ..Default::default() });
         for (from, len) in uncovered(covered, grads.len) {
             self.record_sgd(params.slice(from, len), grads.slice(from, len), lr);
         }
@@ -88,7 +88,7 @@ impl OptimOps for GpuBackend {
         self.touch(&[params, grads, m, v], &[params, m, v]);
         let shift = |x: View| (x.offset as u32).wrapping_sub(params.offset as u32);
         let update = MatmulParams { lr: step, beta1, beta2, eps, sqrt_bc2, m_shift: shift(m), v_shift: shift(v), ..Default::default() };
-        let covered = self.record_fused_updates(Entry::MatmulAdam, fused, params, grads, Some((m, v)), update);
+        let covered = self.record_fused_updates(MatmulEntry::MatmulAdam, fused, params, grads, Some((m, v)), update);
         let pass = OptimParams { rate: step, beta1, beta2, eps, sqrt_bc2, ..Default::default() };
         for (from, len) in uncovered(covered, grads.len) {
             self.record_adam([params, grads, m, v].map(|x| x.slice(from, len)), pass);

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::num::NonZeroU64;
 
-use super::kernels::{self, Entry, Kernel};
+use super::kernels::{self, MatmulEntry, Kernel};
 use super::params::{GatherParams, Params};
 use super::timing::{self, Clock};
 use super::GpuBackend;
@@ -192,7 +192,7 @@ impl GpuBackend {
         }
         let Kernel::Matmul(v, _) = kernel else { panic!("{kernel:?} is built with the backend") };
         let module = self.shader_module(kernels::matmul_module(v, self.subgroup_size()));
-        for entry in Entry::ALL {
+        for entry in MatmulEntry::ALL {
             self.build_pipeline(&module, Kernel::Matmul(v, entry));
         }
         self.built[&kernel]

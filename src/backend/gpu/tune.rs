@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
-use super::kernels::{self, Entry, Kernel, Variant};
+use super::kernels::{self, MatmulEntry, Kernel, Variant};
 use super::params::MatmulParams;
 use super::recorder::SLOT;
 use super::timing::{self, Clock};
@@ -203,7 +203,7 @@ impl GpuBackend {
     /// Seconds per dispatch of variant `v` on a product of shape `key` (operands in scratch
     /// buffers; `reps` dispatches in one pass), and how it was timed.
     pub async fn time_variant(&mut self, v: Variant, key: ShapeKey, reps: u32) -> Result<(f64, Clock), String> {
-        let entry = if key.sgd { Entry::MatmulSgd } else { Entry::Matmul };
+        let entry = if key.sgd { MatmulEntry::MatmulSgd } else { MatmulEntry::Matmul };
         let run = self.scratch_run(v, entry, key, None)?;
         let kernel = &self.pipelines[run.kernel].pipeline;
         let (secs, clock) = timing::time_pass(&self.ctx, &|pass| {
@@ -232,7 +232,7 @@ impl GpuBackend {
             let (a, b) = (scratch_values(key.m * key.k, 1), scratch_values(key.k * key.n, 2));
             let mut want = vec![0.0f32; key.m * key.n];
             crate::core::ops::matmul(&a, &b, &mut want, key.gemm());
-            let run = self.scratch_run(v, Entry::Matmul, key, Some((&a, &b)))?;
+            let run = self.scratch_run(v, MatmulEntry::Matmul, key, Some((&a, &b)))?;
             let staging = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("check"),
                 size: (want.len() * 4) as u64,
@@ -264,7 +264,7 @@ impl GpuBackend {
 
     /// Scratch operands, parameter block and bind group for one dispatch of `v`'s `entry`
     /// on shape `key` (operands `ab` if given, else made-up values).
-    fn scratch_run(&mut self, v: Variant, entry: Entry, key: ShapeKey, ab: Option<(&[f32], &[f32])>) -> Result<ScratchRun, String> {
+    fn scratch_run(&mut self, v: Variant, entry: MatmulEntry, key: ShapeKey, ab: Option<(&[f32], &[f32])>) -> Result<ScratchRun, String> {
         let ShapeKey { m, k, n, .. } = key;
         if m == 0 || n == 0 {
             return Err("an empty product".into());
@@ -290,7 +290,7 @@ impl GpuBackend {
         };
         let c = upload(&scratch_values(m * n + n, 5), "scratch C");
         // matmul_sgd: C is m×n weights followed by n biases, lr small.
-        let epilogue = MatmulParams { bias_off: (m * n) as u32, has_bias: (entry == Entry::MatmulSgd) as u32, lr: 1e-6, ..Default::default() };
+        let epilogue = MatmulParams { bias_off: (m * n) as u32, has_bias: (entry == MatmulEntry::MatmulSgd) as u32, lr: 1e-6, ..Default::default() };
         let params = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("scratch parameters"),
             size: SLOT,
