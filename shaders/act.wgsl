@@ -1,5 +1,5 @@
 // Activation functions and their derivatives, shared by activation.wgsl and the matmul
-// epilogues (a library file: gpu::modules prepends it, it has no entry points). Codes
+// epilogues (a library file: gpu::kernels prepends it, it has no entry points). Codes
 // match core::config::Activation::code: 0 identity, 1 sigmoid, 2 tanh, 3 relu, 4 elu.
 
 fn activate(act: u32, v: f32) -> f32 {

@@ -10,24 +10,18 @@ struct Params {
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
-fn index(lid: vec3<u32>, wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-    return (wid.y * nwg.x + wid.x) * 256u + lid.x;
-}
-
 // out = act(x + bias[col])
 @compute @workgroup_size(256)
-fn bias_act_forward(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
-                    @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = index(lid, wid, nwg);
+fn bias_act_forward(ids: Flat) {
+    let i = index(ids);
     if (i >= P.len) { return; }
     out[P.out_off + i] = activate(P.act, x[P.x_off + i] + bias[P.bias_off + i % P.cols]);
 }
 
 // dz = dy ⊙ act'(y): here x = dy, bias = y (the layer output), out = dz
 @compute @workgroup_size(256)
-fn act_backward(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
-                @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = index(lid, wid, nwg);
+fn act_backward(ids: Flat) {
+    let i = index(ids);
     if (i >= P.len) { return; }
     out[P.out_off + i] = x[P.x_off + i] * derivative(P.act, bias[P.bias_off + i]);
 }

@@ -1,9 +1,9 @@
-// Classifier support: one-hot targets from u8 labels, and the per-row test of whether the
-// largest output is at the label (accuracy), plus the sparsity penalty's gradient.
+// Classifier support: the per-row test of whether the largest output is at the label
+// (accuracy), plus the sparsity penalty's gradient.
 
 struct Params {
     rows: u32, cols: u32, a_off: u32, b_off: u32,
-    out_off: u32, idx_off: u32, rho: f32, beta: f32,
+    out_off: u32, _pad: u32, rho: f32, beta: f32,
 }
 
 @group(0) @binding(0) var<uniform> P: Params;
@@ -34,9 +34,8 @@ fn argmax_correct(@builtin(global_invocation_id) gid: vec3<u32>) {
 // out (dy, rows × cols) += β·(−ρ/ρ̂ + (1−ρ)/(1−ρ̂))/rows per column, ρ̂ = a[c] / rows
 // (a = column sums of the layer's activations), clamped to [1e-6, 1 − 1e-6].
 @compute @workgroup_size(256)
-fn sparsity_grad(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
-                 @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = (wid.y * nwg.x + wid.x) * 256u + lid.x;
+fn sparsity_grad(ids: Flat) {
+    let i = index(ids);
     if (i >= P.rows * P.cols) { return; }
     let c = i % P.cols;
     let n = f32(P.rows);

@@ -1,31 +1,25 @@
 // Element-wise ops over flat buffers: the SGD step and copies.
 
 struct Params {
-    len: u32, a_off: u32, b_off: u32, out_off: u32,
-    seed: u32, stream: u32, fparam: f32, dim: u32,
+    len: u32, a_off: u32, out_off: u32, lr: f32,
 }
 
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 
-fn index(lid: vec3<u32>, wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-    return (wid.y * nwg.x + wid.x) * 256u + lid.x;
-}
-
-// out (params) −= fparam (lr) · a (grads)
+// out (params) −= lr · a (grads)
 @compute @workgroup_size(256)
-fn sgd_step(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
-            @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = index(lid, wid, nwg);
+fn sgd_step(ids: Flat) {
+    let i = index(ids);
     if (i >= P.len) { return; }
-    out[P.out_off + i] -= P.fparam * a[P.a_off + i];
+    out[P.out_off + i] -= P.lr * a[P.a_off + i];
 }
 
+// out = a
 @compute @workgroup_size(256)
-fn copy(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
-        @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = index(lid, wid, nwg);
+fn copy(ids: Flat) {
+    let i = index(ids);
     if (i >= P.len) { return; }
     out[P.out_off + i] = a[P.a_off + i];
 }

@@ -11,23 +11,24 @@ struct Params {
 @group(0) @binding(2) var<storage, read> idx: array<u32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
+// Byte b of the packed dataset.
+fn byte_at(b: u32) -> u32 {
+    return (data[b >> 2u] >> ((b & 3u) * 8u)) & 255u;
+}
+
 @compute @workgroup_size(256)
-fn gather_forward(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
-                  @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = (wid.y * nwg.x + wid.x) * 256u + lid.x;
+fn gather_forward(ids: Flat) {
+    let i = index(ids);
     if (i >= P.len) { return; }
     let r = i / P.dim;
     let j = i % P.dim;
-    let byte = idx[P.idx_off + r] * P.dim + j;
-    let v = (data[byte >> 2u] >> ((byte & 3u) * 8u)) & 255u;
-    out[P.out_off + i] = f32(v) * (1.0 / 255.0);
+    out[P.out_off + i] = f32(byte_at(idx[P.idx_off + r] * P.dim + j)) * (1.0 / 255.0);
 }
 
 // A float dataset (cached codes, synthetic points): out[r, j] = data[idx[r], j].
 @compute @workgroup_size(256)
-fn gather_f32(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
-              @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = (wid.y * nwg.x + wid.x) * 256u + lid.x;
+fn gather_f32(ids: Flat) {
+    let i = index(ids);
     if (i >= P.len) { return; }
     let r = i / P.dim;
     let j = i % P.dim;
@@ -37,13 +38,10 @@ fn gather_f32(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
 // One-hot targets from u8 labels (one per row, packed 4 per word): out[r, c] = 1 where
 // c = label of idx[r], else 0. dim = number of classes.
 @compute @workgroup_size(256)
-fn gather_onehot(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
-                 @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = (wid.y * nwg.x + wid.x) * 256u + lid.x;
+fn gather_onehot(ids: Flat) {
+    let i = index(ids);
     if (i >= P.len) { return; }
     let r = i / P.dim;
     let c = i % P.dim;
-    let byte = idx[P.idx_off + r];
-    let label = (data[byte >> 2u] >> ((byte & 3u) * 8u)) & 255u;
-    out[P.out_off + i] = select(0.0, 1.0, label == c);
+    out[P.out_off + i] = select(0.0, 1.0, byte_at(idx[P.idx_off + r]) == c);
 }

@@ -38,16 +38,11 @@ fn normal(seed: u32, stream: u32, i: u32) -> f32 {
     return sqrt(-2.0 * log(1.0 - u1)) * cos(6.2831855 * u2);
 }
 
-fn index(lid: vec3<u32>, wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-    return (wid.y * nwg.x + wid.x) * 256u + lid.x;
-}
-
 // kind 1 masking (p1 keep), 2 Gaussian (p1 σ), 3 salt-and-pepper (p1 fraction),
 // 4 dropout (p1 keep, p2 = 1/keep); 0 copies.
 @compute @workgroup_size(256)
-fn noise(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
-         @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = index(lid, wid, nwg);
+fn noise(ids: Flat) {
+    let i = index(ids);
     if (i >= P.len) { return; }
     let v = x[P.x_off + i];
     var o = v;
@@ -89,9 +84,8 @@ fn reparam_forward(@builtin(global_invocation_id) gid: vec3<u32>) {
 // One thread per code element: x = h, eps read from binding 3, dz from binding 4 at
 // dz_off, out = dh (rows × 2L).
 @compute @workgroup_size(256)
-fn reparam_backward(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
-                    @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = index(lid, wid, nwg);
+fn reparam_backward(ids: Flat) {
+    let i = index(ids);
     if (i >= P.rows * P.latent) { return; }
     let L = P.latent;
     let r = i / L;

@@ -5,9 +5,10 @@
 struct Params {
     len: u32, x_off: u32, y_off: u32, m_off: u32,
     v_off: u32, _pad0: u32, _pad1: u32, _pad2: u32,
-    // axpy: a; momentum: lr, momentum; adam: step = lr/(1−β1ᵗ), β1, β2, ε, √(1−β2ᵗ)
-    f0: f32, f1: f32, f2: f32, f3: f32,
-    f4: f32, _pad3: f32, _pad4: f32, _pad5: f32,
+    // rate: axpy's a, momentum's lr, Adam's step lr/(1−β1ᵗ); beta1: the momentum, or
+    // Adam's β1; Adam's β2, ε and √(1−β2ᵗ)
+    rate: f32, beta1: f32, beta2: f32, eps: f32,
+    sqrt_bc2: f32, _pad3: f32, _pad4: f32, _pad5: f32,
 }
 
 @group(0) @binding(0) var<uniform> P: Params;
@@ -20,40 +21,33 @@ struct Params {
 // second moment
 @group(0) @binding(4) var<storage, read_write> v: array<f32>;
 
-fn index(lid: vec3<u32>, wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-    return (wid.y * nwg.x + wid.x) * 256u + lid.x;
+// y += rate · x
+@compute @workgroup_size(256)
+fn axpy(ids: Flat) {
+    let i = index(ids);
+    if (i >= P.len) { return; }
+    y[P.y_off + i] += P.rate * x[P.x_off + i];
 }
 
-// y += f0 · x
+// vel = beta1 · vel + g; p −= rate · vel
 @compute @workgroup_size(256)
-fn axpy(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
-        @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = index(lid, wid, nwg);
+fn momentum_step(ids: Flat) {
+    let i = index(ids);
     if (i >= P.len) { return; }
-    y[P.y_off + i] += P.f0 * x[P.x_off + i];
-}
-
-// vel = f1 · vel + g; p −= f0 · vel
-@compute @workgroup_size(256)
-fn momentum_step(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
-                 @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = index(lid, wid, nwg);
-    if (i >= P.len) { return; }
-    let vel = P.f1 * m[P.m_off + i] + x[P.x_off + i];
+    let vel = P.beta1 * m[P.m_off + i] + x[P.x_off + i];
     m[P.m_off + i] = vel;
-    y[P.y_off + i] -= P.f0 * vel;
+    y[P.y_off + i] -= P.rate * vel;
 }
 
 // m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²; p −= step · m / (√v / √(1−β2ᵗ) + ε)
 @compute @workgroup_size(256)
-fn adam_step(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
-             @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = index(lid, wid, nwg);
+fn adam_step(ids: Flat) {
+    let i = index(ids);
     if (i >= P.len) { return; }
     let g = x[P.x_off + i];
-    let mi = P.f1 * m[P.m_off + i] + (1.0 - P.f1) * g;
-    let vi = P.f2 * v[P.v_off + i] + (1.0 - P.f2) * g * g;
+    let mi = P.beta1 * m[P.m_off + i] + (1.0 - P.beta1) * g;
+    let vi = P.beta2 * v[P.v_off + i] + (1.0 - P.beta2) * g * g;
     m[P.m_off + i] = mi;
     v[P.v_off + i] = vi;
-    y[P.y_off + i] -= P.f0 * mi / (sqrt(vi) / P.f4 + P.f3);
+    y[P.y_off + i] -= P.rate * mi / (sqrt(vi) / P.sqrt_bc2 + P.eps);
 }

@@ -5,10 +5,11 @@
 mod common;
 
 use aeplay::backend::cpu::CpuBackend;
-use aeplay::backend::Backend;
+use aeplay::backend::{Backend, Buffers};
 use aeplay::core::config::{Activation, Init, LossKind, ModelConfig, NoiseKind, Optimizer, Reduction};
 use aeplay::core::layout::ParamLayout;
-use aeplay::core::{ops, reference};
+use aeplay::core::ops::{self, AdamStep, Gemm, Linear, Loss, Reparam};
+use aeplay::core::reference::{self, Batch};
 use aeplay::model::Autoencoder;
 use common::{max_rel_err, values};
 
@@ -41,10 +42,10 @@ fn matmul_all_forms<B: Backend>(be: &mut B) {
                     let b = values(k * n, 2, -1.0, 1.0);
                     let c0 = values(m * n, 3, -1.0, 1.0);
                     let mut want = c0.clone();
-                    ops::matmul(&a, &b, &mut want, m, k, n, ta, tb, acc);
+                    ops::matmul(&a, &b, &mut want, Gemm::new(m, k, n).ta(ta).tb(tb).accumulate(acc));
                     let (av, bv) = (upload(be, &a), upload(be, &b));
                     let cv = if acc { upload(be, &c0) } else { poisoned(be, m * n) };
-                    be.matmul(av, bv, cv, m, k, n, ta, tb, acc);
+                    be.matmul(av, bv, cv, Gemm::new(m, k, n).ta(ta).tb(tb).accumulate(acc));
                     let got = be.read(cv);
                     let err = max_rel_err(&got, &want, dot_floor(k));
                     assert!(err <= TOL, "matmul {m}×{k}×{n} ta={ta} tb={tb} acc={acc}: rel err {err}");
@@ -66,10 +67,11 @@ fn fused_layer_ops<B: Backend>(be: &mut B) {
             let w = values(k * n, 61, -0.5, 0.5);
             let bias = values(n, 62, -1.0, 1.0);
             let mut want = vec![0.0; m * n];
-            ops::linear_forward(&x, &w, &bias, act, &mut want, m, k, n, tw);
+            let l = Linear { m, k, n, tw, act };
+            ops::linear_forward(&x, &w, &bias, &mut want, l);
             let (xv, wv, bv) = (upload(be, &x), upload(be, &w), upload(be, &bias));
             let (z, y) = (poisoned(be, m * n), poisoned(be, m * n));
-            be.linear_forward(xv, wv, bv, act, z, y, m, k, n, tw);
+            be.linear_forward(xv, wv, bv, z, y, l);
             let err = max_rel_err(&be.read(y), &want, dot_floor(k));
             assert!(err <= TOL, "linear_forward {m}×{k}×{n} tw={tw} {act:?}: rel err {err}");
 
@@ -77,10 +79,11 @@ fn fused_layer_ops<B: Backend>(be: &mut B) {
             let mut y_prev = values(m * k, 64, -0.9, 0.9);
             y_prev.iter_mut().for_each(|v| *v = ops::activate(act, *v));
             let mut want = vec![0.0; m * k];
-            ops::linear_backward(&dz, &w, &y_prev, act, &mut want, m, k, n, tw);
+            let l = Linear { m, k, n, tw, act };
+            ops::linear_backward(&dz, &w, &y_prev, &mut want, l);
             let (dzv, yv) = (upload(be, &dz), upload(be, &y_prev));
             let (dx, dz_prev) = (poisoned(be, m * k), poisoned(be, m * k));
-            be.linear_backward(dzv, wv, yv, act, dx, dz_prev, m, k, n, tw);
+            be.linear_backward(dzv, wv, yv, dx, dz_prev, l);
             let err = max_rel_err(&be.read(dz_prev), &want, dot_floor(n));
             assert!(err <= TOL, "linear_backward {m}×{k}×{n} tw={tw} {act:?}: rel err {err}");
         }
@@ -101,7 +104,7 @@ fn weight_grads_then_step<B: Backend>(be: &mut B) {
         let p0 = values(total, 72, -1.0, 1.0);
         let other = values(11, 73, -1.0, 1.0);
         let mut gw = vec![0.0; wlen];
-        ops::matmul(&x, &dz, &mut gw, fan_in, rows, fan_out, true, false, false);
+        ops::matmul(&x, &dz, &mut gw, Gemm::new(fan_in, rows, fan_out).ta(true));
         let mut gb = vec![0.0; fan_out];
         ops::bias_grad(&dz, &mut gb, fan_out, false);
         let (lr, l2) = (0.05, 0.01);
@@ -112,7 +115,7 @@ fn weight_grads_then_step<B: Backend>(be: &mut B) {
             let (xv, dzv) = (upload(be, &x), upload(be, &dz));
             let (pv, gv) = (upload(be, &p0), upload(be, &vec![0.0; total]));
             be.write(o_at(gv), &other);
-            be.matmul(xv, dzv, w_at(gv), fan_in, rows, fan_out, true, false, false);
+            be.matmul(xv, dzv, w_at(gv), Gemm::new(fan_in, rows, fan_out).ta(true));
             be.bias_grad(dzv, b_at(gv), fan_out, false);
             let mut want_w = gw.clone();
             if case.ends_with("l2") {
@@ -134,7 +137,7 @@ fn weight_grads_then_step<B: Backend>(be: &mut B) {
                     assert!(err <= TOL, "{case} {fan_in}×{rows}×{fan_out}: bias gradient rel err {err}");
                 }
                 "accumulated" => {
-                    be.matmul(xv, dzv, w_at(gv), fan_in, rows, fan_out, true, false, true);
+                    be.matmul(xv, dzv, w_at(gv), Gemm::new(fan_in, rows, fan_out).ta(true).accumulate(true));
                     want_w.iter_mut().for_each(|v| *v *= 2.0);
                 }
                 _ => {}
@@ -145,11 +148,11 @@ fn weight_grads_then_step<B: Backend>(be: &mut B) {
                 // Two steps: the second starts from moments the first left.
                 let (mv, vv) = (upload(be, &vec![0.0; total]), upload(be, &vec![0.0; total]));
                 let (mut m, mut v) = (vec![0.0; total], vec![0.0; total]);
-                be.adam_step(pv, gv, mv, vv, 0.01, 0.9, 0.999, 1e-8, 1);
-                ops::adam_step(&mut want, &g, &mut m, &mut v, 0.01, 0.9, 0.999, 1e-8, 1);
+                be.adam_step(pv, gv, mv, vv, AdamStep { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, t: 1 });
+                ops::adam_step(&mut want, &g, &mut m, &mut v, AdamStep { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, t: 1 });
                 be.write(gv, &g);
-                be.adam_step(pv, gv, mv, vv, 0.01, 0.9, 0.999, 1e-8, 2);
-                ops::adam_step(&mut want, &g, &mut m, &mut v, 0.01, 0.9, 0.999, 1e-8, 2);
+                be.adam_step(pv, gv, mv, vv, AdamStep { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, t: 2 });
+                ops::adam_step(&mut want, &g, &mut m, &mut v, AdamStep { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, t: 2 });
                 let err = max_rel_err(&be.read(mv), &m, dot_floor(rows));
                 assert!(err <= TOL, "{case} {fan_in}×{rows}×{fan_out}: first moment rel err {err}");
             } else {
@@ -196,7 +199,7 @@ fn elementwise_ops<B: Backend>(be: &mut B) {
         let (mut dwant, mut lwant) = (vec![0.0; x.len()], vec![0.0; rows]);
         ops::loss_forward_backward(kind, &x, &target, cols, 0.25, &mut dwant, &mut lwant);
         let (d, l) = (poisoned(be, x.len()), poisoned(be, rows));
-        be.loss_forward_backward(kind, xv, tv, cols, 0.25, d, l);
+        be.loss_forward_backward(Loss { kind, cols, scale: 0.25 }, xv, tv, d, l);
         assert!(max_rel_err(&be.read(d), &dwant, 1e-3) <= TOL, "loss grad {kind:?}");
         assert!(max_rel_err(&be.read(l), &lwant, 1e-3) <= TOL, "loss {kind:?}");
         let s = poisoned(be, 1);
@@ -276,9 +279,9 @@ fn optimizer_ops_of<B: Backend>(be: &mut B, n: usize) {
     for t in 1..=4u64 {
         // Gradients of mixed scales (Adam's division makes small ones matter).
         let g: Vec<f32> = values(n, 40 + t as u32, -1.0, 1.0).iter().enumerate().map(|(i, &v)| v * [1.0, 1e-3, 10.0][i % 3]).collect();
-        ops::adam_step(&mut pw, &g, &mut mw, &mut vw, 0.01, 0.9, 0.999, 1e-8, t);
+        ops::adam_step(&mut pw, &g, &mut mw, &mut vw, AdamStep { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, t });
         let gv = upload(be, &pad(&g));
-        be.adam_step(at(pv), at(gv), at(mv), at(vv), 0.01, 0.9, 0.999, 1e-8, t);
+        be.adam_step(at(pv), at(gv), at(mv), at(vv), AdamStep { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, t });
     }
     assert!(max_rel_err(&unpad(be.read(pv)), &pw, 1e-3) <= TOL, "adam_step params");
     assert!(max_rel_err(&unpad(be.read(mv)), &mw, 1e-3) <= TOL, "adam_step m");
@@ -318,7 +321,7 @@ fn ten_steps_match_reference<B: Backend>(be: &mut B) {
         ops::gather(&pixels, 20, &idx, &mut x);
         let mut xn = vec![0.0f32; x.len()];
         ops::noise_masking(&x, &mut xn, 0.8, 77, step);
-        let (loss, grads) = reference::loss_and_grad(&cfg, &layout, &params, &xn, &x, 4, 1.0f32);
+        let (loss, grads) = reference::loss_and_grad(&cfg, &layout, &params, Batch { input: &xn, target: &x, rows: 4, scale: 1.0f32 });
         ops::sgd_step(&mut params, &grads, 0.05);
         ref_loss += loss as f64;
     }
@@ -362,7 +365,7 @@ fn ten_steps_adam_tied_l2_match_reference<B: Backend>(be: &mut B) {
             model.train_step(be, data, &idx, 77, step);
             let mut x = vec![0.0f32; 5 * 20];
             ops::gather(&pixels, 20, &idx, &mut x);
-            let (loss, grads) = reference::loss_and_grad(&cfg, &layout, &params, &x, &x, 5, 0.2f32);
+            let (loss, grads) = reference::loss_and_grad(&cfg, &layout, &params, Batch { input: &x, target: &x, rows: 5, scale: 0.2f32 });
             opt.step(&cfg, &mut params, &grads);
             ref_loss += loss as f64;
         }
@@ -423,11 +426,12 @@ fn model_zoo_ops<B: Backend>(be: &mut B) {
     let dz = values(rows * latent, 54, -1.0, 1.0);
     for sample in [true, false] {
         let (mut eps, mut z, mut kl) = (vec![0.0; rows * latent], vec![0.0; rows * latent], vec![0.0; rows]);
-        ops::reparam_forward(&h, &mut eps, &mut z, &mut kl, latent, 8, 2, sample);
+        let draw = Reparam { latent, seed: 8, stream: 2, sample };
+        ops::reparam_forward(&h, &mut eps, &mut z, &mut kl, draw);
         let mut dh = vec![0.0; h.len()];
         ops::reparam_backward(&h, &eps, &dz, &mut dh, latent, 0.25);
         let (hv, ev, zv, kv) = (upload(be, &h), poisoned(be, eps.len()), poisoned(be, z.len()), poisoned(be, rows));
-        be.reparam_forward(hv, ev, zv, kv, latent, 8, 2, sample);
+        be.reparam_forward(hv, ev, zv, kv, draw);
         assert!(max_rel_err(&be.read(ev), &eps, 1e-2) <= TOL, "reparam eps (sample {sample})");
         assert!(max_rel_err(&be.read(zv), &z, 1e-2) <= TOL, "reparam z (sample {sample})");
         assert!(max_rel_err(&be.read(kv), &kl, 1e-2) <= TOL, "reparam KL (sample {sample})");
@@ -456,7 +460,7 @@ fn model_zoo_ops<B: Backend>(be: &mut B) {
     let (mut dwant, mut lwant) = (vec![0.0; logits.len()], vec![0.0; rows]);
     ops::loss_forward_backward(LossKind::SoftmaxCe, &logits, &onehot, classes, 0.5, &mut dwant, &mut lwant);
     let (d, l) = (poisoned(be, logits.len()), poisoned(be, rows));
-    be.loss_forward_backward(LossKind::SoftmaxCe, lv, oh, classes, 0.5, d, l);
+    be.loss_forward_backward(Loss { kind: LossKind::SoftmaxCe, cols: classes, scale: 0.5 }, lv, oh, d, l);
     assert!(max_rel_err(&be.read(d), &dwant, 1e-3) <= TOL, "softmax CE gradient");
     assert!(max_rel_err(&be.read(l), &lwant, 1e-3) <= TOL, "softmax CE loss");
     let mut cwant = vec![0.0; rows];
@@ -531,7 +535,7 @@ fn every_preset_shrunk_matches_reference<B: Backend>(be: &mut B) {
                 x.clone()
             };
             let noise = reference::CodeNoise { seed: 31 ^ CODE_SEED, stream: step, sample: true };
-            let r = reference::loss_and_grad_with(&cfg, &layout, &params, &xn, &target, n, scale, noise);
+            let r = reference::loss_and_grad_with(&cfg, &layout, &params, Batch { input: &xn, target: &target, rows: n, scale }, noise);
             opt.step(&cfg, &mut params, &r.grads);
             ref_loss += r.loss as f64;
             ref_steps.push(r.loss as f64 / n as f64);

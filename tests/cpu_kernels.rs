@@ -6,7 +6,8 @@
 //! wasm build through the page's `?selftest=kernels` mode (tests/e2e/kernels.test.mjs).
 
 use aeplay::backend::cpu::{check, gemm, CpuBackend, Isa};
-use aeplay::backend::{Backend, View};
+use aeplay::backend::{Buffers, LayerOps, OptimOps, View};
+use aeplay::core::ops::Gemm;
 use aeplay::core::config::preset;
 use aeplay::model::Autoencoder;
 
@@ -36,7 +37,7 @@ fn odd_and_real_shapes_on_one_and_two_threads() {
             for (i, &(m, k, n)) in shapes.iter().enumerate() {
                 for form in 0..8 {
                     let (ta, tb, acc) = (form & 1 != 0, form & 2 != 0, form & 4 != 0);
-                    check::check_matmul(isa, threads, m, k, n, ta, tb, acc, 1000 + i as u32).unwrap_or_else(|e| panic!("{e}"));
+                    check::check_matmul(isa, threads, Gemm::new(m, k, n).ta(ta).tb(tb).accumulate(acc), 1000 + i as u32).unwrap_or_else(|e| panic!("{e}"));
                 }
             }
         }
@@ -50,10 +51,10 @@ fn products_do_not_depend_on_the_thread_count() {
             let a = check::values(m * k, 1, -1.0, 1.0);
             let b = check::values(k * n, 2, -1.0, 1.0);
             let mut c1 = vec![0.0; m * n];
-            gemm::sgemm(isa, 1, &a, &b, &mut c1, m, k, n, ta, tb, false);
+            gemm::sgemm(isa, 1, &a, &b, &mut c1, Gemm::new(m, k, n).ta(ta).tb(tb));
             for threads in [2, 3, 4] {
                 let mut c = vec![f32::NAN; m * n];
-                gemm::sgemm(isa, threads, &a, &b, &mut c, m, k, n, ta, tb, false);
+                gemm::sgemm(isa, threads, &a, &b, &mut c, Gemm::new(m, k, n).ta(ta).tb(tb));
                 assert!(
                     c.iter().zip(&c1).all(|(x, y)| x.to_bits() == y.to_bits()),
                     "{} {m}×{k}×{n}: {threads} threads differ from 1 thread",
@@ -130,7 +131,7 @@ fn deferred_weight_gradients_behave_like_computed_ones() {
             let bias_g = check::values(n, 3, -1.0, 1.0);
             let p0 = check::values(m * n + n, 4, -1.0, 1.0);
             let mut g = vec![0.0f32; m * n];
-            gemm::sgemm(isa, threads, &a, &b, &mut g, m, k, n, true, false, false);
+            gemm::sgemm(isa, threads, &a, &b, &mut g, Gemm::new(m, k, n).ta(true));
 
             let up = |be: &mut CpuBackend, d: &[f32]| {
                 let v = be.alloc(d.len() + 2 * pad);
@@ -141,7 +142,7 @@ fn deferred_weight_gradients_behave_like_computed_ones() {
             let params = up(&mut be, &p0);
             let grads = up(&mut be, &vec![f32::NAN; m * n + n]);
             let (gw, gb) = (grads.slice(0, m * n), grads.slice(m * n, n));
-            be.matmul(av, bv, gw, m, k, n, true, false, false);
+            be.matmul(av, bv, gw, Gemm::new(m, k, n).ta(true));
             be.write(gb, &bias_g);
             let g_all = [g.clone(), bias_g.clone()].concat();
             let mut want = p0.clone();
@@ -158,7 +159,7 @@ fn deferred_weight_gradients_behave_like_computed_ones() {
             assert!(same(&be.read(gw), &g), "{what}: the gradient read after the step");
 
             // Written in part: the rest is the product.
-            be.matmul(av, bv, gw, m, k, n, true, false, false);
+            be.matmul(av, bv, gw, Gemm::new(m, k, n).ta(true));
             let patch = check::values(50, 5, 3.0, 4.0);
             be.write(gw.slice(100, 50), &patch);
             let mut want_g = g.clone();
@@ -166,24 +167,24 @@ fn deferred_weight_gradients_behave_like_computed_ones() {
             assert!(same(&be.read(gw), &want_g), "{what}: a gradient written in part");
 
             // Accumulated into, and used as the A of another product.
-            be.matmul(av, bv, gw, m, k, n, true, false, false);
-            be.matmul(av, bv, gw, m, k, n, true, false, true);
+            be.matmul(av, bv, gw, Gemm::new(m, k, n).ta(true));
+            be.matmul(av, bv, gw, Gemm::new(m, k, n).ta(true).accumulate(true));
             let g2: Vec<f32> = g.iter().map(|&v| v + v).collect();
             assert!(same(&be.read(gw), &g2), "{what}: a product accumulated into a deferred one");
-            be.matmul(av, bv, gw, m, k, n, true, false, false);
+            be.matmul(av, bv, gw, Gemm::new(m, k, n).ta(true));
             let x = check::values(n * 3, 6, -1.0, 1.0);
             let xv = up(&mut be, &x);
             let out = up(&mut be, &vec![f32::NAN; m * 3]);
-            be.matmul(gw, xv, out, m, n, 3, false, false, false);
+            be.matmul(gw, xv, out, Gemm::new(m, n, 3));
             let mut want_out = vec![0.0f32; m * 3];
-            gemm::sgemm(isa, threads, &g, &x, &mut want_out, m, n, 3, false, false, false);
+            gemm::sgemm(isa, threads, &g, &x, &mut want_out, Gemm::new(m, n, 3));
             assert!(same(&be.read(out), &want_out), "{what}: a deferred product as another's input");
 
             // Replaced by a new product before anything used it.
-            be.matmul(av, bv, gw, m, k, n, true, false, false);
-            be.matmul(bv, av, gw.slice(0, n * m), n, k, m, true, false, false);
+            be.matmul(av, bv, gw, Gemm::new(m, k, n).ta(true));
+            be.matmul(bv, av, gw.slice(0, n * m), Gemm::new(n, k, m).ta(true));
             let mut g3 = vec![0.0f32; n * m];
-            gemm::sgemm(isa, threads, &b, &a, &mut g3, n, k, m, true, false, false);
+            gemm::sgemm(isa, threads, &b, &a, &mut g3, Gemm::new(n, k, m).ta(true));
             assert!(same(&be.read(gw), &g3), "{what}: a deferred product overwritten by another");
         }
     }

@@ -6,7 +6,7 @@
 mod common;
 
 use aeplay::backend::gpu::{Clock, GpuBackend, GpuContext};
-use aeplay::backend::Backend;
+use aeplay::backend::Buffers;
 use aeplay::core::config::preset;
 use aeplay::model::Autoencoder;
 

@@ -6,7 +6,7 @@
 mod common;
 
 use aeplay::backend::cpu::CpuBackend;
-use aeplay::backend::{Backend, DataId};
+use aeplay::backend::{Backend, Buffers, DataId};
 use aeplay::core::config::{preset, Activation};
 use aeplay::core::layout::{DenseSlot, ParamLayout};
 use aeplay::core::ops;

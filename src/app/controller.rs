@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use crate::backend::choice::{self, AdapterClass, AdapterFacts, Choice, ChoiceKey, Pick, Trial};
 use crate::backend::cpu::CpuBackend;
 use crate::backend::gpu::{GpuBackend, GpuContext};
-use crate::backend::Backend;
+use crate::backend::Buffers;
 use crate::core::ModelConfig;
 use crate::train::Trainer;
 use crate::core::catalogue;

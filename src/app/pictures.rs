@@ -275,6 +275,7 @@ impl PictureState {
 mod tests {
     use super::*;
     use crate::backend::cpu::CpuBackend;
+    use crate::backend::Buffers;
     use crate::core::config::preset;
     use crate::data::synthetic::tiny_mnist;
 

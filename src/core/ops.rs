@@ -13,28 +13,124 @@ fn c<F: Float>(x: f64) -> F {
     F::from(x).unwrap()
 }
 
-/// Panics with a message naming `op` unless A, B and C hold m×k, k×n and m×n elements.
-pub fn assert_matmul_shapes(op: &str, a: usize, b: usize, c: usize, m: usize, k: usize, n: usize) {
-    assert_eq!(a, m * k, "{op}: A has {a} elements, expected {m}×{k}");
-    assert_eq!(b, k * n, "{op}: B has {b} elements, expected {k}×{n}");
-    assert_eq!(c, m * n, "{op}: C has {c} elements, expected {m}×{n}");
+/// The shape of a matrix product C[m×n] = op(A)·op(B) (+ C when `accumulate`): op(A) is
+/// m×k, op(B) k×n. `ta`: A is stored k×m and used transposed; `tb`: B is stored n×k and
+/// used transposed. `Gemm::new(m, k, n)` is the plain product; the builder methods set the
+/// flags (`Gemm::new(m, k, n).tb(true)`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Gemm {
+    pub m: usize,
+    pub k: usize,
+    pub n: usize,
+    pub ta: bool,
+    pub tb: bool,
+    pub accumulate: bool,
 }
 
-/// C[m×n] = op(A)·op(B) (+ C if `accumulate`), op(A) is m×k, op(B) is k×n.
-/// `ta`: A is stored k×m and used transposed; `tb`: B is stored n×k and used transposed.
-#[allow(clippy::too_many_arguments)]
-pub fn matmul<F: Float>(
-    a: &[F],
-    b: &[F],
-    cm: &mut [F],
-    m: usize,
-    k: usize,
-    n: usize,
-    ta: bool,
-    tb: bool,
-    accumulate: bool,
-) {
-    assert_matmul_shapes("matmul", a.len(), b.len(), cm.len(), m, k, n);
+impl Gemm {
+    /// C[m×n] = A[m×k]·B[k×n], nothing transposed, C overwritten.
+    pub const fn new(m: usize, k: usize, n: usize) -> Self {
+        Gemm { m, k, n, ta: false, tb: false, accumulate: false }
+    }
+    /// With A stored k×m and used transposed (when `on`).
+    pub const fn ta(self, on: bool) -> Self {
+        Gemm { ta: on, ..self }
+    }
+    /// With B stored n×k and used transposed (when `on`).
+    pub const fn tb(self, on: bool) -> Self {
+        Gemm { tb: on, ..self }
+    }
+    /// Adding into C instead of overwriting it (when `on`).
+    pub const fn accumulate(self, on: bool) -> Self {
+        Gemm { accumulate: on, ..self }
+    }
+    /// Panics with a message naming `op` unless A, B and C hold m×k, k×n and m×n elements.
+    pub fn assert_lens(self, op: &str, a: usize, b: usize, c: usize) {
+        let Gemm { m, k, n, .. } = self;
+        assert_eq!(a, m * k, "{op}: A has {a} elements, expected {m}×{k}");
+        assert_eq!(b, k * n, "{op}: B has {b} elements, expected {k}×{n}");
+        assert_eq!(c, m * n, "{op}: C has {c} elements, expected {m}×{n}");
+    }
+    /// The product's form for reports: "A·B", "Aᵀ·B", "A·Bᵀ" or "Aᵀ·Bᵀ".
+    pub fn form(self) -> &'static str {
+        match (self.ta, self.tb) {
+            (false, false) => "A·B",
+            (true, false) => "Aᵀ·B",
+            (false, true) => "A·Bᵀ",
+            (true, true) => "Aᵀ·Bᵀ",
+        }
+    }
+}
+
+/// One pass of a dense layer: m rows of k inputs to n outputs, W stored k×n (n×k, used
+/// transposed, when `tw`: a tied decoder layer), and the activation the pass applies (the
+/// forward pass: the layer's own; the backward pass: the previous layer's, whose
+/// derivative the input gradient takes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Linear {
+    pub m: usize,
+    pub k: usize,
+    pub n: usize,
+    pub tw: bool,
+    pub act: Activation,
+}
+
+impl Linear {
+    /// The forward product x[m×k]·op(W).
+    pub const fn forward(self) -> Gemm {
+        Gemm::new(self.m, self.k, self.n).tb(self.tw)
+    }
+    /// The input-gradient product dz[m×n]·op(W)ᵀ.
+    pub const fn backward(self) -> Gemm {
+        Gemm::new(self.m, self.n, self.k).tb(!self.tw)
+    }
+}
+
+/// A reconstruction or classification loss over rows of `cols` outputs, its gradient
+/// scaled by `scale` (1 for a summed loss, 1/rows for a mean).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Loss {
+    pub kind: LossKind,
+    pub cols: usize,
+    pub scale: f32,
+}
+
+/// The variational code's draw: `latent` code units, ε from `rng::normal(seed, stream, ·)`
+/// when `sample` (else 0: the mean code).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reparam {
+    pub latent: usize,
+    pub seed: u32,
+    pub stream: u32,
+    pub sample: bool,
+}
+
+/// One Adam step's hyperparameters, at step `t` (1-based).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamStep {
+    pub lr: f32,
+    pub beta1: f32,
+    pub beta2: f32,
+    pub eps: f32,
+    pub t: u64,
+}
+
+impl AdamStep {
+    /// The two per-step scalars, computed in f64 once on the host so every backend applies
+    /// the same numbers: (lr / (1 − β1ᵗ), √(1 − β2ᵗ)).
+    pub fn scalars(self) -> (f32, f32) {
+        assert!(self.t >= 1, "Adam steps count from 1");
+        let t = self.t.min(i32::MAX as u64) as i32;
+        let bc1 = 1.0 - (self.beta1 as f64).powi(t);
+        let bc2 = 1.0 - (self.beta2 as f64).powi(t);
+        ((self.lr as f64 / bc1) as f32, bc2.sqrt() as f32)
+    }
+}
+
+/// C = op(A)·op(B) (+ C if `g.accumulate`), shaped by `g` (see [`Gemm`]).
+pub fn matmul<F: Float>(a: &[F], b: &[F], cm: &mut [F], g: Gemm) {
+    g.assert_lens("matmul", a.len(), b.len(), cm.len());
+    let Gemm { m, k, n, ta, tb, accumulate } = g;
     for i in 0..m {
         for j in 0..n {
             let mut s = F::zero();
@@ -110,24 +206,22 @@ pub fn act_backward<F: Float>(dy: &[F], y: &[F], act: Activation, dz: &mut [F]) 
     }
 }
 
-/// A dense layer forward: y[m×n] = act(x[m×k]·op(W) + bias[n]), W stored k×n (n×k and
-/// used transposed when `tw`, a tied decoder layer). The composition of `matmul` and
-/// `bias_act_forward` that a backend may fuse into one pass.
-#[allow(clippy::too_many_arguments)]
-pub fn linear_forward<F: Float>(x: &[F], w: &[F], bias: &[F], act: Activation, y: &mut [F], m: usize, k: usize, n: usize, tw: bool) {
-    let mut z = vec![F::zero(); m * n];
-    matmul(x, w, &mut z, m, k, n, false, tw, false);
-    bias_act_forward(&z, bias, act, y, n);
+/// A dense layer forward: y[m×n] = act(x[m×k]·op(W) + bias[n]), shaped by `l` (see
+/// [`Linear`]). The composition of `matmul` and `bias_act_forward` that a backend may fuse
+/// into one pass.
+pub fn linear_forward<F: Float>(x: &[F], w: &[F], bias: &[F], y: &mut [F], l: Linear) {
+    let mut z = vec![F::zero(); l.m * l.n];
+    matmul(x, w, &mut z, l.forward());
+    bias_act_forward(&z, bias, l.act, y, l.n);
 }
 
-/// A dense layer's input gradient through the previous layer's activation:
+/// A dense layer's input gradient through the previous layer's activation `l.act`:
 /// dz_prev[m×k] = (dz[m×n]·op(W)ᵀ) ⊙ act'(y_prev), W as in [`linear_forward`]. The
 /// composition of `matmul` and `act_backward` that a backend may fuse into one pass.
-#[allow(clippy::too_many_arguments)]
-pub fn linear_backward<F: Float>(dz: &[F], w: &[F], y_prev: &[F], act_prev: Activation, dz_prev: &mut [F], m: usize, k: usize, n: usize, tw: bool) {
-    let mut dx = vec![F::zero(); m * k];
-    matmul(dz, w, &mut dx, m, n, k, false, !tw, false);
-    act_backward(&dx, y_prev, act_prev, dz_prev);
+pub fn linear_backward<F: Float>(dz: &[F], w: &[F], y_prev: &[F], dz_prev: &mut [F], l: Linear) {
+    let mut dx = vec![F::zero(); l.m * l.k];
+    matmul(dz, w, &mut dx, l.backward());
+    act_backward(&dx, y_prev, l.act, dz_prev);
 }
 
 /// db[c] = Σ_rows dz[r, c] (+ db if `accumulate`).
@@ -291,8 +385,8 @@ pub fn sparsity_grad<F: Float>(colsum: &[F], dy: &mut [F], rows: usize, rho: f32
 /// (rows × L) with ε = `rng::normal(seed, stream, r·L + j)`, or ε = 0 when `sample` is
 /// false (the mean code); ε is kept in `eps` for the backward pass, and the KL divergence
 /// to N(0, I), ½·Σⱼ(e^γ + μ² − 1 − γ), goes to `row_kl`.
-#[allow(clippy::too_many_arguments)]
-pub fn reparam_forward<F: Float>(h: &[F], eps: &mut [F], z: &mut [F], row_kl: &mut [F], latent: usize, seed: u32, stream: u32, sample: bool) {
+pub fn reparam_forward<F: Float>(h: &[F], eps: &mut [F], z: &mut [F], row_kl: &mut [F], draw: Reparam) {
+    let Reparam { latent, seed, stream, sample } = draw;
     let rows = row_kl.len();
     assert_eq!(h.len(), rows * 2 * latent);
     assert_eq!(z.len(), rows * latent);
@@ -388,25 +482,15 @@ pub fn momentum_step<F: Float>(params: &mut [F], grads: &[F], vel: &mut [F], lr:
     }
 }
 
-/// The two per-step scalars of Adam at step `t` (1-based), computed in f64 once on the
-/// host so every backend applies the same numbers: (lr / (1 − β1ᵗ), √(1 − β2ᵗ)).
-pub fn adam_scalars(lr: f32, beta1: f32, beta2: f32, t: u64) -> (f32, f32) {
-    assert!(t >= 1, "Adam steps count from 1");
-    let t = t.min(i32::MAX as u64) as i32;
-    let bc1 = 1.0 - (beta1 as f64).powi(t);
-    let bc2 = 1.0 - (beta2 as f64).powi(t);
-    ((lr as f64 / bc1) as f32, bc2.sqrt() as f32)
-}
-
 /// PyTorch's Adam (bias-corrected, ε outside the square root) at step `t` (1-based):
 /// m ← β1·m + (1−β1)·g; v ← β2·v + (1−β2)·g²;
 /// p ← p − lr/(1−β1ᵗ) · m / (√v / √(1−β2ᵗ) + ε).
-#[allow(clippy::too_many_arguments)]
-pub fn adam_step<F: Float>(params: &mut [F], grads: &[F], m: &mut [F], v: &mut [F], lr: f32, beta1: f32, beta2: f32, eps: f32, t: u64) {
+pub fn adam_step<F: Float>(params: &mut [F], grads: &[F], m: &mut [F], v: &mut [F], adam: AdamStep) {
+    let AdamStep { beta1, beta2, eps, .. } = adam;
     assert_eq!(params.len(), grads.len());
     assert_eq!(params.len(), m.len());
     assert_eq!(params.len(), v.len());
-    let (step, sqrt_bc2) = adam_scalars(lr, beta1, beta2, t);
+    let (step, sqrt_bc2) = adam.scalars();
     let (step, sqrt_bc2) = (c::<F>(step as f64), c::<F>(sqrt_bc2 as f64));
     let (b1, b2, eps) = (c::<F>(beta1 as f64), c::<F>(beta2 as f64), c::<F>(eps as f64));
     for (((p, &g), mv), vv) in params.iter_mut().zip(grads).zip(m.iter_mut()).zip(v.iter_mut()) {
@@ -438,12 +522,12 @@ mod tests {
         let a = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
         let b = [1.0, 0.0, 0.0, 1.0, 1.0, 1.0];
         let mut c1 = [0.0; 4];
-        matmul(&a, &b, &mut c1, 2, 3, 2, false, false, false);
+        matmul(&a, &b, &mut c1, Gemm::new(2, 3, 2));
         assert_eq!(c1, [4.0, 5.0, 10.0, 11.0]);
         let at = [1.0, 4.0, 2.0, 5.0, 3.0, 6.0];
         let bt = [1.0, 0.0, 1.0, 0.0, 1.0, 1.0];
         let mut c2 = [1.0; 4];
-        matmul(&at, &bt, &mut c2, 2, 3, 2, true, true, true);
+        matmul(&at, &bt, &mut c2, Gemm::new(2, 3, 2).ta(true).tb(true).accumulate(true));
         assert_eq!(c2, [5.0, 6.0, 11.0, 12.0]);
     }
 
@@ -472,10 +556,11 @@ mod tests {
         let mut p = [1.0f64, -2.0, 0.5];
         let g = [0.3, -4.0, 0.0];
         let (mut m, mut v) = ([0.0; 3], [0.0; 3]);
-        adam_step(&mut p, &g, &mut m, &mut v, 0.01, 0.9, 0.999, 1e-8, 1);
+        let adam = AdamStep { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, t: 1 };
+        adam_step(&mut p, &g, &mut m, &mut v, adam);
         assert!((p[0] - 0.99).abs() < 1e-6 && (p[1] + 1.99).abs() < 1e-6 && p[2] == 0.5, "{p:?}");
         // A second step with the same gradient is again a step of about lr.
-        adam_step(&mut p, &g, &mut m, &mut v, 0.01, 0.9, 0.999, 1e-8, 2);
+        adam_step(&mut p, &g, &mut m, &mut v, AdamStep { t: 2, ..adam });
         assert!((p[0] - 0.98).abs() < 1e-6, "{p:?}");
     }
 

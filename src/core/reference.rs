@@ -62,14 +62,14 @@ pub fn forward_full<F: Float>(cfg: &ModelConfig, layout: &ParamLayout, params: &
     for (l, s) in layout.dense.iter().enumerate() {
         let mut z = vec![F::zero(); n * s.fan_out];
         // A tied decoder layer uses its partner's W (stored fan_out × fan_in) transposed.
-        ops::matmul(f.layer_input(cfg, l), &params[s.w..s.w + s.w_len()], &mut z, n, s.fan_in, s.fan_out, false, s.transposed, false);
+        ops::matmul(f.layer_input(cfg, l), &params[s.w..s.w + s.w_len()], &mut z, ops::Gemm::new(n, s.fan_in, s.fan_out).tb(s.transposed));
         let mut y = vec![F::zero(); z.len()];
         ops::bias_act_forward(&z, &params[s.b..s.b + s.fan_out], act_of(cfg, l), &mut y, s.fan_out);
         if cfg.variational && l + 1 == cfg.code_layer() {
             let latent = cfg.code_dim();
             f.code = vec![F::zero(); n * latent];
             f.eps = vec![F::zero(); n * latent];
-            ops::reparam_forward(&y, &mut f.eps, &mut f.code, &mut f.kl, latent, noise.seed, noise.stream, noise.sample);
+            ops::reparam_forward(&y, &mut f.eps, &mut f.code, &mut f.kl, ops::Reparam { latent, seed: noise.seed, stream: noise.stream, sample: noise.sample });
         }
         f.acts.push(y);
     }
@@ -110,35 +110,28 @@ pub struct LossGrad<F> {
     pub grads: Vec<F>,
 }
 
+/// A batch for [`loss_and_grad`]: `rows` inputs and their targets, and the scale of the
+/// loss in the objective (1 for a summed loss, 1/rows for a mean).
+#[derive(Clone, Copy)]
+pub struct Batch<'a, F> {
+    pub input: &'a [F],
+    pub target: &'a [F],
+    pub rows: usize,
+    pub scale: F,
+}
+
 /// Sum over the batch of the per-example loss, and the gradient of the training objective
-/// `scale × that sum + l2_penalty` with respect to every parameter (scale 1 for a summed
-/// loss, 1/n for a mean). With tied weights the two uses of W add into one gradient.
-pub fn loss_and_grad<F: Float>(
-    cfg: &ModelConfig,
-    layout: &ParamLayout,
-    params: &[F],
-    input: &[F],
-    target: &[F],
-    n: usize,
-    scale: F,
-) -> (F, Vec<F>) {
-    let r = loss_and_grad_with(cfg, layout, params, input, target, n, scale, CodeNoise::default());
+/// `scale × that sum + l2_penalty` with respect to every parameter. With tied weights the
+/// two uses of W add into one gradient.
+pub fn loss_and_grad<F: Float>(cfg: &ModelConfig, layout: &ParamLayout, params: &[F], batch: Batch<F>) -> (F, Vec<F>) {
+    let r = loss_and_grad_with(cfg, layout, params, batch, CodeNoise::default());
     (r.loss, r.grads)
 }
 
 /// [`loss_and_grad`] with the variational code's draws given, and the sparsity penalty
 /// reported: the objective is `scale × loss + sparsity + l2_penalty`.
-#[allow(clippy::too_many_arguments)]
-pub fn loss_and_grad_with<F: Float>(
-    cfg: &ModelConfig,
-    layout: &ParamLayout,
-    params: &[F],
-    input: &[F],
-    target: &[F],
-    n: usize,
-    scale: F,
-    noise: CodeNoise,
-) -> LossGrad<F> {
+pub fn loss_and_grad_with<F: Float>(cfg: &ModelConfig, layout: &ParamLayout, params: &[F], batch: Batch<F>, noise: CodeNoise) -> LossGrad<F> {
+    let Batch { input, target, rows: n, scale } = batch;
     let f = forward_full(cfg, layout, params, input, n, noise);
     let out = f.acts.last().unwrap();
     let mut delta = vec![F::zero(); out.len()];
@@ -155,14 +148,14 @@ pub fn loss_and_grad_with<F: Float>(
         let gw = &mut grads[s.w..s.w + s.w_len()];
         if s.transposed {
             // W (fan_out × fan_in) used as Wᵀ: dW += dzᵀ·x.
-            ops::matmul(&dz, input_l, gw, s.fan_out, n, s.fan_in, true, false, true);
+            ops::matmul(&dz, input_l, gw, ops::Gemm::new(s.fan_out, n, s.fan_in).ta(true).accumulate(true));
         } else {
-            ops::matmul(input_l, &dz, gw, s.fan_in, n, s.fan_out, true, false, true);
+            ops::matmul(input_l, &dz, gw, ops::Gemm::new(s.fan_in, n, s.fan_out).ta(true).accumulate(true));
         }
         ops::bias_grad(&dz, &mut grads[s.b..s.b + s.fan_out], s.fan_out, false);
         if l > 0 {
             let mut dx = vec![F::zero(); n * s.fan_in];
-            ops::matmul(&dz, &params[s.w..s.w + s.w_len()], &mut dx, n, s.fan_out, s.fan_in, false, !s.transposed, false);
+            ops::matmul(&dz, &params[s.w..s.w + s.w_len()], &mut dx, ops::Gemm::new(n, s.fan_out, s.fan_in).tb(!s.transposed));
             if cfg.variational && l == cfg.code_layer() {
                 // dx is the gradient w.r.t. the sampled code: back through z = μ + e^{γ/2}·ε
                 // to [μ | γ], adding the KL term's gradient.
@@ -209,7 +202,7 @@ impl<F: Float> OptimState<F> {
             }
             Optimizer::Adam { lr, beta1, beta2, eps } => {
                 let (m, v) = self.moments.split_at_mut(1);
-                ops::adam_step(params, grads, &mut m[0], &mut v[0], lr, beta1, beta2, eps, self.t)
+                ops::adam_step(params, grads, &mut m[0], &mut v[0], ops::AdamStep { lr, beta1, beta2, eps, t: self.t })
             }
         }
     }
@@ -258,11 +251,12 @@ mod tests {
         let scale = 1.0 / n as f64;
         // The variational code's noise is fixed (same draws at every evaluation).
         let noise = CodeNoise { seed: 9, stream: 4, sample: true };
+        let batch = Batch { input: &input, target: &target, rows: n, scale };
         let objective = |p: &[f64]| {
-            let r = loss_and_grad_with(cfg, &layout, p, &input, &target, n, scale, noise);
+            let r = loss_and_grad_with(cfg, &layout, p, batch, noise);
             r.loss * scale + r.sparsity + l2_penalty(cfg, &layout, p)
         };
-        let grads = loss_and_grad_with(cfg, &layout, &params, &input, &target, n, scale, noise).grads;
+        let grads = loss_and_grad_with(cfg, &layout, &params, batch, noise).grads;
         let h = 1e-6;
         for i in 0..params.len() {
             let mut p = params.clone();

@@ -2,24 +2,12 @@
 //! loss, hand-written backward and optimizer step, all on device buffers. Nothing is read
 //! back during a step; the summed training loss accumulates on the device until asked for.
 
-use crate::backend::{Backend, DataId, ReadFuture, View};
+use crate::backend::{read_now, Backend, DataId, ReadFuture, View};
 use crate::core::config::{NoiseKind, Optimizer, Reduction};
 use crate::core::reference::CodeNoise;
 use crate::core::layout::ParamLayout;
-use crate::core::{ops, Activation, ModelConfig};
-
-/// Waits for a read-back that is already complete or completes by polling (the CPU
-/// backend's reads are ready at once; the native GPU backend polls its device).
-pub(crate) fn block_on(f: ReadFuture) -> Vec<f32> {
-    use std::task::{Context, Poll, Waker};
-    let mut f = f;
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(r) = f.as_mut().poll(&mut cx) {
-            return r.unwrap_or_else(|e| panic!("{e}"));
-        }
-    }
-}
+use crate::core::ops::{self, AdamStep, Gemm, Linear, Loss, Reparam};
+use crate::core::{Activation, ModelConfig};
 
 // Rows evaluated per forward pass when measuring the test loss (the model description
 // owns it: it sizes the buffers from it).
@@ -221,12 +209,12 @@ impl Autoencoder {
             let y = self.y[l].prefix(n * s.fan_out);
             // A tied decoder layer uses its partner's W (stored fan_out × fan_in) transposed.
             let (w, b) = (self.params.slice(s.w, s.w_len()), self.params.slice(s.b, s.fan_out));
-            be.linear_forward(cur, w, b, self.act(l), z, y, n, s.fan_in, s.fan_out, s.transposed);
+            be.linear_forward(cur, w, b, z, y, Linear { m: n, k: s.fan_in, n: s.fan_out, tw: s.transposed, act: self.act(l) });
             cur = y;
             if self.cfg.variational && l + 1 == self.cfg.code_layer() {
                 let latent = self.cfg.code_dim();
                 let (code, eps) = (self.code.prefix(n * latent), self.eps.prefix(n * latent));
-                be.reparam_forward(y, eps, code, self.row_kl.prefix(n), latent, noise.seed ^ CODE_SEED, noise.stream, noise.sample);
+                be.reparam_forward(y, eps, code, self.row_kl.prefix(n), Reparam { latent, seed: noise.seed ^ CODE_SEED, stream: noise.stream, sample: noise.sample });
                 cur = code;
             }
         }
@@ -263,9 +251,9 @@ impl Autoencoder {
             let gw = self.grads.slice(s.w, s.w_len());
             if s.transposed {
                 // W (fan_out × fan_in) used as Wᵀ: dW = dzᵀ·x.
-                be.matmul(dz, layer_in, gw, s.fan_out, n, s.fan_in, true, false, false);
+                be.matmul(dz, layer_in, gw, Gemm::new(s.fan_out, n, s.fan_in).ta(true));
             } else {
-                be.matmul(layer_in, dz, gw, s.fan_in, n, s.fan_out, true, false, self.w_shared[l]);
+                be.matmul(layer_in, dz, gw, Gemm::new(s.fan_in, n, s.fan_out).ta(true).accumulate(self.w_shared[l]));
             }
             be.bias_grad(dz, self.grads.slice(s.b, s.fan_out), s.fan_out, false);
             if l == 0 {
@@ -277,11 +265,11 @@ impl Autoencoder {
                 // Gradient w.r.t. the sampled code, then back through z = μ + e^{γ/2}·ε
                 // to [μ | γ] with the KL term's gradient.
                 let dcode = self.dcode.prefix(n * s.fan_in);
-                be.matmul(dz, w, dcode, n, s.fan_out, s.fan_in, false, !s.transposed, false);
+                be.matmul(dz, w, dcode, Gemm::new(n, s.fan_out, s.fan_in).tb(!s.transposed));
                 let h = self.y[l - 1].prefix(n * 2 * s.fan_in);
                 be.reparam_backward(h, self.eps.prefix(n * s.fan_in), dcode, self.dy.prefix(n * 2 * s.fan_in), s.fan_in, scale);
             } else if let Some(sp) = self.cfg.sparsity.filter(|sp| sp.layer + 1 == l) {
-                be.matmul(dz, w, dprev, n, s.fan_out, s.fan_in, false, !s.transposed, false);
+                be.matmul(dz, w, dprev, Gemm::new(n, s.fan_out, s.fan_in).tb(!s.transposed));
                 let colsum = self.colsum.prefix(s.fan_in);
                 be.bias_grad(self.y[l - 1].prefix(n * s.fan_in), colsum, s.fan_in, false);
                 be.sparsity_grad(colsum, dprev, n, sp.rho, sp.beta);
@@ -289,7 +277,7 @@ impl Autoencoder {
                 // Straight to the previous layer's pre-activation gradient.
                 let y_prev = self.y[l - 1].prefix(n * s.fan_in);
                 let dz_prev = self.dz[l - 1].prefix(n * s.fan_in);
-                be.linear_backward(dz, w, y_prev, self.act(l - 1), dprev, dz_prev, n, s.fan_in, s.fan_out, s.transposed);
+                be.linear_backward(dz, w, y_prev, dprev, dz_prev, Linear { m: n, k: s.fan_in, n: s.fan_out, tw: s.transposed, act: self.act(l - 1) });
                 in_dz = true;
             }
         }
@@ -327,7 +315,7 @@ impl Autoencoder {
         let k = self.cfg.output_dim();
         let last = self.layout.dense.len() - 1;
         let grad = if self.act(last) == Activation::Identity { self.dz[last] } else { self.dy };
-        be.loss_forward_backward(self.cfg.loss, out, target, k, scale, grad.prefix(n * k), self.row_loss.prefix(n));
+        be.loss_forward_backward(Loss { kind: self.cfg.loss, cols: k, scale }, out, target, grad.prefix(n * k), self.row_loss.prefix(n));
         if self.cfg.variational {
             be.axpy(self.row_kl.prefix(n), self.row_loss.prefix(n), 1.0);
         }
@@ -377,7 +365,7 @@ impl Autoencoder {
             Optimizer::Sgd { lr } => be.sgd_step(self.params, self.grads, lr),
             Optimizer::Momentum { lr, momentum } => be.momentum_step(self.params, self.grads, self.moments[0], lr, momentum),
             Optimizer::Adam { lr, beta1, beta2, eps } => {
-                be.adam_step(self.params, self.grads, self.moments[0], self.moments[1], lr, beta1, beta2, eps, self.opt_steps)
+                be.adam_step(self.params, self.grads, self.moments[0], self.moments[1], AdamStep { lr, beta1, beta2, eps, t: self.opt_steps })
             }
         }
     }
@@ -429,7 +417,7 @@ impl Autoencoder {
     /// the last [`STEP_LOG`]; waits for the device). Empty if the log is off.
     pub fn take_step_losses<B: Backend>(&mut self, be: &mut B) -> Vec<f64> {
         match self.step_log_readback(be) {
-            Some((f, steps)) => steps.means(&block_on(f)),
+            Some((f, steps)) => steps.means(&read_now(f)),
             None => Vec::new(),
         }
     }
@@ -573,7 +561,7 @@ impl Autoencoder {
     /// Synchronous [`Self::denoise_readback`] (native code and tests).
     pub fn denoise_host<B: Backend>(&mut self, be: &mut B, images: &[f32], seed: u32, stream: u32, corrupt: bool) -> (Vec<f32>, Vec<f32>) {
         let (noisy, rec) = self.denoise_readback(be, images, seed, stream, corrupt);
-        let (noisy, mut rec) = (block_on(noisy), block_on(rec));
+        let (noisy, mut rec) = (read_now(noisy), read_now(rec));
         self.output_to_pixels(&mut rec);
         (noisy, rec)
     }
@@ -584,7 +572,7 @@ impl Autoencoder {
     /// Waits for the device once per chunk of rows.
     pub fn hidden_host<B: Backend>(&mut self, be: &mut B, data: DataId, idx: &[u32], layer: usize) -> Vec<f32> {
         assert!(layer + 1 < self.layout.dense.len(), "layer {layer} is not a hidden layer");
-        self.activations_readback(be, data, idx, layer).into_iter().flat_map(block_on).collect()
+        self.activations_readback(be, data, idx, layer).into_iter().flat_map(read_now).collect()
     }
 
     /// Overwrites the parameters (moving a model between backends, restoring a snapshot).
@@ -649,6 +637,7 @@ impl Autoencoder {
 mod tests {
     use super::*;
     use crate::backend::cpu::{CpuBackend, Isa};
+    use crate::backend::Buffers;
     use crate::core::config::{preset, PRESET_NAMES};
 
     #[test]

@@ -250,7 +250,7 @@ impl<B: Backend> Trainer<B> {
     /// Waits for the device; empty unless [`Self::enable_step_losses`] was called.
     pub fn take_step_losses(&mut self) -> Vec<(u64, f64)> {
         match self.step_losses_readback() {
-            Some((f, steps, last)) => steps.numbered(&crate::model::block_on(f), last),
+            Some((f, steps, last)) => steps.numbered(&crate::backend::read_now(f), last),
             None => Vec::new(),
         }
     }
@@ -381,6 +381,7 @@ pub fn check_bytes<B: Backend>(be: &B, what: &str, bytes: u64) -> Result<(), Str
 mod tests {
     use super::*;
     use crate::backend::cpu::{CpuBackend, Isa};
+    use crate::backend::Buffers;
     use crate::core::config::preset;
 
     fn tiny_data(train: usize) -> Mnist {

@@ -25,7 +25,7 @@ use crate::app::clock::now_ms;
 use crate::app::protocol::Event;
 use crate::backend::cpu::{bench, check, CpuBackend, Isa};
 use crate::backend::gpu::{GpuBackend, GpuContext};
-use crate::backend::Backend;
+use crate::backend::{Backend, Buffers};
 use crate::core::config::preset;
 use crate::data::Mnist;
 use crate::train::Trainer;

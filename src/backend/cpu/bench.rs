@@ -3,6 +3,7 @@
 //! `dae_vincent` training step. Timings belong in benchmarks, never in tests.
 
 use super::gemm::{sgemm, Isa};
+use crate::core::ops::Gemm;
 
 /// (name, m, k, n, ta, tb) of each product of a 784→500→784 step at batch `b`.
 pub fn step_products(b: usize) -> Vec<(&'static str, usize, usize, usize, bool, bool)> {
@@ -56,7 +57,7 @@ pub fn time_kernel(kernel: Kernel, threads: usize, b: usize, seconds: f64, now: 
         let bm: Vec<f32> = (0..k * n).map(|i| ((i * 5 % 11) as f32 - 5.0) * 0.01).collect();
         let mut c = vec![0.0f32; m * n];
         let secs = match kernel {
-            Kernel::Ours(isa) => time_best(seconds, now, &mut || sgemm(isa, threads, &a, &bm, &mut c, m, k, n, ta, tb, false)),
+            Kernel::Ours(isa) => time_best(seconds, now, &mut || sgemm(isa, threads, &a, &bm, &mut c, Gemm::new(m, k, n).ta(ta).tb(tb))),
             Kernel::MatrixMultiply => {
                 let (rsa, csa) = if ta { (1, m as isize) } else { (k as isize, 1) };
                 let (rsb, csb) = if tb { (1, k as isize) } else { (n as isize, 1) };

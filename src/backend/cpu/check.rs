@@ -8,7 +8,8 @@
 use super::elementwise;
 use super::gemm::{pack_a, sgemm, sgemm_packed, sgemm_packed_sgd, Isa};
 use super::Elementwise;
-use crate::core::{ops, rng, Activation, LossKind};
+use crate::core::ops::{self, Gemm};
+use crate::core::{rng, Activation, LossKind};
 
 const GUARD: usize = 64;
 const SENTINEL: f32 = 1234.5;
@@ -37,19 +38,19 @@ fn check_guards(v: &[f32], what: &str) -> Result<(), String> {
 
 /// One product on `isa` with `threads` against the reference: the error of each element
 /// must be within 1e-5 × Σ|a·b| (+1e-30), i.e. a few f32 roundings of the terms.
-#[allow(clippy::too_many_arguments)]
-pub fn check_matmul(isa: Isa, threads: usize, m: usize, k: usize, n: usize, ta: bool, tb: bool, acc: bool, seed: u32) -> Result<(), String> {
+pub fn check_matmul(isa: Isa, threads: usize, g: Gemm, seed: u32) -> Result<(), String> {
+    let Gemm { m, k, n, ta, tb, accumulate: acc } = g;
     let a = values(m * k, seed, -1.0, 1.0);
     let b = values(k * n, seed + 1, -1.0, 1.0);
     let c0 = values(m * n, seed + 2, -1.0, 1.0);
     let mut want = c0.clone();
-    ops::matmul(&a, &b, &mut want, m, k, n, ta, tb, acc);
+    ops::matmul(&a, &b, &mut want, g);
     let (aa, ba): (Vec<f32>, Vec<f32>) = (a.iter().map(|v| v.abs()).collect(), b.iter().map(|v| v.abs()).collect());
     let mut mag = vec![0.0f32; m * n];
-    ops::matmul(&aa, &ba, &mut mag, m, k, n, ta, tb, false);
+    ops::matmul(&aa, &ba, &mut mag, g.accumulate(false));
     let init = if acc { c0.clone() } else { vec![f32::NAN; m * n] };
     let mut c = guarded(&init);
-    sgemm(isa, threads, &a, &b, &mut c[GUARD..GUARD + m * n], m, k, n, ta, tb, acc);
+    sgemm(isa, threads, &a, &b, &mut c[GUARD..GUARD + m * n], g);
     let what = format!("matmul {} ×{threads} {m}×{k}×{n} ta={ta} tb={tb} acc={acc}", isa.name());
     check_guards(&c, &what)?;
     for (i, (&got, &w)) in c[GUARD..GUARD + m * n].iter().zip(&want).enumerate() {
@@ -71,7 +72,7 @@ pub fn sweep_matmul(isa: Isa, threads: usize, max: usize) -> Result<usize, Strin
             for &k in &ks {
                 for form in 0..8 {
                     let (ta, tb, acc) = (form & 1 != 0, form & 2 != 0, form & 4 != 0);
-                    check_matmul(isa, threads, m, k, n, ta, tb, acc, (m * 131 + n * 17 + k) as u32)?;
+                    check_matmul(isa, threads, Gemm::new(m, k, n).ta(ta).tb(tb).accumulate(acc), (m * 131 + n * 17 + k) as u32)?;
                     count += 1;
                 }
             }
@@ -96,7 +97,7 @@ pub fn sweep_fused(isa: Isa, threads: usize, max: usize) -> Result<usize, String
                     continue; // the blocked-k path on a fifth of the shapes keeps the sweep short
                 }
                 for ta in [true, false] {
-                    check_fused(isa, threads, m, k, n, ta, (m * 37 + n * 11 + k) as u32)?;
+                    check_fused(isa, threads, Gemm::new(m, k, n).ta(ta), (m * 37 + n * 11 + k) as u32)?;
                     count += 1;
                 }
             }
@@ -105,9 +106,10 @@ pub fn sweep_fused(isa: Isa, threads: usize, max: usize) -> Result<usize, String
     Ok(count)
 }
 
-/// One shape of [`sweep_fused`].
-#[allow(clippy::too_many_arguments)]
-pub fn check_fused(isa: Isa, threads: usize, m: usize, k: usize, n: usize, ta: bool, seed: u32) -> Result<(), String> {
+/// One shape of [`sweep_fused`]: the product `shape` (its `ta` either way, `tb` and
+/// `accumulate` unset).
+pub fn check_fused(isa: Isa, threads: usize, shape: Gemm, seed: u32) -> Result<(), String> {
+    let Gemm { m, k, n, ta, .. } = shape;
     let lr = 0.37;
     let a = values(m * k, seed, -1.0, 1.0);
     let b = values(k * n, seed + 1, -1.0, 1.0);
@@ -115,28 +117,28 @@ pub fn check_fused(isa: Isa, threads: usize, m: usize, k: usize, n: usize, ta: b
     let what = format!("{} ×{threads} {m}×{k}×{n} ta={ta}", isa.name());
     // The unfused path: the gradient, then the SGD pass.
     let mut g = vec![0.0f32; m * n];
-    sgemm(isa, threads, &a, &b, &mut g, m, k, n, ta, false, false);
+    sgemm(isa, threads, &a, &b, &mut g, shape);
     let mut p_unfused = p0.clone();
     Elementwise { isa, threads }.sgd_step(&mut p_unfused, &g, lr);
     // The reference.
     let mut g_ref = vec![0.0f32; m * n];
-    ops::matmul(&a, &b, &mut g_ref, m, k, n, ta, false, false);
+    ops::matmul(&a, &b, &mut g_ref, shape);
     let mut p_ref = p0.clone();
     ops::sgd_step(&mut p_ref, &g_ref, lr);
     let (aa, ba): (Vec<f32>, Vec<f32>) = (a.iter().map(|v| v.abs()).collect(), b.iter().map(|v| v.abs()).collect());
     let mut mag = vec![0.0f32; m * n];
-    ops::matmul(&aa, &ba, &mut mag, m, k, n, ta, false, false);
+    ops::matmul(&aa, &ba, &mut mag, shape);
 
     let mut packed = vec![f32::NAN; 3];
-    pack_a(isa, threads, &a, m, k, ta, &mut packed);
+    pack_a(isa, threads, &a, shape, &mut packed);
     let mut c = guarded(&vec![f32::NAN; m * n]);
-    sgemm_packed(isa, threads, &packed, &b, &mut c[GUARD..GUARD + m * n], m, k, n);
+    sgemm_packed(isa, threads, &packed, &b, &mut c[GUARD..GUARD + m * n], shape);
     check_guards(&c, &format!("sgemm_packed {what}"))?;
     if let Some(i) = (0..m * n).find(|&i| c[GUARD + i].to_bits() != g[i].to_bits()) {
         return Err(format!("sgemm_packed {what}: C[{}, {}] = {}, sgemm gives {}", i / n, i % n, c[GUARD + i], g[i]));
     }
     let mut p = guarded(&p0);
-    sgemm_packed_sgd(isa, threads, &packed, &b, &mut p[GUARD..GUARD + m * n], m, k, n, lr);
+    sgemm_packed_sgd(isa, threads, &packed, &b, &mut p[GUARD..GUARD + m * n], shape, lr);
     check_guards(&p, &format!("sgemm_packed_sgd {what}"))?;
     for i in 0..m * n {
         let got = p[GUARD + i];
@@ -248,7 +250,7 @@ pub fn check_elementwise(ew: Elementwise, rows: usize, cols: usize) -> Result<us
         ops::loss_forward_backward(kind, &x, &target, cols, 0.5, &mut dwant, &mut lwant);
         let mut d = guarded(&vec![f32::NAN; len]);
         let mut l = guarded(&vec![f32::NAN; rows]);
-        ew.loss_forward_backward(kind, &x, &target, cols, 0.5, &mut d[GUARD..GUARD + len], &mut l[GUARD..GUARD + rows]);
+        ew.loss_forward_backward(ops::Loss { kind, cols, scale: 0.5 }, &x, &target, &mut d[GUARD..GUARD + len], &mut l[GUARD..GUARD + rows]);
         check_guards(&d, "loss gradient")?;
         check_guards(&l, "row loss")?;
         close(format!("loss gradient {tag} {kind:?} {rows}×{cols}"), &d[GUARD..GUARD + len], &dwant, 1e-4)?;

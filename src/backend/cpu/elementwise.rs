@@ -177,7 +177,6 @@ fn lane_sum(v: &[f32]) -> f32 {
 /// Each row is one vectorisable pass writing the gradient and the per-element loss (into
 /// scratch), then a lane sum of the scratch.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 pub fn loss_forward_backward(kind: LossKind, out: &[f32], target: &[f32], cols: usize, scale: f32, dout: &mut [f32], row_loss: &mut [f32]) {
     assert_eq!(out.len(), target.len());
     assert_eq!(out.len(), dout.len());

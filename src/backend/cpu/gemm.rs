@@ -20,6 +20,7 @@ use std::cell::RefCell;
 
 use super::par::{for_chunks, grain, Ptr};
 use super::simd::{Scalar, Simd};
+use crate::core::ops::Gemm;
 
 /// The instruction sets a kernel can be built for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,23 +96,11 @@ thread_local! {
     static SCRATCH: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
 }
 
-/// C[m×n] = op(A)·op(B) (+ C if `accumulate`). `ta`: A is stored k×m; `tb`: B is stored
-/// n×k. `threads` > 1 splits the columns across rayon workers (native builds only).
-#[allow(clippy::too_many_arguments)]
-pub fn sgemm(
-    isa: Isa,
-    threads: usize,
-    a: &[f32],
-    b: &[f32],
-    c: &mut [f32],
-    m: usize,
-    k: usize,
-    n: usize,
-    ta: bool,
-    tb: bool,
-    accumulate: bool,
-) {
-    crate::core::ops::assert_matmul_shapes("sgemm", a.len(), b.len(), c.len(), m, k, n);
+/// C = op(A)·op(B) (+ C if `g.accumulate`), shaped by `g` (see [`Gemm`]). `threads` > 1
+/// splits the columns across rayon workers (native builds only).
+pub fn sgemm(isa: Isa, threads: usize, a: &[f32], b: &[f32], c: &mut [f32], g: Gemm) {
+    g.assert_lens("sgemm", a.len(), b.len(), c.len());
+    let Gemm { m, k, n, ta, tb, accumulate } = g;
     if m == 0 || n == 0 {
         return;
     }
@@ -132,7 +121,7 @@ pub fn sgemm(
                 bt[p * n + j] = b[j * k + p];
             }
         }
-        sgemm(isa, threads, a, &bt, c, m, k, n, true, false, accumulate);
+        sgemm(isa, threads, a, &bt, c, g.tb(false));
         SCRATCH.with(|s| s.borrow_mut().1 = bt);
         return;
     }
@@ -140,25 +129,44 @@ pub fn sgemm(
     // `Isa::available` found that ISA on this CPU.
     unsafe {
         match isa {
-            Isa::Scalar => dispatch::<Scalar>(kernels!(Scalar), threads, a, b, c, m, k, n, ta, tb, accumulate),
+            Isa::Scalar => dispatch::<Scalar>(kernels!(Scalar), threads, a, b, c, g),
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => dispatch::<super::simd::Avx2>(x86::AVX2, threads, a, b, c, m, k, n, ta, tb, accumulate),
+            Isa::Avx2 => dispatch::<super::simd::Avx2>(x86::AVX2, threads, a, b, c, g),
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => dispatch::<super::simd::Avx512>(x86::AVX512, threads, a, b, c, m, k, n, ta, tb, accumulate),
+            Isa::Avx512 => dispatch::<super::simd::Avx512>(x86::AVX512, threads, a, b, c, g),
             #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
             Isa::Wasm128 => {
                 use super::simd::Wasm128;
-                dispatch::<Wasm128>(kernels!(Wasm128), threads, a, b, c, m, k, n, ta, tb, accumulate)
+                dispatch::<Wasm128>(kernels!(Wasm128), threads, a, b, c, g)
             }
         }
     }
 }
 
-/// Signature of a column-range worker: (A or packed A, B, C, m, k, n, j0, j1, accumulate).
-type RangeFn = unsafe fn(*const f32, *const f32, *mut f32, usize, usize, usize, usize, usize, bool);
-/// Signature of the fused product + SGD worker over row panels: (packed A, B, zero-padded
-/// copy of B's last partial column strip (k × NR), P, m, k, n, first panel, end panel, lr).
-type SgdFn = unsafe fn(*const f32, *const f32, *const f32, *mut f32, usize, usize, usize, usize, usize, f32);
+/// A worker's operands: A (or packed A), B, C (or the parameters P), and the product's
+/// m, k, n.
+#[derive(Clone, Copy)]
+struct Mats {
+    a: *const f32,
+    b: *const f32,
+    c: *mut f32,
+    m: usize,
+    k: usize,
+    n: usize,
+}
+
+impl Mats {
+    fn new(a: Ptr<*const f32>, b: Ptr<*const f32>, c: Ptr<*mut f32>, g: Gemm) -> Mats {
+        Mats { a: a.0, b: b.0, c: c.0, m: g.m, k: g.k, n: g.n }
+    }
+}
+
+/// Signature of a column-range worker: (operands, j0, j1, accumulate).
+type RangeFn = unsafe fn(Mats, usize, usize, bool);
+/// Signature of the fused product + SGD worker over row panels: (operands with packed A
+/// and P, zero-padded copy of B's last partial column strip (k × NR), first panel, end
+/// panel, lr).
+type SgdFn = unsafe fn(Mats, *const f32, usize, usize, f32);
 
 /// One ISA's entry points: each is compiled with that ISA's target features, so the
 /// generic kernels inline into straight-line SIMD.
@@ -179,14 +187,13 @@ use kernels;
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::super::simd::{Avx2, Avx512};
-    use super::{bcast_ranges, dot_ranges, sgd_panels, Kernels};
+    use super::{bcast_ranges, dot_ranges, sgd_panels, Kernels, Mats};
 
     macro_rules! wrap {
         ($name:ident, $inner:ident, $s:ty, $feat:literal) => {
             #[target_feature(enable = $feat)]
-            #[allow(clippy::too_many_arguments)]
-            unsafe fn $name(a: *const f32, b: *const f32, c: *mut f32, m: usize, k: usize, n: usize, j0: usize, j1: usize, acc: bool) {
-                $inner::<$s>(a, b, c, m, k, n, j0, j1, acc)
+            unsafe fn $name(x: Mats, j0: usize, j1: usize, acc: bool) {
+                $inner::<$s>(x, j0, j1, acc)
             }
         };
     }
@@ -198,9 +205,8 @@ mod x86 {
     macro_rules! wrap_sgd {
         ($name:ident, $s:ty, $feat:literal) => {
             #[target_feature(enable = $feat)]
-            #[allow(clippy::too_many_arguments)]
-            unsafe fn $name(a: *const f32, b: *const f32, tail: *const f32, p: *mut f32, m: usize, k: usize, n: usize, b0: usize, b1: usize, lr: f32) {
-                sgd_panels::<$s>(a, b, tail, p, m, k, n, b0, b1, lr)
+            unsafe fn $name(x: Mats, tail: *const f32, b0: usize, b1: usize, lr: f32) {
+                sgd_panels::<$s>(x, tail, b0, b1, lr)
             }
         };
     }
@@ -211,15 +217,15 @@ mod x86 {
     pub(super) const AVX512: Kernels = Kernels { bcast: bcast_avx512, dot: dot_avx512, sgd: sgd_avx512 };
 }
 
-#[allow(clippy::too_many_arguments)]
-unsafe fn dispatch<S: Simd>(kern: Kernels, threads: usize, a: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n: usize, ta: bool, tb: bool, acc: bool) {
+unsafe fn dispatch<S: Simd>(kern: Kernels, threads: usize, a: &[f32], b: &[f32], c: &mut [f32], g: Gemm) {
     let cp = Ptr(c.as_mut_ptr());
-    if tb {
+    let n = g.n;
+    if g.tb {
         // A·Bᵀ: dot kernel over column chunks (multiples of its 4-column tile).
         let (ap, bp) = (Ptr(a.as_ptr()), Ptr(b.as_ptr()));
         for_chunks(threads, n, grain(n, threads, 4, 4, 4), &move |j0, j1| {
             let (ap, bp, cp) = (ap, bp, cp);
-            (kern.dot)(ap.0, bp.0, cp.0, m, k, n, j0, j1, acc)
+            (kern.dot)(Mats::new(ap, bp, cp, g), j0, j1, g.accumulate)
         });
         return;
     }
@@ -227,8 +233,8 @@ unsafe fn dispatch<S: Simd>(kern: Kernels, threads: usize, a: &[f32], b: &[f32],
     // column chunks.
     SCRATCH.with(|s| {
         let packed = &mut s.borrow_mut().0;
-        pack_panels(S::MR, threads, a, m, k, ta, packed);
-        bcast_chunks::<S>(kern, threads, packed, b, c, m, k, n, acc);
+        pack_panels(S::MR, threads, a, g.m, g.k, g.ta, packed);
+        bcast_chunks::<S>(kern, threads, packed, b, c, g);
     });
 }
 
@@ -267,15 +273,15 @@ fn pack_panels(mr: usize, threads: usize, a: &[f32], m: usize, k: usize, ta: boo
     for_chunks(pack_threads, panels, grain(panels, pack_threads, 2, 1, 1), &pack);
 }
 
-/// C = packed A · B over column chunks. Chunks start at multiples of NR, so the columns of
-/// the last partial strip are the same whatever the chunking.
-#[allow(clippy::too_many_arguments)]
-unsafe fn bcast_chunks<S: Simd>(kern: Kernels, threads: usize, packed: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n: usize, acc: bool) {
+/// C (+)= packed A · B over column chunks (`g`'s transposes were applied in packing).
+/// Chunks start at multiples of NR, so the columns of the last partial strip are the same
+/// whatever the chunking.
+unsafe fn bcast_chunks<S: Simd>(kern: Kernels, threads: usize, packed: &[f32], b: &[f32], c: &mut [f32], g: Gemm) {
     let nr = 2 * S::LANES;
     let (pp, bp, cp) = (Ptr(packed.as_ptr()), Ptr(b.as_ptr()), Ptr(c.as_mut_ptr()));
-    for_chunks(threads, n, grain(n, threads, 4, nr, nr), &move |j0, j1| {
+    for_chunks(threads, g.n, grain(g.n, threads, 4, nr, nr), &move |j0, j1| {
         let (pp, bp, cp) = (pp, bp, cp);
-        (kern.bcast)(pp.0, bp.0, cp.0, m, k, n, j0, j1, acc)
+        (kern.bcast)(Mats::new(pp, bp, cp, g), j0, j1, g.accumulate)
     });
 }
 
@@ -304,10 +310,12 @@ fn kernels_of(isa: Isa) -> Kernels {
     }
 }
 
-/// The A operand of `op(A)·B` (m×k; stored k×m when `ta`) packed for `isa`'s broadcast
-/// kernel into `out`, for [`sgemm_packed`] and [`sgemm_packed_sgd`]: the CPU backend keeps
-/// a weight gradient's operands this way until the optimizer step consumes it.
-pub fn pack_a(isa: Isa, threads: usize, a: &[f32], m: usize, k: usize, ta: bool, out: &mut Vec<f32>) {
+/// The A operand of the product `g` (op(A) m×k; A stored k×m when `g.ta`) packed for
+/// `isa`'s broadcast kernel into `out`, for [`sgemm_packed`] and [`sgemm_packed_sgd`]: the
+/// CPU backend keeps a weight gradient's operands this way until the optimizer step
+/// consumes it.
+pub fn pack_a(isa: Isa, threads: usize, a: &[f32], g: Gemm, out: &mut Vec<f32>) {
+    let Gemm { m, k, ta, .. } = g;
     assert_eq!(a.len(), m * k, "pack_a: {} values for {m}×{k}", a.len());
     pack_panels(panel_rows(isa), threads, a, m, k, ta, out);
 }
@@ -317,10 +325,11 @@ fn threads_for(threads: usize, m: usize, k: usize, n: usize) -> usize {
     if m * n * k < PARALLEL_MIN_MACS { 1 } else { threads.max(1) }
 }
 
-/// C[m×n] = A·B from A packed by [`pack_a`] with the same `isa`: the same kernels, chunks
-/// and summation order as [`sgemm`], so the same bits.
-#[allow(clippy::too_many_arguments)]
-pub fn sgemm_packed(isa: Isa, threads: usize, packed: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n: usize) {
+/// C[m×n] = op(A)·B (overwritten) from A packed by [`pack_a`] for the product `g` with the
+/// same `isa`: the same kernels, chunks and summation order as [`sgemm`], so the same bits.
+pub fn sgemm_packed(isa: Isa, threads: usize, packed: &[f32], b: &[f32], c: &mut [f32], g: Gemm) {
+    let Gemm { m, k, n, .. } = g;
+    let g = Gemm::new(m, k, n);
     assert_eq!(packed.len(), m.div_ceil(panel_rows(isa)) * panel_rows(isa) * k, "sgemm_packed: packed A of the wrong size");
     assert_eq!(b.len(), k * n, "sgemm_packed: B has {} values for {k}×{n}", b.len());
     assert_eq!(c.len(), m * n, "sgemm_packed: C has {} values for {m}×{n}", c.len());
@@ -334,13 +343,13 @@ pub fn sgemm_packed(isa: Isa, threads: usize, packed: &[f32], b: &[f32], c: &mut
     // SAFETY: lengths checked above; the ISA's kernels exist on this CPU (`Isa::available`).
     unsafe {
         match isa {
-            Isa::Scalar => bcast_chunks::<Scalar>(kernels_of(isa), threads_for(threads, m, k, n), packed, b, c, m, k, n, false),
+            Isa::Scalar => bcast_chunks::<Scalar>(kernels_of(isa), threads_for(threads, m, k, n), packed, b, c, g),
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => bcast_chunks::<super::simd::Avx2>(kernels_of(isa), threads_for(threads, m, k, n), packed, b, c, m, k, n, false),
+            Isa::Avx2 => bcast_chunks::<super::simd::Avx2>(kernels_of(isa), threads_for(threads, m, k, n), packed, b, c, g),
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => bcast_chunks::<super::simd::Avx512>(kernels_of(isa), threads_for(threads, m, k, n), packed, b, c, m, k, n, false),
+            Isa::Avx512 => bcast_chunks::<super::simd::Avx512>(kernels_of(isa), threads_for(threads, m, k, n), packed, b, c, g),
             #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-            Isa::Wasm128 => bcast_chunks::<super::simd::Wasm128>(kernels_of(isa), threads_for(threads, m, k, n), packed, b, c, m, k, n, false),
+            Isa::Wasm128 => bcast_chunks::<super::simd::Wasm128>(kernels_of(isa), threads_for(threads, m, k, n), packed, b, c, g),
         }
     }
 }
@@ -350,8 +359,8 @@ pub fn sgemm_packed(isa: Isa, threads: usize, packed: &[f32], b: &[f32], c: &mut
 /// Each element gets exactly the arithmetic of [`sgemm_packed`] followed by the SGD pass
 /// (`p − lr·g`, a multiply then a subtraction), so the same bits; the threads take chunks
 /// of row panels (each a contiguous band of P), so results do not depend on their number.
-#[allow(clippy::too_many_arguments)]
-pub fn sgemm_packed_sgd(isa: Isa, threads: usize, packed: &[f32], b: &[f32], p: &mut [f32], m: usize, k: usize, n: usize, lr: f32) {
+pub fn sgemm_packed_sgd(isa: Isa, threads: usize, packed: &[f32], b: &[f32], p: &mut [f32], g: Gemm, lr: f32) {
+    let Gemm { m, k, n, .. } = g;
     let mr = panel_rows(isa);
     assert_eq!(packed.len(), m.div_ceil(mr) * mr * k, "sgemm_packed_sgd: packed A of the wrong size");
     assert_eq!(b.len(), k * n, "sgemm_packed_sgd: B has {} values for {k}×{n}", b.len());
@@ -384,7 +393,7 @@ pub fn sgemm_packed_sgd(isa: Isa, threads: usize, packed: &[f32], b: &[f32], p: 
     for_chunks(threads, panels, grain(panels, threads, 4, 1, 1), &move |b0, b1| {
         let (ap, bp, tp, pp) = (ap, bp, tp, pp);
         // SAFETY: lengths checked above; chunks of panels write disjoint row bands of P.
-        unsafe { (kern.sgd)(ap.0, bp.0, tp.0, pp.0, m, k, n, b0, b1, lr) }
+        unsafe { (kern.sgd)(Mats::new(ap, bp, pp, g), tp.0, b0, b1, lr) }
     });
 }
 
@@ -405,8 +414,8 @@ fn mr_lanes(isa: Isa) -> usize {
 /// registers exactly as `bcast_ranges` sums it (k in blocks of KC for full strips, whole k
 /// for the last partial strip), then P −= lr·tile.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-unsafe fn sgd_panels<S: Simd>(packed: *const f32, b: *const f32, tail: *const f32, p: *mut f32, m: usize, k: usize, n: usize, b0: usize, b1: usize, lr: f32) {
+unsafe fn sgd_panels<S: Simd>(x: Mats, tail: *const f32, b0: usize, b1: usize, lr: f32) {
+    let Mats { a: packed, b, c: p, m, k, n } = x;
     let nr = 2 * S::LANES;
     let mr = S::MR;
     let full_end = n / nr * nr;
@@ -421,12 +430,13 @@ unsafe fn sgd_panels<S: Simd>(packed: *const f32, b: *const f32, tail: *const f3
         while j < full_end {
             let dst = p.add(i0 * n + j);
             if k <= KC {
-                bcast_rows::<S>(rows, k, ap, b.add(j), n, dst, n, Out::Sgd(lr));
+                bcast_rows::<S>(rows, Block { k, ap, b: b.add(j), ldb: n, c: dst, ldc: n }, Out::Sgd(lr));
             } else {
                 let mut k0 = 0;
                 while k0 < k {
                     let kc = KC.min(k - k0);
-                    bcast_rows::<S>(rows, kc, ap.add(k0 * rows), b.add(k0 * n + j), n, tp, nr, if k0 == 0 { Out::Store } else { Out::Add });
+                    let blk = Block { k: kc, ap: ap.add(k0 * rows), b: b.add(k0 * n + j), ldb: n, c: tp, ldc: nr };
+                    bcast_rows::<S>(rows, blk, if k0 == 0 { Out::Store } else { Out::Add });
                     k0 += kc;
                 }
                 for r in 0..rows {
@@ -439,7 +449,7 @@ unsafe fn sgd_panels<S: Simd>(packed: *const f32, b: *const f32, tail: *const f3
             j += nr;
         }
         if cols > 0 {
-            bcast_rows::<S>(rows, k, ap, tail, nr, tp, nr, Out::Store);
+            bcast_rows::<S>(rows, Block { k, ap, b: tail, ldb: nr, c: tp, ldc: nr }, Out::Store);
             for r in 0..rows {
                 for q in 0..cols {
                     let d = p.add((i0 + r) * n + full_end + q);
@@ -461,8 +471,8 @@ enum Out {
 
 /// Broadcast kernel over columns j0..j1 (j0 a multiple of NR = 2 vectors).
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-unsafe fn bcast_ranges<S: Simd>(packed: *const f32, b: *const f32, c: *mut f32, m: usize, k: usize, n: usize, j0: usize, j1: usize, acc: bool) {
+unsafe fn bcast_ranges<S: Simd>(x: Mats, j0: usize, j1: usize, acc: bool) {
+    let Mats { a: packed, b, c, m, k, n } = x;
     let nr = 2 * S::LANES;
     let mr = S::MR;
     let full_end = j0 + (j1 - j0) / nr * nr;
@@ -478,7 +488,8 @@ unsafe fn bcast_ranges<S: Simd>(packed: *const f32, b: *const f32, c: *mut f32, 
             while i0 < m {
                 let rows = mr.min(m - i0);
                 let ap = packed.add(i0 * k + k0 * rows);
-                bcast_rows::<S>(rows, kc, ap, b.add(k0 * n + j), n, c.add(i0 * n + j), n, if acc || !first { Out::Add } else { Out::Store });
+                let blk = Block { k: kc, ap, b: b.add(k0 * n + j), ldb: n, c: c.add(i0 * n + j), ldc: n };
+                bcast_rows::<S>(rows, blk, if acc || !first { Out::Add } else { Out::Store });
                 i0 += rows;
             }
             j += nr;
@@ -500,7 +511,7 @@ unsafe fn bcast_ranges<S: Simd>(packed: *const f32, b: *const f32, c: *mut f32, 
     let mut i0 = 0;
     while i0 < m {
         let rows = mr.min(m - i0);
-        bcast_rows::<S>(rows, k, packed.add(i0 * k), tail_b.as_ptr(), nr, tile.as_mut_ptr(), nr, Out::Store);
+        bcast_rows::<S>(rows, Block { k, ap: packed.add(i0 * k), b: tail_b.as_ptr(), ldb: nr, c: tile.as_mut_ptr(), ldc: nr }, Out::Store);
         for r in 0..rows {
             let dst = c.add((i0 + r) * n + j);
             for q in 0..cols {
@@ -512,10 +523,22 @@ unsafe fn bcast_ranges<S: Simd>(packed: *const f32, b: *const f32, c: *mut f32, 
     }
 }
 
+/// What one call of the broadcast micro-kernel works on: `k` steps of a packed A panel
+/// from `ap`, B from `b` at row stride `ldb`, C at `c` with row stride `ldc`.
+#[derive(Clone, Copy)]
+struct Block {
+    k: usize,
+    ap: *const f32,
+    b: *const f32,
+    ldb: usize,
+    c: *mut f32,
+    ldc: usize,
+}
+
 /// Calls the broadcast micro-kernel with the row count as a compile-time constant.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-unsafe fn bcast_rows<S: Simd>(rows: usize, k: usize, ap: *const f32, b: *const f32, ldb: usize, c: *mut f32, ldc: usize, acc: Out) {
+unsafe fn bcast_rows<S: Simd>(rows: usize, blk: Block, acc: Out) {
+    let Block { k, ap, b, ldb, c, ldc } = blk;
     match rows {
         1 => bcast_kernel::<S, 1>(k, ap, b, ldb, c, ldc, acc),
         2 => bcast_kernel::<S, 2>(k, ap, b, ldb, c, ldc, acc),
@@ -572,8 +595,8 @@ unsafe fn bcast_kernel<S: Simd, const R: usize>(k: usize, ap: *const f32, b: *co
 
 /// Dot kernel over columns j0..j1: C[i, j] = Σ_p A[i, p]·B[j, p] (both rows contiguous).
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-unsafe fn dot_ranges<S: Simd>(a: *const f32, b: *const f32, c: *mut f32, m: usize, k: usize, n: usize, j0: usize, j1: usize, acc: bool) {
+unsafe fn dot_ranges<S: Simd>(x: Mats, j0: usize, j1: usize, acc: bool) {
+    let m = x.m;
     const RB: usize = 4;
     let ra = if S::LANES >= 8 { S::MR / 2 } else { 2 }; // 4 (avx512), 3 (avx2), 2 (wasm, scalar)
     let mut i = 0;
@@ -582,16 +605,16 @@ unsafe fn dot_ranges<S: Simd>(a: *const f32, b: *const f32, c: *mut f32, m: usiz
         let mut j = j0;
         while j + RB <= j1 {
             match rows {
-                4 => dot_tile::<S, 4, RB>(a, b, c, i, j, k, n, acc),
-                3 => dot_tile::<S, 3, RB>(a, b, c, i, j, k, n, acc),
-                2 => dot_tile::<S, 2, RB>(a, b, c, i, j, k, n, acc),
-                _ => dot_tile::<S, 1, RB>(a, b, c, i, j, k, n, acc),
+                4 => dot_tile::<S, 4, RB>(x, i, j, acc),
+                3 => dot_tile::<S, 3, RB>(x, i, j, acc),
+                2 => dot_tile::<S, 2, RB>(x, i, j, acc),
+                _ => dot_tile::<S, 1, RB>(x, i, j, acc),
             }
             j += RB;
         }
         while j < j1 {
             for r in 0..rows {
-                dot_tile::<S, 1, 1>(a, b, c, i + r, j, k, n, acc);
+                dot_tile::<S, 1, 1>(x, i + r, j, acc);
             }
             j += 1;
         }
@@ -602,8 +625,8 @@ unsafe fn dot_ranges<S: Simd>(a: *const f32, b: *const f32, c: *mut f32, m: usiz
 /// RA×RB block of C from RA rows of A and RB rows of B: RA·RB vector accumulators over
 /// the vector part of k, lanes summed at the end, then the k tail in scalar.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-unsafe fn dot_tile<S: Simd, const RA: usize, const RB: usize>(a: *const f32, b: *const f32, c: *mut f32, i: usize, j: usize, k: usize, n: usize, acc: bool) {
+unsafe fn dot_tile<S: Simd, const RA: usize, const RB: usize>(x: Mats, i: usize, j: usize, acc: bool) {
+    let Mats { a, b, c, k, n, .. } = x;
     let l = S::LANES;
     let kv = k - k % l;
     let mut s = [[S::zero(); RB]; RA];

@@ -15,10 +15,11 @@ pub mod simd;
 
 use std::cell::{Ref, RefCell, RefMut};
 
-use super::{Backend, Buf, DataId, View};
+use super::{Buf, Buffers, DataId, LayerOps, LossOps, OptimOps, View};
 use par::fp_mode::FlushDenormals;
 use par::{for_chunks, grain, Ptr};
-use crate::core::{ops, Activation, LossKind, NoiseKind};
+use crate::core::ops::{self, AdamStep, Gemm, Loss, Reparam};
+use crate::core::{Activation, LossKind, NoiseKind};
 
 pub use gemm::Isa;
 
@@ -62,9 +63,8 @@ pub struct CpuBackend {
 /// values, small next to the fan-in × fan-out gradient.
 struct Deferred {
     c: View,
-    m: usize,
-    k: usize,
-    n: usize,
+    /// The product's shape (`ta` set).
+    g: Gemm,
     packed: Vec<f32>,
     b: Vec<f32>,
 }
@@ -135,7 +135,7 @@ impl CpuBackend {
                 let _fp = self.fp();
                 let cell = self.bufs[d.c.buf.0 as usize].as_ref().expect("CPU backend: a deferred product's buffer was freed");
                 let mut b = cell.try_borrow_mut().expect("CPU backend: an op uses a weight gradient's buffer twice");
-                gemm::sgemm_packed(self.isa, self.threads, &d.packed, &d.b, &mut b[d.c.offset..d.c.offset + d.c.len], d.m, d.k, d.n);
+                gemm::sgemm_packed(self.isa, self.threads, &d.packed, &d.b, &mut b[d.c.offset..d.c.offset + d.c.len], d.g);
             }
             self.recycle(d);
         }
@@ -198,11 +198,7 @@ impl CpuBackend {
 /// buffers before that).
 pub const MAX_BUFFER_BYTES: u64 = if cfg!(target_arch = "wasm32") { 1 << 30 } else { 4 << 30 };
 
-impl Backend for CpuBackend {
-    fn max_buffer_bytes(&self) -> u64 {
-        MAX_BUFFER_BYTES
-    }
-
+impl Buffers for CpuBackend {
     fn name(&self) -> String {
         if cfg!(target_arch = "wasm32") {
             format!("CPU (wasm {})", self.isa.name())
@@ -226,9 +222,19 @@ impl Backend for CpuBackend {
         self.get(src).to_vec()
     }
 
+    fn max_buffer_bytes(&self) -> u64 {
+        MAX_BUFFER_BYTES
+    }
+
     fn upload_u8(&mut self, data: &[u8], dim: usize) -> DataId {
         assert!(dim > 0 && data.len() % dim == 0, "dataset of {} bytes is not rows of {dim}", data.len());
         self.data.push(Some((Dataset::U8(data.to_vec()), dim)));
+        DataId(self.data.len() as u32 - 1)
+    }
+
+    fn upload_f32(&mut self, data: &[f32], dim: usize) -> DataId {
+        assert!(dim > 0 && data.len() % dim == 0, "dataset of {} values is not rows of {dim}", data.len());
+        self.data.push(Some((Dataset::F32(data.to_vec()), dim)));
         DataId(self.data.len() as u32 - 1)
     }
 
@@ -255,12 +261,6 @@ impl Backend for CpuBackend {
         (bufs + data) as u64
     }
 
-    fn upload_f32(&mut self, data: &[f32], dim: usize) -> DataId {
-        assert!(dim > 0 && data.len() % dim == 0, "dataset of {} values is not rows of {dim}", data.len());
-        self.data.push(Some((Dataset::F32(data.to_vec()), dim)));
-        DataId(self.data.len() as u32 - 1)
-    }
-
     fn gather(&mut self, data: DataId, idx: &[u32], out: View) {
         let _fp = self.fp();
         let (set, dim) = self.dataset(data);
@@ -280,9 +280,17 @@ impl Backend for CpuBackend {
         ops::gather_onehot(bytes, idx, classes, &mut self.get_mut(out));
     }
 
-    fn matmul(&mut self, a: View, b: View, c: View, m: usize, k: usize, n: usize, ta: bool, tb: bool, accumulate: bool) {
+    fn copy(&mut self, src: View, dst: View) {
+        assert_eq!(src.len, dst.len, "copy: {} values into {}", src.len, dst.len);
+        self.get_mut(dst).copy_from_slice(&self.get(src));
+    }
+}
+
+impl LayerOps for CpuBackend {
+    fn matmul(&mut self, a: View, b: View, c: View, g: Gemm) {
         let _fp = self.fp();
-        crate::core::ops::assert_matmul_shapes("matmul", a.len, b.len, c.len, m, k, n);
+        g.assert_lens("matmul", a.len, b.len, c.len);
+        let Gemm { m, k, n, ta, tb, accumulate } = g;
         if !accumulate {
             self.drop_covered(c);
         }
@@ -292,16 +300,16 @@ impl Backend for CpuBackend {
             // (settles what C partly overlaps; the same aliasing checks as computing now)
             drop(self.get_mut(c));
             let mut packed = self.spare_vec();
-            gemm::pack_a(self.isa, self.threads, &av, m, k, true, &mut packed);
+            gemm::pack_a(self.isa, self.threads, &av, g, &mut packed);
             let mut bc = self.spare_vec();
             bc.clear();
             bc.extend_from_slice(&bv);
-            self.deferred.borrow_mut().push(Deferred { c, m, k, n, packed, b: bc });
+            self.deferred.borrow_mut().push(Deferred { c, g, packed, b: bc });
             return;
         }
         let (av, bv) = (self.get(a), self.get(b));
         let mut cv = self.get_mut(c);
-        gemm::sgemm(self.isa, self.threads, &av, &bv, &mut cv, m, k, n, ta, tb, accumulate);
+        gemm::sgemm(self.isa, self.threads, &av, &bv, &mut cv, g);
     }
 
     fn bias_act_forward(&mut self, x: View, bias: View, act: Activation, out: View, cols: usize) {
@@ -318,18 +326,28 @@ impl Backend for CpuBackend {
         let _fp = self.fp();
         self.ew().bias_grad(&self.get(dz), &mut self.get_mut(db), cols, accumulate);
     }
+}
 
-    fn loss_forward_backward(&mut self, kind: LossKind, out: View, target: View, cols: usize, scale: f32, dout: View, row_loss: View) {
+impl LossOps for CpuBackend {
+    fn loss_forward_backward(&mut self, loss: Loss, out: View, target: View, dout: View, row_loss: View) {
         let _fp = self.fp();
-        self.ew().loss_forward_backward(
-            kind,
-            &self.get(out),
-            &self.get(target),
-            cols,
-            scale,
-            &mut self.get_mut(dout),
-            &mut self.get_mut(row_loss),
-        );
+        self.ew().loss_forward_backward(loss, &self.get(out), &self.get(target), &mut self.get_mut(dout), &mut self.get_mut(row_loss));
+    }
+
+    fn argmax_correct(&mut self, out: View, target: View, cols: usize, row_out: View) {
+        ops::argmax_correct(&self.get(out), &self.get(target), cols, &mut self.get_mut(row_out));
+    }
+
+    fn sum_into(&mut self, src: View, dst: View, accumulate: bool) {
+        assert_eq!(dst.len, 1, "sum_into: destination must be one element");
+        // Sum in f64 so long accumulations stay exact enough.
+        let s: f64 = self.get(src).iter().map(|&v| v as f64).sum();
+        let mut d = self.get_mut(dst);
+        d[0] = if accumulate { d[0] + s as f32 } else { s as f32 };
+    }
+
+    fn sparsity_grad(&mut self, colsum: View, dy: View, rows: usize, rho: f32, beta: f32) {
+        ops::sparsity_grad(&self.get(colsum), &mut self.get_mut(dy), rows, rho, beta);
     }
 
     fn noise(&mut self, kind: NoiseKind, x: View, out: View, seed: u32, stream: u32) {
@@ -341,22 +359,16 @@ impl Backend for CpuBackend {
         }
     }
 
-    fn sparsity_grad(&mut self, colsum: View, dy: View, rows: usize, rho: f32, beta: f32) {
-        ops::sparsity_grad(&self.get(colsum), &mut self.get_mut(dy), rows, rho, beta);
-    }
-
-    fn reparam_forward(&mut self, h: View, eps: View, z: View, row_kl: View, latent: usize, seed: u32, stream: u32, sample: bool) {
-        ops::reparam_forward(&self.get(h), &mut self.get_mut(eps), &mut self.get_mut(z), &mut self.get_mut(row_kl), latent, seed, stream, sample);
+    fn reparam_forward(&mut self, h: View, eps: View, z: View, row_kl: View, draw: Reparam) {
+        ops::reparam_forward(&self.get(h), &mut self.get_mut(eps), &mut self.get_mut(z), &mut self.get_mut(row_kl), draw);
     }
 
     fn reparam_backward(&mut self, h: View, eps: View, dz: View, dh: View, latent: usize, scale: f32) {
         ops::reparam_backward(&self.get(h), &self.get(eps), &self.get(dz), &mut self.get_mut(dh), latent, scale);
     }
+}
 
-    fn argmax_correct(&mut self, out: View, target: View, cols: usize, row_out: View) {
-        ops::argmax_correct(&self.get(out), &self.get(target), cols, &mut self.get_mut(row_out));
-    }
-
+impl OptimOps for CpuBackend {
     fn sgd_step(&mut self, params: View, grads: View, lr: f32) {
         let _fp = self.fp();
         let inside = |d: &Deferred| covers(grads, d.c);
@@ -369,7 +381,7 @@ impl Backend for CpuBackend {
         let mut done = Vec::new();
         for d in self.deferred.borrow().iter().filter(|d| inside(d)) {
             let at = d.c.offset - grads.offset;
-            gemm::sgemm_packed_sgd(self.isa, self.threads, &d.packed, &d.b, &mut p[at..at + d.c.len], d.m, d.k, d.n, lr);
+            gemm::sgemm_packed_sgd(self.isa, self.threads, &d.packed, &d.b, &mut p[at..at + d.c.len], d.g, lr);
             done.push((at, at + d.c.len));
         }
         done.sort_unstable();
@@ -395,27 +407,14 @@ impl Backend for CpuBackend {
         if self.isa == Isa::Scalar { ops::momentum_step(&mut p, &g, &mut v, lr, momentum) } else { optim::momentum_step(&mut p, &g, &mut v, lr, momentum, self.threads) }
     }
 
-    fn adam_step(&mut self, params: View, grads: View, m: View, v: View, lr: f32, beta1: f32, beta2: f32, eps: f32, t: u64) {
+    fn adam_step(&mut self, params: View, grads: View, m: View, v: View, adam: AdamStep) {
         let _fp = self.fp();
         let (mut p, g, mut mv, mut vv) = (self.get_mut(params), self.get(grads), self.get_mut(m), self.get_mut(v));
         if self.isa == Isa::Scalar {
-            ops::adam_step(&mut p, &g, &mut mv, &mut vv, lr, beta1, beta2, eps, t)
+            ops::adam_step(&mut p, &g, &mut mv, &mut vv, adam)
         } else {
-            optim::adam_step(&mut p, &g, &mut mv, &mut vv, lr, beta1, beta2, eps, t, self.threads)
+            optim::adam_step(&mut p, &g, &mut mv, &mut vv, adam, self.threads)
         }
-    }
-
-    fn sum_into(&mut self, src: View, dst: View, accumulate: bool) {
-        assert_eq!(dst.len, 1, "sum_into: destination must be one element");
-        // Sum in f64 so long accumulations stay exact enough.
-        let s: f64 = self.get(src).iter().map(|&v| v as f64).sum();
-        let mut d = self.get_mut(dst);
-        d[0] = if accumulate { d[0] + s as f32 } else { s as f32 };
-    }
-
-    fn copy(&mut self, src: View, dst: View) {
-        assert_eq!(src.len, dst.len, "copy: {} values into {}", src.len, dst.len);
-        self.get_mut(dst).copy_from_slice(&self.get(src));
     }
 }
 
@@ -460,7 +459,6 @@ macro_rules! ew_call {
         #[cfg(target_arch = "x86_64")]
         {
             #[target_feature(enable = "avx512f,avx2,fma")]
-            #[allow(clippy::too_many_arguments)]
             unsafe fn avx512<A, R>(f: impl FnOnce(A) -> R, a: A) -> R {
                 f(a)
             }
@@ -533,8 +531,8 @@ impl Elementwise {
     pub fn bias_grad(&self, dz: &[f32], db: &mut [f32], cols: usize, acc: bool) {
         if self.scalar() { ops::bias_grad(dz, db, cols, acc) } else { ew_call!(self.isa, bias_grad(dz, db, cols, acc)) }
     }
-    #[allow(clippy::too_many_arguments)]
-    pub fn loss_forward_backward(&self, kind: LossKind, out: &[f32], target: &[f32], cols: usize, scale: f32, dout: &mut [f32], row_loss: &mut [f32]) {
+    pub fn loss_forward_backward(&self, loss: Loss, out: &[f32], target: &[f32], dout: &mut [f32], row_loss: &mut [f32]) {
+        let Loss { kind, cols, scale } = loss;
         if self.scalar() || kind == LossKind::SoftmaxCe || cols == 0 || out.len() != target.len() || out.len() != dout.len() || row_loss.len() * cols != out.len() {
             return ops::loss_forward_backward(kind, out, target, cols, scale, dout, row_loss);
         }

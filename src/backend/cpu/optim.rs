@@ -3,7 +3,7 @@
 //! arithmetic as `core::ops`). Plain loops the compiler vectorises; split over threads
 //! natively when the buffer is large. Moments share the parameters' layout.
 
-use crate::core::ops;
+use crate::core::ops::AdamStep;
 
 /// Runs `f` over matching chunks of two to four equally long slices (`c`, `d` may be empty),
 /// on `threads` threads when the buffers are large (natively).
@@ -53,12 +53,12 @@ pub fn momentum_step(params: &mut [f32], grads: &[f32], vel: &mut [f32], lr: f32
 }
 
 /// Adam at step `t` (1-based), bias-corrected as PyTorch does.
-#[allow(clippy::too_many_arguments)]
-pub fn adam_step(params: &mut [f32], grads: &[f32], m: &mut [f32], v: &mut [f32], lr: f32, beta1: f32, beta2: f32, eps: f32, t: u64, threads: usize) {
+pub fn adam_step(params: &mut [f32], grads: &[f32], m: &mut [f32], v: &mut [f32], adam: AdamStep, threads: usize) {
+    let AdamStep { beta1, beta2, eps, .. } = adam;
     assert_eq!(params.len(), grads.len());
     assert_eq!(params.len(), m.len());
     assert_eq!(params.len(), v.len());
-    let (step, sqrt_bc2) = ops::adam_scalars(lr, beta1, beta2, t);
+    let (step, sqrt_bc2) = adam.scalars();
     let (c1, c2) = (1.0 - beta1, 1.0 - beta2);
     par4(threads, params, grads, m, v, |p, g, m, v| {
         for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {

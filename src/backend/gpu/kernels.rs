@@ -1,12 +1,17 @@
-//! The WGSL modules: the shader files (one per op family, validated by naga in
-//! tests/shaders.rs) and how they are put together. The matrix-product kernels come in
-//! variants (tile shapes, barrier-free, split-k, subgroups), each its own module: a header
-//! of constants, `act.wgsl`, `matmul.wgsl` (bindings, epilogues, entry points) and the
-//! variant's body. Which variant runs a product is picked per adapter and shape (see
-//! `tune.rs`); tuning constants live here, apart from the code.
+//! The kernels and their WGSL modules: [`Kernel`] names every entry point the backend
+//! dispatches (its module, parameter block and bindings' access), and the shader files are
+//! put together here (validated by naga in tests/shaders.rs). An op-family module is the
+//! shared prelude `common.wgsl` and its file (with `act.wgsl` for activation.wgsl). The
+//! matrix-product kernels come in variants (tile shapes, barrier-free, split-k, subgroups),
+//! each its own module: a header of constants, `act.wgsl`, `matmul.wgsl` (bindings,
+//! epilogues, entry points) and the variant's body. Which variant runs a product is picked
+//! per adapter and shape (see `tune.rs`); tuning constants live here, apart from the code.
+
+use super::params::Shader;
 
 /// Every WGSL file, by name.
 pub const SHADERS: &[(&str, &str)] = &[
+    ("common.wgsl", include_str!("../../../shaders/common.wgsl")),
     ("act.wgsl", include_str!("../../../shaders/act.wgsl")),
     ("matmul.wgsl", include_str!("../../../shaders/matmul.wgsl")),
     ("matmul_tiled.wgsl", include_str!("../../../shaders/matmul_tiled.wgsl")),
@@ -28,17 +33,6 @@ fn file(name: &str) -> &'static str {
     SHADERS.iter().find(|(n, _)| *n == name).unwrap_or_else(|| panic!("no shader file {name}")).1
 }
 
-/// Files that only hold functions for other modules (no entry points of their own).
-const LIBRARIES: &[&str] = &[
-    "act.wgsl",
-    "matmul.wgsl",
-    "matmul_tiled.wgsl",
-    "matmul_direct.wgsl",
-    "matmul_ksplit.wgsl",
-    "matmul_ksplit_sum.wgsl",
-    "matmul_ksplit_subgroup.wgsl",
-];
-
 /// A module to compile: its name (a file, or "matmul[variant]"), its source, and whether it
 /// needs wgpu's SUBGROUP feature (naga's `Capabilities::SUBGROUP`).
 #[derive(Clone, Debug)]
@@ -48,17 +42,22 @@ pub struct Module {
     pub subgroups: bool,
 }
 
-/// The module of one op-family file (with the activation functions prepended where used).
-pub fn fixed_module(name: &str) -> Module {
-    let body = file(name);
-    let source = if name == "activation.wgsl" { format!("{}\n{body}", file("act.wgsl")) } else { body.to_string() };
-    Module { name: name.into(), source, subgroups: false }
+/// The module of an op-family file: the shared prelude (`common.wgsl`), the activation
+/// functions where used, then the file.
+pub fn fixed_module(shader: Shader) -> Module {
+    assert!(shader != Shader::Matmul, "the matrix products are built per variant: matmul_module");
+    let mut parts = vec![file("common.wgsl")];
+    if shader == Shader::Activation {
+        parts.push(file("act.wgsl"));
+    }
+    parts.push(file(shader.file()));
+    Module { name: shader.file().into(), source: parts.join("\n"), subgroups: false }
 }
 
 /// Every module the backend can build: the op families and each matmul variant (the
 /// subgroup one for a subgroup size of `subgroup_size`).
 pub fn all_modules(subgroup_size: u32) -> Vec<Module> {
-    let mut out: Vec<Module> = SHADERS.iter().filter(|(n, _)| !LIBRARIES.contains(n)).map(|(n, _)| fixed_module(n)).collect();
+    let mut out: Vec<Module> = super::params::ALL.into_iter().filter(|&s| s != Shader::Matmul).map(fixed_module).collect();
     out.extend(Variant::ALL.iter().map(|&v| matmul_module(v, subgroup_size)));
     out
 }
@@ -209,10 +208,115 @@ pub fn unroll(src: &str, tm: u32) -> String {
     out
 }
 
+/// Every WGSL entry point the backend dispatches: the op-family kernels, and the matrix
+/// products by variant and entry point. Each names its shader module (and so its
+/// parameter block, `params.rs`), entry point and the access of its storage bindings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kernel {
+    BiasActForward,
+    ActBackward,
+    LossForwardBackward,
+    BiasGrad,
+    SumInto,
+    Noise,
+    ReparamForward,
+    ReparamBackward,
+    ArgmaxCorrect,
+    SparsityGrad,
+    /// A u8 dataset's rows, scaled by 1/255.
+    GatherForward,
+    GatherF32,
+    GatherOnehot,
+    SgdStep,
+    Copy,
+    Axpy,
+    MomentumStep,
+    AdamStep,
+    Matmul(Variant, MatmulEntry),
+}
+
+impl Kernel {
+    /// The op-family kernels (built when the backend is made; a matmul variant's on first use).
+    pub const FIXED: [Kernel; 18] = [
+        Kernel::BiasActForward,
+        Kernel::ActBackward,
+        Kernel::LossForwardBackward,
+        Kernel::BiasGrad,
+        Kernel::SumInto,
+        Kernel::Noise,
+        Kernel::ReparamForward,
+        Kernel::ReparamBackward,
+        Kernel::ArgmaxCorrect,
+        Kernel::SparsityGrad,
+        Kernel::GatherF32,
+        Kernel::GatherOnehot,
+        Kernel::SgdStep,
+        Kernel::Copy,
+        Kernel::GatherForward,
+        Kernel::Axpy,
+        Kernel::MomentumStep,
+        Kernel::AdamStep,
+    ];
+
+    /// The WGSL function it runs.
+    pub fn entry(self) -> &'static str {
+        match self {
+            Kernel::BiasActForward => "bias_act_forward",
+            Kernel::ActBackward => "act_backward",
+            Kernel::LossForwardBackward => "loss_forward_backward",
+            Kernel::BiasGrad => "bias_grad",
+            Kernel::SumInto => "sum_into",
+            Kernel::Noise => "noise",
+            Kernel::ReparamForward => "reparam_forward",
+            Kernel::ReparamBackward => "reparam_backward",
+            Kernel::ArgmaxCorrect => "argmax_correct",
+            Kernel::SparsityGrad => "sparsity_grad",
+            Kernel::GatherForward => "gather_forward",
+            Kernel::GatherF32 => "gather_f32",
+            Kernel::GatherOnehot => "gather_onehot",
+            Kernel::SgdStep => "sgd_step",
+            Kernel::Copy => "copy",
+            Kernel::Axpy => "axpy",
+            Kernel::MomentumStep => "momentum_step",
+            Kernel::AdamStep => "adam_step",
+            Kernel::Matmul(_, e) => e.name(),
+        }
+    }
+
+    /// The module whose `struct Params` it reads (for an op-family kernel, also the file
+    /// that holds it).
+    pub fn shader(self) -> Shader {
+        match self {
+            Kernel::BiasActForward | Kernel::ActBackward => Shader::Activation,
+            Kernel::LossForwardBackward => Shader::Loss,
+            Kernel::BiasGrad | Kernel::SumInto => Shader::Reduce,
+            Kernel::Noise | Kernel::ReparamForward | Kernel::ReparamBackward => Shader::Noise,
+            Kernel::ArgmaxCorrect | Kernel::SparsityGrad => Shader::Classify,
+            Kernel::GatherForward | Kernel::GatherF32 | Kernel::GatherOnehot => Shader::Gather,
+            Kernel::SgdStep | Kernel::Copy => Shader::Elementwise,
+            Kernel::Axpy | Kernel::MomentumStep | Kernel::AdamStep => Shader::Optim,
+            Kernel::Matmul(..) => Shader::Matmul,
+        }
+    }
+
+    /// Read-only flags of its storage bindings 1.. (binding 0 is the parameter block).
+    pub fn read_only(self) -> &'static [bool] {
+        match self {
+            Kernel::BiasActForward | Kernel::ActBackward | Kernel::ArgmaxCorrect | Kernel::SparsityGrad => &[true, true, false],
+            Kernel::GatherForward | Kernel::GatherF32 | Kernel::GatherOnehot => &[true, true, false],
+            Kernel::LossForwardBackward => &[true, true, false, false],
+            Kernel::BiasGrad | Kernel::SumInto | Kernel::Noise | Kernel::SgdStep | Kernel::Copy | Kernel::Axpy => &[true, false],
+            Kernel::ReparamForward | Kernel::ReparamBackward | Kernel::AdamStep => &[true, false, false, false],
+            Kernel::MomentumStep => &[true, false, false],
+            Kernel::Matmul(_, e) => e.read_only(),
+        }
+    }
+}
+
 /// The entry points of every matmul module, with the read-only flags of bindings 1..
 /// (binding 0 is the parameter block).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Entry {
+pub enum MatmulEntry {
     Matmul,
     LinearForward,
     LinearBackward,
@@ -220,16 +324,16 @@ pub enum Entry {
     MatmulAdam,
 }
 
-impl Entry {
-    pub const ALL: [Entry; 5] = [Entry::Matmul, Entry::LinearForward, Entry::LinearBackward, Entry::MatmulSgd, Entry::MatmulAdam];
+impl MatmulEntry {
+    pub const ALL: [MatmulEntry; 5] = [MatmulEntry::Matmul, MatmulEntry::LinearForward, MatmulEntry::LinearBackward, MatmulEntry::MatmulSgd, MatmulEntry::MatmulAdam];
 
     pub fn name(self) -> &'static str {
         match self {
-            Entry::Matmul => "matmul",
-            Entry::LinearForward => "linear_forward",
-            Entry::LinearBackward => "linear_backward",
-            Entry::MatmulSgd => "matmul_sgd",
-            Entry::MatmulAdam => "matmul_adam",
+            MatmulEntry::Matmul => "matmul",
+            MatmulEntry::LinearForward => "linear_forward",
+            MatmulEntry::LinearBackward => "linear_backward",
+            MatmulEntry::MatmulSgd => "matmul_sgd",
+            MatmulEntry::MatmulAdam => "matmul_adam",
         }
     }
 

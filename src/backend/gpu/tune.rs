@@ -11,10 +11,13 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
-use super::kernels::{self, Entry, Variant};
+use super::kernels::{self, MatmulEntry, Kernel, Variant};
+use super::params::MatmulParams;
+use super::recorder::SLOT;
 use super::timing::{self, Clock};
 use super::{GpuBackend, GpuContext};
 use crate::core::layout::ParamLayout;
+use crate::core::ops::Gemm;
 use crate::core::{ModelConfig, Optimizer};
 
 /// A product to pick a kernel for: C[m×k · k×n] with A, B transposed or not; `sgd` for the
@@ -34,15 +37,14 @@ impl ShapeKey {
         2.0 * (self.m * self.k * self.n) as f64
     }
 
+    /// The product (C overwritten).
+    pub fn gemm(&self) -> Gemm {
+        Gemm::new(self.m, self.k, self.n).ta(self.ta).tb(self.tb)
+    }
+
     /// "16x784x500 A·Bᵀ (+sgd)".
     pub fn describe(&self) -> String {
-        let form = match (self.ta, self.tb) {
-            (false, false) => "A·B",
-            (true, false) => "Aᵀ·B",
-            (false, true) => "A·Bᵀ",
-            (true, true) => "Aᵀ·Bᵀ",
-        };
-        format!("{}x{}x{} {form}{}", self.m, self.k, self.n, if self.sgd { " +sgd" } else { "" })
+        format!("{}x{}x{} {}{}", self.m, self.k, self.n, self.gemm().form(), if self.sgd { " +sgd" } else { "" })
     }
 }
 
@@ -201,9 +203,9 @@ impl GpuBackend {
     /// Seconds per dispatch of variant `v` on a product of shape `key` (operands in scratch
     /// buffers; `reps` dispatches in one pass), and how it was timed.
     pub async fn time_variant(&mut self, v: Variant, key: ShapeKey, reps: u32) -> Result<(f64, Clock), String> {
-        let entry = if key.sgd { Entry::MatmulSgd } else { Entry::Matmul };
+        let entry = if key.sgd { MatmulEntry::MatmulSgd } else { MatmulEntry::Matmul };
         let run = self.scratch_run(v, entry, key, None)?;
-        let kernel = &self.kernels[run.kernel].pipeline;
+        let kernel = &self.pipelines[run.kernel].pipeline;
         let (secs, clock) = timing::time_pass(&self.ctx, &|pass| {
             pass.set_pipeline(kernel);
             pass.set_bind_group(0, &run.bind_group, &[0]);
@@ -229,8 +231,8 @@ impl GpuBackend {
             let key = ShapeKey { m: 37, k: 45, n: 29, ta, tb, sgd: false };
             let (a, b) = (scratch_values(key.m * key.k, 1), scratch_values(key.k * key.n, 2));
             let mut want = vec![0.0f32; key.m * key.n];
-            crate::core::ops::matmul(&a, &b, &mut want, key.m, key.k, key.n, ta, tb, false);
-            let run = self.scratch_run(v, Entry::Matmul, key, Some((&a, &b)))?;
+            crate::core::ops::matmul(&a, &b, &mut want, key.gemm());
+            let run = self.scratch_run(v, MatmulEntry::Matmul, key, Some((&a, &b)))?;
             let staging = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("check"),
                 size: (want.len() * 4) as u64,
@@ -240,7 +242,7 @@ impl GpuBackend {
             let mut enc = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("check") });
             {
                 let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("check"), timestamp_writes: None });
-                pass.set_pipeline(&self.kernels[run.kernel].pipeline);
+                pass.set_pipeline(&self.pipelines[run.kernel].pipeline);
                 pass.set_bind_group(0, &run.bind_group, &[0]);
                 pass.dispatch_workgroups(run.groups.0, run.groups.1, run.groups.2);
             }
@@ -262,12 +264,12 @@ impl GpuBackend {
 
     /// Scratch operands, parameter block and bind group for one dispatch of `v`'s `entry`
     /// on shape `key` (operands `ab` if given, else made-up values).
-    fn scratch_run(&mut self, v: Variant, entry: Entry, key: ShapeKey, ab: Option<(&[f32], &[f32])>) -> Result<ScratchRun, String> {
-        let ShapeKey { m, k, n, ta, tb, .. } = key;
+    fn scratch_run(&mut self, v: Variant, entry: MatmulEntry, key: ShapeKey, ab: Option<(&[f32], &[f32])>) -> Result<ScratchRun, String> {
+        let ShapeKey { m, k, n, .. } = key;
         if m == 0 || n == 0 {
             return Err("an empty product".into());
         }
-        let kernel = self.matmul_kernel(v, entry);
+        let kernel = self.pipeline(Kernel::Matmul(v, entry));
         let device = &self.ctx.device;
         let upload = |data: &[f32], label: &str| {
             let buf = device.create_buffer(&wgpu::BufferDescriptor {
@@ -287,32 +289,25 @@ impl GpuBackend {
             None => (upload(&scratch_values(m * k, 3), "scratch A"), upload(&scratch_values(k * n, 4), "scratch B")),
         };
         let c = upload(&scratch_values(m * n + n, 5), "scratch C");
-        let (rsa, csa) = if ta { (1, m) } else { (k, 1) };
-        let (rsb, csb) = if tb { (1, k) } else { (n, 1) };
         // matmul_sgd: C is m×n weights followed by n biases, lr small.
-        let words: [u32; 16] = [
-            m as u32, k as u32, n as u32, 0, 0, 0, 0, 0, rsa as u32, csa as u32, rsb as u32, csb as u32,
-            0, (m * n) as u32, (entry == Entry::MatmulSgd) as u32, 1e-6f32.to_bits(),
-        ];
+        let epilogue = MatmulParams { bias_off: (m * n) as u32, has_bias: (entry == MatmulEntry::MatmulSgd) as u32, lr: 1e-6, ..Default::default() };
         let params = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("scratch parameters"),
-            size: super::SLOT,
+            size: SLOT,
             usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        let mut block = vec![0u8; super::SLOT as usize];
-        for (i, w) in words.iter().enumerate() {
-            block[i * 4..i * 4 + 4].copy_from_slice(&w.to_le_bytes());
-        }
+        let mut block = bytemuck::bytes_of(&epilogue.with_product(key.gemm())).to_vec();
+        block.resize(SLOT as usize, 0);
         self.ctx.queue.write_buffer(&params, 0, &block);
-        let layout = &self.layouts[self.kernels[kernel].layout].1;
+        let layout = &self.layouts[self.pipelines[kernel].layout].1;
         let entries: Vec<wgpu::BindGroupEntry> = [&params, &a, &b, &c, &self.fillers[0], &self.fillers[1], &self.fillers[2]]
             .iter()
             .enumerate()
             .map(|(i, buf)| wgpu::BindGroupEntry {
                 binding: i as u32,
                 resource: if i == 0 {
-                    wgpu::BindingResource::Buffer(wgpu::BufferBinding { buffer: buf, offset: 0, size: std::num::NonZeroU64::new(super::SLOT) })
+                    wgpu::BindingResource::Buffer(wgpu::BufferBinding { buffer: buf, offset: 0, size: std::num::NonZeroU64::new(SLOT) })
                 } else {
                     buf.as_entire_binding()
                 },

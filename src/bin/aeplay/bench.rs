@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use aeplay::backend::gpu::{GpuBackend, GpuContext};
 use aeplay::backend::profile::{process_sched_ns, Profiled};
-use aeplay::backend::{Backend, WorkCounters};
+use aeplay::backend::{Backend, Buffers, WorkCounters};
 use aeplay::core::ModelConfig;
 use aeplay::data::Mnist;
 use aeplay::train::Trainer;
