@@ -21,15 +21,16 @@ use crate::io::saved::{from_safetensors, to_safetensors};
 
 use super::clock::{now_ms, sleep_ms};
 use super::pictures::grid_digits;
-use super::protocol::{BackendKind, Command, Event, RunPhase, Status};
-use super::session::{self, model::ModelSession, AnyBackend, Budget, Due, FrameCtx, Session};
+use super::envelope::{Held, TestHook};
+use super::protocol::{BackendKind, Command, Event, RunState, Status};
+use super::session::{self, model::ModelSession, only_models, AfterSlice, AnyBackend, Budget, FrameCtx, Session, NOT_SAVED, ONLY_RECIPES};
 
 /// Longest stretch of CPU training in one slice.
 pub const SLICE_MS: f64 = 14.0;
-/// Device time one GPU slice aims for. The worker waits for the device after each slice; on
-/// a slow device (SwiftShader: 55 ms a batch-16 step) a 40 ms aim meant a wait after every
-/// step, and the page trained at 0.69–0.83 of its bench mode at batch 16, 0.87–0.89 with
-/// this. Commands are still taken within about 0.1 s.
+/// Device time one GPU slice aims for. The worker waits for the device after each slice, so
+/// a slice must hold several steps even on a slow device (else it waits after every step),
+/// yet stay short enough that commands are taken within about 0.1 s (BENCHMARKS.md has the
+/// measurements behind the figure).
 pub const GPU_SLICE_MS: f64 = 100.0;
 /// Most steps one GPU slice records.
 pub const MAX_GPU_STEPS: usize = 256;
@@ -69,7 +70,7 @@ pub struct Controller {
     gpu: Option<GpuContext>,
     kind: BackendKind,
     session: Box<dyn Session>,
-    phase: RunPhase,
+    state: RunState,
     pad: Option<Vec<f32>>,
     pad_noise: u32,
     gpu_steps: usize,
@@ -253,7 +254,7 @@ impl Controller {
             gpu,
             kind,
             session,
-            phase: RunPhase::Ready,
+            state: RunState::Ready,
             pad: None,
             pad_noise: 0,
             gpu_steps: 1,
@@ -277,11 +278,11 @@ impl Controller {
     pub fn status(&mut self) -> Status {
         let mut session = self.session.info();
         session.advice = advice(&session, self.kind);
-        Status { phase: self.phase, backend: self.kind, backend_label: self.session.backend().name(), gpu_available: self.gpu.is_some(), session }
+        Status { state: self.state, backend: self.kind, backend_label: self.session.backend().name(), gpu_available: self.gpu.is_some(), session }
     }
 
-    pub fn phase(&self) -> RunPhase {
-        self.phase
+    pub fn state(&self) -> RunState {
+        self.state
     }
 
     pub fn backend_kind(&self) -> BackendKind {
@@ -295,12 +296,12 @@ impl Controller {
 
     /// Whether [`Self::tick`] has something to do.
     pub fn busy(&self) -> bool {
-        self.phase == RunPhase::Training || self.wanted.is_some() || self.background
+        self.state == RunState::Training || self.wanted.is_some() || self.background
     }
 
     /// How long the owner should wait before the next tick (a paced scene), if at all.
     pub fn pause_hint(&self) -> Option<f64> {
-        if self.phase != RunPhase::Training {
+        if self.state != RunState::Training {
             return None;
         }
         self.session.pacing_ms().map(|p| (p - (now_ms() - self.last_frame_ms)).max(0.0))
@@ -340,36 +341,36 @@ impl Controller {
                         return ev;
                     }
                 }
-                if self.phase != RunPhase::Training {
-                    self.phase = RunPhase::Training;
+                if self.state != RunState::Training {
+                    self.state = RunState::Training;
                     self.last_frame_ms = now_ms();
                     ev.push(Event::Status(self.status()));
                 }
             }
             // Pause, Step and Reset send the frame of where training stopped before the
-            // status that says so: the page's numbers are final once it shows the new phase.
+            // status that says so: the page's numbers are final once it shows the new state.
             Command::Pause => {
-                if self.phase == RunPhase::Training {
-                    self.phase = RunPhase::Paused;
+                if self.state == RunState::Training {
+                    self.state = RunState::Paused;
                     self.settle(&mut ev).await;
                     ev.push(Event::Status(self.status()));
                 }
             }
             Command::Step => {
-                if self.phase != RunPhase::Training && !self.session.finished() {
-                    if self.session.slice(Budget::Steps(1)) == Due::Advance {
+                if self.state != RunState::Training && !self.session.finished() {
+                    if self.session.slice(Budget::Steps(1)) == AfterSlice::Advance {
                         if let Err(e) = self.session.advance().await {
                             ev.push(Event::Error(e));
                         }
                     }
-                    self.phase = RunPhase::Paused;
+                    self.state = RunState::Paused;
                     self.settle(&mut ev).await;
                     ev.push(Event::Status(self.status()));
                 }
             }
             Command::Reset => {
                 match self.session.reset(self.backend(), &self.data) {
-                    Ok(()) => self.phase = RunPhase::Ready,
+                    Ok(()) => self.state = RunState::Ready,
                     Err(e) => ev.push(Event::Error(format!("Could not start over: {e}"))),
                 }
                 self.settle(&mut ev).await;
@@ -379,7 +380,7 @@ impl Controller {
                 match self.replace_session(&id).await {
                     Ok(note) => {
                         ev.extend(note.map(Event::Note));
-                        self.phase = RunPhase::Ready;
+                        self.state = RunState::Ready;
                         if catalogue::kind(&id) == Some(catalogue::Kind::Recipe) {
                             self.setup.recipe = Some(id);
                         }
@@ -392,8 +393,11 @@ impl Controller {
             Command::SetLearningRate(lr) => {
                 if !(lr.is_finite() && lr > 0.0 && lr <= MAX_LR) {
                     ev.push(Event::Error(format!("The learning rate must be a number above 0 and at most {MAX_LR}; it stays as it was.")));
-                } else if let Err(e) = self.session.set_learning_rate(lr) {
-                    ev.push(Event::Error(e));
+                } else {
+                    match self.session.model() {
+                        Some(m) => m.set_learning_rate(lr),
+                        None => ev.push(Event::Error(only_models("learning rate"))),
+                    }
                 }
                 ev.push(Event::Status(self.status()));
             }
@@ -402,7 +406,11 @@ impl Controller {
                     ev.push(Event::Error(format!("The batch size must be a whole number from 1 to {MAX_BATCH}; it stays as it was.")));
                 } else {
                     let be = self.backend();
-                    if let Err(e) = self.session.set_batch(b, be, &self.data).await {
+                    let done = match self.session.model() {
+                        Some(m) => m.set_batch(b, be, &self.data).await,
+                        None => Err(only_models("batch size")),
+                    };
+                    if let Err(e) = done {
                         ev.push(Event::Error(e));
                     }
                 }
@@ -410,8 +418,9 @@ impl Controller {
                 self.want_frame(false);
             }
             Command::SetNoise(n) => {
-                if let Err(e) = self.session.set_noise(n) {
-                    ev.push(Event::Error(e));
+                match self.session.model() {
+                    Some(m) => m.set_noise(n),
+                    None => ev.push(Event::Error(only_models("noise"))),
                 }
                 ev.push(Event::Status(self.status()));
                 self.want_frame(false);
@@ -420,8 +429,12 @@ impl Controller {
             Command::SetCap(cap) => {
                 self.setup.cap = cap;
                 let be = self.backend();
-                match self.session.set_cap(cap, be, &self.data) {
-                    Ok(()) => self.phase = RunPhase::Ready,
+                let done = match self.session.recipe() {
+                    Some(r) => r.set_cap(cap, be, &self.data),
+                    None => Err(ONLY_RECIPES.to_string()),
+                };
+                match done {
+                    Ok(()) => self.state = RunState::Ready,
                     Err(e) => ev.push(Event::Error(e)),
                 }
                 ev.push(Event::Status(self.status()));
@@ -429,7 +442,9 @@ impl Controller {
             }
             Command::PadInk(img) => {
                 self.pad = img.filter(|v| v.len() == 784 && v.iter().any(|&p| p > 0.0));
-                self.session.pad_changed();
+                if let Some(m) = self.session.model() {
+                    m.pad_changed();
+                }
                 self.want_frame(true);
             }
             Command::NewNoise => {
@@ -437,7 +452,9 @@ impl Controller {
                 self.want_frame(false);
             }
             Command::NewSamples => {
-                self.session.new_samples();
+                if let Some(m) = self.session.model() {
+                    m.new_samples();
+                }
                 self.want_frame(true);
             }
             Command::Save => match self.saved().await {
@@ -451,27 +468,33 @@ impl Controller {
                 }
                 ev.push(Event::Status(self.status()));
             }
-            Command::LoseDevice => {
-                if let Some(ctx) = &self.gpu {
-                    ctx.device.destroy();
-                }
-            }
-            Command::SetFrameInterval(ms) => self.frame_ms = ms.clamp(1.0, 60_000.0),
-            Command::Probe => ev.push(Event::Probe {
-                wasm_bytes: 0,
-                allocated_bytes: self.session.backend().allocated_bytes(),
-                history_points: self.session.history_points(),
-                stored_bytes: 0,
-            }),
-            // The owner's business (the worker's storage and benchmarks).
-            Command::Start { .. } | Command::ForgetStored | Command::Bench(_) => {}
         }
         ev
     }
 
+    /// Carries out a test hook; a probe gives what the engine holds.
+    pub fn test_hook(&mut self, hook: TestHook) -> Option<Held> {
+        match hook {
+            TestHook::LoseDevice => {
+                if let Some(ctx) = &self.gpu {
+                    ctx.device.destroy();
+                }
+                None
+            }
+            TestHook::SetFrameInterval(ms) => {
+                self.frame_ms = ms.clamp(1.0, 60_000.0);
+                None
+            }
+            TestHook::Probe => Some(Held { allocated_bytes: self.session.backend().allocated_bytes(), history_points: self.session.history_points() }),
+        }
+    }
+
     /// The model as a file: its name, its step and its bytes (single models only).
     pub async fn saved(&mut self) -> Result<(String, u64, Vec<u8>), String> {
-        let m = self.session.save().await?;
+        let m = match self.session.model() {
+            Some(m) => m.save().await?,
+            None => return Err(NOT_SAVED.to_string()),
+        };
         Ok((format!("{}-step{}.safetensors", m.config.name, m.step), m.step, to_safetensors(&m)))
     }
 
@@ -487,7 +510,7 @@ impl Controller {
         self.setup.recipe = None;
         self.setup.scene = None;
         self.setup.seed = m.seed;
-        self.phase = RunPhase::Paused;
+        self.state = RunState::Paused;
         self.want_frame(true);
         Ok((catalogue::title(&m.config.name).to_string(), m.step))
     }
@@ -510,8 +533,8 @@ impl Controller {
                 self.gpu_steps = 1;
                 if let Some(n) = note {
                     ev.push(Event::Note(n));
-                    if self.phase == RunPhase::Training && self.session.step_count() == 0 {
-                        self.phase = RunPhase::Ready;
+                    if self.state == RunState::Training && self.session.step_count() == 0 {
+                        self.state = RunState::Ready;
                     }
                 }
                 ev.push(Event::Status(self.status()));
@@ -550,7 +573,7 @@ impl Controller {
                 ev.push(Event::Note(format!("{why}. Training continues on {now} {from}.")));
             }
             Err(e) => {
-                self.phase = RunPhase::Paused;
+                self.state = RunState::Paused;
                 ev.push(Event::Error(format!("{why}, and training could not be moved: {e}")));
             }
         }
@@ -570,14 +593,14 @@ impl Controller {
     /// Makes a frame now.
     async fn frame(&mut self, pictures: bool, ev: &mut Vec<Event>) -> Result<(), String> {
         let now = now_ms();
-        let pictures = pictures || self.phase != RunPhase::Training || now - self.last_pictures_ms >= self.pictures_every_ms;
+        let pictures = pictures || self.state != RunState::Training || now - self.last_pictures_ms >= self.pictures_every_ms;
         let ctx = FrameCtx {
             data: &self.data,
             grid: &self.grid,
             pad: self.pad.as_deref(),
             pad_noise: self.pad_noise,
             pictures,
-            running: self.phase == RunPhase::Training,
+            running: self.state == RunState::Training,
         };
         let produced = self.session.frame(ctx).await?;
         self.last_frame_ms = now_ms();
@@ -589,7 +612,7 @@ impl Controller {
             self.frame_cost_ms = took;
         }
         if let Some(halt) = produced.halt {
-            self.phase = RunPhase::Paused;
+            self.state = RunState::Paused;
             ev.push(Event::Error(halt));
             ev.push(Event::Status(self.status()));
         }
@@ -601,7 +624,7 @@ impl Controller {
     /// a command asked for, or a piece of the session's work beside training.
     pub async fn tick(&mut self) -> Vec<Event> {
         let mut ev = Vec::new();
-        if self.phase != RunPhase::Training {
+        if self.state != RunState::Training {
             if self.background {
                 self.background = self.session.background(&self.data);
                 if !self.background {
@@ -628,15 +651,15 @@ impl Controller {
         if self.background {
             self.background = self.session.background(&self.data);
         }
-        if due == Due::Advance {
+        if due == AfterSlice::Advance {
             if let Err(e) = self.session.advance().await {
-                self.phase = RunPhase::Paused;
+                self.state = RunState::Paused;
                 ev.push(Event::Error(e));
                 ev.push(Event::Status(self.status()));
             }
         }
-        if self.session.finished() && self.phase == RunPhase::Training {
-            self.phase = RunPhase::Paused;
+        if self.session.finished() && self.state == RunState::Training {
+            self.state = RunState::Paused;
             ev.push(Event::Status(self.status()));
         }
         let paced = self.session.pacing_ms().is_some();
@@ -657,7 +680,7 @@ impl Controller {
             }
         }
         let wanted = self.wanted.take();
-        let frame_due = wanted.is_some() || due != Due::Nothing || paced || now_ms() - self.last_frame_ms >= self.frame_every_ms() || self.phase != RunPhase::Training;
+        let frame_due = wanted.is_some() || due != AfterSlice::Nothing || paced || now_ms() - self.last_frame_ms >= self.frame_every_ms() || self.state != RunState::Training;
         if frame_due {
             if let Err(why) = self.frame(wanted.is_some_and(|w| w.pictures), &mut ev).await {
                 ev.extend(self.recover(why).await);

@@ -1,14 +1,19 @@
 //! A `Frame`: everything the page draws, as plain data. The controller makes one from a
 //! read-back of the session (a single model, a recipe or the cloud); the page draws it and
-//! keeps nothing else. A picture left `None` is unchanged since the last frame (pictures that
-//! need forward passes over many digits are refreshed less often than the losses); a new
-//! session starts from a frame in which the page clears what the session does not draw.
+//! keeps nothing else. A frame carries the run's numbers and its pictures by
+//! [`PictureId`] (the registry of pictures is `app::pictures`): a picture a frame does not
+//! carry is unchanged since the last frame (pictures that need forward passes over many
+//! digits are refreshed less often than the losses); a new session starts from a frame in
+//! which the page clears what the session does not draw.
 //!
 //! Images are rows of 784 grey values in [0, 1] (28 × 28, row-major), ready to draw.
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use super::history::Chart;
+use super::pictures::PictureId;
 
 /// One frame of the page.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -24,44 +29,39 @@ pub struct Frame {
     pub samples_per_s: Option<f64>,
     /// The loss chart (the whole bounded history, with the reference level if any).
     pub chart: Option<Chart>,
-    /// Ten clean test digits (one per class), corrupted and reconstructed.
-    pub recon: Option<Shown<Recon>>,
-    /// The draw pad: what the model makes of the drawing.
-    pub pad: Option<Shown<PadView>>,
-    /// First-layer weights as 28×28 tiles.
-    pub features: Option<Shown<Features>>,
-    /// Codes of test digits in 2-D, by label.
-    pub latent: Option<Shown<Scatter>>,
-    /// Digits decoded from codes (a VAE's random codes, or a grid over a 2-D code plane).
-    pub generated: Option<Shown<Digits>>,
-    /// Decoded points on the way from one digit's code to another's.
-    pub interp: Option<Shown<Digits>>,
-    /// Mean activation of each unit of the sparse layer.
-    pub sparsity: Option<Shown<Histogram>>,
-    /// PCA beside a linear autoencoder.
-    pub pca: Option<PcaView>,
-    /// The 3-D cloud scene.
-    pub cloud: Option<CloudView>,
-    /// A multi-phase recipe's progress, result and charts.
-    pub recipe: Option<RecipeView>,
+    /// The pictures refreshed in this frame.
+    pub pictures: BTreeMap<PictureId, Picture>,
 }
 
-/// A picture, or why the session does not draw it now (shown in its place).
+impl Frame {
+    /// The picture `id`, if this frame carries it.
+    pub fn picture(&self, id: PictureId) -> Option<&Picture> {
+        self.pictures.get(&id)
+    }
+
+    /// Puts a picture in the frame.
+    pub fn show(&mut self, id: PictureId, picture: Picture) {
+        self.pictures.insert(id, picture);
+    }
+}
+
+/// A picture's data, by its shape (several pictures share a shape: the generated digits
+/// and the interpolation are both [`Digits`]), or why the session does not draw it now.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub enum Shown<T> {
-    Picture(T),
+pub enum Picture {
+    Recon(Recon),
+    Pad(PadView),
+    Tiles(Features),
+    Scatter(Scatter),
+    Digits(Digits),
+    Histogram(Histogram),
+    Pca(PcaView),
+    Cloud(CloudView),
+    Recipe(RecipeView),
+    /// Why the session does not draw it now (shown in its place).
     Note(String),
     /// Nothing to show (an empty pad).
     Blank,
-}
-
-impl<T> Shown<T> {
-    pub fn picture(&self) -> Option<&T> {
-        match self {
-            Shown::Picture(p) => Some(p),
-            _ => None,
-        }
-    }
 }
 
 /// The reconstruction grid: `clean`, `noisy` (None for a model trained without noise: the
