@@ -4,8 +4,8 @@
 
 use aeplay::app::controller::{Controller, Devices};
 use aeplay::app::envelope::TestHook;
-use aeplay::app::frame::{Frame, PadOut, PcaView, Picture, RecipeStatus};
-use aeplay::app::pictures::PictureId;
+use aeplay::app::frame::Frame;
+use aeplay::app::pictures::{PadOut, PcaView, Picture, PictureId, RecipeStatus};
 use aeplay::app::protocol::{Command, Event, RunState, Status};
 use aeplay::backend::block_on;
 use aeplay::core::urlstate::Setup;

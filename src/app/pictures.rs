@@ -1,13 +1,15 @@
 //! The picture registry and the producers of a single model's pictures.
 //!
 //! [`PictureId`] names every picture a session can draw; a session lists the ids it offers
-//! (`SessionInfo::pictures`), a frame carries `id → picture` ([`super::frame::Frame`]), and
+//! (`SessionInfo::pictures`), a frame carries `id → picture` ([`super::frame::Frame`]; the
+//! pictures' data, by shape, are [`Picture`]), and
 //! the page draws each id with its row of `ui::draw::PICTURES`. The producers here make a
 //! model's pictures from read-backs on any backend: the reconstruction grid, the draw pad,
 //! first-layer features, the latent space, generated digits, an interpolation and the
 //! sparsity histogram. Reads are started in one place (`begin_*`, recorded on the device
-//! with the training) and the host side turns what comes back into [`super::frame`] types
-//! (pure functions, tested natively).
+//! with the training) and the host side turns what comes back into [`Picture`]s
+//! (pure functions, tested natively). Images are rows of 784 grey values in [0, 1]
+//! (28 × 28, row-major), ready to draw.
 
 use serde::{Deserialize, Serialize};
 
@@ -19,7 +21,7 @@ use crate::data::Mnist;
 use crate::model::Autoencoder;
 use crate::train::Trainer;
 
-use super::frame::{Digits, DigitsKind, Features, Histogram, PadOut, PadView, Picture, Recon, Scatter};
+use super::history::Chart;
 
 /// Every picture a session can draw, in the page's order. The page draws each with its row
 /// of `ui::draw::PICTURES` (title, panel, canvas, drawing).
@@ -45,6 +47,181 @@ pub enum PictureId {
     Interp,
     /// Mean activation of each unit of the sparse layer.
     Sparsity,
+}
+
+/// A picture's data, by its shape (several pictures share a shape: the generated digits
+/// and the interpolation are both [`Digits`]), or why the session does not draw it now.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Picture {
+    Recon(Recon),
+    Pad(PadView),
+    Tiles(Features),
+    Scatter(Scatter),
+    Digits(Digits),
+    Histogram(Histogram),
+    Pca(PcaView),
+    Cloud(CloudView),
+    Recipe(RecipeView),
+    /// Why the session does not draw it now (shown in its place).
+    Note(String),
+    /// Nothing to show (an empty pad).
+    Blank,
+}
+
+/// The reconstruction grid: `clean`, `noisy` (None for a model trained without noise: the
+/// page shows no corrupted row then) and `out`, each `n` images.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Recon {
+    pub clean: Vec<f32>,
+    pub noisy: Option<Vec<f32>>,
+    pub out: Vec<f32>,
+}
+
+/// The pad: the drawing as the model sees it, corrupted (if the model has noise) and what
+/// the model makes of it: a reconstruction, or a classifier's reading.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PadView {
+    pub input: Vec<f32>,
+    pub noisy: Option<Vec<f32>>,
+    pub out: PadOut,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum PadOut {
+    Image(Vec<f32>),
+    /// A classifier's reading of the drawing: the digit and its softmax probability.
+    Class { digit: u8, probability: f32 },
+}
+
+/// Tiles of 784 weights each (unit j's incoming weights, contrast-normalised per tile to
+/// [0, 1]), `shown` of the layer's `units`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Features {
+    pub tiles: Vec<f32>,
+    pub shown: usize,
+    pub units: usize,
+}
+
+/// Points with labels. `projected`: the code is wider than 2 and was projected on its two
+/// principal components.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Scatter {
+    pub points: Vec<(f32, f32)>,
+    pub labels: Vec<u8>,
+    pub code_dim: usize,
+    pub projected: bool,
+}
+
+/// Images in a grid of `cols` columns.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Digits {
+    pub images: Vec<f32>,
+    pub cols: usize,
+    pub what: DigitsKind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DigitsKind {
+    /// Random N(0, I) codes through a variational decoder.
+    Samples,
+    /// A grid over the 2-D code plane.
+    Plane,
+    /// From a 3 (or the drawing) to an 8.
+    Interpolation { from_drawing: bool },
+}
+
+/// Values of units (mean activations in [0, 1]) against a target `rho`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Histogram {
+    pub values: Vec<f32>,
+    pub rho: f32,
+}
+
+/// PCA with as many components as a linear autoencoder's code.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum PcaView {
+    Fitting { k: usize, progress: f64 },
+    /// `test_loss` in the model's loss, on the page's test digits; `recon`: PCA's
+    /// reconstructions of the ten digits of the reconstruction grid.
+    Ready { k: usize, train_rows: usize, test_loss: f64, seconds: f64, recon: Vec<f32> },
+    Failed(String),
+}
+
+/// The 3-D cloud of `linear_3d_pca`: the points, the model's reconstructions and codes,
+/// each point's shade (its place along PCA's first axis, [0, 1]), PCA's plane (mean and two
+/// unit axes) and the comparison.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CloudView {
+    pub points: Vec<f32>,
+    pub recon: Vec<f32>,
+    pub codes: Vec<f32>,
+    pub shade: Vec<f32>,
+    pub pca_mean: Vec<f32>,
+    pub pca_axes: [Vec<f32>; 2],
+    pub model_mse: f64,
+    pub pca_mse: f64,
+    pub angle_deg: f64,
+}
+
+/// A multi-phase recipe's panel.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RecipeView {
+    pub phases: Vec<PhaseRow>,
+    pub current: usize,
+    pub progress: String,
+    pub status: RecipeStatus,
+    pub summary: Option<String>,
+    /// Each phase's losses; the second chart (accuracy or error per epoch) where the recipe
+    /// has one.
+    pub loss_chart: Chart,
+    pub metric_chart: Option<Chart>,
+    /// The current phase's model, and the widths below its input that earlier phases
+    /// trained and this one keeps frozen (an inner pair trains on their codes).
+    pub model: Option<ModelConfig>,
+    pub frozen_below: Vec<usize>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PhaseRow {
+    pub name: String,
+    pub what: String,
+    pub state: PhaseState,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PhaseState {
+    Done,
+    Current,
+    Next,
+}
+
+impl PhaseState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PhaseState::Done => "done",
+            PhaseState::Current => "current",
+            PhaseState::Next => "next",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RecipeStatus {
+    Running,
+    Paused,
+    Done,
+    Failed,
+}
+
+impl RecipeStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecipeStatus::Running => "running",
+            RecipeStatus::Paused => "paused",
+            RecipeStatus::Done => "done",
+            RecipeStatus::Failed => "failed",
+        }
+    }
 }
 
 /// The pictures a single model draws.

@@ -155,8 +155,7 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::frame::{Features, Picture, Recon};
-    use crate::app::pictures::PictureId;
+    use crate::app::pictures::{Features, Picture, PictureId, Recon};
 
     #[test]
     fn commands_and_events_round_trip() {

@@ -6,8 +6,8 @@
 
 use leptos::prelude::*;
 
-use crate::app::frame::{Digits, Features, Frame, Histogram, PadOut, PadView, PcaView, Picture, Recon, Scatter};
-use crate::app::pictures::PictureId;
+use crate::app::frame::Frame;
+use crate::app::pictures::{Digits, Features, Histogram, PadOut, PadView, PcaView, Picture, PictureId, Recon, Scatter};
 use crate::app::protocol::SessionInfo;
 
 use super::state::{PageState, Ui};

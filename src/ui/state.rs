@@ -6,9 +6,8 @@
 
 use leptos::prelude::*;
 
-use crate::app::frame::{PcaView, RecipeView};
 use crate::app::history::Chart;
-use crate::app::pictures::PictureId;
+use crate::app::pictures::{PcaView, PictureId, RecipeView};
 use crate::app::protocol::{BackendKind, Status};
 use crate::core::catalogue::Kind;
 use crate::core::config::NoiseKind;

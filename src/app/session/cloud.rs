@@ -15,9 +15,9 @@ use crate::model::OptimState;
 use crate::train::cloud::{self, NAME};
 use crate::train::Trainer;
 
-use super::super::frame::{CloudView, Frame, Picture};
+use super::super::frame::Frame;
 use super::super::history::{Chart, History};
-use super::super::pictures::PictureId;
+use super::super::pictures::{CloudView, Picture, PictureId};
 use super::super::protocol::SessionInfo;
 use super::{fence_of, rate, AfterSlice, AnyBackend, Budget, FrameCtx, LocalFuture, Produced, Session};
 

@@ -17,9 +17,9 @@ use crate::train::divergence::{short, Divergence};
 use crate::train::Trainer;
 
 use super::super::clock::now_ms;
-use super::super::frame::{Frame, PcaView, Picture};
+use super::super::frame::Frame;
 use super::super::history::{Chart, History};
-use super::super::pictures::{self, pca_components, PictureId, PictureState, GRID_STREAM, PAD_STREAM};
+use super::super::pictures::{self, pca_components, PcaView, Picture, PictureId, PictureState, GRID_STREAM, PAD_STREAM};
 use super::super::protocol::SessionInfo;
 use super::{fence_of, rate, AfterSlice, AnyBackend, Budget, FrameCtx, LocalFuture, ModelControls, Produced, Session};
 

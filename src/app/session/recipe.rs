@@ -16,9 +16,9 @@ use crate::model::Split;
 use crate::train::pipeline::{recipe, EpochReport, Event, Pipeline, Recipe, Summary};
 use crate::train::Uploaded;
 
-use super::super::frame::{Frame, PhaseRow, PhaseState, Picture, RecipeStatus, RecipeView};
+use super::super::frame::Frame;
 use super::super::history::{Chart, Measure, Series, Style};
-use super::super::pictures::{self, PictureId, GRID_STREAM, PAD_STREAM};
+use super::super::pictures::{self, PhaseRow, PhaseState, Picture, PictureId, RecipeStatus, RecipeView, GRID_STREAM, PAD_STREAM};
 use super::super::protocol::SessionInfo;
 use super::{fence_of, AfterSlice, AnyBackend, Budget, FrameCtx, LocalFuture, Produced, RecipeControls, Session};
 

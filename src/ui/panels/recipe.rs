@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 
-use crate::app::frame::RecipeView;
+use crate::app::pictures::RecipeView;
 use crate::app::protocol::Command;
 use crate::core::catalogue;
 

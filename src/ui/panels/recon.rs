@@ -3,8 +3,7 @@
 
 use leptos::prelude::*;
 
-use crate::app::frame::PcaView;
-use crate::app::pictures::PictureId;
+use crate::app::pictures::{PcaView, PictureId};
 
 use super::super::files::PanelPng;
 use super::super::state::Ui;
