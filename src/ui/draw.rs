@@ -266,13 +266,19 @@ pub fn draw_recon(id: &str, r: &Recon) {
     }
 }
 
-/// Scatter of 2-D points coloured by label, with a legend of the ten digits.
-pub fn draw_scatter(id: &str, s: &Scatter) {
-    let Some(c) = dom::canvas(id) else { return };
-    let Some(ctx) = dom::ctx2d(&c) else { return };
+/// A canvas's 2-D context and size, the canvas filled with white.
+fn white_canvas(id: &str) -> Option<(web_sys::CanvasRenderingContext2d, f64, f64)> {
+    let c = dom::canvas(id)?;
+    let ctx = dom::ctx2d(&c)?;
     let (w, h) = (c.width() as f64, c.height() as f64);
     ctx.set_fill_style_str("#fff");
     ctx.fill_rect(0.0, 0.0, w, h);
+    Some((ctx, w, h))
+}
+
+/// Scatter of 2-D points coloured by label, with a legend of the ten digits.
+pub fn draw_scatter(id: &str, s: &Scatter) {
+    let Some((ctx, w, h)) = white_canvas(id) else { return };
     let finite: Vec<&(f32, f32)> = s.points.iter().filter(|p| p.0.is_finite() && p.1.is_finite()).collect();
     if finite.is_empty() {
         return;
@@ -306,11 +312,7 @@ pub fn draw_scatter(id: &str, s: &Scatter) {
 /// Histogram of mean unit activations (in [0, 1]): counts of units per bin on a labelled
 /// axis, with the target ρ marked beside its bar.
 pub fn draw_histogram(id: &str, hist: &Histogram) {
-    let Some(c) = dom::canvas(id) else { return };
-    let Some(ctx) = dom::ctx2d(&c) else { return };
-    let (w, h) = (c.width() as f64, c.height() as f64);
-    ctx.set_fill_style_str("#fff");
-    ctx.fill_rect(0.0, 0.0, w, h);
+    let Some((ctx, w, h)) = white_canvas(id) else { return };
     // Bins over the range the values and ρ span (at least 0..2ρ), so a sparse code's one
     // tall bar near ρ spreads out.
     let finite: Vec<f32> = hist.values.iter().copied().filter(|v| v.is_finite()).collect();
