@@ -3,8 +3,10 @@
 //! carries is checked for what it shows; so are the session changes the page makes.
 
 use aeplay::app::controller::{Controller, Devices};
-use aeplay::app::frame::{Frame, PadOut, PcaView, RecipeStatus, Shown};
-use aeplay::app::protocol::{Command, Event, RunPhase, Status};
+use aeplay::app::envelope::TestHook;
+use aeplay::app::frame::Frame;
+use aeplay::app::pictures::{PadOut, PcaView, Picture, PictureId, RecipeStatus};
+use aeplay::app::protocol::{Command, Event, RunState, Status};
 use aeplay::backend::block_on;
 use aeplay::core::urlstate::Setup;
 use aeplay::data::synthetic::tiny_mnist;
@@ -30,7 +32,7 @@ impl Driver {
     /// Ticks until the controller has nothing left to do (not while training).
     fn settle(&mut self) {
         for _ in 0..10_000 {
-            if !self.c.busy() || self.c.phase() == RunPhase::Training {
+            if !self.c.busy() || self.c.state() == RunState::Training {
                 break;
             }
             let ev = block_on(self.c.tick());
@@ -74,22 +76,23 @@ fn setup(preset: &str) -> Setup {
 #[test]
 fn a_model_trains_and_its_frames_carry_its_pictures() {
     let mut d = Driver::new(setup("dae_vincent"));
-    assert_eq!(d.status().phase, RunPhase::Ready);
+    assert_eq!(d.status().state, RunState::Ready);
     let first = d.last_frame().clone();
     // A fresh model's first frame: the grid (a corrupted row: masking noise), features, the
     // latent space, an empty pad.
-    let recon = first.recon.as_ref().and_then(Shown::picture).expect("the reconstruction grid");
+    let Some(Picture::Recon(recon)) = first.picture(PictureId::Recon) else { panic!("the reconstruction grid") };
     assert_eq!(recon.clean.len(), 10 * 784);
     assert!(recon.noisy.is_some());
-    let feats = first.features.as_ref().and_then(Shown::picture).expect("features");
+    let Some(Picture::Tiles(feats)) = first.picture(PictureId::Features) else { panic!("features") };
     assert_eq!((feats.shown, feats.units), (100, 500));
-    assert_eq!(first.latent.as_ref().and_then(Shown::picture).expect("latent space").points.len(), 200);
-    assert_eq!(first.pad, Some(Shown::Blank));
-    assert!(first.pca.is_none(), "dae_vincent is not linear");
+    let Some(Picture::Scatter(latent)) = first.picture(PictureId::Latent) else { panic!("latent space") };
+    assert_eq!(latent.points.len(), 200);
+    assert_eq!(first.picture(PictureId::Pad), Some(&Picture::Blank));
+    assert!(first.picture(PictureId::Pca).is_none(), "dae_vincent is not linear");
 
     d.clear();
     d.send(Command::Train);
-    assert_eq!(d.status().phase, RunPhase::Training);
+    assert_eq!(d.status().state, RunState::Training);
     d.ticks(300);
     let frames = d.frames();
     assert!(frames.len() >= 3, "{} frames in 300 slices", frames.len());
@@ -106,7 +109,7 @@ fn a_model_trains_and_its_frames_carry_its_pictures() {
     d.clear();
     d.send(Command::Pause);
     d.settle();
-    assert_eq!(d.status().phase, RunPhase::Paused);
+    assert_eq!(d.status().state, RunState::Paused);
     let paused = d.last_frame().step;
     d.send(Command::Step);
     d.settle();
@@ -119,18 +122,18 @@ fn a_model_trains_and_its_frames_carry_its_pictures() {
     }
     d.send(Command::PadInk(Some(img.clone())));
     d.settle();
-    let pad = d.last_frame().pad.clone().and_then(|p| p.picture().cloned()).expect("the pad");
+    let Some(Picture::Pad(pad)) = d.last_frame().picture(PictureId::Pad).cloned() else { panic!("the pad") };
     assert_eq!(pad.input, img);
     assert!(matches!(pad.out, PadOut::Image(ref o) if o.len() == 784));
     // The interpolation now starts from the drawing.
     d.send(Command::PadInk(None));
     d.settle();
-    assert_eq!(d.last_frame().pad, Some(Shown::Blank));
+    assert_eq!(d.last_frame().picture(PictureId::Pad), Some(&Picture::Blank));
 
     // Reset: step 0 again, an empty chart.
     d.send(Command::Reset);
     d.settle();
-    assert_eq!(d.status().phase, RunPhase::Ready);
+    assert_eq!(d.status().state, RunState::Ready);
     assert_eq!(d.last_frame().step, 0);
     assert!(d.last_frame().chart.as_ref().unwrap().series[0].points.is_empty());
     assert!(d.errors().is_empty(), "{:?}", d.errors());
@@ -142,8 +145,8 @@ fn a_model_trains_and_its_frames_carry_its_pictures() {
 fn pca_belongs_to_the_linear_model_and_leaves_with_it() {
     let mut d = Driver::new(setup("linear_50"));
     let f = d.last_frame();
-    match f.pca.as_ref().expect("PCA beside linear_50") {
-        PcaView::Ready { k, test_loss, recon, train_rows, .. } => {
+    match f.picture(PictureId::Pca).expect("PCA beside linear_50") {
+        Picture::Pca(PcaView::Ready { k, test_loss, recon, train_rows, .. }) => {
             assert_eq!((*k, *train_rows), (50, 400));
             assert!(test_loss.is_finite() && *test_loss > 0.0);
             assert_eq!(recon.len(), 10 * 784);
@@ -152,16 +155,16 @@ fn pca_belongs_to_the_linear_model_and_leaves_with_it() {
     }
     let level = f.chart.as_ref().unwrap().level.clone().expect("the PCA line on the chart");
     assert!(level.0.contains("PCA"));
-    assert!(d.status().session.pictures.pca);
+    assert!(d.status().session.pictures.contains(&PictureId::Pca));
 
     d.send(Command::SetPreset("vae_20".into()));
     d.settle();
     let f = d.last_frame();
-    assert!(f.pca.is_none(), "no PCA after leaving linear_50");
+    assert!(f.picture(PictureId::Pca).is_none(), "no PCA after leaving linear_50");
     assert!(f.chart.as_ref().unwrap().level.is_none(), "no PCA line on vae_20's chart");
-    assert!(!d.status().session.pictures.pca);
+    assert!(!d.status().session.pictures.contains(&PictureId::Pca));
     // The VAE generates digits.
-    let g = f.generated.as_ref().and_then(Shown::picture).expect("generated digits");
+    let Some(Picture::Digits(g)) = f.picture(PictureId::Generated) else { panic!("generated digits") };
     assert_eq!(g.images.len(), 32 * 784);
 }
 
@@ -176,7 +179,7 @@ fn a_diverging_run_stops_with_the_step_and_the_learning_rate_and_reset_restores_
     let errors = d.errors();
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert!(errors[0].contains("diverged") && errors[0].contains("learning rate 10") && errors[0].contains("at step"), "{}", errors[0]);
-    assert_eq!(d.status().phase, RunPhase::Paused);
+    assert_eq!(d.status().state, RunState::Paused);
     d.send(Command::Reset);
     assert_eq!(d.status().session.config.as_ref().unwrap().optimizer.lr(), 0.01, "Reset goes back to the preset's learning rate");
 }
@@ -234,6 +237,28 @@ fn a_new_batch_size_keeps_the_step_and_save_then_load_continues_the_model() {
     assert!(!d.last_frame().chart.as_ref().unwrap().series[0].points.is_empty(), "with its history");
 }
 
+/// The model's buffers hold max(batch, 500) rows: a batch size within them is a field (the
+/// buffers stay as they are); a larger one rebuilds the model with buffers for it. Training
+/// goes on either way.
+#[test]
+fn a_batch_within_the_buffers_changes_in_place() {
+    let mut d = Driver::new(setup("stacked_elu"));
+    let held = |d: &mut Driver| d.c.test_hook(TestHook::Probe).expect("a probe answer").allocated_bytes;
+    let before = held(&mut d);
+    d.send(Command::SetBatch(300));
+    d.settle();
+    assert!(d.errors().is_empty(), "{:?}", d.errors());
+    assert_eq!(d.status().session.config.as_ref().unwrap().batch, 300);
+    assert_eq!(held(&mut d), before, "a batch within the buffers allocates nothing");
+    d.send(Command::SetBatch(800));
+    d.settle();
+    assert_eq!(d.status().session.config.as_ref().unwrap().batch, 800);
+    assert!(held(&mut d) > before, "a batch beyond the buffers rebuilds them larger");
+    d.send(Command::Step);
+    d.settle();
+    assert_eq!(d.last_frame().step, 1);
+}
+
 #[test]
 fn a_recipe_runs_through_its_phases() {
     let mut d = Driver::new(setup("dae_vincent"));
@@ -244,8 +269,8 @@ fn a_recipe_runs_through_its_phases() {
     assert!(d.status().session.settings.as_ref().unwrap().contains("Shortened"));
     d.send(Command::Train);
     d.ticks(40);
-    assert_eq!(d.status().phase, RunPhase::Paused, "a finished recipe stops");
-    let view = d.last_frame().recipe.clone().expect("the recipe panel");
+    assert_eq!(d.status().state, RunState::Paused, "a finished recipe stops");
+    let Some(Picture::Recipe(view)) = d.last_frame().picture(PictureId::Recipe).cloned() else { panic!("the recipe panel") };
     assert_eq!(view.status, RecipeStatus::Done);
     assert_eq!(view.phases.len(), 2);
     assert!(view.summary.unwrap().contains("end-to-end test loss"));
@@ -261,14 +286,14 @@ fn the_cloud_scene_finds_pcas_plane() {
     let mut d = Driver::new(setup("dae_vincent"));
     d.send(Command::SetPreset("linear_3d_pca".into()));
     d.settle();
-    assert!(d.status().session.pictures.cloud && !d.status().session.pictures.recon);
+    assert!(d.status().session.pictures.contains(&PictureId::Cloud) && !d.status().session.pictures.contains(&PictureId::Recon));
     d.send(Command::Train);
     d.ticks(250);
-    let c = d.last_frame().cloud.clone().expect("the cloud");
+    let Some(Picture::Cloud(c)) = d.last_frame().picture(PictureId::Cloud).cloned() else { panic!("the cloud") };
     assert_eq!((c.points.len(), c.recon.len(), c.codes.len(), c.shade.len()), (600, 600, 400, 200));
     assert!(c.model_mse <= c.pca_mse * 1.01, "{} vs PCA {}", c.model_mse, c.pca_mse);
     assert!(c.angle_deg < 2.0, "{}°", c.angle_deg);
-    assert!(d.status().phase == RunPhase::Training);
+    assert!(d.status().state == RunState::Training);
 }
 
 /// A model that learns too slowly on the CPU path to show much in a minute gets advice,

@@ -21,15 +21,16 @@ use crate::io::saved::{from_safetensors, to_safetensors};
 
 use super::clock::{now_ms, sleep_ms};
 use super::pictures::grid_digits;
-use super::protocol::{BackendKind, Command, Event, RunPhase, Status};
-use super::session::{self, model::ModelSession, AnyBackend, Budget, Due, FrameCtx, Session};
+use super::envelope::{Held, TestHook};
+use super::protocol::{BackendKind, Command, Event, RunState, Status};
+use super::session::{self, model::ModelSession, only_models, AfterSlice, AnyBackend, Budget, FrameCtx, Session, NOT_SAVED, ONLY_RECIPES};
 
 /// Longest stretch of CPU training in one slice.
 pub const SLICE_MS: f64 = 14.0;
-/// Device time one GPU slice aims for. The worker waits for the device after each slice; on
-/// a slow device (SwiftShader: 55 ms a batch-16 step) a 40 ms aim meant a wait after every
-/// step, and the page trained at 0.69–0.83 of its bench mode at batch 16, 0.87–0.89 with
-/// this. Commands are still taken within about 0.1 s.
+/// Device time one GPU slice aims for. The worker waits for the device after each slice, so
+/// a slice must hold several steps even on a slow device (else it waits after every step),
+/// yet stay short enough that commands are taken within about 0.1 s (BENCHMARKS.md has the
+/// measurements behind the figure).
 pub const GPU_SLICE_MS: f64 = 100.0;
 /// Most steps one GPU slice records.
 pub const MAX_GPU_STEPS: usize = 256;
@@ -61,17 +62,13 @@ struct Wanted {
     pictures: bool,
 }
 
-pub struct Controller {
-    data: Mnist,
-    grid: Vec<f32>,
-    setup: Setup,
-    devices: Devices,
-    gpu: Option<GpuContext>,
-    kind: BackendKind,
+/// A session and how the controller schedules it: its backend, its run state, the GPU's
+/// steps per slice, its frames' timing and what is due. The controller holds one; runs
+/// compared side by side would be several.
+struct Run {
     session: Box<dyn Session>,
-    phase: RunPhase,
-    pad: Option<Vec<f32>>,
-    pad_noise: u32,
+    kind: BackendKind,
+    state: RunState,
     gpu_steps: usize,
     last_frame_ms: f64,
     /// What the last frame without pictures took (ms).
@@ -82,6 +79,35 @@ pub struct Controller {
     wanted: Option<Wanted>,
     /// The session has work beside training (a PCA fit).
     background: bool,
+}
+
+impl Run {
+    /// A fresh session on `kind`, ready, its first frame (with the pictures) wanted.
+    fn new(session: Box<dyn Session>, kind: BackendKind) -> Run {
+        Run {
+            session,
+            kind,
+            state: RunState::Ready,
+            gpu_steps: 1,
+            last_frame_ms: now_ms(),
+            frame_cost_ms: 0.0,
+            last_pictures_ms: f64::NEG_INFINITY,
+            pictures_every_ms: PICTURES_MS,
+            wanted: Some(Wanted { pictures: true }),
+            background: true,
+        }
+    }
+}
+
+pub struct Controller {
+    data: Mnist,
+    grid: Vec<f32>,
+    setup: Setup,
+    devices: Devices,
+    gpu: Option<GpuContext>,
+    run: Run,
+    pad: Option<Vec<f32>>,
+    pad_noise: u32,
     /// How often a frame is made while training ([`FRAME_MS`]; tests shorten it).
     frame_ms: f64,
     /// What the GPU is (a software emulation or not) and its id, for the backend choice.
@@ -245,47 +271,24 @@ impl Controller {
             Err(e) => return Err(e),
         };
         let grid = grid_digits(&data);
-        let mut c = Controller {
-            data,
-            grid,
-            setup,
-            devices,
-            gpu,
-            kind,
-            session,
-            phase: RunPhase::Ready,
-            pad: None,
-            pad_noise: 0,
-            gpu_steps: 1,
-            last_frame_ms: now_ms(),
-            frame_cost_ms: 0.0,
-            last_pictures_ms: f64::NEG_INFINITY,
-            pictures_every_ms: PICTURES_MS,
-            wanted: Some(Wanted { pictures: true }),
-            background: false,
-            frame_ms: FRAME_MS,
-            adapter,
-            forced,
-            choices: HashMap::new(),
-        };
-        c.background = true;
+        let mut c = Controller { data, grid, setup, devices, gpu, run: Run::new(session, kind), pad: None, pad_noise: 0, frame_ms: FRAME_MS, adapter, forced, choices: HashMap::new() };
         events.push(Event::Status(c.status()));
         Ok((c, events))
     }
 
     /// The controller's state as the page shows it.
     pub fn status(&mut self) -> Status {
-        let mut session = self.session.info();
-        session.advice = advice(&session, self.kind);
-        Status { phase: self.phase, backend: self.kind, backend_label: self.session.backend().name(), gpu_available: self.gpu.is_some(), session }
+        let mut session = self.run.session.info();
+        session.advice = advice(&session, self.run.kind);
+        Status { state: self.run.state, backend: self.run.kind, backend_label: self.run.session.backend().name(), gpu_available: self.gpu.is_some(), session }
     }
 
-    pub fn phase(&self) -> RunPhase {
-        self.phase
+    pub fn state(&self) -> RunState {
+        self.run.state
     }
 
     pub fn backend_kind(&self) -> BackendKind {
-        self.kind
+        self.run.kind
     }
 
     /// The data the controller trains on.
@@ -295,24 +298,24 @@ impl Controller {
 
     /// Whether [`Self::tick`] has something to do.
     pub fn busy(&self) -> bool {
-        self.phase == RunPhase::Training || self.wanted.is_some() || self.background
+        self.run.state == RunState::Training || self.run.wanted.is_some() || self.run.background
     }
 
     /// How long the owner should wait before the next tick (a paced scene), if at all.
     pub fn pause_hint(&self) -> Option<f64> {
-        if self.phase != RunPhase::Training {
+        if self.run.state != RunState::Training {
             return None;
         }
-        self.session.pacing_ms().map(|p| (p - (now_ms() - self.last_frame_ms)).max(0.0))
+        self.run.session.pacing_ms().map(|p| (p - (now_ms() - self.run.last_frame_ms)).max(0.0))
     }
 
     fn backend(&self) -> AnyBackend {
-        make_backend(self.kind, &self.gpu)
+        make_backend(self.run.kind, &self.gpu)
     }
 
     fn want_frame(&mut self, pictures: bool) {
-        let p = self.wanted.is_some_and(|w| w.pictures) || pictures;
-        self.wanted = Some(Wanted { pictures: p });
+        let p = self.run.wanted.is_some_and(|w| w.pictures) || pictures;
+        self.run.wanted = Some(Wanted { pictures: p });
     }
 
     /// A new session in place of the current one (the current stays if it cannot be built),
@@ -321,10 +324,10 @@ impl Controller {
         let setup = Setup { seed: self.setup.seed, cap: self.setup.cap, ..Setup::new(crate::core::config::preset(id).unwrap_or_else(|| self.setup.config.clone())) };
         let (kind, note) = decide(&self.gpu, self.adapter.as_ref(), self.forced, id, &setup.config, &mut self.choices).await;
         let s = session::build(&setup, id, make_backend(kind, &self.gpu), &self.data)?;
-        self.session = s;
-        self.kind = kind;
-        self.gpu_steps = 1;
-        self.background = true;
+        self.run.session = s;
+        self.run.kind = kind;
+        self.run.gpu_steps = 1;
+        self.run.background = true;
         Ok(note)
     }
 
@@ -334,42 +337,42 @@ impl Controller {
         let mut ev = Vec::new();
         match cmd {
             Command::Train => {
-                if self.session.finished() {
-                    if let Err(e) = self.session.reset(self.backend(), &self.data) {
+                if self.run.session.finished() {
+                    if let Err(e) = self.run.session.reset(self.backend(), &self.data) {
                         ev.push(Event::Error(e));
                         return ev;
                     }
                 }
-                if self.phase != RunPhase::Training {
-                    self.phase = RunPhase::Training;
-                    self.last_frame_ms = now_ms();
+                if self.run.state != RunState::Training {
+                    self.run.state = RunState::Training;
+                    self.run.last_frame_ms = now_ms();
                     ev.push(Event::Status(self.status()));
                 }
             }
             // Pause, Step and Reset send the frame of where training stopped before the
-            // status that says so: the page's numbers are final once it shows the new phase.
+            // status that says so: the page's numbers are final once it shows the new state.
             Command::Pause => {
-                if self.phase == RunPhase::Training {
-                    self.phase = RunPhase::Paused;
+                if self.run.state == RunState::Training {
+                    self.run.state = RunState::Paused;
                     self.settle(&mut ev).await;
                     ev.push(Event::Status(self.status()));
                 }
             }
             Command::Step => {
-                if self.phase != RunPhase::Training && !self.session.finished() {
-                    if self.session.slice(Budget::Steps(1)) == Due::Advance {
-                        if let Err(e) = self.session.advance().await {
+                if self.run.state != RunState::Training && !self.run.session.finished() {
+                    if self.run.session.slice(Budget::Steps(1)) == AfterSlice::Advance {
+                        if let Err(e) = self.run.session.advance().await {
                             ev.push(Event::Error(e));
                         }
                     }
-                    self.phase = RunPhase::Paused;
+                    self.run.state = RunState::Paused;
                     self.settle(&mut ev).await;
                     ev.push(Event::Status(self.status()));
                 }
             }
             Command::Reset => {
-                match self.session.reset(self.backend(), &self.data) {
-                    Ok(()) => self.phase = RunPhase::Ready,
+                match self.run.session.reset(self.backend(), &self.data) {
+                    Ok(()) => self.run.state = RunState::Ready,
                     Err(e) => ev.push(Event::Error(format!("Could not start over: {e}"))),
                 }
                 self.settle(&mut ev).await;
@@ -379,7 +382,7 @@ impl Controller {
                 match self.replace_session(&id).await {
                     Ok(note) => {
                         ev.extend(note.map(Event::Note));
-                        self.phase = RunPhase::Ready;
+                        self.run.state = RunState::Ready;
                         if catalogue::kind(&id) == Some(catalogue::Kind::Recipe) {
                             self.setup.recipe = Some(id);
                         }
@@ -392,8 +395,11 @@ impl Controller {
             Command::SetLearningRate(lr) => {
                 if !(lr.is_finite() && lr > 0.0 && lr <= MAX_LR) {
                     ev.push(Event::Error(format!("The learning rate must be a number above 0 and at most {MAX_LR}; it stays as it was.")));
-                } else if let Err(e) = self.session.set_learning_rate(lr) {
-                    ev.push(Event::Error(e));
+                } else {
+                    match self.run.session.model() {
+                        Some(m) => m.set_learning_rate(lr),
+                        None => ev.push(Event::Error(only_models("learning rate"))),
+                    }
                 }
                 ev.push(Event::Status(self.status()));
             }
@@ -402,7 +408,11 @@ impl Controller {
                     ev.push(Event::Error(format!("The batch size must be a whole number from 1 to {MAX_BATCH}; it stays as it was.")));
                 } else {
                     let be = self.backend();
-                    if let Err(e) = self.session.set_batch(b, be, &self.data).await {
+                    let done = match self.run.session.model() {
+                        Some(m) => m.set_batch(b, be, &self.data).await,
+                        None => Err(only_models("batch size")),
+                    };
+                    if let Err(e) = done {
                         ev.push(Event::Error(e));
                     }
                 }
@@ -410,8 +420,9 @@ impl Controller {
                 self.want_frame(false);
             }
             Command::SetNoise(n) => {
-                if let Err(e) = self.session.set_noise(n) {
-                    ev.push(Event::Error(e));
+                match self.run.session.model() {
+                    Some(m) => m.set_noise(n),
+                    None => ev.push(Event::Error(only_models("noise"))),
                 }
                 ev.push(Event::Status(self.status()));
                 self.want_frame(false);
@@ -420,8 +431,12 @@ impl Controller {
             Command::SetCap(cap) => {
                 self.setup.cap = cap;
                 let be = self.backend();
-                match self.session.set_cap(cap, be, &self.data) {
-                    Ok(()) => self.phase = RunPhase::Ready,
+                let done = match self.run.session.recipe() {
+                    Some(r) => r.set_cap(cap, be, &self.data),
+                    None => Err(ONLY_RECIPES.to_string()),
+                };
+                match done {
+                    Ok(()) => self.run.state = RunState::Ready,
                     Err(e) => ev.push(Event::Error(e)),
                 }
                 ev.push(Event::Status(self.status()));
@@ -429,7 +444,9 @@ impl Controller {
             }
             Command::PadInk(img) => {
                 self.pad = img.filter(|v| v.len() == 784 && v.iter().any(|&p| p > 0.0));
-                self.session.pad_changed();
+                if let Some(m) = self.run.session.model() {
+                    m.pad_changed();
+                }
                 self.want_frame(true);
             }
             Command::NewNoise => {
@@ -437,7 +454,9 @@ impl Controller {
                 self.want_frame(false);
             }
             Command::NewSamples => {
-                self.session.new_samples();
+                if let Some(m) = self.run.session.model() {
+                    m.new_samples();
+                }
                 self.want_frame(true);
             }
             Command::Save => match self.saved().await {
@@ -451,27 +470,33 @@ impl Controller {
                 }
                 ev.push(Event::Status(self.status()));
             }
-            Command::LoseDevice => {
-                if let Some(ctx) = &self.gpu {
-                    ctx.device.destroy();
-                }
-            }
-            Command::SetFrameInterval(ms) => self.frame_ms = ms.clamp(1.0, 60_000.0),
-            Command::Probe => ev.push(Event::Probe {
-                wasm_bytes: 0,
-                allocated_bytes: self.session.backend().allocated_bytes(),
-                history_points: self.session.history_points(),
-                stored_bytes: 0,
-            }),
-            // The owner's business (the worker's storage and benchmarks).
-            Command::Start { .. } | Command::ForgetStored | Command::Bench(_) => {}
         }
         ev
     }
 
+    /// Carries out a test hook; a probe gives what the engine holds.
+    pub fn test_hook(&mut self, hook: TestHook) -> Option<Held> {
+        match hook {
+            TestHook::LoseDevice => {
+                if let Some(ctx) = &self.gpu {
+                    ctx.device.destroy();
+                }
+                None
+            }
+            TestHook::SetFrameInterval(ms) => {
+                self.frame_ms = ms.clamp(1.0, 60_000.0);
+                None
+            }
+            TestHook::Probe => Some(Held { allocated_bytes: self.run.session.backend().allocated_bytes(), history_points: self.run.session.history_points() }),
+        }
+    }
+
     /// The model as a file: its name, its step and its bytes (single models only).
     pub async fn saved(&mut self) -> Result<(String, u64, Vec<u8>), String> {
-        let m = self.session.save().await?;
+        let m = match self.run.session.model() {
+            Some(m) => m.save().await?,
+            None => return Err(NOT_SAVED.to_string()),
+        };
         Ok((format!("{}-step{}.safetensors", m.config.name, m.step), m.step, to_safetensors(&m)))
     }
 
@@ -482,19 +507,19 @@ impl Controller {
     pub fn load(&mut self, bytes: &[u8]) -> Result<(String, u64), String> {
         let m = from_safetensors(bytes).map_err(|e| e.to_string())?;
         let s = ModelSession::resume(&m, self.backend(), &self.data)?;
-        self.session = Box::new(s);
-        self.background = true;
+        self.run.session = Box::new(s);
+        self.run.background = true;
         self.setup.recipe = None;
         self.setup.scene = None;
         self.setup.seed = m.seed;
-        self.phase = RunPhase::Paused;
+        self.run.state = RunState::Paused;
         self.want_frame(true);
         Ok((catalogue::title(&m.config.name).to_string(), m.step))
     }
 
     async fn switch_backend(&mut self, k: BackendKind) -> Vec<Event> {
         let mut ev = Vec::new();
-        if k == self.kind {
+        if k == self.run.kind {
             return ev;
         }
         if k == BackendKind::Gpu && self.gpu.is_none() {
@@ -504,20 +529,20 @@ impl Controller {
         // The user's choice holds from now on (no more choosing by measurement).
         self.forced = Some(k);
         let be = make_backend(k, &self.gpu);
-        match self.session.move_to(be, &self.data).await {
+        match self.run.session.move_to(be, &self.data).await {
             Ok(note) => {
-                self.kind = k;
-                self.gpu_steps = 1;
+                self.run.kind = k;
+                self.run.gpu_steps = 1;
                 if let Some(n) = note {
                     ev.push(Event::Note(n));
-                    if self.phase == RunPhase::Training && self.session.step_count() == 0 {
-                        self.phase = RunPhase::Ready;
+                    if self.run.state == RunState::Training && self.run.session.step_count() == 0 {
+                        self.run.state = RunState::Ready;
                     }
                 }
                 ev.push(Event::Status(self.status()));
                 self.want_frame(true);
             }
-            Err(why) if self.kind == BackendKind::Gpu => ev.extend(self.recover(why).await),
+            Err(why) if self.run.kind == BackendKind::Gpu => ev.extend(self.recover(why).await),
             Err(e) => {
                 ev.push(Event::Error(format!("Could not switch backend: {e}")));
                 ev.push(Event::Status(self.status()));
@@ -534,7 +559,7 @@ impl Controller {
         // reason) arrives a moment later and says more.
         let mut reported = None;
         for _ in 0..10 {
-            reported = self.session.backend().health().err();
+            reported = self.run.session.backend().health().err();
             if reported.is_some() {
                 break;
             }
@@ -542,15 +567,15 @@ impl Controller {
         }
         let why = reported.unwrap_or_else(|| format!("the GPU stopped answering ({why}), so the device is treated as lost"));
         self.gpu = if self.devices == Devices::Any { GpuContext::new().await.ok() } else { None };
-        self.kind = if self.gpu.is_some() { BackendKind::Gpu } else { BackendKind::Cpu };
-        self.gpu_steps = 1;
-        match self.session.recover(self.backend(), &self.data) {
+        self.run.kind = if self.gpu.is_some() { BackendKind::Gpu } else { BackendKind::Cpu };
+        self.run.gpu_steps = 1;
+        match self.run.session.recover(self.backend(), &self.data) {
             Ok(from) => {
-                let now = self.session.backend().name();
+                let now = self.run.session.backend().name();
                 ev.push(Event::Note(format!("{why}. Training continues on {now} {from}.")));
             }
             Err(e) => {
-                self.phase = RunPhase::Paused;
+                self.run.state = RunState::Paused;
                 ev.push(Event::Error(format!("{why}, and training could not be moved: {e}")));
             }
         }
@@ -561,7 +586,7 @@ impl Controller {
 
     /// Makes the frame a command asked for now (with every picture).
     async fn settle(&mut self, ev: &mut Vec<Event>) {
-        self.wanted = None;
+        self.run.wanted = None;
         if let Err(why) = self.frame(true, ev).await {
             ev.extend(self.recover(why).await);
         }
@@ -570,26 +595,26 @@ impl Controller {
     /// Makes a frame now.
     async fn frame(&mut self, pictures: bool, ev: &mut Vec<Event>) -> Result<(), String> {
         let now = now_ms();
-        let pictures = pictures || self.phase != RunPhase::Training || now - self.last_pictures_ms >= self.pictures_every_ms;
+        let pictures = pictures || self.run.state != RunState::Training || now - self.run.last_pictures_ms >= self.run.pictures_every_ms;
         let ctx = FrameCtx {
             data: &self.data,
             grid: &self.grid,
             pad: self.pad.as_deref(),
             pad_noise: self.pad_noise,
             pictures,
-            running: self.phase == RunPhase::Training,
+            running: self.run.state == RunState::Training,
         };
-        let produced = self.session.frame(ctx).await?;
-        self.last_frame_ms = now_ms();
-        let took = self.last_frame_ms - now;
+        let produced = self.run.session.frame(ctx).await?;
+        self.run.last_frame_ms = now_ms();
+        let took = self.run.last_frame_ms - now;
         if pictures {
-            self.last_pictures_ms = self.last_frame_ms;
-            self.pictures_every_ms = PICTURES_MS.max(PICTURES_SPACING * took);
+            self.run.last_pictures_ms = self.run.last_frame_ms;
+            self.run.pictures_every_ms = PICTURES_MS.max(PICTURES_SPACING * took);
         } else {
-            self.frame_cost_ms = took;
+            self.run.frame_cost_ms = took;
         }
         if let Some(halt) = produced.halt {
-            self.phase = RunPhase::Paused;
+            self.run.state = RunState::Paused;
             ev.push(Event::Error(halt));
             ev.push(Event::Status(self.status()));
         }
@@ -601,54 +626,54 @@ impl Controller {
     /// a command asked for, or a piece of the session's work beside training.
     pub async fn tick(&mut self) -> Vec<Event> {
         let mut ev = Vec::new();
-        if self.phase != RunPhase::Training {
-            if self.background {
-                self.background = self.session.background(&self.data);
-                if !self.background {
+        if self.run.state != RunState::Training {
+            if self.run.background {
+                self.run.background = self.run.session.background(&self.data);
+                if !self.run.background {
                     self.want_frame(false); // the work is done: show it
                 }
             }
-            if let Some(w) = self.wanted.take() {
+            if let Some(w) = self.run.wanted.take() {
                 if let Err(why) = self.frame(w.pictures, &mut ev).await {
                     ev.extend(self.recover(why).await);
                 }
             }
             return ev;
         }
-        if let Err(why) = self.session.backend().health() {
+        if let Err(why) = self.run.session.backend().health() {
             return self.recover(why).await;
         }
         let t0 = now_ms();
-        let budget = match self.kind {
+        let budget = match self.run.kind {
             // A paced scene takes its own steps per slice and a frame after each.
-            BackendKind::Gpu if self.session.pacing_ms().is_none() => Budget::Steps(self.gpu_steps),
+            BackendKind::Gpu if self.run.session.pacing_ms().is_none() => Budget::Steps(self.run.gpu_steps),
             _ => Budget::Until(t0 + SLICE_MS),
         };
-        let due = self.session.slice(budget);
-        if self.background {
-            self.background = self.session.background(&self.data);
+        let due = self.run.session.slice(budget);
+        if self.run.background {
+            self.run.background = self.run.session.background(&self.data);
         }
-        if due == Due::Advance {
-            if let Err(e) = self.session.advance().await {
-                self.phase = RunPhase::Paused;
+        if due == AfterSlice::Advance {
+            if let Err(e) = self.run.session.advance().await {
+                self.run.state = RunState::Paused;
                 ev.push(Event::Error(e));
                 ev.push(Event::Status(self.status()));
             }
         }
-        if self.session.finished() && self.phase == RunPhase::Training {
-            self.phase = RunPhase::Paused;
+        if self.run.session.finished() && self.run.state == RunState::Training {
+            self.run.state = RunState::Paused;
             ev.push(Event::Status(self.status()));
         }
-        let paced = self.session.pacing_ms().is_some();
-        if self.kind == BackendKind::Gpu && !paced {
+        let paced = self.run.session.pacing_ms().is_some();
+        if self.run.kind == BackendKind::Gpu && !paced {
             // Wait (without blocking) for the device before recording more (or reading a
             // frame, whose cost is then its own), and size the next slice to the time this
             // one took.
-            match self.session.fence().await {
+            match self.run.session.fence().await {
                 Ok(_) => {
                     let took = now_ms() - t0;
-                    let scaled = (self.gpu_steps as f64 * GPU_SLICE_MS / took.max(1.0)).round() as usize;
-                    self.gpu_steps = scaled.clamp(1, (self.gpu_steps * 2).max(2)).min(MAX_GPU_STEPS);
+                    let scaled = (self.run.gpu_steps as f64 * GPU_SLICE_MS / took.max(1.0)).round() as usize;
+                    self.run.gpu_steps = scaled.clamp(1, (self.run.gpu_steps * 2).max(2)).min(MAX_GPU_STEPS);
                 }
                 Err(why) => {
                     ev.extend(self.recover(why).await);
@@ -656,8 +681,8 @@ impl Controller {
                 }
             }
         }
-        let wanted = self.wanted.take();
-        let frame_due = wanted.is_some() || due != Due::Nothing || paced || now_ms() - self.last_frame_ms >= self.frame_every_ms() || self.phase != RunPhase::Training;
+        let wanted = self.run.wanted.take();
+        let frame_due = wanted.is_some() || due != AfterSlice::Nothing || paced || now_ms() - self.run.last_frame_ms >= self.frame_every_ms() || self.run.state != RunState::Training;
         if frame_due {
             if let Err(why) = self.frame(wanted.is_some_and(|w| w.pictures), &mut ev).await {
                 ev.extend(self.recover(why).await);
@@ -673,7 +698,7 @@ impl Controller {
         if self.frame_ms < FRAME_MS {
             self.frame_ms
         } else {
-            self.frame_ms.max(FRAME_SPACING * self.frame_cost_ms)
+            self.frame_ms.max(FRAME_SPACING * self.run.frame_cost_ms)
         }
     }
 }

@@ -1,20 +1,24 @@
 //! The page's engine, as a library: commands in, frames out.
 //!
-//! - [`protocol`]: the commands the page sends and the events (frames among them) it gets
-//!   back, and their encoding for `postMessage`.
+//! - [`protocol`]: the engine's commands and events (frames among them), and their encoding
+//!   for `postMessage`; [`envelope`]: the worker's own messages and the test hooks around
+//!   them.
 //! - [`frame`]: everything the page draws, as plain data.
 //! - [`controller`]: owns the device, the data, the draw pad and one session, and runs the
 //!   training loop; [`session`]: what it trains (a single model, a multi-phase recipe, the
 //!   3-D cloud scene), each making its own frames.
-//! - [`pictures`]: the data behind a model's pictures, made from read-backs.
+//! - [`pictures`]: the picture registry ([`pictures::PictureId`]) and the producers of a
+//!   model's pictures, made from read-backs.
 //! - [`history`]: bounded loss histories and charts as data.
 //!
 //! Nothing here touches the DOM: in the browser the controller runs in a Web Worker
 //! (`src/worker/`) and the page (`src/ui/`) only sends commands and draws frames; natively
 //! the same code is driven by tests.
 
+pub mod bench;
 pub mod clock;
 pub mod controller;
+pub mod envelope;
 pub mod frame;
 pub mod history;
 pub mod pictures;

@@ -1,18 +1,256 @@
-//! The data behind the pictures of a single model, made from read-backs of the model on any
-//! backend: the reconstruction grid, the draw pad, first-layer features, the latent space,
-//! generated digits, an interpolation and the sparsity histogram. Reads are started in one
-//! place (`begin_*`, recorded on the device with the training) and the host side turns what
-//! comes back into [`super::frame`] types (pure functions, tested natively).
+//! The picture registry and the producers of a single model's pictures.
+//!
+//! [`PictureId`] names every picture a session can draw; a session lists the ids it offers
+//! (`SessionInfo::pictures`), a frame carries `id → picture` ([`super::frame::Frame`]; the
+//! pictures' data, by shape, are [`Picture`]), and
+//! the page draws each id with its row of `ui::draw::PICTURES`. The producers here make a
+//! model's pictures from read-backs on any backend: the reconstruction grid, the draw pad,
+//! first-layer features, the latent space, generated digits, an interpolation and the
+//! sparsity histogram. Reads are started in one place (`begin_*`, recorded on the device
+//! with the training) and the host side turns what comes back into [`Picture`]s
+//! (pure functions, tested natively). Images are rows of 784 grey values in [0, 1]
+//! (28 × 28, row-major), ready to draw.
+
+use serde::{Deserialize, Serialize};
 
 use crate::backend::{Backend, ReadFuture};
+use crate::core::config::{Activation, LossKind, NoiseKind};
 use crate::core::viz::{interpolate, plane_grid, Projection};
-use crate::core::config::NoiseKind;
 use crate::core::ModelConfig;
 use crate::data::Mnist;
 use crate::model::Autoencoder;
 use crate::train::Trainer;
 
-use super::frame::{Digits, DigitsKind, Features, Histogram, PadOut, PadView, Recon, Scatter};
+use super::history::Chart;
+
+/// Every picture a session can draw, in the page's order. The page draws each with its row
+/// of `ui::draw::PICTURES` (title, panel, canvas, drawing).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum PictureId {
+    /// Ten clean test digits (one per class), corrupted and reconstructed.
+    Recon,
+    /// The draw pad: what the model makes of the drawing.
+    Pad,
+    /// PCA beside a linear autoencoder.
+    Pca,
+    /// The 3-D cloud scene.
+    Cloud,
+    /// A multi-phase recipe's progress, result and charts.
+    Recipe,
+    /// First-layer weights as 28×28 tiles.
+    Features,
+    /// Codes of test digits in 2-D, by label.
+    Latent,
+    /// Digits decoded from codes (a VAE's random codes, or a grid over a 2-D code plane).
+    Generated,
+    /// Decoded points on the way from one digit's code to another's.
+    Interp,
+    /// Mean activation of each unit of the sparse layer.
+    Sparsity,
+}
+
+/// A picture's data, by its shape (several pictures share a shape: the generated digits
+/// and the interpolation are both [`Digits`]), or why the session does not draw it now.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Picture {
+    Recon(Recon),
+    Pad(PadView),
+    Tiles(Features),
+    Scatter(Scatter),
+    Digits(Digits),
+    Histogram(Histogram),
+    Pca(PcaView),
+    Cloud(CloudView),
+    Recipe(RecipeView),
+    /// Why the session does not draw it now (shown in its place).
+    Note(String),
+    /// Nothing to show (an empty pad).
+    Blank,
+}
+
+/// The reconstruction grid: `clean`, `noisy` (None for a model trained without noise: the
+/// page shows no corrupted row then) and `out`, each `n` images.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Recon {
+    pub clean: Vec<f32>,
+    pub noisy: Option<Vec<f32>>,
+    pub out: Vec<f32>,
+}
+
+/// The pad: the drawing as the model sees it, corrupted (if the model has noise) and what
+/// the model makes of it: a reconstruction, or a classifier's reading.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PadView {
+    pub input: Vec<f32>,
+    pub noisy: Option<Vec<f32>>,
+    pub out: PadOut,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum PadOut {
+    Image(Vec<f32>),
+    /// A classifier's reading of the drawing: the digit and its softmax probability.
+    Class { digit: u8, probability: f32 },
+}
+
+/// Tiles of 784 weights each (unit j's incoming weights, contrast-normalised per tile to
+/// [0, 1]), `shown` of the layer's `units`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Features {
+    pub tiles: Vec<f32>,
+    pub shown: usize,
+    pub units: usize,
+}
+
+/// Points with labels. `projected`: the code is wider than 2 and was projected on its two
+/// principal components.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Scatter {
+    pub points: Vec<(f32, f32)>,
+    pub labels: Vec<u8>,
+    pub code_dim: usize,
+    pub projected: bool,
+}
+
+/// Images in a grid of `cols` columns.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Digits {
+    pub images: Vec<f32>,
+    pub cols: usize,
+    pub what: DigitsKind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DigitsKind {
+    /// Random N(0, I) codes through a variational decoder.
+    Samples,
+    /// A grid over the 2-D code plane.
+    Plane,
+    /// From a 3 (or the drawing) to an 8.
+    Interpolation { from_drawing: bool },
+}
+
+/// Values of units (mean activations in [0, 1]) against a target `rho`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Histogram {
+    pub values: Vec<f32>,
+    pub rho: f32,
+}
+
+/// PCA with as many components as a linear autoencoder's code.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum PcaView {
+    Fitting { k: usize, progress: f64 },
+    /// `test_loss` in the model's loss, on the page's test digits; `recon`: PCA's
+    /// reconstructions of the ten digits of the reconstruction grid.
+    Ready { k: usize, train_rows: usize, test_loss: f64, seconds: f64, recon: Vec<f32> },
+    Failed(String),
+}
+
+/// The 3-D cloud of `linear_3d_pca`: the points, the model's reconstructions and codes,
+/// each point's shade (its place along PCA's first axis, [0, 1]), PCA's plane (mean and two
+/// unit axes) and the comparison.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CloudView {
+    pub points: Vec<f32>,
+    pub recon: Vec<f32>,
+    pub codes: Vec<f32>,
+    pub shade: Vec<f32>,
+    pub pca_mean: Vec<f32>,
+    pub pca_axes: [Vec<f32>; 2],
+    pub model_mse: f64,
+    pub pca_mse: f64,
+    pub angle_deg: f64,
+}
+
+/// A multi-phase recipe's panel.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RecipeView {
+    pub phases: Vec<PhaseRow>,
+    pub current: usize,
+    pub progress: String,
+    pub status: RecipeStatus,
+    pub summary: Option<String>,
+    /// Each phase's losses; the second chart (accuracy or error per epoch) where the recipe
+    /// has one.
+    pub loss_chart: Chart,
+    pub metric_chart: Option<Chart>,
+    /// The current phase's model, and the widths below its input that earlier phases
+    /// trained and this one keeps frozen (an inner pair trains on their codes).
+    pub model: Option<ModelConfig>,
+    pub frozen_below: Vec<usize>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PhaseRow {
+    pub name: String,
+    pub what: String,
+    pub state: PhaseState,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PhaseState {
+    Done,
+    Current,
+    Next,
+}
+
+impl PhaseState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PhaseState::Done => "done",
+            PhaseState::Current => "current",
+            PhaseState::Next => "next",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RecipeStatus {
+    Running,
+    Paused,
+    Done,
+    Failed,
+}
+
+impl RecipeStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecipeStatus::Running => "running",
+            RecipeStatus::Paused => "paused",
+            RecipeStatus::Done => "done",
+            RecipeStatus::Failed => "failed",
+        }
+    }
+}
+
+/// The pictures a single model draws.
+pub fn model_pictures(model: &Autoencoder) -> Vec<PictureId> {
+    let cfg = &model.cfg;
+    let pixels = on_pixels(cfg);
+    [
+        (PictureId::Recon, pixels),
+        (PictureId::Pad, pixels),
+        (PictureId::Pca, pca_components(cfg).is_some()),
+        (PictureId::Features, cfg.dims.first() == Some(&784) && !model.layout.dense[0].transposed),
+        (PictureId::Latent, true),
+        (PictureId::Generated, cfg.variational || cfg.code_dim() == 2),
+        (PictureId::Interp, true),
+        (PictureId::Sparsity, cfg.sparsity.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(id, shown)| shown.then_some(id))
+    .collect()
+}
+
+/// Components of the PCA that is the optimum of `cfg`, if `cfg` is a linear autoencoder of
+/// MNIST trained on squared error (every layer affine, no variational code).
+pub fn pca_components(cfg: &ModelConfig) -> Option<usize> {
+    let linear = cfg.activations.iter().all(|&a| a == Activation::Identity);
+    let squared = matches!(cfg.loss, LossKind::HalfSse | LossKind::Mse);
+    (linear && squared && !cfg.variational && !cfg.is_classifier() && cfg.dims.first() == Some(&784) && cfg.sparsity.is_none())
+        .then(|| cfg.code_dim())
+}
 
 /// Noise streams reserved for the pictures (training uses the step number).
 pub const GRID_STREAM: u32 = 0xFFFF_0001;
@@ -142,15 +380,6 @@ pub struct PictureData {
     pub from_drawing: bool,
 }
 
-/// The pictures of a refresh.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Pictures {
-    pub latent: Scatter,
-    pub sparsity: Option<Histogram>,
-    pub generated: Option<Digits>,
-    pub interp: Option<Digits>,
-}
-
 async fn concat(fs: Vec<ReadFuture>) -> Result<Vec<f32>, String> {
     let mut out = Vec::new();
     for f in fs {
@@ -212,7 +441,7 @@ impl PictureState {
 
     /// Turns what was read back into pictures (`labels`: the test digits' labels), and
     /// remembers the interpolation's ends and the code plane's extent for next time.
-    pub fn finish(&mut self, model: &Autoencoder, labels: &[u8], d: PictureData) -> Pictures {
+    pub fn finish(&mut self, model: &Autoencoder, labels: &[u8], d: PictureData) -> Vec<(PictureId, Picture)> {
         let cfg = &model.cfg;
         let latent = cfg.code_dim();
         // The code layer's rows: [μ | log σ²] for a variational model, whose μ is the code.
@@ -256,7 +485,11 @@ impl PictureState {
             model.output_to_pixels(&mut i);
             Digits { images: i, cols: INTERP_STEPS, what: DigitsKind::Interpolation { from_drawing: d.from_drawing } }
         });
-        Pictures { latent: scatter, sparsity, generated, interp }
+        let mut out = vec![(PictureId::Latent, Picture::Scatter(scatter))];
+        out.extend(sparsity.map(|h| (PictureId::Sparsity, Picture::Histogram(h))));
+        out.extend(generated.map(|g| (PictureId::Generated, Picture::Digits(g))));
+        out.extend(interp.map(|i| (PictureId::Interp, Picture::Digits(i))));
+        out
     }
 
     /// The drawing changed, or the model did: the next interpolation starts afresh.
@@ -284,7 +517,29 @@ mod tests {
     }
 
     /// A small model on a small data set: every picture has the shape and range it says.
-    fn pictures_of(name: &str, code: Option<usize>) -> (Trainer<CpuBackend>, Pictures, Recon, Option<Features>) {
+    /// The pictures of a refresh, by name.
+    struct Refreshed {
+        latent: Scatter,
+        sparsity: Option<Histogram>,
+        generated: Option<Digits>,
+        interp: Option<Digits>,
+    }
+
+    fn refreshed(pics: Vec<(PictureId, Picture)>) -> Refreshed {
+        let mut r = Refreshed { latent: Scatter { points: vec![], labels: vec![], code_dim: 0, projected: false }, sparsity: None, generated: None, interp: None };
+        for (id, p) in pics {
+            match (id, p) {
+                (PictureId::Latent, Picture::Scatter(s)) => r.latent = s,
+                (PictureId::Sparsity, Picture::Histogram(h)) => r.sparsity = Some(h),
+                (PictureId::Generated, Picture::Digits(d)) => r.generated = Some(d),
+                (PictureId::Interp, Picture::Digits(d)) => r.interp = Some(d),
+                other => panic!("a model refresh made {other:?}"),
+            }
+        }
+        r
+    }
+
+    fn pictures_of(name: &str, code: Option<usize>) -> (Trainer<CpuBackend>, Refreshed, Recon, Option<Features>) {
         let data = tiny_mnist(200, 120);
         let mut cfg = preset(name).unwrap();
         // Hidden layers a tenth as wide (codes of 50 or less kept), or a given code width.
@@ -310,7 +565,7 @@ mod tests {
             let reads = state.begin(&mut t, &grid, None);
             t.be.flush();
             let d = block(reads.resolve()).unwrap();
-            pics = Some(state.finish(&t.model, &data.test.labels, d));
+            pics = Some(refreshed(state.finish(&t.model, &data.test.labels, d)));
         }
         let seed = t.noise_seed();
         let r = begin_denoise(&mut t.model, &mut t.be, &grid, seed, GRID_STREAM);

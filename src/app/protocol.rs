@@ -6,9 +6,9 @@
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use super::frame::Frame;
+use super::pictures::PictureId;
 use crate::core::catalogue;
 use crate::core::config::{ModelConfig, NoiseKind};
-use crate::core::urlstate::Setup;
 
 /// The backends a session trains on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,12 +28,11 @@ impl BackendKind {
     }
 }
 
-/// What the page asks of the controller.
+/// What the page asks of the engine (the controller): the product's commands. The worker's
+/// own business (its start, the stored model, benchmarks) and the test hooks travel beside
+/// these in [`super::envelope`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Command {
-    /// The first message: the set-up from the page's link; `resume`: the page was opened
-    /// without a set-up (or reloaded), so the model kept in the browser may be resumed.
-    Start { setup: Setup, resume: bool, page_has_webgpu: bool },
     Train,
     Pause,
     /// One training step (while paused).
@@ -62,51 +61,25 @@ pub enum Command {
         bytes: Vec<u8>,
         name: String,
     },
-    /// Forget the model kept in the browser.
-    ForgetStored,
-    /// Test hook: destroy the GPU device, as a driver reset would.
-    LoseDevice,
-    /// Test hook: make frames this often (ms) while training, to run thousands of read-backs
-    /// in a short test.
-    SetFrameInterval(f64),
-    /// Test hook: report the memory held ([`Event::Probe`]).
-    Probe,
-    /// Benchmark and self-test modes (`?bench=…`, `?selftest=…`): the query string.
-    Bench(String),
 }
 
-/// How far the session is.
+/// How far the run is (not a recipe's phase: that is `train::pipeline`'s).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum RunPhase {
+pub enum RunState {
     /// Built, not trained since (a fresh model, after Reset or a preset change).
     Ready,
     Training,
     Paused,
 }
 
-impl RunPhase {
+impl RunState {
     pub fn as_str(self) -> &'static str {
         match self {
-            RunPhase::Ready => "ready",
-            RunPhase::Training => "training",
-            RunPhase::Paused => "paused",
+            RunState::Ready => "ready",
+            RunState::Training => "training",
+            RunState::Paused => "paused",
         }
     }
-}
-
-/// Which pictures a session draws (the page hides the others).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Pictures {
-    pub recon: bool,
-    pub pad: bool,
-    pub features: bool,
-    pub latent: bool,
-    pub generated: bool,
-    pub interp: bool,
-    pub sparsity: bool,
-    pub pca: bool,
-    pub cloud: bool,
-    pub recipe: bool,
 }
 
 /// What the page shows of the session: its identity, its settings (for the controls and
@@ -123,7 +96,8 @@ pub struct SessionInfo {
     pub cap: Option<u64>,
     /// What the loss chart's y axis measures ("cross-entropy per digit").
     pub loss_label: String,
-    pub pictures: Pictures,
+    /// The pictures it draws, in the page's order (the page hides the others).
+    pub pictures: Vec<PictureId>,
     /// What the page shortened of a recipe, in a sentence.
     pub settings: Option<String>,
     /// Something to know about this session in the page (say, it learns slowly at this
@@ -131,10 +105,17 @@ pub struct SessionInfo {
     pub advice: Option<String>,
 }
 
+impl SessionInfo {
+    /// A session's identity and pictures, without a model, cap, settings line or advice.
+    pub fn new(id: String, kind: catalogue::Kind, seed: u64, loss_label: String, pictures: Vec<PictureId>) -> Self {
+        SessionInfo { id, kind, config: None, seed, cap: None, loss_label, pictures, settings: None, advice: None }
+    }
+}
+
 /// The controller's state as the page shows it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Status {
-    pub phase: RunPhase,
+    pub state: RunState,
     pub backend: BackendKind,
     /// The backend in words ("WebGPU (…)", "CPU: WebAssembly SIMD").
     pub backend_label: String,
@@ -143,15 +124,10 @@ pub struct Status {
     pub session: SessionInfo,
 }
 
-/// What the controller tells the page.
+/// What the engine tells the page. The worker's own messages (loading, the stored model,
+/// benchmarks, test answers) travel beside these in [`super::envelope`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Event {
-    /// Downloading the data: bytes so far, bytes in all, a status line.
-    Progress { done: f64, total: f64, status: String },
-    /// The data is loaded: what it is, and whether it is the official MNIST.
-    Data { label: String, official: bool },
-    /// Loading failed for good (the data, or no backend at all): what to do.
-    Fatal(String),
     Status(Status),
     Frame(Box<Frame>),
     /// Something the user should know (a fallback, a recovery, a resumed model).
@@ -164,16 +140,6 @@ pub enum Event {
         #[serde(with = "serde_bytes")]
         bytes: Vec<u8>,
     },
-    /// The step of the model kept in the browser (0: none).
-    Stored(u64),
-    /// What the worker holds: its WebAssembly memory, the backend's buffers, the points of the
-    /// loss history, the bytes of the model kept in the browser (0 natively).
-    Probe { wasm_bytes: u64, allocated_bytes: u64, history_points: usize, stored_bytes: u64 },
-    /// Benchmark results so far (JSON lines), whether they are complete, and an error.
-    Bench { results: Vec<String>, done: bool, error: Option<String> },
-    /// Benchmark mode: the initial parameters and the training pixels, so TensorFlow.js in
-    /// the page trains from the same weights (`layers`: w offset, b offset, fan_in, fan_out).
-    Shared { params: Vec<f32>, layers: Vec<[usize; 4]>, #[serde(with = "serde_bytes")] train: Vec<u8>, train_rows: usize, dim: usize },
 }
 
 /// The bytes of a message.
@@ -189,12 +155,11 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::frame::{Features, Recon, Shown};
+    use crate::app::pictures::{Features, Picture, PictureId, Recon};
 
     #[test]
     fn commands_and_events_round_trip() {
         let commands = vec![
-            Command::Start { setup: Setup::default(), resume: true, page_has_webgpu: false },
             Command::SetNoise(NoiseKind::Masking { keep: 0.7 }),
             Command::PadInk(Some(vec![0.5; 784])),
             Command::Load { bytes: vec![1, 2, 3], name: "m.safetensors".into() },
@@ -203,13 +168,9 @@ mod tests {
         for c in commands {
             assert_eq!(decode::<Command>(&encode(&c)).unwrap(), c);
         }
-        let frame = Frame {
-            step: 12,
-            train_loss: Some(61.5),
-            recon: Some(Shown::Picture(Recon { clean: vec![0.25; 784 * 10], noisy: None, out: vec![1.0; 784 * 10] })),
-            features: Some(Shown::Note("no features".into())),
-            ..Frame::default()
-        };
+        let mut frame = Frame { step: 12, train_loss: Some(61.5), ..Frame::default() };
+        frame.show(PictureId::Recon, Picture::Recon(Recon { clean: vec![0.25; 784 * 10], noisy: None, out: vec![1.0; 784 * 10] }));
+        frame.show(PictureId::Features, Picture::Note("no features".into()));
         let ev = Event::Frame(Box::new(frame));
         assert_eq!(decode::<Event>(&encode(&ev)).unwrap(), ev);
         let f = Features { tiles: vec![0.5; 784], shown: 1, units: 500 };

@@ -37,7 +37,6 @@ pub struct Trainer<B: Backend> {
     pub epoch: usize,
     /// Position in the current epoch's order.
     pub pos: usize,
-    batch: usize,
     seed: u64,
     /// The current epoch's order of the training rows.
     order: Vec<u32>,
@@ -85,7 +84,6 @@ impl<B: Backend> Trainer<B> {
             step: 0,
             epoch: 0,
             pos: 0,
-            batch: cfg.batch,
             seed,
             order: Vec::new(),
         };
@@ -140,7 +138,7 @@ impl<B: Backend> Trainer<B> {
 
     /// [`Self::move_to`] with the optimizer state given (read back earlier, or a snapshot).
     pub fn move_to_with_state<B2: Backend>(&self, be: B2, data: &Mnist, params: &[f32], state: &OptimState) -> Result<Trainer<B2>, String> {
-        self.move_to_with_batch(be, data, params, state, self.batch)
+        self.move_to_with_batch(be, data, params, state, self.batch())
     }
 
     /// [`Self::move_to_with_state`] with another minibatch size from the next step on (the
@@ -155,13 +153,25 @@ impl<B: Backend> Trainer<B> {
         t.step = self.step;
         t.epoch = self.epoch;
         t.pos = self.pos;
-        t.batch = batch;
         t.order = self.order.clone();
         Ok(t)
     }
 
+    /// The minibatch size: the model's (its description is the one owner).
     pub fn batch(&self) -> usize {
-        self.batch
+        self.model.cfg.batch
+    }
+
+    /// Another minibatch size from the next step on, in place, where the model's buffers
+    /// hold it (they have rows for max(batch, EVAL_CHUNK)): nothing is read back or uploaded.
+    /// False, and nothing changed, where they do not (rebuild with
+    /// [`Self::move_to_with_batch`]).
+    pub fn set_batch_in_place(&mut self, batch: usize) -> bool {
+        if batch == 0 || batch > self.model.capacity {
+            return false;
+        }
+        self.model.cfg.batch = batch;
+        true
     }
 
     /// The run seed (initialisation, data order and noise derive from it).
@@ -192,7 +202,7 @@ impl<B: Backend> Trainer<B> {
 
     /// Steps in one epoch.
     pub fn steps_per_epoch(&self) -> usize {
-        self.train_rows.div_ceil(self.batch)
+        self.train_rows.div_ceil(self.batch())
     }
 
     /// One training step; returns true when it completed an epoch.
@@ -204,7 +214,7 @@ impl<B: Backend> Trainer<B> {
     /// noise seed and stream for each); returns true when it completed an epoch. Each
     /// model keeps its own training loss ([`Autoencoder::take_train_loss`]).
     pub fn step_with(&mut self, others: &mut [Autoencoder]) -> bool {
-        let end = (self.pos + self.batch).min(self.train_rows);
+        let end = (self.pos + self.batch()).min(self.train_rows);
         let idx = &self.order[self.pos..end];
         let seed = self.noise_seed();
         let split = Split { data: self.train_data, labels: self.train_labels };

@@ -1,9 +1,9 @@
 //! `linear_3d_pca` in the page: the 3-D cloud (drag to turn it) with the model's
 //! reconstructions and PCA's plane, beside the model's 2-D codes, which unroll the band. The
 //! training worker sends the points, reconstructions, codes and PCA's plane in each frame
-//! (`app::frame::CloudView`); turning the cloud is the page's own business.
+//! (`app::pictures::CloudView`); turning the cloud is the page's own business.
 
-use crate::app::frame::CloudView;
+use crate::app::pictures::CloudView;
 
 use super::dom;
 

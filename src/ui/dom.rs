@@ -1,23 +1,15 @@
-//! Small browser helpers: elements by id, canvases, timing, yielding to the event loop.
+//! Small browser helpers: elements by id, canvases, downloads, timing, yielding to the event
+//! loop.
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::{Clamped, JsCast};
-use wasm_bindgen_futures::JsFuture;
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageData};
 
 pub fn window() -> web_sys::Window {
     web_sys::window().expect("no window")
 }
 
-pub use crate::app::clock::yield_now;
-
-/// Waits `ms` milliseconds.
-pub async fn sleep_ms(ms: i32) {
-    let promise = js_sys::Promise::new(&mut |resolve, _| {
-        let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
-    });
-    let _ = JsFuture::from(promise).await;
-}
+pub use crate::app::clock::{sleep_ms, yield_now};
 
 pub fn canvas(id: &str) -> Option<HtmlCanvasElement> {
     window().document()?.get_element_by_id(id)?.dyn_into::<HtmlCanvasElement>().ok()
@@ -71,6 +63,42 @@ pub fn clear(id: &str, colour: &str) {
             ctx.fill_rect(0.0, 0.0, c.width() as f64, c.height() as f64);
         }
     }
+}
+
+/// Clears the pad's three small pictures.
+pub fn clear_pad() {
+    for id in ["pad-input", "pad-noisy", "pad-out"] {
+        clear(id, "#000");
+    }
+}
+
+/// Downloads `href` as `name` through a temporary `<a download>`.
+pub fn download_href(href: &str, name: &str) {
+    let Some(doc) = window().document() else { return };
+    let Ok(a) = doc.create_element("a").map(|a| a.unchecked_into::<web_sys::HtmlAnchorElement>()) else { return };
+    a.set_href(href);
+    a.set_download(name);
+    let _ = a.set_attribute("style", "display:none");
+    if let Some(body) = doc.body() {
+        let _ = body.append_child(&a);
+        a.click();
+        let _ = body.remove_child(&a);
+    }
+}
+
+/// Downloads bytes as a file (a Blob behind an object URL, revoked a minute later).
+pub fn download_bytes(bytes: &[u8], mime: &str, name: &str) -> Result<(), String> {
+    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
+    let opts = web_sys::BlobPropertyBag::new();
+    opts.set_type(mime);
+    let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &opts).map_err(|e| format!("{e:?}"))?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(|e| format!("{e:?}"))?;
+    download_href(&url, name);
+    let revoke = Closure::once_into_js(move || {
+        let _ = web_sys::Url::revoke_object_url(&url);
+    });
+    let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(revoke.unchecked_ref(), 60_000);
+    Ok(())
 }
 
 /// A 2-D context for a canvas that is read back often (the draw pad).

@@ -1,94 +1,183 @@
 //! Drawing frames: every picture the page shows, from the data a frame carries
-//! (`app::frame`). The pictures of a model are one table, [`PICTURES`]: its id (the canvas),
-//! its title and caption, the panel it sits in, whether the session draws it, and its draw
-//! function. Adding a picture is a `Frame` field, its producer in `app`, and a row here.
+//! (`app::frame`). The pictures are one table, [`PICTURES`], one row per
+//! [`PictureId`] (the registry is `app::pictures`): its canvas, title and caption, the panel
+//! it sits in, and its draw function. Adding a picture is its id and producer in
+//! `app::pictures` and a row here.
 
-use crate::app::frame::{Digits, DigitsKind, Features, Frame, Histogram, PadOut, Recon, Scatter, Shown};
-use crate::app::protocol::{Pictures, SessionInfo};
+use leptos::prelude::*;
 
-use super::dom;
+use crate::app::frame::Frame;
+use crate::app::pictures::{Digits, Features, Histogram, PadOut, PadView, PcaView, Picture, PictureId, Recon, Scatter};
+use crate::app::protocol::SessionInfo;
+
+use super::state::{PageState, Ui};
+use super::{cloud, dom};
 
 /// Label colours (Tableau 10), readable on a projector.
 pub const COLOURS: [&str; 10] = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"];
 
-/// A picture of the "What the model learned" panel.
-pub struct Picture {
+/// The panel a picture sits in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Panel {
+    /// "What the model learned": a figure per picture, made from its row.
+    Pictures,
+    /// A panel of its own (`ui::panels`), which the row's drawing feeds.
+    Own,
+}
+
+/// How the page shows one picture.
+pub struct Row {
+    pub id: PictureId,
     /// The canvas id (and the name `panels=`/`hide=` do not use: pictures come as a panel).
-    pub id: &'static str,
+    pub canvas: &'static str,
     pub title: &'static str,
+    pub panel: Panel,
     /// The caption, for the session shown.
     pub caption: fn(&SessionInfo) -> String,
     /// Canvas size (device-independent pixels; the page scales it).
     pub size: (u32, u32),
-    /// Whether the session draws it.
-    pub shown: fn(&Pictures) -> bool,
-    /// Draws it from a frame (a picture the frame does not carry stays as it was).
-    pub draw: fn(&Frame),
+    /// Draws it (a picture the frame does not carry stays as it was).
+    pub draw: fn(&Ui, &str, &Picture),
 }
 
-/// The model's pictures, in the order the page shows them.
-pub const PICTURES: &[Picture] = &[
-    Picture {
-        id: "features",
-        title: "Features",
-        caption: |_| "The first layer's weights, one 28×28 tile per unit (contrast per tile): what each unit looks for.".into(),
-        size: (280, 280),
-        shown: |p| p.features,
-        draw: |f| draw_shown("features", &f.features, draw_features),
-    },
-    Picture {
-        id: "latent",
-        title: "Latent space",
-        caption: |s| {
-            let wide = s.config.as_ref().is_some_and(|c| c.code_dim() > 2);
-            if wide {
-                "Codes of 1,000 test digits coloured by label (the code is wider than 2: projected on its two principal components).".into()
-            } else {
-                "Codes of 1,000 test digits coloured by label.".into()
-            }
-        },
-        size: (320, 320),
-        shown: |p| p.latent,
-        draw: |f| draw_shown("latent", &f.latent, draw_scatter),
-    },
-    Picture {
-        id: "generated",
-        title: "Generated",
-        caption: |s| {
-            if s.config.as_ref().is_some_and(|c| c.variational) {
-                "Random codes from N(0, I) decoded into digits.".into()
-            } else {
-                "A grid over the 2-D code plane, decoded into digits.".into()
-            }
-        },
-        size: (224, 224),
-        shown: |p| p.generated,
-        draw: |f| draw_shown("generated", &f.generated, draw_digits),
-    },
-    Picture {
-        id: "interp",
-        title: "Interpolation",
-        caption: |_| "Decoding the straight path between two codes: from a 3 (or your drawing) to an 8.".into(),
-        size: (280, 28),
-        shown: |p| p.interp,
-        draw: |f| draw_shown("interp", &f.interp, draw_digits),
-    },
-    Picture {
-        id: "sparsity",
-        title: "Sparsity",
-        caption: |_| "Mean activation of each hidden unit over 1,000 test digits (counts of units), against the target ρ.".into(),
-        size: (320, 180),
-        shown: |p| p.sparsity,
-        draw: |f| draw_shown("sparsity", &f.sparsity, draw_histogram),
-    },
+/// A row of the "What the model learned" panel.
+const fn figure(id: PictureId, canvas: &'static str, title: &'static str, size: (u32, u32), caption: fn(&SessionInfo) -> String, draw: fn(&Ui, &str, &Picture)) -> Row {
+    Row { id, canvas, title, panel: Panel::Pictures, caption, size, draw }
+}
+
+/// A row of a picture with a panel of its own (its captions are the panel's).
+const fn own(id: PictureId, canvas: &'static str, title: &'static str, size: (u32, u32), draw: fn(&Ui, &str, &Picture)) -> Row {
+    Row { id, canvas, title, panel: Panel::Own, caption: |_| String::new(), size, draw }
+}
+
+/// One caption or another, as the session's model has a property or not.
+fn either(s: &SessionInfo, has: fn(&crate::core::ModelConfig) -> bool, yes: &str, no: &str) -> String {
+    if s.config.as_ref().is_some_and(has) { yes } else { no }.into()
+}
+
+fn features_caption(_: &SessionInfo) -> String {
+    "The first layer's weights, one 28×28 tile per unit (contrast per tile): what each unit looks for.".into()
+}
+
+fn latent_caption(s: &SessionInfo) -> String {
+    either(
+        s,
+        |c| c.code_dim() > 2,
+        "Codes of 1,000 test digits coloured by label (the code is wider than 2: projected on its two principal components).",
+        "Codes of 1,000 test digits coloured by label.",
+    )
+}
+
+fn generated_caption(s: &SessionInfo) -> String {
+    either(s, |c| c.variational, "Random codes from N(0, I) decoded into digits.", "A grid over the 2-D code plane, decoded into digits.")
+}
+
+fn interp_caption(_: &SessionInfo) -> String {
+    "Decoding the straight path between two codes: from a 3 (or your drawing) to an 8.".into()
+}
+
+fn sparsity_caption(_: &SessionInfo) -> String {
+    "Mean activation of each hidden unit over 1,000 test digits (counts of units), against the target ρ.".into()
+}
+
+/// Every picture, in the order the page shows them.
+pub const PICTURES: &[Row] = &[
+    own(PictureId::Recon, "recon", "Reconstructions", (280, 84), draw_recon_row),
+    own(PictureId::Pad, "pad-out", "Draw a digit", (28, 28), draw_pad_row),
+    own(PictureId::Pca, "pca-recon", "PCA", (280, 28), draw_pca_row),
+    own(PictureId::Cloud, "cloud3d", "The cloud", (360, 320), draw_cloud_row),
+    own(PictureId::Recipe, "recipe-loss", "Multi-phase recipe", (640, 260), draw_recipe_row),
+    figure(PictureId::Features, "features", "Features", (280, 280), features_caption, |_, id, p| draw_as(id, p, tiles_of, draw_features)),
+    figure(PictureId::Latent, "latent", "Latent space", (320, 320), latent_caption, |_, id, p| draw_as(id, p, scatter_of, draw_scatter)),
+    figure(PictureId::Generated, "generated", "Generated", (224, 224), generated_caption, |_, id, p| draw_as(id, p, digits_of, draw_digits)),
+    figure(PictureId::Interp, "interp", "Interpolation", (280, 28), interp_caption, |_, id, p| draw_as(id, p, digits_of, draw_digits)),
+    figure(PictureId::Sparsity, "sparsity", "Sparsity", (320, 180), sparsity_caption, |_, id, p| draw_as(id, p, histogram_of, draw_histogram)),
 ];
 
-fn draw_shown<T>(id: &str, shown: &Option<Shown<T>>, draw: fn(&str, &T)) {
-    match shown {
-        Some(Shown::Picture(p)) => draw(id, p),
-        Some(Shown::Note(text)) => note_on_canvas(id, text),
-        Some(Shown::Blank) => dom::clear(id, "#000"),
-        None => {}
+/// The row of a picture.
+pub fn row(id: PictureId) -> &'static Row {
+    PICTURES.iter().find(|r| r.id == id).unwrap_or_else(|| panic!("no row for {id:?} in ui::draw::PICTURES"))
+}
+
+/// Draws what a frame carries: each picture with its row.
+pub fn draw_frame(ui: &Ui, f: &Frame) {
+    for (&id, p) in &f.pictures {
+        let r = row(id);
+        (r.draw)(ui, r.canvas, p);
+    }
+}
+
+fn digits_of(p: &Picture) -> Option<&Digits> {
+    if let Picture::Digits(d) = p { Some(d) } else { None }
+}
+
+fn tiles_of(p: &Picture) -> Option<&Features> {
+    if let Picture::Tiles(f) = p { Some(f) } else { None }
+}
+
+fn scatter_of(p: &Picture) -> Option<&Scatter> {
+    if let Picture::Scatter(s) = p { Some(s) } else { None }
+}
+
+fn histogram_of(p: &Picture) -> Option<&Histogram> {
+    if let Picture::Histogram(h) = p { Some(h) } else { None }
+}
+
+/// Draws a picture of one shape, or the note or blank in its place.
+fn draw_as<T>(id: &str, p: &Picture, shape: fn(&Picture) -> Option<&T>, draw: fn(&str, &T)) {
+    match p {
+        Picture::Note(text) => note_on_canvas(id, text),
+        Picture::Blank => dom::clear(id, "#000"),
+        other => {
+            if let Some(v) = shape(other) {
+                draw(id, v)
+            }
+        }
+    }
+}
+
+fn draw_recon_row(ui: &Ui, id: &str, p: &Picture) {
+    match p {
+        Picture::Recon(r) => {
+            draw_recon(id, r);
+            ui.recon_noisy.set(r.noisy.is_some());
+        }
+        Picture::Note(n) => note_on_canvas(id, n),
+        _ => {}
+    }
+}
+
+fn draw_pad_row(ui: &Ui, _id: &str, p: &Picture) {
+    draw_pad(p);
+    ui.recipe_pad_note.set(match p {
+        Picture::Pad(PadView { out: PadOut::Class { digit, probability }, .. }) => {
+            Some(format!("The classifier reads your drawing as a {digit} ({:.0} % sure). It classifies; it does not reconstruct.", 100.0 * probability))
+        }
+        Picture::Note(n) => Some(n.clone()),
+        _ => None,
+    });
+}
+
+fn draw_pca_row(ui: &Ui, id: &str, p: &Picture) {
+    if let Picture::Pca(pca) = p {
+        if let PcaView::Ready { recon, .. } = pca {
+            draw_images(id, recon, 10);
+        }
+        ui.pca.set(Some(pca.clone()));
+    }
+}
+
+fn draw_cloud_row(ui: &Ui, _id: &str, p: &Picture) {
+    if let Picture::Cloud(c) = p {
+        ui.cloud_summary.set(Some(cloud::summary(c)));
+        let spinning = ui.state.get_untracked() == PageState::Training;
+        ui.cloud.update_value(|s| s.show(c.clone(), spinning));
+    }
+}
+
+fn draw_recipe_row(ui: &Ui, _id: &str, p: &Picture) {
+    if let Picture::Recipe(r) = p {
+        ui.recipe.set(Some(r.clone()));
     }
 }
 
@@ -143,11 +232,7 @@ pub fn draw_images(id: &str, images: &[f32], cols: usize) {
 }
 
 fn draw_digits(id: &str, d: &Digits) {
-    let cols = match d.what {
-        DigitsKind::Interpolation { .. } => d.cols,
-        _ => d.cols,
-    };
-    draw_images(id, &d.images, cols);
+    draw_images(id, &d.images, d.cols);
 }
 
 /// Feature tiles in a grid that fits their number (10 columns from 50 tiles on).
@@ -181,13 +266,19 @@ pub fn draw_recon(id: &str, r: &Recon) {
     }
 }
 
-/// Scatter of 2-D points coloured by label, with a legend of the ten digits.
-pub fn draw_scatter(id: &str, s: &Scatter) {
-    let Some(c) = dom::canvas(id) else { return };
-    let Some(ctx) = dom::ctx2d(&c) else { return };
+/// A canvas's 2-D context and size, the canvas filled with white.
+fn white_canvas(id: &str) -> Option<(web_sys::CanvasRenderingContext2d, f64, f64)> {
+    let c = dom::canvas(id)?;
+    let ctx = dom::ctx2d(&c)?;
     let (w, h) = (c.width() as f64, c.height() as f64);
     ctx.set_fill_style_str("#fff");
     ctx.fill_rect(0.0, 0.0, w, h);
+    Some((ctx, w, h))
+}
+
+/// Scatter of 2-D points coloured by label, with a legend of the ten digits.
+pub fn draw_scatter(id: &str, s: &Scatter) {
+    let Some((ctx, w, h)) = white_canvas(id) else { return };
     let finite: Vec<&(f32, f32)> = s.points.iter().filter(|p| p.0.is_finite() && p.1.is_finite()).collect();
     if finite.is_empty() {
         return;
@@ -221,11 +312,7 @@ pub fn draw_scatter(id: &str, s: &Scatter) {
 /// Histogram of mean unit activations (in [0, 1]): counts of units per bin on a labelled
 /// axis, with the target ρ marked beside its bar.
 pub fn draw_histogram(id: &str, hist: &Histogram) {
-    let Some(c) = dom::canvas(id) else { return };
-    let Some(ctx) = dom::ctx2d(&c) else { return };
-    let (w, h) = (c.width() as f64, c.height() as f64);
-    ctx.set_fill_style_str("#fff");
-    ctx.fill_rect(0.0, 0.0, w, h);
+    let Some((ctx, w, h)) = white_canvas(id) else { return };
     // Bins over the range the values and ρ span (at least 0..2ρ), so a sparse code's one
     // tall bar near ρ spreads out.
     let finite: Vec<f32> = hist.values.iter().copied().filter(|v| v.is_finite()).collect();
@@ -268,9 +355,9 @@ pub fn draw_histogram(id: &str, hist: &Histogram) {
 }
 
 /// The pad's three small pictures (the recipe panel's note says what a classifier reads).
-pub fn draw_pad(pad: &Option<Shown<crate::app::frame::PadView>>) {
+fn draw_pad(pad: &Picture) {
     match pad {
-        Some(Shown::Picture(v)) => {
+        Picture::Pad(v) => {
             dom::draw_digit("pad-input", &v.input);
             match &v.noisy {
                 Some(n) => {
@@ -285,11 +372,6 @@ pub fn draw_pad(pad: &Option<Shown<crate::app::frame::PadView>>) {
                 PadOut::Class { .. } => dom::clear("pad-out", "#000"),
             }
         }
-        Some(_) => {
-            for id in ["pad-input", "pad-noisy", "pad-out"] {
-                dom::clear(id, "#000");
-            }
-        }
-        None => {}
+        _ => dom::clear_pad(),
     }
 }

@@ -6,46 +6,18 @@
 use std::collections::BTreeMap;
 
 use leptos::prelude::*;
-use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
+use crate::app::envelope::ToWorker;
 use crate::app::protocol::Command;
 use crate::io::saved::{LoadError, MAX_FILE_BYTES};
 
-use super::{client, dom, Ui};
+use super::state::Ui;
+use super::{client, dom};
 
 fn document() -> web_sys::Document {
     dom::window().document().expect("no document")
-}
-
-/// Downloads `href` as `name` through a temporary `<a download>`.
-fn download_href(href: &str, name: &str) {
-    let doc = document();
-    let Ok(a) = doc.create_element("a").map(|a| a.unchecked_into::<web_sys::HtmlAnchorElement>()) else { return };
-    a.set_href(href);
-    a.set_download(name);
-    let _ = a.set_attribute("style", "display:none");
-    if let Some(body) = doc.body() {
-        let _ = body.append_child(&a);
-        a.click();
-        let _ = body.remove_child(&a);
-    }
-}
-
-/// Downloads bytes as a file (a Blob behind an object URL, revoked a minute later).
-pub fn download_bytes(bytes: &[u8], mime: &str, name: &str) -> Result<(), String> {
-    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
-    let opts = web_sys::BlobPropertyBag::new();
-    opts.set_type(mime);
-    let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &opts).map_err(|e| format!("{e:?}"))?;
-    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(|e| format!("{e:?}"))?;
-    download_href(&url, name);
-    let revoke = Closure::once_into_js(move || {
-        let _ = web_sys::Url::revoke_object_url(&url);
-    });
-    let _ = dom::window().set_timeout_with_callback_and_timeout_and_arguments_0(revoke.unchecked_ref(), 60_000);
-    Ok(())
 }
 
 /// "Load model": sends the file to the worker, which continues it or says why not (the
@@ -92,7 +64,7 @@ fn save_csv(ui: Ui) {
         chart.as_ref().and_then(|c| c.series.get(i)).map(|s| s.points.iter().map(|&(x, y)| (x as u64, y)).collect()).unwrap_or_default()
     };
     let name = format!("{}-loss.csv", ui.preset_id());
-    if let Err(e) = download_bytes(loss_csv(&series(0), &series(1)).as_bytes(), "text/csv", &name) {
+    if let Err(e) = dom::download_bytes(loss_csv(&series(0), &series(1)).as_bytes(), "text/csv", &name) {
         ui.error.set(Some(format!("Could not save the losses: {e}")));
     }
 }
@@ -128,7 +100,7 @@ fn save_panel_png(panel: &str, ids: &[&str], preset: &str, step: u64) -> Result<
         y += h + gap;
     }
     let url = out.to_data_url().map_err(|e| format!("Could not save the {panel} panel: {e:?}"))?;
-    download_href(&url, &format!("{preset}-step{step}-{panel}.png"));
+    dom::download_href(&url, &format!("{preset}-step{step}-{panel}.png"));
     Ok(())
 }
 
@@ -139,14 +111,14 @@ pub fn PanelPng(panel: &'static str, ids: &'static [&'static str]) -> impl IntoV
     view! {
         <button class="save-png small" data-panel=panel title=format!("Save the {panel} panel as a PNG picture")
             aria-label=format!("Save the {panel} panel as PNG")
-            on:click=move |_| if let Err(e) = save_panel_png(panel, ids, &ui.preset_id(), ui.step.get_untracked()) { ui.error.set(Some(e)) }>"PNG"</button>
+            on:click=move |_| if let Err(e) = save_panel_png(panel, ids, &ui.preset_id(), ui.readout.get_untracked().step) { ui.error.set(Some(e)) }>"PNG"</button>
     }
 }
 
 /// The buttons: save / load a model, start fresh, the losses as CSV.
 #[component]
 pub fn FileControls(ui: Ui) -> impl IntoView {
-    let not_ready = move || !ui.phase.get().usable();
+    let not_ready = move || !ui.usable();
     let picked = move |ev: leptos::ev::Event| {
         let Some(input) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) else { return };
         if let Some(file) = input.files().and_then(|f| f.get(0)) {
@@ -166,7 +138,7 @@ pub fn FileControls(ui: Ui) -> impl IntoView {
                     if ui.note.get_untracked().is_some_and(|n| n.contains("from this browser's storage")) {
                         ui.note.set(None);
                     }
-                    client::send(&Command::ForgetStored);
+                    client::send_to_worker(&ToWorker::ForgetStored);
                 }>"Start fresh"</button>
             <button id="save-csv" disabled=not_ready title="Download the loss history as CSV" on:click=move |_| save_csv(ui)>"Losses CSV"</button>
         </div>

@@ -1,17 +1,18 @@
 //! Teaching with the page: lecture mode (a one-screen layout with large text for a
 //! projector), the visible panels (`panels=`) and hidden controls (`hide=`, in every mode, so
 //! a slim link can go to students), keyboard shortcuts with a help overlay, and the presets
-//! gallery (one card and one-click start per preset).
+//! gallery (`ui::panels::gallery`).
 
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::core::urlstate::Setup;
 
-use super::urlsync::Page;
 use crate::app::protocol::Command;
 
-use super::{client, dom, Phase, Ui};
+use super::panels::pad::pad_clear;
+use super::state::{Page, PageState, Ui};
+use super::{client, dom};
 
 /// Panels `panels=` can list (and `hide=` can hide): name and the element.
 const PANELS: &[(&str, &str)] = &[
@@ -121,11 +122,11 @@ fn on_key(ui: Ui, page: Page, ev: web_sys::KeyboardEvent) {
         "Escape" => page.help.set(false),
         _ => {}
     }
-    let phase = ui.phase.get_untracked();
-    if !phase.usable() {
+    let state = ui.state.get_untracked();
+    if !state.usable() {
         return;
     }
-    let running = phase == Phase::Training;
+    let running = state == PageState::Training;
     match key.to_lowercase().as_str() {
         " " => {
             ev.prevent_default(); // no page scroll, and no click on a focused button
@@ -139,7 +140,7 @@ fn on_key(ui: Ui, page: Page, ev: web_sys::KeyboardEvent) {
         "s" if !running => client::send(&Command::Step),
         "r" => client::send(&Command::Reset),
         "n" => client::send(&Command::NewNoise),
-        "c" => super::pad_clear(),
+        "c" => pad_clear(),
         _ => {}
     }
 }
@@ -167,35 +168,5 @@ pub fn Help(page: Page) -> impl IntoView {
                 </div>
             </div>
         </Show>
-    }
-}
-
-/// One card per preset: what it is, where it comes from, what it shows, and a start button.
-#[component]
-pub fn Gallery(ui: Ui) -> impl IntoView {
-    let not_ready = move || !ui.phase.get().usable();
-    view! {
-        <section id="gallery" class="panel gallery-panel">
-            <h2>"Presets gallery"</h2>
-            <div class="cards">
-                {super::page_presets().into_iter().chain(crate::core::catalogue::RECIPES.iter().copied()).map(|name| {
-                    let (title, source, what) = crate::core::catalogue::find(name).map_or((name, "", ""), |e| (e.title, e.source, e.what));
-                    let phases = crate::app::session::recipe::page_recipe(name).map(|(_, note)| note);
-                    let current = move || ui.preset_id() == name;
-                    view! {
-                        <article class="card" class:current=current>
-                            <h3>{title}</h3>
-                            <p class="source">{source}" · "<code>{name}</code></p>
-                            <p>{what}</p>
-                            {phases.map(|note| view! { <p class="recipe-note">{note}</p> })}
-                            <button class="start-preset" data-preset=name disabled=not_ready
-                                on:click=move |_| { client::send(&Command::SetPreset(name.to_string())); client::send(&Command::Train); }>
-                                "Start " {title}
-                            </button>
-                        </article>
-                    }
-                }).collect_view()}
-            </div>
-        </section>
     }
 }

@@ -15,7 +15,8 @@ use crate::core::urlstate::{self, BackendChoice, Setup, DEFAULT_PRESET};
 use crate::app::protocol::BackendKind;
 use crate::core::catalogue::Kind;
 
-use super::{dom, lecture, Ui};
+use super::state::{Page, Ui};
+use super::{dom, lecture};
 
 thread_local! {
     /// The set-up the page opened with; the backend choice and the lecture flag follow the
@@ -25,53 +26,38 @@ thread_local! {
     static PENDING: RefCell<bool> = const { RefCell::new(false) };
 }
 
-/// Page-level state that is not the model's: lecture mode, the help overlay, the link.
-#[derive(Clone, Copy)]
-pub struct Page {
-    pub lecture: RwSignal<bool>,
-    pub help: RwSignal<bool>,
-    /// Controls hidden in lecture mode, and the visible panels (None: all).
-    pub hide: RwSignal<Vec<String>>,
-    pub panels: RwSignal<Option<Vec<String>>>,
-    /// The link shown by "Copy link", and what happened to the clipboard.
-    pub link: RwSignal<Option<String>>,
-    pub copied: RwSignal<String>,
-}
-
-impl Page {
-    /// Reads `location.search`: stores the set-up for [`initial`], and puts what was ignored
-    /// into the page's link note.
-    pub fn from_url(ui: Ui) -> Page {
-        let search = dom::window().location().search().unwrap_or_default();
-        let decoded = urlstate::decode(&search);
-        let mut notes = Vec::new();
-        // Keep the wording the page used before the full URL state for an unknown preset.
-        let asked = search.trim_start_matches('?').split('&').filter_map(|kv| kv.strip_prefix("preset=")).last();
-        for n in decoded.notes {
-            match asked {
-                Some(name) if n.starts_with("preset=") && name != "custom" && preset(name).is_none() => notes.push(format!(
-                    "Unknown preset '{name}' in the link: starting with {DEFAULT_PRESET}. Presets: {}",
-                    preset_list()
-                )),
-                _ => notes.push(n),
-            }
+/// Reads `location.search`: stores the set-up for [`initial`], puts what was ignored into
+/// the page's link note, and gives the page-level state the link sets.
+pub fn page_from_url(ui: Ui) -> Page {
+    let search = dom::window().location().search().unwrap_or_default();
+    let decoded = urlstate::decode(&search);
+    let mut notes = Vec::new();
+    // Keep the wording the page used before the full URL state for an unknown preset.
+    let asked = search.trim_start_matches('?').split('&').filter_map(|kv| kv.strip_prefix("preset=")).last();
+    for n in decoded.notes {
+        match asked {
+            Some(name) if n.starts_with("preset=") && name != "custom" && preset(name).is_none() => notes.push(format!(
+                "Unknown preset '{name}' in the link: starting with {DEFAULT_PRESET}. Presets: {}",
+                preset_list()
+            )),
+            _ => notes.push(n),
         }
-        let setup = decoded.setup;
-        notes.extend(lecture::check_names(&setup));
-        if !notes.is_empty() {
-            ui.link_note.set(Some(format!("Link: {}.", notes.join("; "))));
-        }
-        let page = Page {
-            lecture: RwSignal::new(setup.lecture),
-            help: RwSignal::new(false),
-            hide: RwSignal::new(setup.hide.clone()),
-            panels: RwSignal::new(setup.panels.clone()),
-            link: RwSignal::new(None),
-            copied: RwSignal::new(String::new()),
-        };
-        SETUP.with(|s| *s.borrow_mut() = setup);
-        page
     }
+    let setup = decoded.setup;
+    notes.extend(lecture::check_names(&setup));
+    if !notes.is_empty() {
+        ui.link_note.set(Some(format!("Link: {}.", notes.join("; "))));
+    }
+    let page = Page {
+        lecture: RwSignal::new(setup.lecture),
+        help: RwSignal::new(false),
+        hide: RwSignal::new(setup.hide.clone()),
+        panels: RwSignal::new(setup.panels.clone()),
+        link: RwSignal::new(None),
+        copied: RwSignal::new(String::new()),
+    };
+    SETUP.with(|s| *s.borrow_mut() = setup);
+    page
 }
 
 /// The set-up the page opened with (model, seed, backend choice).
@@ -160,7 +146,7 @@ pub fn schedule_sync(ui: Ui) {
         return;
     }
     wasm_bindgen_futures::spawn_local(async move {
-        dom::sleep_ms(200).await;
+        dom::sleep_ms(200.0).await;
         PENDING.with(|p| *p.borrow_mut() = false);
         sync_now(ui);
     });
@@ -171,7 +157,7 @@ pub fn keep_in_sync(ui: Ui) {
     Effect::new(move |_| {
         // Everything that changes the set-up shows in the worker's status.
         ui.status.track();
-        ui.phase.track();
+        ui.state.track();
         schedule_sync(ui);
     });
 }
@@ -207,7 +193,7 @@ fn copy_link(ui: Ui, page: Page) {
 /// "Copy link" and the lecture-mode toggle.
 #[component]
 pub fn LinkBar(ui: Ui, page: Page) -> impl IntoView {
-    let not_ready = move || !ui.phase.get().usable();
+    let not_ready = move || !ui.usable();
     view! {
         <div class="buttons link-bar">
             <button id="copy-link" disabled=not_ready on:click=move |_| copy_link(ui, page)>"Copy link"</button>

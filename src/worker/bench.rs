@@ -15,20 +15,19 @@
 //!   (`backend::cpu::check`), inside the browser's wasm build.
 //!
 //! They run in the training worker, where the page trains; results go back as
-//! [`Event::Bench`] (the page puts them on `window.__aeplayBench` as `{done, results: [...],
+//! [`FromWorker::Bench`] (the page puts them on `window.__aeplayBench` as `{done, results: [...],
 //! error}` and, as JSON lines, in `<pre id="bench-result">`), the shared weights and pixels as
-//! [`Event::Shared`].
+//! [`FromWorker::Shared`].
 
 use super::scope::yield_now;
 use super::post;
+use crate::app::bench::{profile_gpu, train_one, Timing};
 use crate::app::clock::now_ms;
-use crate::app::protocol::Event;
+use crate::app::envelope::FromWorker;
 use crate::backend::cpu::{bench, check, CpuBackend, Isa};
 use crate::backend::gpu::{GpuBackend, GpuContext};
-use crate::backend::{Backend, Buffers};
 use crate::core::config::preset;
 use crate::data::Mnist;
-use crate::train::Trainer;
 
 /// The mode asked for in the URL, if any.
 pub enum Mode {
@@ -77,7 +76,7 @@ pub fn requested(query: &str) -> Option<Mode> {
 
 /// Sends the results so far (or an error) to the page.
 fn publish(results: &[serde_json::Value], error: Option<String>, done: bool) {
-    post(&Event::Bench { results: results.iter().map(|r| r.to_string()).collect(), done, error });
+    post(&FromWorker::Bench { results: results.iter().map(|r| r.to_string()).collect(), done, error });
 }
 
 /// Runs the requested mode with the loaded data.
@@ -127,9 +126,7 @@ async fn kernels() -> Out {
 
 async fn train(mnist: Mnist) -> Out {
     let name = param("preset").unwrap_or_else(|| "dae_vincent".into());
-    let steps = param_num("steps", 40u64).max(1);
-    let warmup = param_num("warmup", 5u64);
-    let seconds = param_num("seconds", 6.0f64);
+    let timing = Timing { steps: param_num("steps", 40u64).max(1), warmup: param_num("warmup", 5u64), seconds: param_num("seconds", 6.0f64) };
     let mut results = Vec::new();
     let Some(base) = preset(&name) else {
         return Err((results, format!("unknown preset '{name}'")));
@@ -148,8 +145,8 @@ async fn train(mnist: Mnist) -> Out {
         for b in param_list("batch", &[16, 64, 256]) {
             let out = match (kind, &gpu) {
                 ("gpu", Some(Err(e))) => Err(e.clone()),
-                ("gpu", Some(Ok(ctx))) => train_one(&base, Box::new(GpuBackend::new(ctx.clone())), &label, b, &mnist, steps, warmup, seconds).await,
-                ("cpu", _) => train_one(&base, Box::new(CpuBackend::new()), &label, b, &mnist, steps, warmup, seconds).await,
+                ("gpu", Some(Ok(ctx))) => train_one(&base, Box::new(GpuBackend::new(ctx.clone())), &label, b, &mnist, timing).await,
+                ("cpu", _) => train_one(&base, Box::new(CpuBackend::new()), &label, b, &mnist, timing).await,
                 (other, _) => Err(format!("unknown backend '{other}' (cpu or gpu)")),
             };
             match out {
@@ -175,87 +172,11 @@ async fn train(mnist: Mnist) -> Out {
     Ok(results)
 }
 
-/// Device time per op of a few WebGPU training steps (after a warm-up).
-async fn profile_gpu(cfg: &crate::core::ModelConfig, ctx: &GpuContext, mnist: &Mnist) -> Result<serde_json::Value, String> {
-    let mut t = Trainer::new(GpuBackend::new(ctx.clone()), cfg, mnist, 1)?;
-    for _ in 0..3 {
-        t.step();
-    }
-    t.be.flush();
-    let f = t.be.read_async(t.model.fence());
-    t.be.flush();
-    f.await?;
-    let clock = t.be.start_profile()?;
-    let steps = 5;
-    for _ in 0..steps {
-        t.step();
-    }
-    let p = t.be.finish_profile().await?;
-    let counters = t.be.counters();
-    Ok(serde_json::json!({
-        "preset": cfg.name, "backend": "ours-webgpu", "batch": cfg.batch, "profile_steps": steps,
-        "clock": clock.describe(), "ops": p.ops, "counters": counters,
-    }))
-}
-
-/// Waits until everything queued on the device is done (a no-op wait on the CPU).
-async fn sync(t: &mut Trainer<Box<dyn Backend>>) -> Result<(), String> {
-    t.be.flush();
-    let f = t.be.read_async(t.model.fence());
-    t.be.flush();
-    f.await.map(|_| ())
-}
-
-/// One (backend, batch) measurement. Work is synchronised after the warm-up, after each of
-/// the first 3 timed steps, then every 10 steps (every step when a step takes over
-/// 100 ms), so the time budget counts work done, not work queued; scripts/bench-web.mjs
-/// applies the same rule to TensorFlow.js.
-#[allow(clippy::too_many_arguments)]
-async fn train_one(base: &crate::core::ModelConfig, be: Box<dyn Backend>, label: &str, b: usize, mnist: &Mnist, steps: u64, warmup: u64, seconds: f64) -> Result<serde_json::Value, String> {
-    let mut cfg = base.clone();
-    cfg.batch = b;
-    let detail = be.name();
-    let mut t = Trainer::new(be, &cfg, mnist, 1)?;
-    for _ in 0..warmup {
-        t.step();
-    }
-    if let Some((f, _)) = t.model.train_loss_readback(&mut t.be) {
-        t.be.flush();
-        f.await?;
-    }
-    sync(&mut t).await?;
-    let start = now_ms();
-    let mut done = 0u64;
-    let mut every = 1;
-    while done < steps && (done < 3 || now_ms() - start < seconds * 1e3) {
-        t.step();
-        done += 1;
-        if done <= 3 || done % every == 0 {
-            sync(&mut t).await?;
-            if done == 3 {
-                every = if (now_ms() - start) / 3.0 > 100.0 { 1 } else { 10 };
-            }
-        }
-    }
-    t.be.flush();
-    let (f, n) = t.model.train_loss_readback(&mut t.be).ok_or("no training step ran")?;
-    t.be.flush();
-    let loss = f.await?[0] as f64 / n as f64;
-    let secs = (now_ms() - start) / 1e3;
-    t.be.health()?;
-    Ok(serde_json::json!({
-        "preset": cfg.name, "backend": label, "backend_detail": detail, "batch": b,
-        "steps": done, "samples_per_s": (done as usize * b) as f64 / secs,
-        "ms_per_step": secs * 1e3 / done as f64, "final_loss": loss,
-        "gflops": cfg.flops_per_step(b) * done as f64 / secs / 1e9,
-    }))
-}
-
 /// The initial parameters (seed 1) and the training pixels, for the TensorFlow.js side of
 /// the comparison (the page puts them on `window.__aeplayShared`).
 fn export_shared(cfg: &crate::core::ModelConfig, mnist: &Mnist) {
     let layout = crate::core::layout::ParamLayout::new(cfg);
     let params = layout.init(cfg, 1);
     let layers = layout.dense.iter().map(|s| [s.w, s.b, s.fan_in, s.fan_out]).collect();
-    post(&Event::Shared { params, layers, train: mnist.train.pixels.clone(), train_rows: mnist.train.items, dim: mnist.train.dim() });
+    post(&FromWorker::Shared { params, layers, train: mnist.train.pixels.clone(), train_rows: mnist.train.items, dim: mnist.train.dim() });
 }

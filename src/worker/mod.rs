@@ -20,7 +20,8 @@ use wasm_bindgen::JsCast;
 
 use crate::app::clock::{now_ms, sleep_ms};
 use crate::app::controller::{Controller, Devices};
-use crate::app::protocol::{decode, encode, Command, Event, RunPhase};
+use crate::app::envelope::{FromWorker, ToWorker};
+use crate::app::protocol::{decode, encode, Command, Event, RunState};
 use crate::core::catalogue;
 use crate::core::urlstate::BackendChoice;
 
@@ -30,13 +31,13 @@ use scope::{scope, yield_now};
 const STORE_EVERY_MS: f64 = 30_000.0;
 
 thread_local! {
-    static INBOX: RefCell<VecDeque<Command>> = const { RefCell::new(VecDeque::new()) };
+    static INBOX: RefCell<VecDeque<ToWorker>> = const { RefCell::new(VecDeque::new()) };
     /// Resolves the promise the loop waits on when it has nothing to do.
     static WAKE: RefCell<Option<js_sys::Function>> = const { RefCell::new(None) };
 }
 
-/// Sends an event to the page (its bytes, transferred).
-pub(crate) fn post(ev: &Event) {
+/// Sends a message to the page (its bytes, transferred).
+pub(crate) fn post(ev: &FromWorker) {
     let bytes = encode(ev);
     let arr = js_sys::Uint8Array::from(&bytes[..]);
     let transfer = js_sys::Array::of1(&arr.buffer());
@@ -45,16 +46,19 @@ pub(crate) fn post(ev: &Event) {
     }
 }
 
+/// Sends an engine event to the page.
+fn post_event(ev: Event) {
+    post(&FromWorker::Engine(ev));
+}
+
 fn post_all(events: Vec<Event>) {
-    for e in &events {
-        post(e);
-    }
+    events.into_iter().for_each(post_event);
 }
 
 /// A message from the page: its command goes to the inbox and wakes the loop.
 fn receive(data: JsValue) {
     let bytes = js_sys::Uint8Array::new(&data).to_vec();
-    match decode::<Command>(&bytes) {
+    match decode::<ToWorker>(&bytes) {
         Ok(cmd) => {
             INBOX.with(|i| i.borrow_mut().push_back(cmd));
             if let Some(wake) = WAKE.with(|w| w.borrow_mut().take()) {
@@ -65,7 +69,7 @@ fn receive(data: JsValue) {
     }
 }
 
-fn next_command() -> Option<Command> {
+fn next_command() -> Option<ToWorker> {
     INBOX.with(|i| i.borrow_mut().pop_front())
 }
 
@@ -110,7 +114,7 @@ struct Progress;
 
 impl loader::Progress for Progress {
     fn report(&self, done: f64, total: f64, status: &str) {
-        post(&Event::Progress { done, total, status: status.to_string() });
+        post(&FromWorker::Progress { done, total, status: status.to_string() });
     }
 }
 
@@ -119,12 +123,12 @@ async fn run() {
     let (setup, resume, page_has_webgpu) = loop {
         wait_for_command().await;
         match next_command() {
-            Some(Command::Start { setup, resume, page_has_webgpu }) => break (setup, resume, page_has_webgpu),
-            Some(Command::Bench(query)) => {
+            Some(ToWorker::Start { setup, resume, page_has_webgpu }) => break (setup, resume, page_has_webgpu),
+            Some(ToWorker::Bench(query)) => {
                 let Some(mode) = bench::requested(&query) else { return };
                 let mnist = match loader::load(&Progress).await {
                     Ok((_, m)) => m,
-                    Err(e) => return post(&Event::Fatal(e)),
+                    Err(e) => return post(&FromWorker::Fatal(e)),
                 };
                 return bench::run(mode, mnist).await;
             }
@@ -133,10 +137,10 @@ async fn run() {
     };
     let (manifest, mnist) = match loader::load(&Progress).await {
         Ok(v) => v,
-        Err(e) => return post(&Event::Fatal(e)),
+        Err(e) => return post(&FromWorker::Fatal(e)),
     };
     let official = manifest.source == "mnist";
-    post(&Event::Data { label: manifest.label.clone(), official });
+    post(&FromWorker::Data { label: manifest.label.clone(), official });
     yield_now().await;
 
     let gpu_here = worker_has_webgpu();
@@ -144,10 +148,10 @@ async fn run() {
     let wants_gpu = setup.backend != BackendChoice::Cpu;
     let (mut c, events) = match Controller::new(mnist, setup, devices).await {
         Ok(v) => v,
-        Err(e) => return post(&Event::Fatal(format!("The model could not be built: {e}"))),
+        Err(e) => return post(&FromWorker::Fatal(format!("The model could not be built: {e}"))),
     };
     if wants_gpu && !gpu_here {
-        post(&Event::Note(if page_has_webgpu {
+        post_event(Event::Note(if page_has_webgpu {
             "This browser offers WebGPU to the page but not to its workers, so training runs on the CPU (WebAssembly SIMD) in a worker.".into()
         } else {
             "WebGPU is not available in this browser, so training runs on the CPU (WebAssembly SIMD).".into()
@@ -161,21 +165,19 @@ async fn run() {
     loop {
         while let Some(cmd) = next_command() {
             match cmd {
-                Command::Start { .. } | Command::Bench(_) => {}
-                Command::ForgetStored => {
+                ToWorker::Start { .. } | ToWorker::Bench(_) => {}
+                ToWorker::ForgetStored => {
                     keeper.forget().await;
                     post_all(c.handle(Command::Reset).await);
                 }
-                other => {
-                    let settles = matches!(other, Command::Pause | Command::Step);
-                    let mut events = c.handle(other).await;
-                    for e in events.iter_mut() {
-                        if let Event::Probe { wasm_bytes, stored_bytes, .. } = e {
-                            *wasm_bytes = wasm_memory_bytes();
-                            *stored_bytes = keeper.stored_bytes;
-                        }
+                ToWorker::Test(hook) => {
+                    if let Some(held) = c.test_hook(hook) {
+                        post(&FromWorker::Probe { wasm_bytes: wasm_memory_bytes(), held, stored_bytes: keeper.stored_bytes });
                     }
-                    post_all(events);
+                }
+                ToWorker::Engine(cmd) => {
+                    let settles = matches!(cmd, Command::Pause | Command::Step);
+                    post_all(c.handle(cmd).await);
                     if settles {
                         keeper.soon();
                     }
@@ -214,7 +216,7 @@ struct Keeper {
 
 impl Keeper {
     async fn resume(&mut self, c: &mut Controller, resume: bool) {
-        post(&Event::Stored(0));
+        post(&FromWorker::Stored(0));
         let bytes = match store::get().await {
             Ok(Some(b)) => b,
             Ok(None) => return,
@@ -224,8 +226,8 @@ impl Keeper {
         if !resume {
             if let Ok(m) = &peek {
                 self.stored_step = m.step;
-                post(&Event::Stored(m.step));
-                post(&Event::Note(format!(
+                post(&FromWorker::Stored(m.step));
+                post_event(Event::Note(format!(
                     "This link sets up its own model, so the {} kept in this browser (step {}) was not resumed; open the page without a link to resume it.",
                     catalogue::title(&m.config.name),
                     m.step
@@ -236,14 +238,14 @@ impl Keeper {
         match c.load(&bytes) {
             Ok((title, step)) => {
                 self.stored_step = step;
-                post(&Event::Stored(step));
-                post(&Event::Note(format!("Resumed {title} at step {step} from this browser's storage (Start fresh forgets it).")));
-                post(&Event::Status(c.status()));
+                post(&FromWorker::Stored(step));
+                post_event(Event::Note(format!("Resumed {title} at step {step} from this browser's storage (Start fresh forgets it).")));
+                post_event(Event::Status(c.status()));
             }
             Err(e) => {
                 let _ = store::delete().await;
                 let why = if peek.is_err() { "could not be read" } else { "could not be resumed" };
-                post(&Event::Note(format!("The model kept in this browser {why} ({e}), so it was discarded.")));
+                post_event(Event::Note(format!("The model kept in this browser {why} ({e}), so it was discarded.")));
             }
         }
     }
@@ -259,14 +261,14 @@ impl Keeper {
         self.stored_step = 0;
         self.stored_bytes = 0;
         self.last_ms = None;
-        post(&Event::Stored(0));
+        post(&FromWorker::Stored(0));
     }
 
     async fn maybe_store(&mut self, c: &mut Controller) {
         if self.broken {
             return;
         }
-        let training = c.phase() == RunPhase::Training;
+        let training = c.state() == RunState::Training;
         let due = self.due || (training && self.last_ms.is_none_or(|t| now_ms() - t >= STORE_EVERY_MS));
         if !due || c.busy() && !training {
             return;
@@ -281,7 +283,7 @@ impl Keeper {
             Ok(()) => {
                 self.stored_step = step;
                 self.stored_bytes = bytes.len() as u64;
-                post(&Event::Stored(step));
+                post(&FromWorker::Stored(step));
             }
             Err(e) => {
                 self.broken = true;

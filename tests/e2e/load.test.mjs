@@ -9,15 +9,14 @@ import {
 const READY_TIMEOUT = 120_000;
 const BUTTONS = ['#train', '#pause', '#step', '#reset', '#pad-clear'];
 
-appTest('loads the data: progress or status shown, then ready with an MNIST source', {}, async ({ page, logs }) => {
+appTest('loads the data: progress and status shown, then ready with an MNIST source', {}, async ({ page, logs }) => {
   await waitForState(page, 'ready', READY_TIMEOUT);
   const snap = await pageSnapshot(page);
   const rec = snap.recorded;
-  assert.ok(rec.progressSeen || rec.statusTexts.length > 0,
-    `neither #data-progress nor #data-status text was seen while loading (${JSON.stringify(rec)})`);
-  if (rec.progressSeen) {
-    assert.ok(rec.progressMax > 1000, `#data-progress max should be a byte count, saw max ${rec.progressMax}`);
-  }
+  assert.ok(rec.progressSeen, `#data-progress was not shown while loading (${JSON.stringify(rec)})`);
+  assert.ok(rec.progressMax > 1000, `#data-progress max should be a byte count, saw max ${rec.progressMax}`);
+  assert.ok(rec.statusTexts.some((t) => /Downloading .*\.gz|from the browser cache/.test(t)),
+    `#data-status never named a data file while loading (${JSON.stringify(rec.statusTexts)})`);
   assert.match(snap.dataSource ?? '', /MNIST/, '#data-source should name the MNIST set loaded');
   assert.equal(await readSteps(page), 0, '#step-count should start at 0');
   assert.ok((snap.backend ?? '').length > 0, '#backend should say which backend trains');
@@ -56,9 +55,9 @@ appTest('while the data downloads: state loading, progress shown, buttons disabl
   await page.waitForTimeout(500);
   const snap = await pageSnapshot(page);
   assert.equal(snap.state, 'loading', 'data-state while a data file is still downloading');
-  const progress = await page.locator('#data-progress').count();
-  assert.ok(progress > 0 || (snap.dataStatus ?? '').length > 0,
-    'neither #data-progress nor #data-status text shown while downloading');
+  assert.equal(await page.locator('#data-progress').count(), 1, '#data-progress not shown while downloading');
+  assert.match(snap.dataStatus ?? '', /Reading data\/manifest\.json|Downloading/,
+    '#data-status should say what is being downloaded');
   for (const b of BUTTONS) {
     const el = page.locator(b);
     assert.equal(await el.count(), 1, `${b} missing`);

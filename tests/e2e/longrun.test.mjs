@@ -46,7 +46,9 @@ for (const { backend, webgpu, target, timeout, query } of [
     // WebAssembly memory never shrinks; it may grow once to a working size, not with time.
     assert.ok(end.wasm_bytes - base.wasm_bytes <= 32 * 2 ** 20, `the worker's memory grew by ${end.wasm_bytes - base.wasm_bytes} bytes`);
     assert.ok(end.page_wasm_bytes - base.page_wasm_bytes <= 16 * 2 ** 20, `the page's memory grew by ${end.page_wasm_bytes - base.page_wasm_bytes} bytes`);
-    // The kept model is the model plus a bounded history (at most dae_vincent's 0.8 M parameters).
-    if (end.stored_bytes > 0) assert.ok(end.stored_bytes < 8 * 2 ** 20, `the kept model is ${end.stored_bytes} bytes`);
+    // The run trains for minutes, so the model is kept in the browser (every 30 s while
+    // training): the model plus a bounded history (at most dae_vincent's 0.8 M parameters).
+    assert.ok(end.stored_bytes > 0, 'no model was kept in the browser during the run');
+    assert.ok(end.stored_bytes < 8 * 2 ** 20, `the kept model is ${end.stored_bytes} bytes`);
   });
 }

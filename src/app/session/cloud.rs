@@ -15,10 +15,11 @@ use crate::model::OptimState;
 use crate::train::cloud::{self, NAME};
 use crate::train::Trainer;
 
-use super::super::frame::{CloudView, Frame};
+use super::super::frame::Frame;
 use super::super::history::{Chart, History};
-use super::super::protocol::{Pictures, SessionInfo};
-use super::{AnyBackend, Budget, Due, FrameCtx, LocalFuture, Produced, Session};
+use super::super::pictures::{CloudView, Picture, PictureId};
+use super::super::protocol::SessionInfo;
+use super::{fence_of, rate, AfterSlice, AnyBackend, Budget, FrameCtx, LocalFuture, Produced, Session};
 
 /// Adam steps per slice: the source's 10,000 full-batch steps in about 3 s at a frame
 /// every [`FRAME_MS`].
@@ -40,6 +41,11 @@ pub struct CloudSession {
     rate: Option<(f64, u64)>,
 }
 
+/// The scene's model, as the page pictures it.
+pub fn scene_model() -> crate::core::ModelConfig {
+    cloud::config(DEFAULT_POINTS)
+}
+
 /// Each point's place along PCA's first axis, scaled to [0, 1].
 fn shades(pca: &Pca, points: &[f32]) -> Vec<f32> {
     let first: Vec<f32> = pca.project(points).chunks(2).map(|p| p[0]).collect();
@@ -54,7 +60,6 @@ impl CloudSession {
         let shade = shades(&pca, &points);
         Ok(CloudSession { trainer, points, pca, shade, seed, history: History::default(), params: None, rate: None })
     }
-
 
     /// A fresh model on `be` with `params` (and the optimizer state, if given) at `step`.
     fn rebuild(&mut self, be: AnyBackend, params: &[f32], state: Option<&OptimState>, step: u64) -> Result<(), String> {
@@ -72,17 +77,7 @@ impl CloudSession {
 
 impl Session for CloudSession {
     fn info(&self) -> SessionInfo {
-        SessionInfo {
-            id: NAME.into(),
-            kind: Kind::Scene,
-            config: None,
-            seed: self.seed,
-            cap: None,
-            loss_label: "mean squared error".into(),
-            pictures: Pictures { cloud: true, ..Pictures::default() },
-            settings: None,
-            advice: None,
-        }
+        SessionInfo::new(NAME.into(), Kind::Scene, self.seed, "mean squared error".into(), vec![PictureId::Cloud])
     }
 
     fn backend(&mut self) -> &mut dyn Backend {
@@ -93,7 +88,7 @@ impl Session for CloudSession {
         self.trainer.step
     }
 
-    fn slice(&mut self, budget: Budget) -> Due {
+    fn slice(&mut self, budget: Budget) -> AfterSlice {
         // A fixed number of steps a slice (one for the page's Step).
         let n = match budget {
             Budget::Steps(n) => n.min(STEPS_PER_SLICE),
@@ -103,7 +98,7 @@ impl Session for CloudSession {
             self.trainer.step();
         }
         self.trainer.be.flush();
-        Due::Nothing
+        AfterSlice::Nothing
     }
 
     fn pacing_ms(&self) -> Option<f64> {
@@ -115,10 +110,7 @@ impl Session for CloudSession {
     }
 
     fn fence(&mut self) -> ReadFuture {
-        let t = &mut self.trainer;
-        let f = t.be.read_async(t.model.fence());
-        t.be.flush();
-        f
+        fence_of(&mut self.trainer.be, &self.trainer.model)
     }
 
     fn frame<'a>(&'a mut self, ctx: FrameCtx<'a>) -> LocalFuture<'a, Result<Produced, String>> {
@@ -136,16 +128,12 @@ impl Session for CloudSession {
             let now = super::super::clock::now_ms();
             let mut frame = Frame { step, epoch: step as f64, train_loss: Some(cmp.model_mse), ..Frame::default() };
             if ctx.running {
-                if let Some((t0, s0)) = self.rate {
-                    if step > s0 && now > t0 {
-                        frame.samples_per_s = Some((step - s0) as f64 * self.points.len() as f64 * 1000.0 / (now - t0));
-                    }
-                }
+                frame.samples_per_s = rate(self.rate, now, step, self.points.len());
             }
             if self.rate.is_none_or(|(t0, _)| now - t0 > 500.0) {
                 self.rate = Some((now, step));
             }
-            frame.cloud = Some(CloudView {
+            frame.show(PictureId::Cloud, Picture::Cloud(CloudView {
                 points: self.points.clone(),
                 recon,
                 codes,
@@ -155,7 +143,7 @@ impl Session for CloudSession {
                 model_mse: cmp.model_mse,
                 pca_mse: cmp.pca_mse,
                 angle_deg: cmp.max_angle_deg,
-            });
+            }));
             frame.chart = Some(Chart::losses(&self.history, &History::default(), "mean squared error", Some(("PCA".into(), cmp.pca_mse)), None));
             self.params = Some((params, step));
             Ok(Produced::from(frame))

@@ -4,6 +4,12 @@
 //! read-backs; it never calls back into the controller (the controller owns the device, the
 //! data and the pad, and hands a session what it needs).
 //!
+//! Controls that only some sessions have sit behind optional interfaces: a single model's
+//! (learning rate, batch, noise, samples, the pad, saving) behind [`Session::model`], a
+//! recipe's step cap behind [`Session::recipe`]; a session without them is refused by the
+//! controller in one place. A session owns its backend and its state, so several can live
+//! side by side.
+//!
 //! A new kind of session is a type implementing the trait, a row in `core::catalogue`, and
 //! its arm in [`build`].
 
@@ -51,7 +57,7 @@ impl Budget {
 
 /// What a slice made due.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Due {
+pub enum AfterSlice {
     Nothing,
     /// Call [`Session::advance`] before more steps (a recipe's report or phase change).
     Advance,
@@ -89,6 +95,12 @@ pub fn only_models(what: &str) -> String {
     format!("The {what} control applies to the single-model presets; this one sets its own.")
 }
 
+/// Why the step cap does nothing for this session.
+pub const ONLY_RECIPES: &str = "The step cap applies to the multi-phase recipes.";
+
+/// Why this session cannot be saved.
+pub const NOT_SAVED: &str = "Saving is for single models: a multi-phase recipe's phases are several models, and the cloud is not MNIST (the CLI trains and reports them, `aeplay train --preset NAME`). Pick a model preset to save one.";
+
 /// A thing the controller trains.
 pub trait Session {
     /// What the page shows of it (identity, settings, which pictures it draws).
@@ -98,7 +110,7 @@ pub trait Session {
     /// Steps taken (all phases of a recipe).
     fn step_count(&self) -> u64;
     /// Trains within `budget`, and says what became due.
-    fn slice(&mut self, budget: Budget) -> Due;
+    fn slice(&mut self, budget: Budget) -> AfterSlice;
     /// What a slice made due, awaited (reads that cannot block in a browser).
     fn advance(&mut self) -> LocalFuture<'_, Result<(), String>> {
         Box::pin(async { Ok(()) })
@@ -131,31 +143,51 @@ pub trait Session {
     fn move_to<'a>(&'a mut self, be: AnyBackend, data: &'a Mnist) -> LocalFuture<'a, Result<Option<String>, String>>;
     /// The device was lost: continue on `be` from the last read-back. Says from where.
     fn recover(&mut self, be: AnyBackend, data: &Mnist) -> Result<String, String>;
-    fn set_learning_rate(&mut self, _lr: f32) -> Result<(), String> {
-        Err(only_models("learning rate"))
+    /// A single model's controls, if this session is one.
+    fn model(&mut self) -> Option<&mut dyn ModelControls> {
+        None
     }
-    /// A new minibatch size: the model is rebuilt on `be` (a backend of the same kind) with
-    /// its weights, optimizer state and place in the epoch.
-    fn set_batch<'a>(&'a mut self, _batch: usize, _be: AnyBackend, _data: &'a Mnist) -> LocalFuture<'a, Result<(), String>> {
-        Box::pin(async { Err(only_models("batch size")) })
+    /// A recipe's controls, if this session is one.
+    fn recipe(&mut self) -> Option<&mut dyn RecipeControls> {
+        None
     }
-    fn set_noise(&mut self, _noise: NoiseKind) -> Result<(), String> {
-        Err(only_models("noise"))
-    }
-    /// A recipe's per-phase step cap (restarts it on `be`).
-    fn set_cap(&mut self, _cap: Option<u64>, _be: AnyBackend, _data: &Mnist) -> Result<(), String> {
-        Err("The step cap applies to the multi-phase recipes.".into())
-    }
+}
+
+/// The controls of a single model.
+pub trait ModelControls {
+    fn set_learning_rate(&mut self, lr: f32);
+    /// A new minibatch size from the next step on, with the model's weights, optimizer
+    /// state and place in the epoch (rebuilt on `be`, a backend of the same kind, only where
+    /// the model's buffers do not hold it).
+    fn set_batch<'a>(&'a mut self, batch: usize, be: AnyBackend, data: &'a Mnist) -> LocalFuture<'a, Result<(), String>>;
+    fn set_noise(&mut self, noise: NoiseKind);
     /// New random codes for the generated digits.
-    fn new_samples(&mut self) {}
+    fn new_samples(&mut self);
     /// The drawing changed (the interpolation starts from it).
-    fn pad_changed(&mut self) {}
+    fn pad_changed(&mut self);
     /// The model as a saved file's contents (read back asynchronously).
-    fn save(&mut self) -> LocalFuture<'_, Result<SavedModel, String>> {
-        Box::pin(async {
-            Err("Saving is for single models: a multi-phase recipe's phases are several models, and the cloud is not MNIST (the CLI trains and reports them, `aeplay train --preset NAME`). Pick a model preset to save one.".to_string())
-        })
-    }
+    fn save(&mut self) -> LocalFuture<'_, Result<SavedModel, String>>;
+}
+
+/// The controls of a multi-phase recipe.
+pub trait RecipeControls {
+    /// The per-phase step cap (restarts the recipe on `be`).
+    fn set_cap(&mut self, cap: Option<u64>, be: AnyBackend, data: &Mnist) -> Result<(), String>;
+}
+
+/// A read that completes once `be` has run what was recorded for `model` (every session's
+/// [`Session::fence`]).
+pub fn fence_of(be: &mut AnyBackend, model: &crate::model::Autoencoder) -> ReadFuture {
+    let f = be.read_async(model.fence());
+    be.flush();
+    f
+}
+
+/// Samples per second between two frames (None before a second frame, or without steps
+/// between them).
+pub fn rate(last: Option<(f64, u64)>, now: f64, step: u64, rows_per_step: usize) -> Option<f64> {
+    let (t0, s0) = last?;
+    (step > s0 && now > t0).then(|| (step - s0) as f64 * rows_per_step as f64 * 1000.0 / (now - t0))
 }
 
 /// A fresh session for a catalogue entry (or a custom model from a link), on `be`.

@@ -7,7 +7,7 @@
 
 use crate::backend::{Backend, ReadFuture};
 use crate::core::catalogue::{self, Kind};
-use crate::core::config::{Activation, LossKind, NoiseKind};
+use crate::core::config::{LossKind, NoiseKind};
 use crate::core::pca::{fill_pixels, Pca, PcaFit, TopComponents};
 use crate::core::ModelConfig;
 use crate::data::Mnist;
@@ -17,11 +17,11 @@ use crate::train::divergence::{short, Divergence};
 use crate::train::Trainer;
 
 use super::super::clock::now_ms;
-use super::super::frame::{Frame, PcaView, Shown};
+use super::super::frame::Frame;
 use super::super::history::{Chart, History};
-use super::super::pictures::{self, PictureState, GRID_STREAM, PAD_STREAM};
-use super::super::protocol::{Pictures, SessionInfo};
-use super::{AnyBackend, Budget, Due, FrameCtx, LocalFuture, Produced, Session};
+use super::super::pictures::{self, pca_components, PcaView, Picture, PictureId, PictureState, GRID_STREAM, PAD_STREAM};
+use super::super::protocol::SessionInfo;
+use super::{fence_of, rate, AfterSlice, AnyBackend, Budget, FrameCtx, LocalFuture, ModelControls, Produced, Session};
 
 /// Test digits in the page's test loss (the CLI uses all 10,000).
 pub const EVAL_ROWS: usize = 1000;
@@ -49,15 +49,6 @@ pub fn loss_label(cfg: &ModelConfig) -> String {
     } else {
         loss.into()
     }
-}
-
-/// Components of the PCA that is the optimum of `cfg`, if `cfg` is a linear autoencoder of
-/// MNIST trained on squared error (every layer affine, no variational code).
-pub fn pca_components(cfg: &ModelConfig) -> Option<usize> {
-    let linear = cfg.activations.iter().all(|&a| a == Activation::Identity);
-    let squared = matches!(cfg.loss, LossKind::HalfSse | LossKind::Mse);
-    (linear && squared && !cfg.variational && !cfg.is_classifier() && cfg.dims.first() == Some(&784) && cfg.sparsity.is_none())
-        .then(|| cfg.code_dim())
 }
 
 /// Mean per digit of ½·Σ(z − x)² in the units of `loss`.
@@ -163,15 +154,10 @@ struct Eval {
     last_step: Option<u64>,
 }
 
-/// Samples per second between frames.
-#[derive(Default)]
-struct Rate {
-    last: Option<(f64, u64)>,
-}
-
 pub struct ModelSession {
+    /// The trainer, whose model's description is the one owner of the settings (learning
+    /// rate, batch, noise).
     trainer: Trainer<AnyBackend>,
-    cfg: ModelConfig,
     /// The learning rate the session started with (Reset goes back to it).
     start_lr: f32,
     seed: u64,
@@ -181,7 +167,8 @@ pub struct ModelSession {
     pictures: PictureState,
     /// The parameters of the last read-back and their step (a lost device resumes there).
     snapshot: Option<(Vec<f32>, u64)>,
-    rate: Rate,
+    /// The time and step of the last frame (samples per second between frames).
+    rate: Option<(f64, u64)>,
     pca: Option<PcaState>,
     /// Every step's loss, read from the device's step log with each frame, held to the
     /// bound the CLI uses (the mean of 32 steps within 10× the run's first step).
@@ -197,24 +184,23 @@ impl ModelSession {
     pub fn new(cfg: ModelConfig, seed: u64, be: AnyBackend, data: &Mnist) -> Result<ModelSession, String> {
         cfg.validate()?;
         let trainer = Trainer::new(be, &cfg, data, seed)?;
-        Ok(ModelSession::with_trainer(trainer, cfg, seed, data))
+        Ok(ModelSession::with_trainer(trainer, seed, data))
     }
 
-    fn with_trainer(mut trainer: Trainer<AnyBackend>, cfg: ModelConfig, seed: u64, data: &Mnist) -> ModelSession {
+    fn with_trainer(mut trainer: Trainer<AnyBackend>, seed: u64, data: &Mnist) -> ModelSession {
         trainer.enable_step_losses();
-        let pca = pca_components(&cfg).map(|k| PcaState::new(k, data));
-        let cfg_lr = cfg.optimizer.lr();
+        let pca = pca_components(&trainer.model.cfg).map(|k| PcaState::new(k, data));
+        let cfg_lr = trainer.model.cfg.optimizer.lr();
         ModelSession {
             trainer,
             start_lr: cfg_lr,
-            cfg,
             seed,
             train_h: History::default(),
             test_h: History::default(),
             eval: Eval::default(),
             pictures: PictureState::default(),
             snapshot: None,
-            rate: Rate::default(),
+            rate: None,
             pca,
             guard: Divergence::new(cfg_lr),
         }
@@ -223,15 +209,16 @@ impl ModelSession {
     /// A session continuing a saved model on `be`.
     pub fn resume(saved: &SavedModel, be: AnyBackend, data: &Mnist) -> Result<ModelSession, String> {
         let trainer = saved.resume(be, data)?;
-        let mut s = ModelSession::with_trainer(trainer, saved.config.clone(), saved.seed, data);
+        let mut s = ModelSession::with_trainer(trainer, saved.seed, data);
         s.train_h = History::from_points(saved.history.train.clone());
         s.test_h = History::from_points(saved.history.test.clone());
         s.snapshot = Some((saved.params.clone(), saved.step));
         Ok(s)
     }
 
+    /// The model's description (the trainer's).
     pub fn config(&self) -> &ModelConfig {
-        &self.cfg
+        &self.trainer.model.cfg
     }
 
     fn begin_eval_if_due(&mut self) {
@@ -269,10 +256,9 @@ impl ModelSession {
         self.eval = Eval::default();
         self.pictures.forget_model();
         self.snapshot = None;
-        self.rate = Rate::default();
-        self.guard.restart(self.cfg.optimizer.lr());
+        self.rate = None;
+        self.guard.restart(self.config().optimizer.lr());
     }
-
 
     /// Rebuilds the trainer on `be` with `params` and `state`, and a minibatch size.
     fn rebuild(&mut self, be: AnyBackend, data: &Mnist, params: &[f32], state: &OptimState, batch: usize) -> Result<(), String> {
@@ -280,45 +266,24 @@ impl ModelSession {
         let mut moved = self.trainer.move_to_with_batch(be, data, params, state, batch)?;
         moved.enable_step_losses();
         self.trainer = moved;
-        self.cfg.batch = batch;
         self.eval.pos = None;
         self.eval.done = false;
-        self.rate = Rate::default();
+        self.rate = None;
         Ok(())
     }
 
     fn chart(&self) -> Chart {
-        let level = self.pca.as_ref().and_then(|p| p.level(self.cfg.loss));
-        Chart::losses(&self.train_h, &self.test_h, &loss_label(&self.cfg), level, Some(self.trainer.steps_per_epoch() as f64))
+        let cfg = self.config();
+        let level = self.pca.as_ref().and_then(|p| p.level(cfg.loss));
+        Chart::losses(&self.train_h, &self.test_h, &loss_label(cfg), level, Some(self.trainer.steps_per_epoch() as f64))
     }
 }
 
 impl Session for ModelSession {
     fn info(&self) -> SessionInfo {
-        let cfg = &self.cfg;
+        let cfg = self.config();
         let id = if catalogue::kind(&cfg.name) == Some(Kind::Model) && crate::core::config::preset(&cfg.name).is_some() { cfg.name.clone() } else { "custom".into() };
-        SessionInfo {
-            id,
-            kind: Kind::Model,
-            config: Some(cfg.clone()),
-            seed: self.seed,
-            cap: None,
-            loss_label: loss_label(cfg),
-            pictures: Pictures {
-                recon: pictures::on_pixels(cfg),
-                pad: pictures::on_pixels(cfg),
-                features: cfg.dims.first() == Some(&784) && !self.trainer.model.layout.dense[0].transposed,
-                latent: true,
-                generated: cfg.variational || cfg.code_dim() == 2,
-                interp: true,
-                sparsity: cfg.sparsity.is_some(),
-                pca: self.pca.is_some(),
-                cloud: false,
-                recipe: false,
-            },
-            settings: None,
-            advice: None,
-        }
+        SessionInfo { config: Some(cfg.clone()), ..SessionInfo::new(id, Kind::Model, self.seed, loss_label(cfg), pictures::model_pictures(&self.trainer.model)) }
     }
 
     fn backend(&mut self) -> &mut dyn Backend {
@@ -329,7 +294,7 @@ impl Session for ModelSession {
         self.trainer.step
     }
 
-    fn slice(&mut self, budget: Budget) -> Due {
+    fn slice(&mut self, budget: Budget) -> AfterSlice {
         let mut done = 0;
         // The first step of a run alone, so that its frame comes at once.
         let first = self.trainer.step == 0;
@@ -341,9 +306,9 @@ impl Session for ModelSession {
         self.advance_eval(EVAL_ROWS_PER_SLICE);
         self.trainer.be.flush();
         if first {
-            Due::Frame
+            AfterSlice::Frame
         } else {
-            Due::Nothing
+            AfterSlice::Nothing
         }
     }
 
@@ -362,16 +327,13 @@ impl Session for ModelSession {
     }
 
     fn fence(&mut self) -> ReadFuture {
-        let t = &mut self.trainer;
-        let f = t.be.read_async(t.model.fence());
-        t.be.flush();
-        f
+        fence_of(&mut self.trainer.be, &self.trainer.model)
     }
 
     fn frame<'a>(&'a mut self, ctx: FrameCtx<'a>) -> LocalFuture<'a, Result<Produced, String>> {
         Box::pin(async move {
             let rows = eval_rows(&self.trainer);
-            let pixels = pictures::on_pixels(&self.cfg);
+            let pixels = pictures::on_pixels(self.config());
             let t = &mut self.trainer;
             let loss = t.model.train_loss_readback(&mut t.be);
             let steps = t.step_losses_readback();
@@ -430,46 +392,42 @@ impl Session for ModelSession {
             frame.test_loss = self.test_h.last().map(|p| p.1);
             let now = now_ms();
             if ctx.running {
-                if let Some((t0, s0)) = self.rate.last {
-                    if step > s0 && now > t0 {
-                        frame.samples_per_s = Some((step - s0) as f64 * self.trainer.batch() as f64 * 1000.0 / (now - t0));
-                    }
-                }
+                frame.samples_per_s = rate(self.rate, now, step, self.trainer.batch());
             }
-            self.rate.last = Some((now, step));
+            self.rate = Some((now, step));
             if params.iter().all(|v| v.is_finite()) {
                 if ctx.pictures {
-                    frame.features = Some(match pictures::model_features(&self.trainer.model, &params) {
-                        Some(f) => Shown::Picture(f),
-                        None => Shown::Note("The first layer shares its weights with the decoder or does not see pixels: no 28×28 features.".into()),
+                    frame.show(PictureId::Features, match pictures::model_features(&self.trainer.model, &params) {
+                        Some(f) => Picture::Tiles(f),
+                        None => Picture::Note("The first layer shares its weights with the decoder or does not see pixels: no 28×28 features.".into()),
                     });
                 }
                 self.snapshot = Some((params, step));
             }
-            frame.recon = grid.map(|(noisy, out)| Shown::Picture(pictures::recon(&self.cfg, ctx.grid, noisy, out)));
-            frame.pad = Some(match (pad, ctx.pad) {
-                (Some((noisy, out)), Some(img)) => Shown::Picture(pictures::pad_view(&self.cfg, img, noisy, out)),
-                _ => Shown::Blank,
-            });
-            if let Some(d) = pics {
-                let p = self.pictures.finish(&self.trainer.model, &ctx.data.test.labels, d);
-                frame.latent = Some(Shown::Picture(p.latent));
-                frame.sparsity = p.sparsity.map(Shown::Picture);
-                frame.generated = p.generated.map(Shown::Picture);
-                frame.interp = p.interp.map(Shown::Picture);
+            let cfg = &self.trainer.model.cfg;
+            if let Some((noisy, out)) = grid {
+                frame.show(PictureId::Recon, Picture::Recon(pictures::recon(cfg, ctx.grid, noisy, out)));
             }
-            frame.pca = self.pca.as_ref().map(|p| p.view(self.cfg.loss, ctx.grid));
+            frame.show(PictureId::Pad, match (pad, ctx.pad) {
+                (Some((noisy, out)), Some(img)) => Picture::Pad(pictures::pad_view(cfg, img, noisy, out)),
+                _ => Picture::Blank,
+            });
+            if let Some(p) = &self.pca {
+                frame.show(PictureId::Pca, Picture::Pca(p.view(cfg.loss, ctx.grid)));
+            }
+            if let Some(d) = pics {
+                frame.pictures.extend(self.pictures.finish(&self.trainer.model, &ctx.data.test.labels, d));
+            }
             frame.chart = Some(self.chart());
             Ok(Produced { frame, halt })
         })
     }
 
     fn reset(&mut self, be: AnyBackend, data: &Mnist) -> Result<(), String> {
-        let mut cfg = self.cfg.clone();
+        let mut cfg = self.config().clone();
         cfg.optimizer.set_lr(self.start_lr);
         let trainer = Trainer::new(be, &cfg, data, self.seed)?;
         self.trainer = trainer;
-        self.cfg = cfg;
         self.clear_views();
         Ok(())
     }
@@ -487,7 +445,7 @@ impl Session for ModelSession {
         let batch = self.trainer.batch();
         match self.snapshot.clone() {
             Some((params, step)) => {
-                let fresh = OptimState { moments: vec![vec![0.0; params.len()]; self.cfg.optimizer.moment_buffers()], t: 0 };
+                let fresh = OptimState { moments: vec![vec![0.0; params.len()]; self.config().optimizer.moment_buffers()], t: 0 };
                 self.rebuild(be, data, &params, &fresh, batch)?;
                 self.trainer.step = step;
                 Ok(format!("from the weights of step {step}"))
@@ -499,13 +457,17 @@ impl Session for ModelSession {
         }
     }
 
-    fn set_learning_rate(&mut self, lr: f32) -> Result<(), String> {
-        self.cfg.optimizer.set_lr(lr);
+    fn model(&mut self) -> Option<&mut dyn ModelControls> {
+        Some(self)
+    }
+}
+
+impl ModelControls for ModelSession {
+    fn set_learning_rate(&mut self, lr: f32) {
         self.trainer.model.cfg.optimizer.set_lr(lr);
         // The new rate starts a new reference: a rate that was lowered after a blow-up is
         // not held to the loss before it.
         self.guard.restart(lr);
-        Ok(())
     }
 
     fn set_batch<'a>(&'a mut self, batch: usize, be: AnyBackend, data: &'a Mnist) -> LocalFuture<'a, Result<(), String>> {
@@ -513,15 +475,19 @@ impl Session for ModelSession {
             if batch == self.trainer.batch() {
                 return Ok(());
             }
+            // Within the rows the model's buffers hold, the size is a field; beyond them
+            // the model is rebuilt with its state.
+            if self.trainer.set_batch_in_place(batch) {
+                self.rate = None;
+                return Ok(());
+            }
             let (params, state) = self.trainer.read_state().await?;
             self.rebuild(be, data, &params, &state, batch).map_err(|e| format!("Could not change the batch size: {e}"))
         })
     }
 
-    fn set_noise(&mut self, noise: NoiseKind) -> Result<(), String> {
-        self.cfg.noise = noise;
+    fn set_noise(&mut self, noise: NoiseKind) {
         self.trainer.model.cfg.noise = noise;
-        Ok(())
     }
 
     fn new_samples(&mut self) {

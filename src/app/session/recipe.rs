@@ -16,11 +16,11 @@ use crate::model::Split;
 use crate::train::pipeline::{recipe, EpochReport, Event, Pipeline, Recipe, Summary};
 use crate::train::Uploaded;
 
-use super::super::frame::{Frame, PhaseRow, PhaseState, RecipeStatus, RecipeView, Shown};
+use super::super::frame::Frame;
 use super::super::history::{Chart, Measure, Series, Style};
-use super::super::pictures::{self, GRID_STREAM, PAD_STREAM};
-use super::super::protocol::{Pictures, SessionInfo};
-use super::{AnyBackend, Budget, Due, FrameCtx, LocalFuture, Produced, Session};
+use super::super::pictures::{self, PhaseRow, PhaseState, Picture, PictureId, RecipeStatus, RecipeView, GRID_STREAM, PAD_STREAM};
+use super::super::protocol::SessionInfo;
+use super::{fence_of, AfterSlice, AnyBackend, Budget, FrameCtx, LocalFuture, Produced, RecipeControls, Session};
 
 /// Test digits the page's recipes are evaluated on (the CLI uses all 10,000).
 pub const TEST_ROWS: usize = 1000;
@@ -332,16 +332,11 @@ enum PadRead {
 
 impl Session for RecipeSession {
     fn info(&self) -> SessionInfo {
+        let pictures = vec![PictureId::Recon, PictureId::Pad, PictureId::Recipe, PictureId::Features];
         SessionInfo {
-            id: self.name.clone(),
-            kind: Kind::Recipe,
-            config: None,
-            seed: self.seed,
             cap: self.cap,
-            loss_label: "loss of the phase's model".into(),
-            pictures: Pictures { recon: true, pad: true, features: true, recipe: true, ..Pictures::default() },
             settings: Some(self.settings.into()),
-            advice: None,
+            ..SessionInfo::new(self.name.clone(), Kind::Recipe, self.seed, "loss of the phase's model".into(), pictures)
         }
     }
 
@@ -353,13 +348,13 @@ impl Session for RecipeSession {
         self.pipeline.summary().steps
     }
 
-    fn slice(&mut self, budget: Budget) -> Due {
+    fn slice(&mut self, budget: Budget) -> AfterSlice {
         let mut done = 0;
-        let mut due = Due::Nothing;
+        let mut due = AfterSlice::Nothing;
         while !self.pipeline.is_done() && budget.more(done) {
             done += 1;
             if self.pipeline.train_step() {
-                due = Due::Advance;
+                due = AfterSlice::Advance;
                 break;
             }
         }
@@ -389,9 +384,7 @@ impl Session for RecipeSession {
 
     fn fence(&mut self) -> ReadFuture {
         let t = self.pipeline.trainer_mut();
-        let f = t.be.read_async(t.model.fence());
-        t.be.flush();
-        f
+        fence_of(&mut t.be, &t.model)
     }
 
     fn frame<'a>(&'a mut self, ctx: FrameCtx<'a>) -> LocalFuture<'a, Result<Produced, String>> {
@@ -418,13 +411,13 @@ impl Session for RecipeSession {
                 None => None,
             };
             let pad = match pad {
-                Some(PadRead::Denoise(r)) => Some(Shown::Picture({
+                Some(PadRead::Denoise(r)) => Picture::Pad({
                     let (noisy, out) = r.resolve(&self.pipeline.trainer().model).await?;
                     pictures::pad_view(&cfg, ctx.pad.unwrap_or_default(), noisy, out)
-                })),
-                Some(PadRead::Classify(f)) => Some(Shown::Picture(pictures::classify(ctx.pad.unwrap_or_default(), &f.await?))),
-                None if ctx.pad.is_some() => Some(Shown::Note(format!("{} No reconstruction of the drawing in this phase.", self.why_no_pixels()))),
-                None => Some(Shown::Blank),
+                }),
+                Some(PadRead::Classify(f)) => Picture::Pad(pictures::classify(ctx.pad.unwrap_or_default(), &f.await?)),
+                None if ctx.pad.is_some() => Picture::Note(format!("{} No reconstruction of the drawing in this phase.", self.why_no_pixels())),
+                None => Picture::Blank,
             };
 
             let t = self.pipeline.trainer();
@@ -436,20 +429,23 @@ impl Session for RecipeSession {
             // Features: the current model's first layer where it sees pixels, else the frozen
             // first layer it builds on.
             let first = t.model.layout.dense[0];
-            frame.features = if first.fan_in == 784 && params.len() >= first.w + first.w_len() && !first.transposed {
-                pictures::features(&params[first.w..first.w + first.w_len()], first.fan_in, first.fan_out).map(Shown::Picture)
+            let features = if first.fan_in == 784 && params.len() >= first.w + first.w_len() && !first.transposed {
+                pictures::features(&params[first.w..first.w + first.w_len()], first.fan_in, first.fan_out)
             } else if let Some(frozen) = self.pipeline.trained_params().first() {
                 let s = ParamLayout::new(&self.recipe.phases()[0].config).dense[0];
-                pictures::features(&frozen[s.w..s.w + s.w_len()], s.fan_in, s.fan_out).map(Shown::Picture)
+                pictures::features(&frozen[s.w..s.w + s.w_len()], s.fan_in, s.fan_out)
             } else {
                 None
             };
-            frame.recon = Some(match grid {
-                Some((noisy, out)) => Shown::Picture(pictures::recon(&cfg, ctx.grid, noisy, out)),
-                None => Shown::Note(self.why_no_pixels()),
+            if let Some(f) = features {
+                frame.show(PictureId::Features, Picture::Tiles(f));
+            }
+            frame.show(PictureId::Recon, match grid {
+                Some((noisy, out)) => Picture::Recon(pictures::recon(&cfg, ctx.grid, noisy, out)),
+                None => Picture::Note(self.why_no_pixels()),
             });
-            frame.pad = pad;
-            frame.recipe = Some(self.view(ctx.running));
+            frame.show(PictureId::Pad, pad);
+            frame.show(PictureId::Recipe, Picture::Recipe(self.view(ctx.running)));
             frame.chart = Some(self.loss_charts().0);
             Ok(Produced::from(frame))
         })
@@ -474,6 +470,12 @@ impl Session for RecipeSession {
         Ok(format!("restarting {} from its first phase", self.name))
     }
 
+    fn recipe(&mut self) -> Option<&mut dyn RecipeControls> {
+        Some(self)
+    }
+}
+
+impl RecipeControls for RecipeSession {
     fn set_cap(&mut self, cap: Option<u64>, be: AnyBackend, data: &Mnist) -> Result<(), String> {
         self.cap = cap.map(|c| c.clamp(1, MAX_CAP));
         self.restart(be, data)

@@ -4,11 +4,12 @@
 
 use leptos::prelude::*;
 
-use crate::app::frame::RecipeView;
+use crate::app::pictures::RecipeView;
 use crate::app::protocol::Command;
 use crate::core::catalogue;
 
-use super::{chart, client, Ui};
+use super::super::state::Ui;
+use super::super::{chart, client};
 
 /// Draws the panel's charts (its canvases exist while a recipe is shown).
 pub fn draw_charts(v: &RecipeView) {

@@ -1,0 +1,59 @@
+//! The reconstructions panel: test digits, corrupted and reconstructed (`ui::draw`'s recon
+//! row draws them), and beside a linear autoencoder PCA's reconstructions and its fit.
+
+use leptos::prelude::*;
+
+use crate::app::pictures::{PcaView, PictureId};
+
+use super::super::files::PanelPng;
+use super::super::state::Ui;
+
+/// The reconstructions panel (shown for a model on pixels and for a recipe).
+#[component]
+pub fn ReconPanel(ui: Ui) -> impl IntoView {
+    let shown = move || ui.draws(PictureId::Recon) || ui.draws(PictureId::Recipe);
+    view! {
+        <section class="panel recon-panel" style:display=move || if shown() { "" } else { "none" }>
+            <div class="panel-head"><h2>"Reconstructions"</h2><PanelPng panel="reconstructions" ids=&["recon", "pca-recon"] /></div>
+            <p class="hint">{move || if ui.recon_noisy.get() { "Rows: test digits, corrupted (destroyed pixels in red), reconstructed." } else { "Rows: test digits, reconstructed." }}</p>
+            <canvas id="recon" class="digits" width="280" height="84"></canvas>
+            <div id="pca-compare" style:display=move || if ui.pca.get().is_none() { "none" } else { "" }>
+                <p class="hint">"PCA's reconstructions of the same digits:"</p>
+                <canvas id="pca-recon" class="digits" width="280" height="28"></canvas>
+                <p id="pca-status" class="hint">{move || pca_caption(&ui.pca.get(), ui.readout.get().test_loss)}</p>
+            </div>
+        </section>
+    }
+}
+
+/// The line under PCA's reconstructions.
+fn pca_caption(shown: &Option<PcaView>, model_loss: Option<f64>) -> String {
+    match shown {
+        None => String::new(),
+        Some(PcaView::Fitting { k, progress }) => {
+            format!("Fitting PCA with {k} components on the training digits (in the worker, beside training) … {:.0} %", 100.0 * progress)
+        }
+        Some(PcaView::Ready { k, train_rows, test_loss, seconds, .. }) => {
+            let model = model_loss.map(|l| format!("{l:.3}")).unwrap_or_else(|| "–".into());
+            format!(
+                "PCA with {k} components (fitted on {} training digits in {seconds:.1} s): test loss {test_loss:.3} on the same 1,000 test digits; the model: {model}. A linear autoencoder's optimum is this PCA.",
+                thousands(*train_rows)
+            )
+        }
+        Some(PcaView::Failed(why)) => format!("PCA could not be fitted: {why}"),
+    }
+}
+
+/// 60000 → "60,000".
+fn thousands(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+

@@ -1,0 +1,60 @@
+//! The status bar: the run's numbers (step, epoch, losses, speed, the backend), the data
+//! line and what the page has to say (notes, errors).
+
+use leptos::prelude::*;
+
+use super::super::state::{PageState, Ui};
+
+fn fmt_loss(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.3}")).unwrap_or_else(|| "–".into())
+}
+
+/// Plain words for a backend's label ("CPU (wasm simd128+relaxed)" → "CPU: WebAssembly
+/// SIMD, relaxed"); the words "CPU", "WebGPU" and "relaxed" stay for the tests and links.
+pub fn backend_words(label: &str) -> String {
+    if let Some(rest) = label.strip_prefix("CPU (wasm ") {
+        let relaxed = rest.contains("relaxed");
+        return format!("CPU: WebAssembly SIMD{}", if relaxed { " (relaxed)" } else { "" });
+    }
+    if let Some(rest) = label.strip_prefix("WebGPU (") {
+        let name = rest.trim_end_matches(')');
+        let software = ["cpu", "swiftshader", "llvmpipe", "lavapipe", "warp", "software", "fallback"].iter().any(|w| name.to_lowercase().contains(w));
+        return if software { "WebGPU, emulated on the processor".into() } else { format!("WebGPU: {name}") };
+    }
+    label.to_string()
+}
+
+/// The numbers of the run, the data, and what the page has to say.
+#[component]
+pub fn StatusBar(ui: Ui) -> impl IntoView {
+    view! {
+        <section class="panel statusbar">
+            <div class="stats">
+                <div class="stat"><span class="label">"step"</span><span class="value" id="step-count">{move || ui.readout.get().step.to_string()}</span></div>
+                <div class="stat"><span class="label">"epoch"</span><span class="value" id="epoch">{move || format!("{:.2}", ui.readout.get().epoch)}</span></div>
+                <div class="stat"><span class="label">"train loss"</span><span class="value" id="train-loss" data-step=move || ui.readout.get().step.to_string()>{move || fmt_loss(ui.readout.get().train_loss)}</span></div>
+                <div class="stat"><span class="label">"test loss"</span><span class="value" id="test-loss" title="on 1,000 test digits">{move || fmt_loss(ui.readout.get().test_loss)}</span></div>
+                <div class="stat"><span class="label">"samples/s"</span><span class="value" id="samples-per-s">{move || ui.readout.get().samples_per_s.map(|v| format!("{v:.0}")).unwrap_or_else(|| "–".into())}</span></div>
+                <div class="stat wide"><span class="label">"runs on"</span><span class="value small" id="backend">{move || ui.status.get().map(|s| backend_words(&s.backend_label)).unwrap_or_else(|| "–".into())}</span></div>
+            </div>
+            <div class="data-line">
+                <span id="data-status">{move || ui.data_status.get()}</span>
+                " "<span id="data-source">{move || ui.data_source.get()}</span>
+                <Show when=move || ui.state.get() == PageState::Loading>
+                    <progress id="data-progress"
+                        max=move || format!("{}", ui.progress.get().1)
+                        value=move || format!("{}", ui.progress.get().0)></progress>
+                </Show>
+            </div>
+            <Show when=move || ui.note.get().is_some() || ui.link_note.get().is_some()>
+                <div id="note" role="status">{move || [ui.link_note.get(), ui.note.get()].into_iter().flatten().collect::<Vec<_>>().join(" ")}</div>
+            </Show>
+            <Show when=move || ui.error.get().is_some()>
+                <div id="error" role="alert">
+                    <span>{move || ui.error.get().unwrap_or_default()}</span>
+                    " "<button id="error-close" class="small" aria-label="Dismiss the message" on:click=move |_| ui.error.set(None)>"×"</button>
+                </div>
+            </Show>
+        </section>
+    }
+}

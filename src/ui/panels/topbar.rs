@@ -1,0 +1,99 @@
+//! The top bar: the transport buttons (train, pause, step, reset), the model picker, the
+//! backend picker and the menu (the link, lecture mode, files).
+
+use leptos::prelude::*;
+use wasm_bindgen::JsCast;
+
+use crate::app::protocol::{BackendKind, Command};
+use crate::core::catalogue::{self, Kind};
+
+use super::super::state::{Page, PageState, Ui};
+use super::super::{client, files, urlsync};
+
+/// The top bar.
+#[component]
+pub fn TopBar(ui: Ui, page: Page) -> impl IntoView {
+    let switch = move |ev: leptos::ev::Event| {
+        let kind = if event_target_value(&ev) == "gpu" { BackendKind::Gpu } else { BackendKind::Cpu };
+        urlsync::backend_chosen(kind);
+        client::send(&Command::SetBackend(kind));
+        release_focus(&ev);
+    };
+    view! {
+        <header class="topbar">
+            <h1>"Autoencoder Playground"</h1>
+            <Transport ui=ui />
+            <label class="pick"><span class="pick-label">"Model"</span>
+                <select id="preset-select" disabled=move || !ui.usable()
+                    on:change=move |ev| {
+                        client::send(&Command::SetPreset(event_target_value(&ev)));
+                        release_focus(&ev);
+                    }
+                    prop:value=move || ui.preset_id()>
+                    <optgroup label="Single models">
+                        {page_presets().into_iter().filter(|n| catalogue::kind(n) == Some(Kind::Model)).map(|n| {
+                            view! { <option value=n data-kind="model">{catalogue::title(n).to_string()}</option> }
+                        }).collect_view()}
+                    </optgroup>
+                    <optgroup label="Scenes">
+                        {catalogue::SCENES.iter().map(|&n| view! { <option value=n data-kind="scene">{catalogue::title(n).to_string()}</option> }).collect_view()}
+                    </optgroup>
+                    <optgroup label="Multi-phase recipes">
+                        {catalogue::RECIPES.iter().map(|&n| {
+                            view! { <option value=n data-recipe="1">{catalogue::title(n).to_string()}</option> }
+                        }).collect_view()}
+                    </optgroup>
+                    <Show when=move || ui.preset_id() == "custom">
+                        <option value="custom">"A custom model from the link"</option>
+                    </Show>
+                </select>
+            </label>
+            <label class="pick"><span class="pick-label">"Runs on"</span>
+                <select id="backend-select" disabled=move || !ui.usable() on:change=switch
+                    prop:value=move || ui.backend_kind().name()>
+                    <option value="gpu" disabled=move || !ui.status.get().is_some_and(|s| s.gpu_available)>"WebGPU"</option>
+                    <option value="cpu">"CPU (WebAssembly)"</option>
+                </select>
+            </label>
+            <details class="menu" id="menu">
+                <summary aria-label="More: files, link, lecture mode, shortcuts"><span aria-hidden="true">"☰"</span>" More"</summary>
+                <div class="menu-box">
+                    <urlsync::LinkBar ui=ui page=page />
+                    <files::FileControls ui=ui />
+                </div>
+            </details>
+        </header>
+    }
+}
+
+/// Everything the preset picker and the gallery offer: the models, then the scenes.
+pub fn page_presets() -> Vec<&'static str> {
+    catalogue::ENTRIES.iter().filter(|e| e.kind != Kind::Recipe).map(|e| e.id).collect()
+}
+
+/// The buttons that drive training: icons with accessible names and keyboard shortcuts.
+#[component]
+pub fn Transport(ui: Ui) -> impl IntoView {
+    let running = move || ui.state.get() == PageState::Training;
+    view! {
+        <div class="transport" role="group" aria-label="Training">
+            <button id="train" class="primary" title="Train (space)" aria-keyshortcuts="Space" disabled=move || !ui.usable() || running()
+                on:click=move |_| client::send(&Command::Train)><span class="icon" aria-hidden="true">"▶"</span>" Train"</button>
+            <button id="pause" title="Pause (space)" aria-keyshortcuts="Space" disabled=move || !ui.usable() || !running()
+                on:click=move |_| client::send(&Command::Pause)><span class="icon" aria-hidden="true">"❚❚"</span>" Pause"</button>
+            <button id="step" title="One training step (s)" aria-keyshortcuts="s" disabled=move || !ui.usable() || running()
+                on:click=move |_| client::send(&Command::Step)><span class="icon" aria-hidden="true">"▶❘"</span>" Step"</button>
+            <button id="reset" title="Start over (r)" aria-keyshortcuts="r" disabled=move || !ui.usable()
+                on:click=move |_| client::send(&Command::Reset)><span class="icon" aria-hidden="true">"↺"</span>" Reset"</button>
+        </div>
+    }
+}
+
+/// Blurs the element an event came from: after a choice in a list, the page has the focus
+/// again and the shortcuts work.
+pub fn release_focus(ev: &leptos::ev::Event) {
+    if let Some(el) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok()) {
+        let _ = el.blur();
+    }
+}
+
