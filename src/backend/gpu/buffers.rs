@@ -3,7 +3,7 @@
 //! asynchronous read-back, batches gathered on the device, copies.
 
 use super::params::ElementwiseParams;
-use super::recorder::{groups_1d, Res};
+use super::encode::{groups_1d, Res};
 use super::{GpuBackend, Kernel};
 use crate::backend::{Buf, Buffers, DataId, ReadFuture, View, WorkCounters};
 

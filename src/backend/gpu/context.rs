@@ -3,7 +3,6 @@
 //! fault, and what the app needs to know about the adapter (name, class, subgroup size,
 //! the key tuned choices are cached under).
 
-use super::timing::Clock;
 use crate::backend::choice::{classify, AdapterClass, AdapterFacts};
 
 /// An acquired device with what the app needs to know about it.
@@ -110,10 +109,6 @@ impl GpuContext {
         (self.features.contains(wgpu::Features::SUBGROUP) && lo == hi && lo > 0).then_some(lo)
     }
 
-    /// How device time is measured here.
-    pub fn clock(&self) -> Clock {
-        if self.timestamps() { Clock::Timestamps } else { Clock::WallClock }
-    }
 
     /// What tuned choices are cached under: the adapter and its driver.
     pub fn adapter_key(&self) -> String {

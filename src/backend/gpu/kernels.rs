@@ -8,6 +8,7 @@
 //! per adapter and shape (see `tune.rs`); tuning constants live here, apart from the code.
 
 use super::params::Shader;
+use crate::core::ops::Gemm;
 
 /// Every WGSL file, by name.
 pub const SHADERS: &[(&str, &str)] = &[
@@ -398,5 +399,33 @@ mod tests {
     fn unroll_repeats_marked_lines() {
         let src = "a$r = b$r/4[$r%4];\n// $r stays\nx$j\ny$q\nz";
         assert_eq!(unroll(src, 8), "a0 = b0[0];\na1 = b0[1];\na2 = b0[2];\na3 = b0[3];\na4 = b1[0];\na5 = b1[1];\na6 = b1[2];\na7 = b1[3];\n// $r stays\nx0\nx1\nx2\nx3\ny0\ny1\nz\n");
+    }
+}
+
+/// A product to pick a kernel for: C[m×k · k×n] with A, B transposed or not; `sgd` for the
+/// fused weight-gradient + SGD update (which also reads and writes C).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub struct ShapeKey {
+    pub m: usize,
+    pub k: usize,
+    pub n: usize,
+    pub ta: bool,
+    pub tb: bool,
+    pub sgd: bool,
+}
+
+impl ShapeKey {
+    pub fn flops(&self) -> f64 {
+        2.0 * (self.m * self.k * self.n) as f64
+    }
+
+    /// The product (C overwritten).
+    pub fn gemm(&self) -> Gemm {
+        Gemm::new(self.m, self.k, self.n).ta(self.ta).tb(self.tb)
+    }
+
+    /// "16x784x500 A·Bᵀ (+sgd)".
+    pub fn describe(&self) -> String {
+        format!("{}x{}x{} {}{}", self.m, self.k, self.n, self.gemm().form(), if self.sgd { " +sgd" } else { "" })
     }
 }

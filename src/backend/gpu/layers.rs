@@ -4,24 +4,14 @@
 //! and activation, its derivative, and bias gradients (folded into a deferred product
 //! when they are its dZ's column sums).
 
-use super::fusion::Deferred;
+use super::deferred::Deferred;
 use super::params::{ActivationParams, MatmulParams, ReduceParams};
-use super::recorder::{groups_1d, Res};
-use super::{tune, MatmulEntry, GpuBackend, Kernel};
+use super::encode::{groups_1d, Operands, Res};
+use super::kernels::ShapeKey;
+use super::{GpuBackend, Kernel, MatmulEntry};
 use crate::backend::{LayerOps, View};
 use crate::core::ops::{Gemm, Linear};
 use crate::core::Activation;
-
-/// The buffers of one product: A, B and C, and the epilogue's: `aux` (the bias of
-/// linear_forward, the previous layer's output of linear_backward) and Adam's moments m
-/// and v (matmul_adam).
-pub(super) struct Operands {
-    pub a: View,
-    pub b: View,
-    pub c: View,
-    pub aux: Option<View>,
-    pub moments: Option<(View, View)>,
-}
 
 impl GpuBackend {
     /// Records one product `g` by `entry` with its epilogue's fields in `epilogue` (the
@@ -37,7 +27,7 @@ impl GpuBackend {
             aux_off: aux.map_or(0, |v| v.offset as u32),
             ..epilogue.with_product(g)
         };
-        let key = tune::ShapeKey { m, k, n, ta, tb, sgd: matches!(entry, MatmulEntry::MatmulSgd | MatmulEntry::MatmulAdam) };
+        let key = ShapeKey { m, k, n, ta, tb, sgd: matches!(entry, MatmulEntry::MatmulSgd | MatmulEntry::MatmulAdam) };
         let v = self.variant_for(key);
         self.used.insert(key, v);
         let mut res = vec![Res::of(a), Res::of(b), Res::of(c), aux.map_or(Res::Filler(0), Res::of)];

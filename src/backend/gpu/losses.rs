@@ -3,7 +3,7 @@
 //! the variational code, each one dispatch.
 
 use super::params::{ClassifyParams, LossParams, NoiseParams, ReduceParams};
-use super::recorder::{groups_1d, Res};
+use super::encode::{groups_1d, Res};
 use super::{assert_apart, GpuBackend, Kernel};
 use crate::backend::{LossOps, View};
 use crate::core::ops::{Loss, Reparam};

@@ -18,13 +18,16 @@
 //!
 //! The files: `context.rs` acquires the device; `kernels.rs` names every WGSL entry point
 //! ([`Kernel`]) and puts the modules together, `params.rs` holds each module's parameter
-//! block; `recorder.rs` encodes, submits and reads back; `fusion.rs` keeps the deferred
-//! weight gradients; the op files `buffers.rs`, `layers.rs`, `losses.rs`, `optim.rs`
+//! block; `encode.rs` holds what a recorded op is made of (pipelines, bindings, records)
+//! and `recorder.rs` encodes, submits and reads back; `deferred.rs` is a deferred weight
+//! gradient and its rules, `fusion.rs` records them; the op files `buffers.rs`, `layers.rs`, `losses.rs`, `optim.rs`
 //! implement the four op families of `backend` (one file each); `tune.rs` picks a matmul
 //! variant per shape and `timing.rs` measures device time.
 
 mod buffers;
 pub mod context;
+mod deferred;
+mod encode;
 mod fusion;
 pub mod kernels;
 mod layers;
@@ -39,11 +42,11 @@ use std::collections::{HashMap, HashSet};
 
 use super::{View, WorkCounters};
 pub use context::GpuContext;
-pub use kernels::{MatmulEntry, Kernel, Variant, SHADERS};
-pub use recorder::{DeviceProfile, OpTime};
-use recorder::Res;
+pub use kernels::{MatmulEntry, Kernel, ShapeKey, Variant, SHADERS};
+pub use encode::{DeviceProfile, OpTime};
+use encode::Res;
 pub use timing::Clock;
-pub use tune::{tuned_variants, ShapeKey, Tuned};
+pub use tune::{tuned_variants, Tuned};
 
 /// The GPU backend: the device, its pipelines and buffers, and the work recorded since the
 /// last submission.
@@ -51,7 +54,7 @@ pub struct GpuBackend {
     ctx: GpuContext,
     /// Bind group layouts by the read-only flags of their storage bindings.
     layouts: Vec<(Vec<bool>, wgpu::BindGroupLayout)>,
-    pipelines: Vec<recorder::Pipeline>,
+    pipelines: Vec<encode::Pipeline>,
     /// The kernels built so far (every op-family one, the matmul variants used), by kernel
     /// (indices into `pipelines`).
     built: HashMap<Kernel, usize>,
@@ -64,7 +67,7 @@ pub struct GpuBackend {
     fillers: [wgpu::Buffer; 3],
     params: Vec<u8>,
     idx: Vec<u32>,
-    records: Vec<recorder::Record>,
+    records: Vec<encode::Record>,
     bind_groups: HashMap<(usize, Vec<Res>), wgpu::BindGroup>,
     /// Dispatches, estimated bytes moved and submissions since the start.
     counters: WorkCounters,
@@ -72,10 +75,10 @@ pub struct GpuBackend {
     forced: Option<Variant>,
     /// Fused ops and deferred weight gradients (`AEPLAY_GPU_FUSE=0` turns them off).
     fuse: bool,
-    deferred: Vec<fusion::Deferred>,
+    deferred: Vec<deferred::Deferred>,
     /// The variant each product shape ran with so far.
-    used: std::collections::BTreeMap<tune::ShapeKey, Variant>,
-    profiling: Option<recorder::Profiling>,
+    used: std::collections::BTreeMap<ShapeKey, Variant>,
+    profiling: Option<encode::Profiling>,
     /// Handles of freed buffers and datasets (their slots hold a 4-byte placeholder).
     freed_bufs: HashSet<u32>,
     freed_data: HashSet<u32>,
@@ -121,13 +124,13 @@ impl GpuBackend {
         let device = ctx.device.clone();
         let params_buf = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("op parameters"),
-            size: recorder::SLOT * recorder::SLOTS as u64,
+            size: encode::SLOT * encode::SLOTS as u64,
             usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
         let idx_buf = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("batch indices"),
-            size: 4 * recorder::IDX_WORDS as u64,
+            size: 4 * encode::IDX_WORDS as u64,
             usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
@@ -145,7 +148,7 @@ impl GpuBackend {
             data: Vec::new(),
             params_buf,
             idx_buf,
-            params: Vec::with_capacity(recorder::SLOT as usize * 64),
+            params: Vec::with_capacity(encode::SLOT as usize * 64),
             idx: Vec::new(),
             records: Vec::new(),
             bind_groups: HashMap::new(),
@@ -186,7 +189,7 @@ impl GpuBackend {
     }
 
     /// The kernel variant each product shape has run with so far.
-    pub fn kernels_used(&self) -> Vec<(tune::ShapeKey, Variant)> {
+    pub fn kernels_used(&self) -> Vec<(ShapeKey, Variant)> {
         self.used.iter().map(|(k, v)| (*k, *v)).collect()
     }
 

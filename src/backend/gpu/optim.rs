@@ -3,9 +3,9 @@
 //! (`matmul_sgd` / `matmul_adam`, `fusion.rs`) and the rest by their plain pass; the L2
 //! term folds into a deferred product; momentum is one pass.
 
-use super::fusion::{uncovered, Deferred};
+use super::deferred::{uncovered, Deferred};
 use super::params::{ElementwiseParams, MatmulParams, OptimParams};
-use super::recorder::{groups_1d, Res};
+use super::encode::{groups_1d, Res};
 use super::{assert_apart, MatmulEntry, GpuBackend, Kernel};
 use crate::backend::{OptimOps, View};
 use crate::core::ops::AdamStep;

@@ -23,6 +23,13 @@ pub enum Clock {
     WallClock,
 }
 
+impl GpuContext {
+    /// How device time is measured here.
+    pub fn clock(&self) -> Clock {
+        if self.timestamps() { Clock::Timestamps } else { Clock::WallClock }
+    }
+}
+
 impl Clock {
     /// Words for reports.
     pub fn describe(self) -> &'static str {

@@ -11,42 +11,14 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
-use super::kernels::{self, MatmulEntry, Kernel, Variant};
+use super::kernels::{self, MatmulEntry, Kernel, ShapeKey, Variant};
 use super::params::MatmulParams;
-use super::recorder::SLOT;
+use super::encode::SLOT;
 use super::timing::{self, Clock};
 use super::{GpuBackend, GpuContext};
 use crate::core::layout::ParamLayout;
-use crate::core::ops::Gemm;
 use crate::core::{ModelConfig, Optimizer};
 
-/// A product to pick a kernel for: C[m×k · k×n] with A, B transposed or not; `sgd` for the
-/// fused weight-gradient + SGD update (which also reads and writes C).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-pub struct ShapeKey {
-    pub m: usize,
-    pub k: usize,
-    pub n: usize,
-    pub ta: bool,
-    pub tb: bool,
-    pub sgd: bool,
-}
-
-impl ShapeKey {
-    pub fn flops(&self) -> f64 {
-        2.0 * (self.m * self.k * self.n) as f64
-    }
-
-    /// The product (C overwritten).
-    pub fn gemm(&self) -> Gemm {
-        Gemm::new(self.m, self.k, self.n).ta(self.ta).tb(self.tb)
-    }
-
-    /// "16x784x500 A·Bᵀ (+sgd)".
-    pub fn describe(&self) -> String {
-        format!("{}x{}x{} {}{}", self.m, self.k, self.n, self.gemm().form(), if self.sgd { " +sgd" } else { "" })
-    }
-}
 
 /// A tuned shape: the variant picked and every candidate's seconds per dispatch (None: not
 /// timed further after a slow warm-up, or failed the check).
