@@ -121,7 +121,7 @@ fn train_a_little(m: &SavedModel) {
 /// The URL decoder: any query decodes to a valid set-up that encodes to a query decoding to
 /// the same set-up without notes.
 pub fn urlstate(data: &[u8]) {
-    use crate::core::urlstate::{decode, encode};
+    use crate::app::urlstate::{decode, encode};
     let query = String::from_utf8_lossy(data);
     let d = decode(&query);
     d.setup.config.validate().expect("a decoded set-up validates");

@@ -106,7 +106,7 @@ fn crafted_inputs_cost_memory_in_proportion_to_what_they_declare() {
 
     // A link for a 4.3 × 10⁹-parameter model decodes with a note and allocates nothing of it.
     let q = format!("?preset=custom&dims=784,{}784", "16384,".repeat(17));
-    let (d, peak) = peak_during(|| aeplay::core::urlstate::decode(&q));
+    let (d, peak) = peak_during(|| aeplay::app::urlstate::decode(&q));
     assert!(d.notes.iter().any(|n| n.contains("parameters")), "{:?}", d.notes);
     assert!(peak < MB, "peak {peak} bytes");
 

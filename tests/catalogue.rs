@@ -4,7 +4,7 @@
 //! `train::cloud`. The builders keep their own name lists so that they do not reach up
 //! into the page's tables; this test keeps the two from drifting apart.
 
-use aeplay::core::catalogue::{self, Kind};
+use aeplay::app::catalogue::{self, Kind};
 use aeplay::core::config::{preset, PRESET_NAMES};
 use aeplay::train::cloud;
 use aeplay::train::pipeline::{recipe, RECIPE_NAMES};

@@ -8,7 +8,7 @@ use aeplay::app::frame::Frame;
 use aeplay::app::pictures::{PadOut, PcaView, Picture, PictureId, RecipeStatus};
 use aeplay::app::protocol::{Command, Event, RunState, Status};
 use aeplay::backend::block_on;
-use aeplay::core::urlstate::Setup;
+use aeplay::app::urlstate::Setup;
 use aeplay::data::synthetic::tiny_mnist;
 
 struct Driver {

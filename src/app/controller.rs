@@ -13,9 +13,9 @@ use crate::backend::gpu::{GpuBackend, GpuContext};
 use crate::backend::Buffers;
 use crate::core::ModelConfig;
 use crate::train::Trainer;
-use crate::core::catalogue;
+use crate::app::catalogue;
 use crate::core::config::MAX_BATCH;
-use crate::core::urlstate::{BackendChoice, Setup, MAX_LR};
+use crate::app::urlstate::{BackendChoice, Setup, MAX_LR};
 use crate::data::Mnist;
 use crate::io::saved::{from_safetensors, to_safetensors};
 

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::protocol::{Command, Event};
-use crate::core::urlstate::Setup;
+use crate::app::urlstate::Setup;
 
 /// What the page sends the worker.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -10,12 +10,16 @@
 //! - [`pictures`]: the picture registry ([`pictures::PictureId`]) and the producers of a
 //!   model's pictures, made from read-backs.
 //! - [`history`]: bounded loss histories and charts as data.
+//! - [`catalogue`]: everything the playground can train, for the picker, the gallery, the
+//!   URL and the CLI; [`urlstate`]: the page's set-up in its URL; [`viz`]: the host-side
+//!   numbers behind the pictures (2-D projections, interpolation, code-plane grids).
 //!
 //! Nothing here touches the DOM: in the browser the controller runs in a Web Worker
 //! (`src/worker/`) and the page (`src/ui/`) only sends commands and draws frames; natively
 //! the same code is driven by tests.
 
 pub mod bench;
+pub mod catalogue;
 pub mod clock;
 pub mod controller;
 pub mod envelope;
@@ -24,3 +28,5 @@ pub mod history;
 pub mod pictures;
 pub mod protocol;
 pub mod session;
+pub mod urlstate;
+pub mod viz;

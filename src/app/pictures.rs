@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::{Backend, ReadFuture};
 use crate::core::config::{Activation, LossKind, NoiseKind};
-use crate::core::viz::{interpolate, plane_grid, Projection};
+use crate::app::viz::{interpolate, plane_grid, Projection};
 use crate::core::ModelConfig;
 use crate::data::Mnist;
 use crate::model::Autoencoder;

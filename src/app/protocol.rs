@@ -7,7 +7,7 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use super::frame::Frame;
 use super::pictures::PictureId;
-use crate::core::catalogue;
+use crate::app::catalogue;
 use crate::core::config::{ModelConfig, NoiseKind};
 
 /// The backends a session trains on.

@@ -1,14 +1,11 @@
 //! Plain-Rust core: configuration, parameter layout, scalar reference ops and model.
 //! Nothing here uses a GPU or SIMD; every backend is checked against this module.
 
-pub mod catalogue;
 pub mod config;
 pub mod layout;
 pub mod ops;
 pub mod pca;
 pub mod reference;
 pub mod rng;
-pub mod viz;
-pub mod urlstate;
 
 pub use config::{Activation, Init, LossKind, ModelConfig, NoiseKind, Optimizer};

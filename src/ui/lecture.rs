@@ -6,7 +6,7 @@
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::core::urlstate::Setup;
+use crate::app::urlstate::Setup;
 
 use crate::app::protocol::Command;
 

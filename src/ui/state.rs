@@ -9,7 +9,7 @@ use leptos::prelude::*;
 use crate::app::history::Chart;
 use crate::app::pictures::{PcaView, PictureId, RecipeView};
 use crate::app::protocol::{BackendKind, Status};
-use crate::core::catalogue::Kind;
+use crate::app::catalogue::Kind;
 use crate::core::config::NoiseKind;
 
 use super::cloud;

@@ -1,4 +1,4 @@
-//! The page's set-up in its URL (src/core/urlstate.rs has the keys): read once when the page
+//! The page's set-up in its URL (src/app/urlstate.rs has the keys): read once when the page
 //! opens, kept up to date with `history.replaceState` as the preset, the noise, the backend
 //! and the lecture mode change, and offered by the "Copy link" button. Opening such a link
 //! reproduces the set-up: the same model, seed and backend, so the same first losses.
@@ -10,10 +10,10 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::core::config::{preset, preset_list};
-use crate::core::urlstate::{self, BackendChoice, Setup, DEFAULT_PRESET};
+use crate::app::urlstate::{self, BackendChoice, Setup, DEFAULT_PRESET};
 
 use crate::app::protocol::BackendKind;
-use crate::core::catalogue::Kind;
+use crate::app::catalogue::Kind;
 
 use super::state::{Page, Ui};
 use super::{dom, lecture};

@@ -22,8 +22,8 @@ use crate::app::clock::{now_ms, sleep_ms};
 use crate::app::controller::{Controller, Devices};
 use crate::app::envelope::{FromWorker, ToWorker};
 use crate::app::protocol::{decode, encode, Command, Event, RunState};
-use crate::core::catalogue;
-use crate::core::urlstate::BackendChoice;
+use crate::app::catalogue;
+use crate::app::urlstate::BackendChoice;
 
 use scope::{scope, yield_now};
 

@@ -7,7 +7,7 @@
 //! from any angle (turning it is the page's business).
 
 use crate::backend::{Backend, ReadFuture};
-use crate::core::catalogue::Kind;
+use crate::app::catalogue::Kind;
 use crate::core::pca::Pca;
 use crate::data::synthetic::{DEFAULT_POINTS, DIM};
 use crate::data::Mnist;

@@ -10,7 +10,7 @@
 //! controller in one place. A session owns its backend and its state, so several can live
 //! side by side.
 //!
-//! A new kind of session is a type implementing the trait, a row in `core::catalogue`, and
+//! A new kind of session is a type implementing the trait, a row in `app::catalogue`, and
 //! its arm in [`build`].
 
 pub mod cloud;
@@ -21,9 +21,9 @@ use std::future::Future;
 use std::pin::Pin;
 
 use crate::backend::{Backend, ReadFuture};
-use crate::core::catalogue::{self, Kind};
+use crate::app::catalogue::{self, Kind};
 use crate::core::config::NoiseKind;
-use crate::core::urlstate::Setup;
+use crate::app::urlstate::Setup;
 use crate::data::Mnist;
 use crate::io::saved::SavedModel;
 

@@ -6,7 +6,7 @@
 //! last read-back, so a lost device costs only the steps since.
 
 use crate::backend::{Backend, ReadFuture};
-use crate::core::catalogue::{self, Kind};
+use crate::app::catalogue::{self, Kind};
 use crate::core::config::{LossKind, NoiseKind};
 use crate::core::pca::{fill_pixels, Pca, PcaFit, TopComponents};
 use crate::core::ModelConfig;

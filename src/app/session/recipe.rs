@@ -9,7 +9,7 @@
 //! and early-stopping state do not move between backends).
 
 use crate::backend::{Backend, ReadFuture};
-use crate::core::catalogue::Kind;
+use crate::app::catalogue::Kind;
 use crate::core::layout::ParamLayout;
 use crate::data::Mnist;
 use crate::model::Split;
@@ -112,7 +112,7 @@ pub struct RecipeSession {
 
 impl RecipeSession {
     pub fn new(name: &str, cap: Option<u64>, seed: u64, mut be: AnyBackend, data: &Mnist) -> Result<RecipeSession, String> {
-        let (recipe, settings) = page_recipe(name).ok_or_else(|| format!("There is no recipe called '{name}'. Recipes: {}", crate::core::catalogue::list(Kind::Recipe)))?;
+        let (recipe, settings) = page_recipe(name).ok_or_else(|| format!("There is no recipe called '{name}'. Recipes: {}", crate::app::catalogue::list(Kind::Recipe)))?;
         let cap = cap.map(|c| c.clamp(1, MAX_CAP));
         let up = upload(&mut be, data, rows_needed(&recipe)).map_err(|e| format!("{name} does not fit this device: {e}. Switch the backend to the CPU, or pick a single-model preset."))?;
         let mut pipeline = Pipeline::from_uploaded(be, &recipe, up, seed)?;

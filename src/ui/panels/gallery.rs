@@ -17,8 +17,8 @@ pub fn Gallery(ui: Ui) -> impl IntoView {
         <section id="gallery" class="panel gallery-panel">
             <h2>"Presets gallery"</h2>
             <div class="cards">
-                {page_presets().into_iter().chain(crate::core::catalogue::RECIPES.iter().copied()).map(|name| {
-                    let (title, source, what) = crate::core::catalogue::find(name).map_or((name, "", ""), |e| (e.title, e.source, e.what));
+                {page_presets().into_iter().chain(crate::app::catalogue::RECIPES.iter().copied()).map(|name| {
+                    let (title, source, what) = crate::app::catalogue::find(name).map_or((name, "", ""), |e| (e.title, e.source, e.what));
                     let phases = crate::app::session::recipe::page_recipe(name).map(|(_, note)| note);
                     let current = move || ui.preset_id() == name;
                     view! {

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use crate::app::controller::WATCHABLE_BATCH;
 use crate::app::protocol::Command;
 use crate::app::session::cloud::scene_model;
-use crate::core::catalogue::{self, Kind};
+use crate::app::catalogue::{self, Kind};
 
 use super::super::state::{NoiseMode, Ui};
 use super::super::{client, model_view};

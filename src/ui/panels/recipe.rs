@@ -6,7 +6,7 @@ use leptos::prelude::*;
 
 use crate::app::pictures::RecipeView;
 use crate::app::protocol::Command;
-use crate::core::catalogue;
+use crate::app::catalogue;
 
 use super::super::state::Ui;
 use super::super::{chart, client};

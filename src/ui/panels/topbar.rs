@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::app::protocol::{BackendKind, Command};
-use crate::core::catalogue::{self, Kind};
+use crate::app::catalogue::{self, Kind};
 
 use super::super::state::{Page, PageState, Ui};
 use super::super::{client, files, urlsync};

@@ -42,7 +42,7 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::config::{preset, preset_list, Activation, Init, ModelConfig, NoiseKind, Optimizer, MAX_BATCH, MAX_WIDTH, PRESET_NAMES};
+use crate::core::config::{preset, preset_list, Activation, Init, ModelConfig, NoiseKind, Optimizer, MAX_BATCH, MAX_WIDTH, PRESET_NAMES};
 /// The multi-phase recipes (the catalogue's).
 const RECIPE_NAMES: &[&str] = &super::catalogue::RECIPES;
 

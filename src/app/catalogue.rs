@@ -2,7 +2,7 @@
 //! gallery, the URL codec (`urlstate`), the page's controller and the CLI all read it; the
 //! ids are what the URL and the CLI say, the titles what a person reads.
 //!
-//! Three kinds: a single **model** (an MNIST autoencoder built by [`super::config::preset`]),
+//! Three kinds: a single **model** (an MNIST autoencoder built by [`crate::core::config::preset`]),
 //! a multi-phase **recipe** (built by `train::pipeline::recipe`) and a **scene** (a page
 //! set-up that is not an MNIST model: the 3-D cloud of `linear_3d_pca`, `train::cloud`).
 //! Adding one is a row here plus its builder (a preset, a recipe or a scene).
@@ -191,7 +191,7 @@ mod tests {
     #[test]
     fn every_model_has_a_preset() {
         for id in MODELS {
-            let cfg = super::super::config::preset(id).unwrap_or_else(|| panic!("{id}: no preset"));
+            let cfg = crate::core::config::preset(id).unwrap_or_else(|| panic!("{id}: no preset"));
             assert_eq!(cfg.name, id);
         }
     }
