@@ -11,7 +11,7 @@ use aeplay::core::config::{preset, Activation};
 use aeplay::core::layout::{DenseSlot, ParamLayout};
 use aeplay::core::ops;
 use aeplay::model::Split;
-use aeplay::train::pipeline::{recipe, EarlyStoppingSpec, Event, Pipeline, Recipe, Sda, Summary};
+use aeplay::train::pipeline::{recipe, EarlyStoppingSpec, RecipeEvent, Pipeline, Recipe, Sda, Summary};
 use aeplay::train::{Trainer, Uploaded};
 
 fn rows_of<B: Backend>(be: &mut B, data: DataId, idx: &[u32], dim: usize) -> Vec<f32> {
@@ -34,7 +34,7 @@ fn mnist_subset<B: Backend>(be: &mut B, data: &aeplay::data::Mnist, train: usize
     up
 }
 
-fn run_all<B: Backend>(p: &mut Pipeline<B>) -> Vec<Event> {
+fn run_all<B: Backend>(p: &mut Pipeline<B>) -> Vec<RecipeEvent> {
     let mut events = Vec::new();
     while !p.is_done() {
         events.extend(p.step().unwrap());
@@ -42,14 +42,14 @@ fn run_all<B: Backend>(p: &mut Pipeline<B>) -> Vec<Event> {
     events
 }
 
-fn kinds(events: &[Event]) -> Vec<String> {
+fn kinds(events: &[RecipeEvent]) -> Vec<String> {
     events
         .iter()
         .map(|e| match e {
-            Event::Phase { name, .. } => format!("phase {name}"),
-            Event::Epoch(r) => format!("epoch {}{}", r.name, if r.series.is_empty() { String::new() } else { format!(" {}", r.series) }),
-            Event::EarlyStop { .. } => "early stop".into(),
-            Event::Done(_) => "done".into(),
+            RecipeEvent::Phase { name, .. } => format!("phase {name}"),
+            RecipeEvent::Epoch(r) => format!("epoch {}{}", r.name, if r.series.is_empty() { String::new() } else { format!(" {}", r.series) }),
+            RecipeEvent::EarlyStop { .. } => "early stop".into(),
+            RecipeEvent::Done(_) => "done".into(),
         })
         .collect()
 }
@@ -112,7 +112,7 @@ fn stacked_greedy_freezes_phase_one_and_trains_phase_two_on_its_codes() {
     assert_eq!(slot(&sp, sl.dense[3]), slot(&frozen, pl.dense[1]), "decoder 1");
     assert_eq!(slot(&sp, sl.dense[1]), slot(&inner, il.dense[0]), "encoder 2");
     assert_eq!(slot(&sp, sl.dense[2]), slot(&inner, il.dense[1]), "decoder 2");
-    let Some(Event::Done(Summary { test_loss: Some(loss), steps, .. })) = events.last().cloned() else { panic!("{events:?}") };
+    let Some(RecipeEvent::Done(Summary { test_loss: Some(loss), steps, .. })) = events.last().cloned() else { panic!("{events:?}") };
     assert_eq!(steps, 16);
     assert_eq!(loss, stack.test_loss(None));
     let mut be3 = CpuBackend::new();
@@ -153,12 +153,12 @@ fn sda_fine_tuning_stops_when_validation_stops_improving() {
     let events = run_all(&mut p);
     let k = kinds(&events);
     assert_eq!(&k[..5], ["phase da1", "epoch da1", "phase da2", "epoch da2", "phase finetune"]);
-    let stop = events.iter().find(|e| matches!(e, Event::EarlyStop { .. })).expect("early stop");
-    let Event::EarlyStop { steps, best_epoch, best_validation_error, epoch, .. } = stop.clone() else { unreachable!() };
+    let stop = events.iter().find(|e| matches!(e, RecipeEvent::EarlyStop { .. })).expect("early stop");
+    let RecipeEvent::EarlyStop { steps, best_epoch, best_validation_error, epoch, .. } = stop.clone() else { unreachable!() };
     assert_eq!((steps, best_epoch, best_validation_error), (101, 1.0, 0.5));
     assert!((epoch - 10.1).abs() < 1e-9, "stopped at epoch {epoch}");
     // An epoch line per epoch with its validation error, and one for the stop.
-    let finetune_epochs = events.iter().filter(|e| matches!(e, Event::Epoch(r) if r.name == "finetune")).count();
+    let finetune_epochs = events.iter().filter(|e| matches!(e, RecipeEvent::Epoch(r) if r.name == "finetune")).count();
     assert_eq!(finetune_epochs, 11);
     let s = p.summary();
     assert_eq!((s.test_error, s.best_validation_error), (Some(0.5), Some(0.5)));
@@ -203,7 +203,7 @@ fn pretrained_classifier_beats_random_init_with_1000_labels() {
     let s = p.summary().clone();
     let (pre, rand) = (s.pretrained_accuracy.unwrap(), s.random_accuracy.unwrap());
     eprintln!("pre-trained {pre}, random {rand}");
-    let curves: Vec<_> = events.iter().filter_map(|e| if let Event::Epoch(r) = e { r.test_accuracy.map(|a| (r.series.clone(), a)) } else { None }).collect();
+    let curves: Vec<_> = events.iter().filter_map(|e| if let RecipeEvent::Epoch(r) = e { r.test_accuracy.map(|a| (r.series.clone(), a)) } else { None }).collect();
     assert_eq!(curves.len(), 16, "{curves:?}");
     assert!(pre > rand + 0.01, "pre-trained {pre} vs random {rand}");
     assert!(pre > 0.85, "pre-trained accuracy {pre}");
@@ -219,9 +219,9 @@ fn tiny_recipes<B: Backend>(mut make: impl FnMut() -> B) -> Vec<Summary> {
         let up = mnist_subset(&mut be, &data, 300, 200);
         let mut p = Pipeline::from_uploaded(be, &r, up, 3).unwrap();
         let events = run_all(&mut p);
-        assert!(matches!(events.last(), Some(Event::Done(_))), "{name}: {:?}", kinds(&events));
+        assert!(matches!(events.last(), Some(RecipeEvent::Done(_))), "{name}: {:?}", kinds(&events));
         for e in &events {
-            if let Event::Epoch(r) = e {
+            if let RecipeEvent::Epoch(r) = e {
                 assert!(r.train_loss.is_finite() && r.test_loss.is_finite(), "{name}: {r:?}");
             }
         }

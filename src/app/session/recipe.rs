@@ -13,7 +13,7 @@ use crate::app::catalogue::Kind;
 use crate::core::layout::ParamLayout;
 use crate::data::Mnist;
 use crate::model::Split;
-use crate::train::pipeline::{recipe, EpochReport, Event, Pipeline, Recipe, Summary};
+use crate::train::pipeline::{recipe, EpochReport, RecipeEvent, Pipeline, Recipe, Summary};
 use crate::train::Uploaded;
 
 use super::super::frame::Frame;
@@ -136,22 +136,22 @@ impl RecipeSession {
     }
 
     /// Takes in the pipeline's events: reports, phase changes, the end.
-    fn apply_events(&mut self, events: Vec<Event>) {
+    fn apply_events(&mut self, events: Vec<RecipeEvent>) {
         let steps = self.pipeline.summary().steps;
         for e in events {
             match e {
-                Event::Phase { phase, .. } => {
+                RecipeEvent::Phase { phase, .. } => {
                     self.offsets.resize(phase + 1, steps);
                     self.offsets[phase] = steps;
                 }
-                Event::Epoch(r) => self.reports.push(r),
-                Event::EarlyStop { epoch, best_epoch, best_validation_error, .. } => {
+                RecipeEvent::Epoch(r) => self.reports.push(r),
+                RecipeEvent::EarlyStop { epoch, best_epoch, best_validation_error, .. } => {
                     self.early_stop = Some(format!(
                         "Early stopping after {epoch:.1} epochs: the best validation error {:.1} % was at epoch {best_epoch:.1}; ",
                         100.0 * best_validation_error
                     ));
                 }
-                Event::Done(s) => self.summary = Some(s),
+                RecipeEvent::Done(s) => self.summary = Some(s),
             }
         }
     }

@@ -9,7 +9,7 @@ use aeplay::backend::Backend;
 use aeplay::core::ModelConfig;
 use aeplay::io::saved::{to_safetensors, SavedModel};
 use aeplay::train::divergence::{self, Divergence, Diverged, LastGood};
-use aeplay::train::pipeline::{recipe, recipe_list, Event, Pipeline, Recipe};
+use aeplay::train::pipeline::{recipe, recipe_list, RecipeEvent, Pipeline, Recipe};
 use aeplay::train::{cloud, Trainer};
 use serde_json::json;
 
@@ -283,15 +283,15 @@ fn run_recipe(r: Recipe, steps: Option<u64>, kind: BackendKind, cpu: CpuOpts, da
             let obj = v.as_object_mut().expect("events are objects");
             obj.insert("recipe".into(), json!(r.name()));
             match e {
-                Event::Epoch(_) | Event::EarlyStop { .. } => {
+                RecipeEvent::Epoch(_) | RecipeEvent::EarlyStop { .. } => {
                     obj.insert("seconds".into(), json!(secs));
                 }
-                Event::Done(_) => {
+                RecipeEvent::Done(_) => {
                     obj.insert("backend".into(), json!(backend_name));
                     obj.insert("seed".into(), json!(seed));
                     obj.insert("seconds".into(), json!(start.elapsed().as_secs_f64()));
                 }
-                Event::Phase { .. } => {}
+                RecipeEvent::Phase { .. } => {}
             }
             emit(json, v);
         }

@@ -59,7 +59,7 @@ pub struct Summary {
 /// What a step did, in order.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
-pub enum Event {
+pub enum RecipeEvent {
     /// A phase starts: `steps_per_epoch` steps over `train_rows` rows, batch `batch`.
     Phase { phase: usize, name: String, what: String, epochs: usize, train_rows: usize, steps_per_epoch: usize, batch: usize },
     Epoch(EpochReport),

@@ -3,7 +3,7 @@
 //! encoder's codes for the next phase, assembles or initialises the next model from the
 //! finished ones, and frees what a finished phase leaves on the device.
 
-use super::events::{EpochReport, Event, Summary};
+use super::events::{EpochReport, RecipeEvent, Summary};
 use super::reads::{mean_train_loss, wait, CodesRead, EvalRead};
 use super::recipe::{copy_dense, Greedy, Pretrain, Recipe};
 use super::stopping::EarlyStopping;
@@ -51,7 +51,7 @@ pub struct Pipeline<B: Backend> {
     last_validation: Option<(u64, f64)>,
     /// What the last step made due, until [`Pipeline::after_step`] has handled it.
     due: Option<Due>,
-    pending: Vec<Event>,
+    pending: Vec<RecipeEvent>,
     summary: Summary,
 }
 
@@ -187,7 +187,7 @@ impl<B: Backend> Pipeline<B> {
         };
         self.stage = stage;
         let info = &self.recipe.phases()[self.phase];
-        self.pending.push(Event::Phase {
+        self.pending.push(RecipeEvent::Phase {
             phase: self.phase,
             name: info.name.clone(),
             what: info.what.clone(),
@@ -251,7 +251,7 @@ impl<B: Backend> Pipeline<B> {
     /// this never blocks (a browser's WebGPU). Returns the events, in order, with the
     /// announcement of a phase that started. Err on a non-finite training loss, a model or
     /// codes that do not fit, or a failed read.
-    pub async fn after_step(&mut self) -> Result<Vec<Event>, String> {
+    pub async fn after_step(&mut self) -> Result<Vec<RecipeEvent>, String> {
         let mut events = Vec::new();
         if let Some(Due { ended, capped }) = self.due.take() {
             if self.stage == Stage::Finetune {
@@ -268,7 +268,7 @@ impl<B: Backend> Pipeline<B> {
     }
 
     /// Events not handed out yet (the first phase's announcement, after construction).
-    pub fn take_events(&mut self) -> Vec<Event> {
+    pub fn take_events(&mut self) -> Vec<RecipeEvent> {
         std::mem::take(&mut self.pending)
     }
 
@@ -276,7 +276,7 @@ impl<B: Backend> Pipeline<B> {
     /// [`Self::after_step`] waited for); returns what happened, in order. For backends whose
     /// reads complete when polled: the CPU, and natively the GPU. Err on a non-finite
     /// training loss or a model that does not fit.
-    pub fn step(&mut self) -> Result<Vec<Event>, String> {
+    pub fn step(&mut self) -> Result<Vec<RecipeEvent>, String> {
         let mut events = std::mem::take(&mut self.pending);
         if self.train_step() {
             events.extend(wait(self.after_step())?);
@@ -285,7 +285,7 @@ impl<B: Backend> Pipeline<B> {
     }
 
     /// Runs every remaining step, handing each event to `on_event`; returns the summary.
-    pub fn run(&mut self, mut on_event: impl FnMut(&Event)) -> Result<Summary, String> {
+    pub fn run(&mut self, mut on_event: impl FnMut(&RecipeEvent)) -> Result<Summary, String> {
         while !self.is_done() {
             for e in self.step()? {
                 on_event(&e);
@@ -295,7 +295,7 @@ impl<B: Backend> Pipeline<B> {
     }
 
     /// [`Self::run`] without blocking: awaits every read.
-    pub async fn run_async(&mut self, mut on_event: impl FnMut(&Event)) -> Result<Summary, String> {
+    pub async fn run_async(&mut self, mut on_event: impl FnMut(&RecipeEvent)) -> Result<Summary, String> {
         for e in self.take_events() {
             on_event(&e);
         }
@@ -310,7 +310,7 @@ impl<B: Backend> Pipeline<B> {
     }
 
     /// The epoch's training loss and test metrics, for the model and any companion.
-    async fn report_epoch(&mut self, events: &mut Vec<Event>, validation_error: Option<f64>) -> Result<(), String> {
+    async fn report_epoch(&mut self, events: &mut Vec<RecipeEvent>, validation_error: Option<f64>) -> Result<(), String> {
         let phase = self.phase;
         let name = self.recipe.phases()[phase].name.clone();
         let t = self.trainer.as_mut().expect("trainer");
@@ -344,17 +344,17 @@ impl<B: Backend> Pipeline<B> {
             let report = EpochReport { series: other.into(), train_loss, test_loss, test_accuracy: Some(acc), ..base.clone() };
             self.summary.pretrained_accuracy = base.test_accuracy;
             self.summary.random_accuracy = Some(acc);
-            events.push(Event::Epoch(base));
-            events.push(Event::Epoch(report));
+            events.push(RecipeEvent::Epoch(base));
+            events.push(RecipeEvent::Epoch(report));
         } else {
-            events.push(Event::Epoch(base));
+            events.push(RecipeEvent::Epoch(base));
         }
         Ok(())
     }
 
     /// Ends the current phase and starts the next, or finishes. The finished phase's model
     /// and the codes it trained on are freed on the device once read back.
-    async fn next_phase(&mut self, events: &mut Vec<Event>) -> Result<(), String> {
+    async fn next_phase(&mut self, events: &mut Vec<RecipeEvent>) -> Result<(), String> {
         if self.stage == Stage::Compare {
             self.finish(events);
             return Ok(());
@@ -439,7 +439,7 @@ impl<B: Backend> Pipeline<B> {
 
     /// stacked_greedy's end: the stack assembled from the trained pairs, evaluated end to
     /// end on the test images; it stays as the final model.
-    async fn finish_stack(&mut self, be: B, g: &Greedy, events: &mut Vec<Event>) -> Result<(), String> {
+    async fn finish_stack(&mut self, be: B, g: &Greedy, events: &mut Vec<RecipeEvent>) -> Result<(), String> {
         let p = g.assemble(&self.trained);
         self.input = Uploaded { train_rows: self.input.train_rows, ..self.data };
         let up = self.input;
@@ -487,7 +487,7 @@ impl<B: Backend> Pipeline<B> {
 
     /// After a fine-tuning step: validate when due, keep the best model, stop when the
     /// patience runs out, at the last epoch, or at the step cap.
-    async fn finetune_after_step(&mut self, ended: bool, capped: bool, events: &mut Vec<Event>) -> Result<(), String> {
+    async fn finetune_after_step(&mut self, ended: bool, capped: bool, events: &mut Vec<RecipeEvent>) -> Result<(), String> {
         let Recipe::Sda(s) = &self.recipe else { unreachable!() };
         let (train_rows, validation_rows, max_epochs) = (s.train_rows, s.validation_rows, s.max_epochs);
         let t = self.trainer.as_mut().expect("trainer");
@@ -521,7 +521,7 @@ impl<B: Backend> Pipeline<B> {
             let (params, test_error, best_epoch) = self.best.clone().expect("validated at least once");
             let best_validation_error = self.stopper.as_ref().unwrap().best;
             if stop {
-                events.push(Event::EarlyStop { phase: self.phase, epoch: t.epochs_done(), steps: t.step, best_epoch, best_validation_error, test_error });
+                events.push(RecipeEvent::EarlyStop { phase: self.phase, epoch: t.epochs_done(), steps: t.step, best_epoch, best_validation_error, test_error });
             }
             self.summary.test_error = Some(test_error);
             self.summary.best_validation_error = Some(best_validation_error);
@@ -534,9 +534,9 @@ impl<B: Backend> Pipeline<B> {
         Ok(())
     }
 
-    fn finish(&mut self, events: &mut Vec<Event>) {
+    fn finish(&mut self, events: &mut Vec<RecipeEvent>) {
         self.stage = Stage::Done;
-        events.push(Event::Done(self.summary.clone()));
+        events.push(RecipeEvent::Done(self.summary.clone()));
     }
 }
 

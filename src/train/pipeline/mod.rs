@@ -32,7 +32,7 @@ mod reads;
 mod recipe;
 mod stopping;
 
-pub use events::{EpochReport, Event, Summary};
+pub use events::{EpochReport, RecipeEvent, Summary};
 pub use machine::Pipeline;
 pub use recipe::{recipe, recipe_list, EarlyStoppingSpec, Greedy, PhaseInfo, Pretrain, Recipe, Sda, RECIPE_NAMES};
 pub use stopping::EarlyStopping;
