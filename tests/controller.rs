@@ -182,6 +182,15 @@ fn a_diverging_run_stops_with_the_step_and_the_learning_rate_and_reset_restores_
     assert_eq!(d.status().state, RunState::Paused);
     d.send(Command::Reset);
     assert_eq!(d.status().session.config.as_ref().unwrap().optimizer.lr(), 0.01, "Reset goes back to the preset's learning rate");
+    // The model after a Reset is guarded as the first one was.
+    d.clear();
+    d.send(Command::SetLearningRate(10.0));
+    d.send(Command::Train);
+    d.ticks(200);
+    let errors = d.errors();
+    assert_eq!(errors.len(), 1, "after Reset: {errors:?}");
+    assert!(errors[0].contains("diverged") && errors[0].contains("learning rate 10"), "{}", errors[0]);
+    assert_eq!(d.status().state, RunState::Paused);
 }
 
 #[test]

@@ -426,7 +426,8 @@ impl Session for ModelSession {
     fn reset(&mut self, be: AnyBackend, data: &Mnist) -> Result<(), String> {
         let mut cfg = self.config().clone();
         cfg.optimizer.set_lr(self.start_lr);
-        let trainer = Trainer::new(be, &cfg, data, self.seed)?;
+        let mut trainer = Trainer::new(be, &cfg, data, self.seed)?;
+        trainer.enable_step_losses();
         self.trainer = trainer;
         self.clear_views();
         Ok(())
