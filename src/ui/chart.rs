@@ -330,9 +330,9 @@ fn draw(id: &str, chart: &Chart, empty: &str) {
     if shown.is_empty() {
         ctx.set_fill_style_str("#6b7280");
         ctx.set_font(&font(1.0));
-        let _ = ctx.fill_text(empty, left, h / 2.0);
-        let b = texts.box_of(&ctx, empty, left, h / 2.0, Align::Start, None);
-        texts.record(empty, b);
+        // Condensed to the canvas where it is longer (a narrow chart).
+        let x0 = left.min(w / 4.0);
+        texts.draw_within(&ctx, empty, x0, h / 2.0, Align::Start, w, Some((w - x0 - 4.0).max(1.0)));
         let _ = c.set_attribute("data-texts", &texts.json());
         return;
     }

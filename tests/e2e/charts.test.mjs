@@ -50,6 +50,10 @@ appTest('charts: a fast preset past ten epochs stays readable at every layout', 
   // A large batch makes linear_50's epochs short in wall time (an epoch is 60 steps).
   await page.goto(`${server.url}?backend=cpu&preset=linear_50&batch=1000`, { waitUntil: 'load' });
   await waitForState(page, 'ready', 120_000);
+  // Before training: the empty chart's sentence stays inside a phone's narrow chart.
+  await applyLayout(page, LAYOUTS[1]);
+  for (const c of await chartTexts(page)) assert.deepEqual(problems(c), [], `the empty #${c.id} at 390×844`);
+  await applyLayout(page, LAYOUTS[0]);
   await page.click('#train');
   await poll(async () => (await readSteps(page)) > 12 * 60, { timeout: 90_000, interval: 500, message: async () => `twelve epochs (${await readSteps(page)} steps)` });
   await page.click('#pause');
