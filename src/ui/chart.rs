@@ -8,8 +8,11 @@
 //! texts overlap: each text is placed through `Texts`, which drops a text whose box would
 //! overlap one already drawn (legend, axis titles, ticks, then epoch and phase names). The
 //! canvas gets `data-series` (series with points), `data-labels` (their labels) and
-//! `data-texts` (every drawn text with its box in CSS pixels, JSON `[{t,x,y,w,h}]`) for the
-//! tests.
+//! `data-texts` (every drawn text with its box in CSS pixels, JSON `[{t,x,y,w,h}]`) and
+//! `data-epoch-stride` (every how many epochs a mark is drawn) for the tests. A recipe's phases
+//! whose losses differ by orders of magnitude (sda: pre-training ~100-800, fine-tuning ~1) share
+//! the one log axis: every phase keeps its shape and the ticks read off every value, on one
+//! axis that compares phases honestly (per-phase scales would need an axis per band).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
