@@ -105,6 +105,14 @@ pub enum Measure {
     Percent,
 }
 
+/// A stretch of the x axis with a name (a recipe's phase), drawn as a shaded band.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Band {
+    pub start: f64,
+    pub end: f64,
+    pub label: String,
+}
+
 /// A chart as data: the page draws it for its displayed size.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Chart {
@@ -117,6 +125,9 @@ pub struct Chart {
     /// Steps in an epoch, where the x axis is steps of one model (the page marks epochs).
     #[serde(default)]
     pub x_per_epoch: Option<f64>,
+    /// Named stretches of the x axis (a recipe's phases), in order.
+    #[serde(default)]
+    pub bands: Vec<Band>,
 }
 
 impl Chart {
@@ -133,7 +144,23 @@ impl Chart {
             ],
             level,
             x_per_epoch,
+            bands: Vec::new(),
         }
+    }
+}
+
+/// Which epochs get a mark: every `stride`-th, the stride the smallest of 1, 2, 5, 10, 20,
+/// 50… whose marks lie at least `need` pixels apart when one epoch spans `gap` pixels.
+pub fn epoch_stride(gap: f64, need: f64) -> i64 {
+    let mut k: i64 = 1;
+    loop {
+        for m in [1, 2, 5] {
+            let s = m * k;
+            if gap * s as f64 >= need || s >= 1_000_000_000 {
+                return s;
+            }
+        }
+        k *= 10;
     }
 }
 
@@ -192,6 +219,17 @@ mod tests {
         assert_eq!(format_tick(0.15, 0.05), "0.15");
         assert_eq!(format_tick(0.0, 0.05), "0");
         assert_eq!(format_tick(-1500.0, 500.0), "-1,500");
+    }
+
+    #[test]
+    fn epoch_marks_thin_to_what_fits() {
+        assert_eq!(epoch_stride(100.0, 60.0), 1);
+        assert_eq!(epoch_stride(40.0, 60.0), 2);
+        assert_eq!(epoch_stride(25.0, 60.0), 5);
+        assert_eq!(epoch_stride(7.0, 60.0), 10);
+        assert_eq!(epoch_stride(3.5, 60.0), 20);
+        assert_eq!(epoch_stride(0.5, 60.0), 200);
+        assert_eq!(epoch_stride(0.0, 60.0), 1_000_000_000, "no room at all ends the search");
     }
 
     #[test]

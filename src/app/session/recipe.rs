@@ -17,7 +17,7 @@ use crate::train::pipeline::{recipe, EpochReport, RecipeEvent, Pipeline, Recipe,
 use crate::train::Uploaded;
 
 use super::super::frame::Frame;
-use super::super::history::{Chart, Measure, Series, Style};
+use super::super::history::{Band, Chart, Measure, Series, Style};
 use super::super::pictures::{self, PhaseRow, PhaseState, Picture, PictureId, RecipeStatus, RecipeView, GRID_STREAM, PAD_STREAM};
 use super::super::protocol::SessionInfo;
 use super::{fence_of, AfterSlice, AnyBackend, Budget, FrameCtx, LocalFuture, Produced, RecipeControls, Session};
@@ -179,6 +179,20 @@ impl RecipeSession {
         (self.offsets.get(r.phase).copied().unwrap_or(0) + r.steps) as f64
     }
 
+    /// The phases begun so far as bands of the steps axis (a phase runs to the next one's
+    /// start; the current one to the steps so far).
+    fn bands(&self) -> Vec<Band> {
+        let phases = self.recipe.phases();
+        let now = self.pipeline.summary().steps;
+        (0..self.offsets.len().min(phases.len()))
+            .map(|i| {
+                let end = self.offsets.get(i + 1).copied().unwrap_or(now).max(self.offsets[i]);
+                Band { start: self.offsets[i] as f64, end: end as f64, label: phases[i].name.clone() }
+            })
+            .filter(|b| b.end > b.start)
+            .collect()
+    }
+
     /// The page's loss chart: every phase's train and test loss at the end of its epochs.
     fn loss_charts(&self) -> (Chart, Chart) {
         let base: Vec<&EpochReport> = self.reports.iter().filter(|r| r.series != "random").collect();
@@ -193,6 +207,7 @@ impl RecipeSession {
             ],
             level: None,
             x_per_epoch: None,
+            bands: self.bands(),
         };
         let mut series = Vec::new();
         for (i, ph) in self.recipe.phases().iter().enumerate() {
@@ -206,7 +221,7 @@ impl RecipeSession {
             let x = base.last().map_or(0.0, |r| self.global(r));
             series.push(Series { label: "stack, end to end (test)".into(), colour: 2 * PHASE_COLOURS, points: vec![(x, s.test_loss.unwrap_or(f64::NAN))], style: Style::Points });
         }
-        let phases = Chart { x_label: "steps (all phases)".into(), y_label: "loss".into(), measure: Measure::Loss, series, level: None, x_per_epoch: None };
+        let phases = Chart { x_label: "steps (all phases)".into(), y_label: "loss".into(), measure: Measure::Loss, series, level: None, x_per_epoch: None, bands: self.bands() };
         (overall, phases)
     }
 
@@ -225,6 +240,7 @@ impl RecipeSession {
                     ],
                     level: None,
                     x_per_epoch: None,
+                    bands: Vec::new(),
                 })
             }
             Recipe::Sda(_) => {
@@ -239,6 +255,7 @@ impl RecipeSession {
                     ],
                     level: self.summary.as_ref().and_then(|s| s.test_error).map(|e| ("final test error (best validation)".into(), e)),
                     x_per_epoch: None,
+                    bands: Vec::new(),
                 })
             }
             Recipe::StackedGreedy(_) => None,
