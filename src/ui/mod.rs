@@ -18,6 +18,7 @@ mod files;
 mod hooks;
 mod lecture;
 mod model_view;
+mod offline;
 mod panels;
 mod state;
 mod urlsync;
@@ -49,6 +50,10 @@ fn start(ui: Ui) {
     };
     if let Err(e) = client::start(ui, first) {
         ui.fail(e);
+    }
+    // Not in benchmark mode: the offline copy's downloads would compete with the measurement.
+    if !bench {
+        offline::install(ui);
     }
 }
 
