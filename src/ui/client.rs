@@ -89,7 +89,7 @@ fn apply(ui: Ui, msg: FromWorker) {
             ui.data_source.set(format!("{label}{note}"));
         }
         FromWorker::Stalled { file, message } => {
-            ui.data_status.set(message.clone());
+            ui.data_status.set(format!("Download stalled: {file}."));
             ui.stalled.set(Some((file, message)));
         }
         FromWorker::Fatal(e) => {
