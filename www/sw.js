@@ -1,8 +1,8 @@
 // www/sw.js — the app's service worker (registered by src/ui/offline.rs for the WebAssembly
 // module the page loaded: sw.js?js=…&wasm=…). It does two things:
 // - offline: on install it copies the app shell, that one module (not every build the page can
-//   pick from) and the MNIST files of data/manifest.json (each checked against the manifest's
-//   SHA-256) into one cache named after the build; later visits are served from that copy,
+//   pick from) and the MNIST files of data/manifest.json (from the loader's cache where they
+//   are, each checked against the manifest's SHA-256) into one cache named after the build; later visits are served from that copy,
 //   with the network off too. A new build is a new worker and a new cache, put in place whole
 //   (the install fails and the old copy stays unless every file arrived); the old caches go.
 // - cross-origin isolation: every response it serves carries COOP `same-origin` and COEP
@@ -43,8 +43,13 @@ async function precache() {
   const entries = [];
   for (const path of shell) entries.push([new URL(path, scope).href, await get(path)]);
   entries.push([INDEX, (await get('index.html'))]);
+  // The page registers this worker once its data has arrived, so the loader's cache
+  // (src/worker/loader.rs: key data/<file>?v=<SHA-256>) normally holds the files already:
+  // they are copied from there rather than downloaded again.
+  const loaderCache = await caches.open('aeplay-mnist-v1');
   for (const [name, info] of Object.entries(manifest.files)) {
-    const r = await get(`data/${name}`);
+    const kept = await loaderCache.match(new URL(`data/${name}?v=${info.sha256_gz}`, scope).href);
+    const r = kept || (await get(`data/${name}`));
     const buf = await r.arrayBuffer();
     const sum = await sha256(buf);
     if (sum !== String(info.sha256_gz).toLowerCase()) throw new Error(`sw.js: data/${name}: SHA-256 ${sum}, not the manifest's ${info.sha256_gz}`);

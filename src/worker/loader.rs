@@ -21,6 +21,7 @@ use web_sys::{AbortController, Cache, Headers, ReadableStreamDefaultReader, Requ
 use super::scope::{js_err, scope, yield_now};
 use crate::data::{Mnist, FILES};
 
+/// The data cache (keys `data/<file>?v=<SHA-256>`); www/sw.js copies the offline files from it.
 const CACHE_NAME: &str = "aeplay-mnist-v1";
 
 /// A download that brings no byte for this long is stalled: aborted and tried again.

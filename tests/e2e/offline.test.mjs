@@ -1,6 +1,7 @@
 // tests/e2e/offline.test.mjs — the service worker (www/sw.js) on a plain static host (the
 // harness's server: no COOP/COEP, no special header):
-// - offline: after one visit ("works offline" once its copy is complete), the page opens with
+// - offline: after one visit ("works offline" once its copy is complete; each data file
+//   downloaded once: the worker copies them from the loader's cache), the page opens with
 //   the network off and the server gone, loads the data (checked against the manifest's
 //   SHA-256 as on every path) and trains 200 steps;
 // - isolation: the first visit is not cross-origin isolated (the host sends no header); from
@@ -8,7 +9,7 @@
 // - with service workers blocked the page trains as before, not isolated, and says so.
 
 import assert from 'node:assert/strict';
-import { appTest, waitForState, poll, readSteps } from './harness.mjs';
+import { appTest, waitForState, poll, readSteps, DATA_FILES } from './harness.mjs';
 
 const isolated = (page) => page.evaluate(() => self.crossOriginIsolated);
 
@@ -26,6 +27,11 @@ async function trainSteps(page, n) {
 appTest('after one visit the page opens and trains with the network off (data checked)', { timeout: 300_000 }, async ({ page, server, context }) => {
   await waitForState(page, 'ready', 120_000);
   await waitForOfflineCopy(page);
+  // The worker's copy comes from the loader's cache: a first visit downloads each file once.
+  for (const f of DATA_FILES) {
+    const got = server.requests.filter((r) => r.startsWith(`GET /data/${f}`));
+    assert.equal(got.length, 1, `data/${f} downloaded once on the first visit: ${JSON.stringify(got)}`);
+  }
   await context.setOffline(true);
   await server.close(); // no server either: only the browser's copy is left
   await page.reload({ waitUntil: 'load' });
