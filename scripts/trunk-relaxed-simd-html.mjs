@@ -33,8 +33,14 @@ window.__aeplayModule = module;
 window.__aeplayWasmVariant = module.variant;
 const bindings = await import(module.js);
 const wasm = await bindings.default({ module_or_path: module.wasm });`);
-// Only one of the two modules is fetched: drop the preload of the simd128 one.
-if (relaxed) html = html.replace(new RegExp(`<link rel="preload" href="${bg.replace(/[.]/g, '\\.')}"[^>]*>`), '');
+// Only one of the two modules is fetched: drop the preloads of the simd128 one (its wasm and
+// its JS glue), which a browser running the relaxed build would fetch for nothing (and which
+// the service worker's offline copy, holding only the module in use, does not have).
+if (relaxed) {
+  for (const [rel, file] of [['preload', bg], ['modulepreload', js]]) {
+    html = html.replace(new RegExp(`<link rel="${rel}" href="${file.replace(/[.]/g, '\\.')}"[^>]*>`), '');
+  }
+}
 // The loader goes to boot.js, so the policy needs no inline script.
 const inline = /<script type="module">([\s\S]*?)<\/script>/;
 const loader = html.match(inline);

@@ -8,6 +8,8 @@
 # records the module it loaded (window.__aeplayModule), so that the training worker
 # (www/worker.js) runs the same build.
 #
+# Last, the service worker (www/sw.js) gets the build's version and files (scripts/sw-build.mjs).
+#
 # AEPLAY_RELAXED_SIMD=0 skips the second build. It has its own target directory (different
 # RUSTFLAGS would otherwise invalidate the first one's cache).
 set -euo pipefail
@@ -15,6 +17,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 staging=${TRUNK_STAGING_DIR:?run by trunk as a post_build hook}
 if [[ "${TRUNK_PROFILE:-}" != "release" || "${AEPLAY_RELAXED_SIMD:-1}" == 0 ]]; then
   node "$root/scripts/trunk-relaxed-simd-html.mjs" "$staging/index.html"
+  node "$root/scripts/sw-build.mjs" "$staging"
   exit 0
 fi
 target_dir="${CARGO_TARGET_DIR:-$root/target}/relaxed-simd"
@@ -24,3 +27,5 @@ RUSTFLAGS="-C target-feature=+simd128,+relaxed-simd" CARGO_TARGET_DIR="$target_d
 wasm-bindgen --target web --no-typescript --out-dir "$staging" --out-name web-relaxed \
   "$target_dir/wasm32-unknown-unknown/release/web.wasm"
 node "$root/scripts/trunk-relaxed-simd-html.mjs" "$staging/index.html" --relaxed
+# The service worker learns the build (version, files, modules): scripts/sw-build.mjs.
+node "$root/scripts/sw-build.mjs" "$staging"

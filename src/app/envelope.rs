@@ -19,6 +19,8 @@ pub enum ToWorker {
     Bench(String),
     /// Forget the model kept in the browser (and start over).
     ForgetStored,
+    /// Load the data again after a download stalled ([`FromWorker::Stalled`]).
+    RetryLoad,
     /// A command for the engine.
     Engine(Command),
     /// A test hook (sent only by a page under automation: see `ui::hooks`).
@@ -56,6 +58,9 @@ pub enum FromWorker {
     Data { label: String, official: bool },
     /// Loading failed for good (the data, or no backend at all): what to do.
     Fatal(String),
+    /// A download stalled on every try: the file and what happened; the worker waits for
+    /// [`ToWorker::RetryLoad`] (what arrived is kept).
+    Stalled { file: String, message: String },
     /// The step of the model kept in the browser (0: none).
     Stored(u64),
     /// The answer to [`TestHook::Probe`]: the worker's WebAssembly memory, what the engine

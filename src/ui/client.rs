@@ -41,7 +41,7 @@ pub fn send_to_worker(msg: &ToWorker) {
 }
 
 /// The module the page loaded (the loader records it), for the worker to load too.
-fn module() -> Option<(String, String)> {
+pub(super) fn module() -> Option<(String, String)> {
     let m = js_sys::Reflect::get(&dom::window(), &"__aeplayModule".into()).ok()?;
     let js = js_sys::Reflect::get(&m, &"js".into()).ok()?.as_string()?;
     let wasm = js_sys::Reflect::get(&m, &"wasm".into()).ok()?.as_string()?;
@@ -87,6 +87,10 @@ fn apply(ui: Ui, msg: FromWorker) {
         FromWorker::Data { label, official } => {
             let note = if official { "" } else { " — not the full MNIST, so losses differ from the published reference numbers" };
             ui.data_source.set(format!("{label}{note}"));
+        }
+        FromWorker::Stalled { file, message } => {
+            ui.data_status.set(format!("Download stalled: {file}."));
+            ui.stalled.set(Some((file, message)));
         }
         FromWorker::Fatal(e) => {
             if ui.state.get_untracked() == PageState::Loading {

@@ -132,6 +132,12 @@ pub struct Ui {
     pub progress: RwSignal<(f64, f64)>,
     pub data_status: RwSignal<String>,
     pub data_source: RwSignal<String>,
+    /// A download that stalled: the file and what happened (the page offers Retry).
+    pub stalled: RwSignal<Option<(String, String)>>,
+    /// The service worker's offline copy is complete (`ui::offline`).
+    pub offline: RwSignal<bool>,
+    /// Whether the page is cross-origin isolated (None: not known yet).
+    pub isolated: RwSignal<Option<bool>>,
     /// Something the user should know (a fallback, a recovery, a resumed model).
     pub note: RwSignal<Option<String>>,
     /// What the page's link asked for that could not be honoured.
@@ -163,6 +169,9 @@ impl Ui {
             progress: RwSignal::new((0.0, 1.0)),
             data_status: RwSignal::new("Starting …".into()),
             data_source: RwSignal::new(String::new()),
+            stalled: RwSignal::new(None),
+            offline: RwSignal::new(false),
+            isolated: RwSignal::new(None),
             note: RwSignal::new(None),
             link_note: RwSignal::new(None),
             status: RwSignal::new(None),

@@ -1,19 +1,53 @@
 //! Loads MNIST in the training worker from the static files served with the app
 //! (`data/*.gz` and `data/manifest.json`, written by `make data`), with download progress,
-//! checking each download against the manifest's SHA-256 and keeping the checked files in the
-//! browser's Cache Storage so a reload does not download them again.
+//! checking each file against the manifest's SHA-256 (downloaded, from the service worker's
+//! offline copy, or from Cache Storage alike) and keeping the checked files in the browser's
+//! Cache Storage so a reload does not download them again.
+//!
+//! A download that stalls (no byte for [`STALL_MS`]) is aborted and tried again, resuming with
+//! a range request where the server answers one (206 with a matching Content-Range; else it
+//! starts over); after [`ATTEMPTS`] tries the load ends with [`LoadError::Stalled`], which
+//! names the file. What arrived is kept (files checked and cached, the part of the stalled
+//! one in memory), so the page's Retry resumes where it stopped.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 
 use serde::Deserialize;
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Cache, ReadableStreamDefaultReader, RequestCache, RequestInit, Response};
+use web_sys::{AbortController, Cache, Headers, ReadableStreamDefaultReader, RequestCache, RequestInit, Response};
 
 use super::scope::{js_err, scope, yield_now};
 use crate::data::{Mnist, FILES};
 
+/// The data cache (keys `data/<file>?v=<SHA-256>`); www/sw.js copies the offline files from it.
 const CACHE_NAME: &str = "aeplay-mnist-v1";
+
+/// A download that brings no byte for this long is stalled: aborted and tried again.
+pub const STALL_MS: i32 = 8_000;
+/// Tries of a stalled download (the first and the retries) before the page is asked.
+pub const ATTEMPTS: usize = 3;
+
+thread_local! {
+    /// The bytes of a download that stalled, by its cache key: the next try resumes there.
+    static PARTIAL: RefCell<HashMap<String, Vec<u8>>> = RefCell::new(HashMap::new());
+}
+
+/// Why the data did not load.
+#[derive(Debug)]
+pub enum LoadError {
+    /// For good (a server error, a damaged file): what to do.
+    Failed(String),
+    /// A download stalled on every try: the file, and a status line naming it.
+    Stalled { file: String, message: String },
+}
+
+impl From<String> for LoadError {
+    fn from(e: String) -> Self {
+        LoadError::Failed(e)
+    }
+}
 
 #[derive(Deserialize, Clone, Debug)]
 pub struct FileInfo {
@@ -77,18 +111,92 @@ async fn store(cache: &Option<Cache>, key: &str, bytes: &[u8]) {
     }
 }
 
-/// Reads a response body chunk by chunk, reporting progress.
-async fn read_body(resp: Response, url: &str, on_chunk: &mut dyn FnMut(usize)) -> Result<Vec<u8>, String> {
+/// What a promise raced against the stall timer gave: its value, or nothing for [`STALL_MS`].
+async fn or_stall(promise: js_sys::Promise) -> Result<Option<JsValue>, JsValue> {
+    let stalled = JsValue::from_str("aeplay-stalled");
+    let mut timer = None;
+    let timeout = js_sys::Promise::new(&mut |resolve, _| {
+        let s = stalled.clone();
+        let fire = wasm_bindgen::closure::Closure::once_into_js(move || {
+            let _ = resolve.call1(&JsValue::NULL, &s);
+        });
+        timer = scope().set_timeout_with_callback_and_timeout_and_arguments_0(fire.unchecked_ref(), STALL_MS).ok();
+    });
+    let got = JsFuture::from(js_sys::Promise::race(&js_sys::Array::of2(&promise, &timeout))).await;
+    if let Some(t) = timer {
+        scope().clear_timeout_with_handle(t);
+    }
+    let v = got?;
+    Ok(if v == stalled { None } else { Some(v) })
+}
+
+/// How one try of a download ended.
+enum Try {
+    Complete,
+    Stalled,
+}
+
+/// One try: fetches `url` (from `have.len()` on, with a range request, when `have` holds a
+/// part) and appends to `have` chunk by chunk, reporting progress; aborted when it stalls.
+async fn download_try(url: &str, have: &mut Vec<u8>, on_chunk: &mut dyn FnMut(usize)) -> Result<Try, String> {
+    let ctrl = AbortController::new().map_err(|e| js_err("AbortController", e))?;
+    let init = RequestInit::new();
+    init.set_signal(Some(&ctrl.signal()));
+    let from = have.len();
+    if from > 0 {
+        let h = Headers::new().map_err(|e| js_err("Headers", e))?;
+        h.set("Range", &format!("bytes={from}-")).map_err(|e| js_err("Range", e))?;
+        init.set_headers(&h);
+        // A partial answer from the HTTP cache would not match what is kept here.
+        init.set_cache(RequestCache::NoStore);
+    }
+    let started = or_stall(scope().fetch_with_str_and_init(url, &init))
+        .await
+        .map_err(|e| js_err(&format!("could not download {url} (is the server running?)"), e))?;
+    let Some(resp) = started else {
+        ctrl.abort();
+        return Ok(Try::Stalled);
+    };
+    let resp: Response = resp.dyn_into().map_err(|_| format!("{url}: not a response"))?;
+    if resp.status() == 206 && from > 0 {
+        // Resumed only where the server answers the range asked for; else from the start.
+        let range = resp.headers().get("Content-Range").ok().flatten().unwrap_or_default();
+        if !range.trim().to_ascii_lowercase().starts_with(&format!("bytes {from}-")) {
+            ctrl.abort();
+            have.clear();
+            return Ok(Try::Stalled);
+        }
+    } else if resp.ok() {
+        if from > 0 {
+            on_chunk(0);
+        }
+        have.clear();
+    } else {
+        return Err(format!(
+            "could not download {url}: the server answered HTTP {} {}. Run `make data` to prepare the data, then reload.",
+            resp.status(),
+            resp.status_text()
+        ));
+    }
     let Some(body) = resp.body() else {
         let buf = JsFuture::from(resp.array_buffer().map_err(|e| js_err(url, e))?).await.map_err(|e| js_err(url, e))?;
         let v = js_sys::Uint8Array::new(&buf).to_vec();
         on_chunk(v.len());
-        return Ok(v);
+        have.extend_from_slice(&v);
+        return Ok(Try::Complete);
     };
     let reader: ReadableStreamDefaultReader = body.get_reader().dyn_into().map_err(|_| format!("{url}: no stream reader"))?;
-    let mut out = Vec::new();
     loop {
-        let chunk = JsFuture::from(reader.read()).await.map_err(|e| js_err(&format!("download of {url} failed"), e))?;
+        let chunk = match or_stall(reader.read()).await {
+            Ok(Some(c)) => c,
+            Ok(None) => {
+                // Aborting ends the body's stream too (its pending read rejects, handled by the race).
+                ctrl.abort();
+                return Ok(Try::Stalled);
+            }
+            // A connection that broke off midway is a stall too: tried again, resumed.
+            Err(_) => return Ok(Try::Stalled),
+        };
         let done = js_sys::Reflect::get(&chunk, &"done".into()).map(|d| d.is_truthy()).unwrap_or(true);
         if done {
             break;
@@ -96,16 +204,49 @@ async fn read_body(resp: Response, url: &str, on_chunk: &mut dyn FnMut(usize)) -
         let value = js_sys::Reflect::get(&chunk, &"value".into()).map_err(|e| js_err(url, e))?;
         let arr = js_sys::Uint8Array::new(&value);
         let n = arr.length() as usize;
-        let start = out.len();
-        out.resize(start + n, 0);
-        arr.copy_to(&mut out[start..]);
+        let start = have.len();
+        have.resize(start + n, 0);
+        arr.copy_to(&mut have[start..]);
         on_chunk(n);
     }
-    Ok(out)
+    Ok(Try::Complete)
+}
+
+/// Downloads `url` (`name` in messages, `key` its cache key), retrying a stalled download and
+/// resuming it; the progress callback gets the bytes held so far.
+async fn download(url: &str, name: &str, key: &str, on_progress: &mut dyn FnMut(f64, &str)) -> Result<Vec<u8>, LoadError> {
+    let mut have = PARTIAL.with(|p| p.borrow_mut().remove(key)).unwrap_or_default();
+    for attempt in 1..=ATTEMPTS {
+        let what = if attempt == 1 && have.is_empty() {
+            format!("Downloading {name} …")
+        } else {
+            format!("Downloading {name} (try {attempt} of {ATTEMPTS}) …")
+        };
+        on_progress(have.len() as f64, &what);
+        let mut got = have.len() as f64;
+        let mut report = |n: usize| {
+            // 0: the server started over (no range answer).
+            got = if n == 0 { 0.0 } else { got + n as f64 };
+            on_progress(got, &what);
+        };
+        match download_try(url, &mut have, &mut report).await {
+            Ok(Try::Complete) => return Ok(have),
+            Ok(Try::Stalled) => {
+                web_sys::console::warn_1(&format!("aeplay: {name} stalled at {} bytes (try {attempt} of {ATTEMPTS})", have.len()).into());
+            }
+            Err(e) => return Err(LoadError::Failed(e)),
+        }
+    }
+    let message = format!(
+        "The download of {name} stalled: no data arrived for {} s, {ATTEMPTS} times. The connection may be down; what arrived is kept.",
+        STALL_MS / 1000
+    );
+    PARTIAL.with(|p| p.borrow_mut().insert(key.to_string(), have));
+    Err(LoadError::Stalled { file: name.to_string(), message })
 }
 
 /// Downloads (or takes from the cache) and parses the four files.
-pub async fn load(progress: &dyn Progress) -> Result<(Manifest, Mnist), String> {
+pub async fn load(progress: &dyn Progress) -> Result<(Manifest, Mnist), LoadError> {
     progress.report(0.0, 1.0, "Reading data/manifest.json …");
     let resp = fetch("data/manifest.json", true).await?;
     let text = JsFuture::from(resp.text().map_err(|e| js_err("manifest", e))?)
@@ -125,25 +266,30 @@ pub async fn load(progress: &dyn Progress) -> Result<(Manifest, Mnist), String> 
         let url = format!("data/{name}");
         let version = manifest.files.get(name).map(|f| f.sha256_gz.clone()).unwrap_or_default();
         let key = format!("{url}?v={version}");
-        let bytes = if let Some(b) = cached(&cache, &key).await {
+        // A cached copy is checked too: one that does not match is dropped and downloaded.
+        let hit = match cached(&cache, &key).await {
+            Some(b) if crate::data::verify_sha256(&b, &version).is_ok() => Some(b),
+            Some(_) => {
+                if let Some(c) = &cache {
+                    let _ = JsFuture::from(c.delete_with_str(&key)).await;
+                }
+                None
+            }
+            None => None,
+        };
+        let bytes = if let Some(b) = hit {
             from_cache += 1;
             done += b.len() as f64;
             progress.report(done, total, &format!("{name}: from the browser cache"));
             b
         } else {
-            let resp = fetch(&url, false).await?;
-            let mut got = 0.0;
             let base = done;
-            let b = read_body(resp, &url, &mut |n| {
-                got += n as f64;
-                progress.report(base + got, total, &format!("Downloading {name} …"));
-            })
-            .await?;
+            let b = download(&url, name, &key, &mut |got, what| progress.report(base + got, total, what)).await?;
             done = base + b.len() as f64;
             // Checked before it is kept or parsed: a file damaged or changed on the way (a
             // proxy, a half-updated server) is named as such, not as a broken data set.
             if let Err(e) = crate::data::verify_sha256(&b, &version) {
-                return Err(format!("data/{name}: {e}"));
+                return Err(LoadError::Failed(format!("data/{name}: {e}")));
             }
             store(&cache, &key, &b).await;
             b
@@ -152,7 +298,7 @@ pub async fn load(progress: &dyn Progress) -> Result<(Manifest, Mnist), String> 
     }
     progress.report(total, total, "Decompressing and checking the files …");
     yield_now().await;
-    let [a, b, c, d]: [(String, Vec<u8>); 4] = contents.try_into().map_err(|_| "internal: expected four files".to_string())?;
+    let [a, b, c, d]: [(String, Vec<u8>); 4] = contents.try_into().map_err(|_| LoadError::Failed("internal: expected four files".into()))?;
     let mnist = match Mnist::from_files([a, b, c, d]) {
         Ok(m) => m,
         Err(e) => {
@@ -160,7 +306,7 @@ pub async fn load(progress: &dyn Progress) -> Result<(Manifest, Mnist), String> 
             if let Ok(caches) = scope().caches() {
                 let _ = JsFuture::from(caches.delete(CACHE_NAME)).await;
             }
-            return Err(format!("{e}. Run `make data FORCE=1` to fetch the files again, then reload."));
+            return Err(LoadError::Failed(format!("{e}. Run `make data FORCE=1` to fetch the files again, then reload.")));
         }
     };
     let how = if from_cache == 4 { " (from the browser cache)" } else { "" };

@@ -118,6 +118,38 @@ impl loader::Progress for Progress {
     }
 }
 
+/// Loads the data; a stalled download is reported and loaded again on the page's Retry (the
+/// other commands that arrive meanwhile wait their turn). None: it failed for good (reported).
+async fn load_data() -> Option<(loader::Manifest, crate::data::Mnist)> {
+    loop {
+        match loader::load(&Progress).await {
+            Ok(v) => return Some(v),
+            Err(loader::LoadError::Failed(e)) => {
+                post(&FromWorker::Fatal(e));
+                return None;
+            }
+            Err(loader::LoadError::Stalled { file, message }) => {
+                post(&FromWorker::Stalled { file, message });
+                let mut kept = Vec::new();
+                loop {
+                    wait_for_command().await;
+                    match next_command() {
+                        Some(ToWorker::RetryLoad) => break,
+                        Some(other) => kept.push(other),
+                        None => {}
+                    }
+                }
+                INBOX.with(|i| {
+                    let mut inbox = i.borrow_mut();
+                    for cmd in kept.into_iter().rev() {
+                        inbox.push_front(cmd);
+                    }
+                });
+            }
+        }
+    }
+}
+
 async fn run() {
     // The page's first message says what to do.
     let (setup, resume, page_has_webgpu) = loop {
@@ -126,19 +158,13 @@ async fn run() {
             Some(ToWorker::Start { setup, resume, page_has_webgpu }) => break (setup, resume, page_has_webgpu),
             Some(ToWorker::Bench(query)) => {
                 let Some(mode) = bench::requested(&query) else { return };
-                let mnist = match loader::load(&Progress).await {
-                    Ok((_, m)) => m,
-                    Err(e) => return post(&FromWorker::Fatal(e)),
-                };
+                let Some((_, mnist)) = load_data().await else { return };
                 return bench::run(mode, mnist).await;
             }
             _ => {}
         }
     };
-    let (manifest, mnist) = match loader::load(&Progress).await {
-        Ok(v) => v,
-        Err(e) => return post(&FromWorker::Fatal(e)),
-    };
+    let Some((manifest, mnist)) = load_data().await else { return };
     let official = manifest.source == "mnist";
     post(&FromWorker::Data { label: manifest.label.clone(), official });
     yield_now().await;
@@ -165,7 +191,7 @@ async fn run() {
     loop {
         while let Some(cmd) = next_command() {
             match cmd {
-                ToWorker::Start { .. } | ToWorker::Bench(_) => {}
+                ToWorker::Start { .. } | ToWorker::Bench(_) | ToWorker::RetryLoad => {}
                 ToWorker::ForgetStored => {
                     keeper.forget().await;
                     post_all(c.handle(Command::Reset).await);

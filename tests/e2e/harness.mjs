@@ -2,7 +2,9 @@
 //
 // - startServer(): a tiny zero-dependency static file server over dist/ (trunk's output, with
 //   dist/data/ holding the MNIST files) on a free port of 127.0.0.1: explicit Content-Type and
-//   Content-Length, never Content-Encoding, Cache-Control: no-cache.
+//   Content-Length, never Content-Encoding, Cache-Control: no-cache, and no other header (no
+//   COOP/COEP: a plain static host). A `handle(req, res, path)` option answers some requests
+//   itself (returns true when it did), e.g. a download that stalls.
 // - launchBrowser() / launchBrowserWebGPU(): headless Debian Chromium (/usr/bin/chromium) via
 //   playwright-core, each with a fresh temporary user-data-dir; the WebGPU variant adds the
 //   SwiftShader flags under which navigator.gpu.requestAdapter() returns a (CPU-emulated) adapter.
@@ -81,9 +83,10 @@ const CONTENT_TYPES = {
 
 /**
  * Serves `root` on 127.0.0.1 (free port). Returns { url, port, requests, close() };
- * `requests` lists "METHOD path status" for debugging.
+ * `requests` lists "METHOD path status" for debugging. Options: { handle(req, res, path) }:
+ * answers a request itself when it returns true.
  */
-export async function startServer(root = DIST) {
+export async function startServer(root = DIST, { handle } = {}) {
   const base = resolve(root);
   const requests = [];
   const server = createServer((req, res) => {
@@ -99,6 +102,7 @@ export async function startServer(root = DIST) {
       res.writeHead(400).end();
       return done(400);
     }
+    if (handle && handle(req, res, path)) return done('handled');
     if (path.endsWith('/')) path += 'index.html';
     const file = resolve(base, '.' + path);
     let st;
@@ -248,11 +252,12 @@ function recorderScript() {
 
 /**
  * Opens the app in a fresh browser. Options: { webgpu, route: async (context) => {} (install
- * page.route handlers before navigation), args, contextOptions }. Returns { context, page, server, logs, close }.
+ * page.route handlers before navigation), args, contextOptions, serverOptions (startServer's)
+ * }. Returns { context, page, server, logs, close }.
  */
-export async function openApp({ webgpu = false, route, args, contextOptions } = {}) {
+export async function openApp({ webgpu = false, route, args, contextOptions, serverOptions } = {}) {
   ensureDist();
-  const server = await startServer(DIST);
+  const server = await startServer(DIST, serverOptions);
   let context;
   try {
     context = await launchBrowser({ webgpu, args, contextOptions });
@@ -280,7 +285,7 @@ export async function openApp({ webgpu = false, route, args, contextOptions } = 
  * node:test wrapper: a new browser + page per test. On failure the error message gets the
  * page's state, error text, console errors, page errors and failed requests appended.
  * fn receives { page, logs, server, context }. Options: { timeout, webgpu, route, args,
- * contextOptions }.
+ * contextOptions, serverOptions }.
  */
 export function appTest(name, opts, fn) {
   const { timeout = 180_000, allowErrors = [], ...appOpts } = opts;

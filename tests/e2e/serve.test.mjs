@@ -1,7 +1,9 @@
 // tests/e2e/serve.test.mjs — a smoke test of the README's first command: `make run` (the
 // script it calls, scripts/setup.sh run) started in the background on a free port, the page
 // opened in Chromium, 200 steps trained, the page's report of the build checked (the release
-// build with the relaxed-SIMD CPU kernels), and the server stopped by its process id.
+// build with the relaxed-SIMD CPU kernels), the headers of cross-origin isolation (COOP/COEP,
+// from Trunk.toml's [serve.headers]) on the page and its modules with the page's
+// Content-Security-Policy kept, and the server stopped by its process id.
 //
 // The server builds into a temporary directory (DIST=...), so dist/ is left to the other tests.
 
@@ -63,6 +65,15 @@ test('make run serves the release build: the page trains 200 steps on the relaxe
     }, { timeout: 600_000, interval: 1000, message: () => `${url} to answer\n${output.slice(-3000)}` });
     assert.match(output, /trunk serve --release/, 'make run serves the release build');
 
+    // Cross-origin isolation from the server itself, on the page and what it loads.
+    for (const path of ['', 'worker.js', 'sw.js', 'data/manifest.json']) {
+      const r = await fetch(url + path);
+      assert.equal(r.status, 200, `${path || '/'}: HTTP ${r.status}`);
+      assert.equal(r.headers.get('cross-origin-opener-policy'), 'same-origin', `COOP on /${path}`);
+      assert.equal(r.headers.get('cross-origin-embedder-policy'), 'require-corp', `COEP on /${path}`);
+      if (path === '') assert.match(await r.text(), /http-equiv="Content-Security-Policy" content="default-src 'self'/, 'the page keeps its CSP');
+    }
+
     context = await launchBrowser();
     const page = context.pages()[0] ?? (await context.newPage());
     logs = collectLogs(page);
@@ -74,6 +85,8 @@ test('make run serves the release build: the page trains 200 steps on the relaxe
     // This browser has no WebGPU (no SwiftShader flags): the CPU path, in its relaxed-SIMD
     // build (a debug or plain-simd128 build would say otherwise).
     assert.match(backend, /relaxed/, `the page reports the relaxed-SIMD build (it says ${JSON.stringify(backend)})`);
+    assert.equal(await page.evaluate(() => self.crossOriginIsolated), true, 'make run serves a cross-origin isolated page');
+    assert.match(await page.textContent('#isolation'), /· cross-origin isolated/);
     assertNoUnexpectedErrors(logs);
   } catch (e) {
     if (e instanceof Error && logs) e.message += `\n${formatLogs(logs)}`;

@@ -3,6 +3,9 @@
 
 use leptos::prelude::*;
 
+use crate::app::envelope::ToWorker;
+
+use super::super::client;
 use super::super::state::{PageState, Ui};
 
 fn fmt_loss(v: Option<f64>) -> String {
@@ -40,6 +43,12 @@ pub fn StatusBar(ui: Ui) -> impl IntoView {
             <div class="data-line">
                 <span id="data-status">{move || ui.data_status.get()}</span>
                 " "<span id="data-source">{move || ui.data_source.get()}</span>
+                <span id="offline" class="small">{move || if ui.offline.get() { " · works offline" } else { "" }}</span>
+                <span id="isolation" class="small">{move || match ui.isolated.get() {
+                    Some(true) => " · cross-origin isolated",
+                    Some(false) => " · not cross-origin isolated",
+                    None => "",
+                }}</span>
                 <Show when=move || ui.state.get() == PageState::Loading>
                     <progress id="data-progress"
                         max=move || format!("{}", ui.progress.get().1)
@@ -48,6 +57,17 @@ pub fn StatusBar(ui: Ui) -> impl IntoView {
             </div>
             <Show when=move || ui.note.get().is_some() || ui.link_note.get().is_some()>
                 <div id="note" role="status">{move || [ui.link_note.get(), ui.note.get()].into_iter().flatten().collect::<Vec<_>>().join(" ")}</div>
+            </Show>
+            <Show when=move || ui.stalled.get().is_some()>
+                <div id="stalled" role="alert">
+                    <span>{move || ui.stalled.get().map(|s| s.1).unwrap_or_default()}</span>
+                    " "<button id="retry" class="small"
+                        aria-label=move || format!("Retry the download of {}", ui.stalled.get().map(|s| s.0).unwrap_or_default())
+                        on:click=move |_| {
+                            ui.stalled.set(None);
+                            client::send_to_worker(&ToWorker::RetryLoad);
+                        }>"Retry"</button>
+                </div>
             </Show>
             <Show when=move || ui.error.get().is_some()>
                 <div id="error" role="alert">

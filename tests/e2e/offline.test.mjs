@@ -1,0 +1,71 @@
+// tests/e2e/offline.test.mjs — the service worker (www/sw.js) on a plain static host (the
+// harness's server: no COOP/COEP, no special header):
+// - offline: after one visit ("works offline" once its copy is complete; each data file
+//   downloaded once: the worker copies them from the loader's cache), the page opens with
+//   the network off and the server gone, loads the data (checked against the manifest's
+//   SHA-256 as on every path) and trains 200 steps;
+// - isolation: the first visit is not cross-origin isolated (the host sends no header); from
+//   the reload on the worker serves the page with COOP/COEP and it is, and trains;
+// - with service workers blocked the page trains as before, not isolated, and says so.
+
+import assert from 'node:assert/strict';
+import { appTest, waitForState, poll, readSteps, DATA_FILES } from './harness.mjs';
+
+const isolated = (page) => page.evaluate(() => self.crossOriginIsolated);
+
+async function waitForOfflineCopy(page) {
+  await poll(async () => /works offline/.test(await page.textContent('#offline')), {
+    timeout: 120_000, interval: 250, message: async () => `"works offline" (#offline: ${JSON.stringify(await page.textContent('#offline'))})`,
+  });
+}
+
+async function trainSteps(page, n) {
+  await page.click('#train');
+  await poll(async () => (await readSteps(page)) >= n, { timeout: 120_000, interval: 250, message: () => `${n} steps` });
+}
+
+appTest('after one visit the page opens and trains with the network off (data checked)', { timeout: 300_000 }, async ({ page, server, context }) => {
+  await waitForState(page, 'ready', 120_000);
+  await waitForOfflineCopy(page);
+  // The worker's copy comes from the loader's cache: a first visit downloads each file once.
+  for (const f of DATA_FILES) {
+    const got = server.requests.filter((r) => r.startsWith(`GET /data/${f}`));
+    assert.equal(got.length, 1, `data/${f} downloaded once on the first visit: ${JSON.stringify(got)}`);
+  }
+  await context.setOffline(true);
+  await server.close(); // no server either: only the browser's copy is left
+  await page.reload({ waitUntil: 'load' });
+  await waitForState(page, 'ready', 120_000);
+  const status = await page.textContent('#data-status');
+  // The data comes through the checks: the loader names the data set once it is loaded.
+  assert.match(status, /Data loaded/, `#data-status: ${status}`);
+  assert.match(await page.textContent('#data-source'), /MNIST/);
+  assert.match(await page.textContent('#offline'), /works offline/, 'the reloaded page knows its copy is complete');
+  await trainSteps(page, 200);
+  assert.ok(Number.isFinite(Number(await page.textContent('#train-loss'))), 'a training loss is shown');
+});
+
+appTest('on a host with no headers the service worker makes the page cross-origin isolated', { timeout: 300_000 }, async ({ page }) => {
+  await waitForState(page, 'ready', 120_000);
+  assert.equal(await isolated(page), false, 'the first visit cannot be isolated: the host sends no COOP/COEP');
+  assert.match(await page.textContent('#isolation'), /not cross-origin isolated/);
+  await waitForOfflineCopy(page);
+  await page.reload({ waitUntil: 'load' });
+  await waitForState(page, 'ready', 120_000);
+  assert.equal(await page.evaluate(() => !!navigator.serviceWorker.controller), true, 'the service worker controls the page');
+  assert.equal(await isolated(page), true, 'crossOriginIsolated under the service worker');
+  assert.match(await page.textContent('#isolation'), /· cross-origin isolated/);
+  await trainSteps(page, 100);
+});
+
+appTest('with service workers blocked the page trains as before, not isolated', {
+  timeout: 300_000, contextOptions: { serviceWorkers: 'block' },
+}, async ({ page }) => {
+  await waitForState(page, 'ready', 120_000);
+  await page.reload({ waitUntil: 'load' });
+  await waitForState(page, 'ready', 120_000);
+  assert.equal(await isolated(page), false);
+  assert.match(await page.textContent('#isolation'), /not cross-origin isolated/);
+  assert.doesNotMatch(await page.textContent('#offline'), /works offline/, 'no offline copy without a service worker');
+  await trainSteps(page, 100);
+});
