@@ -9,6 +9,7 @@ use crate::data::Mnist;
 use crate::train::Trainer;
 
 use super::clock::now_ms;
+use super::session::fence_of;
 
 /// How long one measurement runs: `warmup` untimed steps, then `steps` timed steps (fewer if
 /// `seconds` runs out first, at least 3).
@@ -25,10 +26,7 @@ pub async fn profile_gpu(cfg: &ModelConfig, ctx: &GpuContext, mnist: &Mnist) -> 
     for _ in 0..3 {
         t.step();
     }
-    t.be.flush();
-    let f = t.be.read_async(t.model.fence());
-    t.be.flush();
-    f.await?;
+    sync(&mut t).await?;
     let clock = t.be.start_profile()?;
     let steps = 5;
     for _ in 0..steps {
@@ -43,11 +41,9 @@ pub async fn profile_gpu(cfg: &ModelConfig, ctx: &GpuContext, mnist: &Mnist) -> 
 }
 
 /// Waits until everything queued on the device is done (a no-op wait on the CPU).
-async fn sync(t: &mut Trainer<Box<dyn Backend>>) -> Result<(), String> {
+async fn sync<B: Backend>(t: &mut Trainer<B>) -> Result<(), String> {
     t.be.flush();
-    let f = t.be.read_async(t.model.fence());
-    t.be.flush();
-    f.await.map(|_| ())
+    fence_of(&mut t.be, &t.model).await.map(|_| ())
 }
 
 /// One (backend, batch) measurement. Work is synchronised after the warm-up, after each of

@@ -23,7 +23,7 @@ use super::clock::{now_ms, sleep_ms};
 use super::pictures::grid_digits;
 use super::envelope::{Held, TestHook};
 use super::protocol::{BackendKind, Command, Event, RunState, Status};
-use super::session::{self, model::ModelSession, only_models, AfterSlice, AnyBackend, Budget, FrameCtx, Session, NOT_SAVED, ONLY_RECIPES};
+use super::session::{self, model::ModelSession, only_models, AfterSlice, AnyBackend, Budget, fence_of, FrameCtx, Session, NOT_SAVED, ONLY_RECIPES};
 
 /// Longest stretch of CPU training in one slice.
 pub const SLICE_MS: f64 = 14.0;
@@ -126,11 +126,7 @@ pub const TRIAL_MS: f64 = 350.0;
 async fn time_steps(be: AnyBackend, cfg: &ModelConfig) -> Option<f64> {
     let data = crate::data::synthetic::tiny_mnist((4 * cfg.batch).max(64), 16);
     let mut t = Trainer::new(be, cfg, &data, 1).ok()?;
-    let fence = |t: &mut Trainer<AnyBackend>| {
-        let f = t.be.read_async(t.model.fence());
-        t.be.flush();
-        f
-    };
+    let fence = |t: &mut Trainer<AnyBackend>| fence_of(&mut t.be, &t.model);
     for _ in 0..2 {
         t.step();
     }

@@ -80,13 +80,18 @@ async fn fetch(url: &str, no_store: bool) -> Result<Response, String> {
         .map_err(|e| js_err(&format!("could not download {url} (is the server running?)"), e))?;
     let resp: Response = resp.dyn_into().map_err(|_| format!("{url}: not a response"))?;
     if !resp.ok() {
-        return Err(format!(
-            "could not download {url}: the server answered HTTP {} {}. Run `make data` to prepare the data, then reload.",
-            resp.status(),
-            resp.status_text()
-        ));
+        return Err(http_error(url, &resp));
     }
     Ok(resp)
+}
+
+/// What to say of a response that is not a success.
+fn http_error(url: &str, resp: &Response) -> String {
+    format!(
+        "could not download {url}: the server answered HTTP {} {}. Run `make data` to prepare the data, then reload.",
+        resp.status(),
+        resp.status_text()
+    )
 }
 
 async fn open_cache() -> Option<Cache> {
@@ -172,11 +177,7 @@ async fn download_try(url: &str, have: &mut Vec<u8>, on_chunk: &mut dyn FnMut(us
         }
         have.clear();
     } else {
-        return Err(format!(
-            "could not download {url}: the server answered HTTP {} {}. Run `make data` to prepare the data, then reload.",
-            resp.status(),
-            resp.status_text()
-        ));
+        return Err(http_error(url, &resp));
     }
     let Some(body) = resp.body() else {
         let buf = JsFuture::from(resp.array_buffer().map_err(|e| js_err(url, e))?).await.map_err(|e| js_err(url, e))?;

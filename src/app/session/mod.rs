@@ -177,7 +177,7 @@ pub trait RecipeControls {
 
 /// A read that completes once `be` has run what was recorded for `model` (every session's
 /// [`Session::fence`]).
-pub fn fence_of(be: &mut AnyBackend, model: &crate::model::Autoencoder) -> ReadFuture {
+pub fn fence_of<B: Backend + ?Sized>(be: &mut B, model: &crate::model::Autoencoder) -> ReadFuture {
     let f = be.read_async(model.fence());
     be.flush();
     f
