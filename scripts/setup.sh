@@ -66,7 +66,7 @@ wasm_bindgen_lock_version() {
 }
 
 ensure_rust_tools() {
-  step "tools: Rust, wasm32 target, trunk $TRUNK_VERSION, wasm-bindgen-cli, wasm-opt"
+  step "tools: Rust, wasm32 target, nightly with rust-src, trunk $TRUNK_VERSION, wasm-bindgen-cli, wasm-opt"
   have cargo || die "cargo not found: install Rust with rustup (https://rustup.rs) first"
   have rustup || die "rustup not found: the wasm32-unknown-unknown target is installed with rustup"
 
@@ -74,6 +74,20 @@ ensure_rust_tools() {
     info "wasm32-unknown-unknown: installed"
   else
     rustup target add wasm32-unknown-unknown
+  fi
+
+  # The threaded web build (scripts/trunk-variants.sh) compiles the standard library with
+  # atomics: nightly Rust with rust-src (-Z build-std).
+  if rustup run nightly rustc --version >/dev/null 2>&1; then
+    info "nightly: $(rustup run nightly rustc --version)"
+  else
+    info "nightly Rust: installing (the threaded web build needs it)"
+    rustup toolchain install nightly --profile minimal
+  fi
+  if rustup component list --toolchain nightly --installed 2>/dev/null | grep -q '^rust-src'; then
+    info "nightly rust-src: installed"
+  else
+    rustup component add rust-src --toolchain nightly
   fi
 
   local v

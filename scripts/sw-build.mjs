@@ -1,5 +1,5 @@
 // scripts/sw-build.mjs STAGING_DIR — writes the build into the service worker (www/sw.js,
-// copied by Trunk; run by scripts/trunk-relaxed-simd.sh after the loader is rewritten): its
+// copied by Trunk; run by scripts/trunk-variants.sh after the loader is rewritten): its
 // version, a hash of every built file (data included) but sw.js, so that a new build is a new
 // worker with a new cache; the app shell it copies for offline use; and the modules the page
 // can pick from (read from boot.js: the worker copies the one the page names). Idempotent.
@@ -36,7 +36,9 @@ if (!modules.length) {
   console.error(`${dir}/boot.js: no module found; the service worker would have nothing to copy`);
   process.exit(1);
 }
-const shell = ['index.html', 'boot.js', 'worker.js', ...files.filter((f) => !f.includes('/') && f.endsWith('.css'))];
+// The shell: the page, its loader, the training worker, the styles, and wasm-bindgen's
+// snippets (the thread pool's worker script, fetched by the threaded builds).
+const shell = ['index.html', 'boot.js', 'worker.js', ...files.filter((f) => (!f.includes('/') && f.endsWith('.css')) || (f.startsWith('snippets/') && f.endsWith('.js')))];
 const build = JSON.stringify({ version, shell, modules });
 const src = readFileSync(sw, 'utf8');
 const line = /^const BUILD = .*; \/\/ AEPLAY_BUILD$/m;

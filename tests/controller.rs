@@ -319,3 +319,24 @@ fn a_slow_learner_gets_advice_and_the_advised_batch_clears_it() {
     // The reference set-up itself is unchanged by the advice: the preset keeps batch 1000.
     assert_eq!(aeplay::core::config::preset("sparse_kl").unwrap().batch, 1000);
 }
+
+#[test]
+fn a_test_stop_pauses_at_its_exact_step() {
+    let mut d = Driver::new(setup("dae_vincent"));
+    d.c.test_hook(TestHook::PauseAt(Some(37)));
+    d.clear();
+    d.send(Command::Train);
+    d.ticks(200);
+    assert_eq!(d.status().state, RunState::Paused, "paused at the stop");
+    assert_eq!(d.last_frame().step, 37, "exactly at the stop");
+    // Train again: the stop holds; lifted, training goes on.
+    d.send(Command::Train);
+    d.ticks(5);
+    assert_eq!(d.last_frame().step, 37);
+    d.c.test_hook(TestHook::PauseAt(None));
+    d.send(Command::Train);
+    d.ticks(20);
+    d.send(Command::Pause);
+    d.settle();
+    assert!(d.last_frame().step > 37);
+}

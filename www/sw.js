@@ -1,6 +1,8 @@
 // www/sw.js — the app's service worker (registered by src/ui/offline.rs for the WebAssembly
-// module the page loaded: sw.js?js=…&wasm=…). It does two things:
-// - offline: on install it copies the app shell, that one module (not every build the page can
+// builds this browser runs: sw.js?v=VARIANT[&v=VARIANT], the one the page loaded and the one it
+// loads once cross-origin isolated, which this worker makes it: the threaded build). It does
+// two things:
+// - offline: on install it copies the app shell, those modules (not every build the page can
 //   pick from) and the MNIST files of data/manifest.json (from the loader's cache where they
 //   are, each checked against the manifest's SHA-256) into one cache named after the build; later visits are served from that copy,
 //   with the network off too. A new build is a new worker and a new cache, put in place whole
@@ -13,9 +15,10 @@
 const BUILD = { version: 'dev', shell: ['index.html'], modules: [] }; // AEPLAY_BUILD
 
 const params = new URL(self.location.href).searchParams;
-const module = BUILD.modules.find((m) => m.js === params.get('js') && m.wasm === params.get('wasm'));
+const wanted = [...new Set(params.getAll('v'))];
+const modules = BUILD.modules.filter((m) => wanted.includes(m.variant));
 const PREFIX = 'aeplay-offline-';
-const CACHE = `${PREFIX}${BUILD.version}-${module ? module.variant : 'none'}`;
+const CACHE = `${PREFIX}${BUILD.version}-${modules.map((m) => m.variant).join(',') || 'none'}`;
 const ISOLATION = {
   'Cross-Origin-Opener-Policy': 'same-origin',
   'Cross-Origin-Embedder-Policy': 'require-corp',
@@ -29,14 +32,14 @@ async function sha256(buf) {
 }
 
 async function precache() {
-  if (!module) throw new Error(`sw.js: ${params.get('js')} / ${params.get('wasm')} is not a module of this build`);
+  if (!modules.length || modules.length !== wanted.length) throw new Error(`sw.js: ${wanted.join(', ')}: not the modules of this build (${BUILD.modules.map((m) => m.variant).join(', ')})`);
   const cache = await caches.open(CACHE);
   const get = async (path) => {
     const r = await fetch(new URL(path, scope), { cache: 'no-cache' });
     if (!r.ok) throw new Error(`sw.js: ${path}: HTTP ${r.status}`);
     return r;
   };
-  const shell = [...BUILD.shell, module.js.replace(/^\//, ''), module.wasm.replace(/^\//, '')];
+  const shell = [...BUILD.shell, ...modules.flatMap((m) => [m.js, m.wasm].map((p) => p.replace(/^\//, '')))];
   const manifestResp = await get('data/manifest.json');
   const manifestText = await manifestResp.clone().text();
   const manifest = JSON.parse(manifestText);
@@ -67,7 +70,7 @@ async function complete() {
 }
 
 async function tell(client) {
-  if (await complete()) client.postMessage({ aeplayOffline: true, version: BUILD.version, wasm: module?.wasm });
+  if (await complete()) client.postMessage({ aeplayOffline: true, version: BUILD.version, variants: modules.map((m) => m.variant) });
 }
 
 self.addEventListener('install', (e) => {

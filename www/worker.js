@@ -1,5 +1,5 @@
 // www/worker.js — the training worker: a module worker that loads the app's WebAssembly (the
-// build the page chose: ?js=…&wasm=…, see scripts/trunk-relaxed-simd-html.mjs) and runs its
+// build the page chose: ?js=…&wasm=…, see scripts/trunk-variants-html.mjs) and runs its
 // worker entry (src/worker/: the controller, the data, WebGPU or the CPU path). Messages that
 // arrive before the module is ready wait in a queue the worker entry takes over.
 const queue = [];

@@ -110,6 +110,8 @@ pub struct Controller {
     pad_noise: u32,
     /// How often a frame is made while training ([`FRAME_MS`]; tests shorten it).
     frame_ms: f64,
+    /// Training pauses at this step ([`TestHook::PauseAt`]).
+    pause_at: Option<u64>,
     /// What the GPU is (a software emulation or not) and its id, for the backend choice.
     adapter: Option<(AdapterClass, String)>,
     /// The backend the user or the link asked for (None: the faster one, by measurement).
@@ -267,7 +269,7 @@ impl Controller {
             Err(e) => return Err(e),
         };
         let grid = grid_digits(&data);
-        let mut c = Controller { data, grid, setup, devices, gpu, run: Run::new(session, kind), pad: None, pad_noise: 0, frame_ms: FRAME_MS, adapter, forced, choices: HashMap::new() };
+        let mut c = Controller { data, grid, setup, devices, gpu, run: Run::new(session, kind), pad: None, pad_noise: 0, frame_ms: FRAME_MS, pause_at: None, adapter, forced, choices: HashMap::new() };
         events.push(Event::Status(c.status()));
         Ok((c, events))
     }
@@ -483,6 +485,10 @@ impl Controller {
                 self.frame_ms = ms.clamp(1.0, 60_000.0);
                 None
             }
+            TestHook::PauseAt(step) => {
+                self.pause_at = step;
+                None
+            }
             TestHook::Probe => Some(Held { allocated_bytes: self.run.session.backend().allocated_bytes(), history_points: self.run.session.history_points() }),
         }
     }
@@ -645,6 +651,14 @@ impl Controller {
             BackendKind::Gpu if self.run.session.pacing_ms().is_none() => Budget::Steps(self.run.gpu_steps),
             _ => Budget::Until(t0 + SLICE_MS),
         };
+        // A test's stop: slices of a few steps up to it (then the pause below).
+        let budget = match self.pause_at.map(|s| s.saturating_sub(self.run.session.step_count()) as usize) {
+            Some(left) => Budget::Steps(left.min(match budget {
+                Budget::Steps(n) => n,
+                Budget::Until(_) => 8,
+            })),
+            None => budget,
+        };
         let due = self.run.session.slice(budget);
         if self.run.background {
             self.run.background = self.run.session.background(&self.data);
@@ -656,7 +670,8 @@ impl Controller {
                 ev.push(Event::Status(self.status()));
             }
         }
-        if self.run.session.finished() && self.run.state == RunState::Training {
+        let stop = self.pause_at.is_some_and(|s| self.run.session.step_count() >= s);
+        if (stop || self.run.session.finished()) && self.run.state == RunState::Training {
             self.run.state = RunState::Paused;
             ev.push(Event::Status(self.status()));
         }

@@ -21,6 +21,8 @@ pub enum ToWorker {
     ForgetStored,
     /// Load the data again after a download stalled ([`FromWorker::Stalled`]).
     RetryLoad,
+    /// Threads for the CPU path (0: all the pool has); results do not depend on it.
+    Threads(u32),
     /// A command for the engine.
     Engine(Command),
     /// A test hook (sent only by a page under automation: see `ui::hooks`).
@@ -37,6 +39,9 @@ pub enum TestHook {
     SetFrameInterval(f64),
     /// Report the memory held ([`FromWorker::Probe`]).
     Probe,
+    /// Pause training when the step count reaches this (None: no such stop), so that a test
+    /// compares runs at one exact step.
+    PauseAt(Option<u64>),
 }
 
 /// What the engine holds, for [`TestHook::Probe`]: the backend's buffers and the points of
@@ -45,6 +50,19 @@ pub enum TestHook {
 pub struct Held {
     pub allocated_bytes: u64,
     pub history_points: usize,
+}
+
+/// The browser's CPU threads, for the status strip.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Threads {
+    /// Threads the CPU kernels use now.
+    pub used: u32,
+    /// Threads in the worker's pool (1: no pool).
+    pub pool: u32,
+    /// The cores the browser reports (`navigator.hardwareConcurrency`).
+    pub cores: u32,
+    /// Why the pool has one thread, in words.
+    pub why_one: Option<String>,
 }
 
 /// What the worker sends the page.
@@ -66,6 +84,8 @@ pub enum FromWorker {
     /// The answer to [`TestHook::Probe`]: the worker's WebAssembly memory, what the engine
     /// holds, the bytes of the model kept in the browser.
     Probe { wasm_bytes: u64, held: Held, stored_bytes: u64 },
+    /// The CPU path's threads (when the pool has started or failed, and when they change).
+    Threads(Threads),
     /// Benchmark results so far (JSON lines), whether they are complete, and an error.
     Bench { results: Vec<String>, done: bool, error: Option<String> },
     /// Benchmark mode: the initial parameters and the training pixels, so TensorFlow.js in

@@ -52,6 +52,9 @@ pub const DEFAULT_PRESET: &str = "dae_vincent";
 pub const MAX_LR: f32 = 10.0;
 /// The seed when the URL gives none.
 pub const DEFAULT_SEED: u64 = 1;
+/// Most threads a link may ask for (the pool is at most the browser's core count).
+pub const MAX_THREADS: usize = 64;
+
 /// Longest list (`panels`, `hide`) and name accepted.
 const MAX_NAMES: usize = 32;
 const MAX_NAME_LEN: usize = 32;
@@ -95,18 +98,21 @@ pub struct Setup {
     pub recipe: Option<String>,
     /// Recipes: each phase ends after this many steps at the most.
     pub cap: Option<u64>,
+    /// Threads of the browser's CPU path (None: all the pool has; `threads=1`: the build
+    /// without threads, as before they came).
+    pub threads: Option<u32>,
 }
 
 /// Page set-ups named like presets that are not MNIST models: `linear_3d_pca`, the 3-D cloud.
 pub const SCENES: &[&str] = &super::catalogue::SCENES;
 
 /// Keys that still apply with a scene (the others describe an MNIST model).
-const PAGE_KEYS: &[&str] = &["seed", "backend", "panels", "lecture", "hide"];
+const PAGE_KEYS: &[&str] = &["seed", "backend", "threads", "panels", "lecture", "hide"];
 
 impl Setup {
     /// `config` with the default seed, backend and panels.
     pub fn new(config: ModelConfig) -> Setup {
-        Setup { config, seed: DEFAULT_SEED, backend: BackendChoice::Auto, panels: None, lecture: false, hide: Vec::new(), scene: None, recipe: None, cap: None }
+        Setup { config, seed: DEFAULT_SEED, backend: BackendChoice::Auto, panels: None, lecture: false, hide: Vec::new(), scene: None, recipe: None, cap: None, threads: None }
     }
 }
 
@@ -160,6 +166,7 @@ const KEYS: &[Key] = &[
     Key { name: "l2", get: |s| Some(fmt_f32(s.config.l2)), set: |s, v| Ok(s.config.l2 = parse_f32(v, 0.0, true, 1.0, false)?) },
     Key { name: "seed", get: |s| Some(s.seed.to_string()), set: |s, v| Ok(s.seed = v.parse().map_err(|_| "not a whole number ≥ 0".to_string())?) },
     Key { name: "backend", get: |s| Some(s.backend.name().into()), set: set_backend },
+    Key { name: "threads", get: |s| s.threads.map(|t| t.to_string()), set: |s, v| Ok(s.threads = Some(parse_usize(v, 1, MAX_THREADS)? as u32)) },
     Key {
         name: "cap",
         get: |s| s.cap.map(|c| c.to_string()),

@@ -101,6 +101,7 @@ fn apply(ui: Ui, msg: FromWorker) {
         FromWorker::Stored(step) => {
             let _ = js_sys::Reflect::set(&dom::window(), &"__aeplayStored".into(), &JsValue::from_f64(step as f64));
         }
+        FromWorker::Threads(t) => ui.threads.set(Some(t)),
         FromWorker::Bench { results, done, error } => bench::result(ui, &results, done, error),
         FromWorker::Probe { wasm_bytes, held, stored_bytes } => {
             let (allocated_bytes, history_points) = (held.allocated_bytes, held.history_points);

@@ -6,7 +6,9 @@
 //!   (the test of device loss);
 //! - `window.__aeplayFastFrames(ms)` makes the worker send a frame every `ms` while training,
 //!   and `window.__aeplayProbe()` asks what memory it holds (the answer lands on
-//!   `window.__aeplayProbed`): the long-run test.
+//!   `window.__aeplayProbed`): the long-run test;
+//! - `window.__aeplayPauseAt(step)` pauses training at that step (0: no such stop), so that a
+//!   test compares runs at one exact step (threads, runs compared).
 
 use wasm_bindgen::closure::Closure;
 
@@ -33,4 +35,5 @@ pub fn install() {
     hook("__aeplayLoseDevice", Closure::<dyn Fn()>::new(move || send(TestHook::LoseDevice)));
     hook("__aeplayFastFrames", Closure::<dyn Fn(f64)>::new(move |ms: f64| send(TestHook::SetFrameInterval(ms))));
     hook("__aeplayProbe", Closure::<dyn Fn()>::new(move || send(TestHook::Probe)));
+    hook("__aeplayPauseAt", Closure::<dyn Fn(f64)>::new(move |step: f64| send(TestHook::PauseAt((step >= 1.0).then_some(step as u64)))));
 }

@@ -1,6 +1,7 @@
 //! The page's service worker (www/sw.js, versioned by the build: scripts/sw-build.mjs): the page
-//! registers it for the module it loaded, so that the worker keeps an offline copy of the app,
-//! that module and the data, and serves later visits with the headers of cross-origin
+//! registers it for the module it loaded and the one it loads once cross-origin isolated (the
+//! threaded build, where the browser has one), so that the worker keeps an offline copy of the
+//! app, those modules and the data, and serves later visits with the headers of cross-origin
 //! isolation (COOP/COEP) where the host sends none. Nothing here is needed to train: without
 //! service workers (an old browser, a blocked registration) the page trains as before.
 //! `#offline` says "works offline" once the copy is complete; `#isolation` whether the page
@@ -12,7 +13,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
 use super::state::Ui;
-use super::{client, dom};
+use super::dom;
 
 /// Registers the service worker and listens for its word on the offline copy.
 pub fn install(ui: Ui) {
@@ -24,20 +25,26 @@ pub fn install(ui: Ui) {
     if !supported {
         return;
     }
-    let Some((js, wasm)) = client::module() else { return };
+    let Some(now) = variant("__aeplayModule") else { return };
+    let later = variant("__aeplayIsolatedModule").unwrap_or_else(|| now.clone());
     let container = nav.service_worker();
     let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
         let data = e.data();
         let offline = js_sys::Reflect::get(&data, &"aeplayOffline".into()).is_ok_and(|v| v.is_truthy());
-        let same = js_sys::Reflect::get(&data, &"wasm".into()).ok().and_then(|v| v.as_string()).is_some_and(|v| v == wasm_of_page());
-        if offline && same {
+        // Complete for this page: its copy holds the module the page runs.
+        let variants = js_sys::Reflect::get(&data, &"variants".into()).ok().filter(js_sys::Array::is_array);
+        let mine = variants.is_some_and(|v| js_sys::Array::from(&v).includes(&variant("__aeplayModule").unwrap_or_default().into(), 0));
+        if offline && mine {
             ui.offline.set(true);
         }
     });
     container.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     on_message.forget(); // for the page's lifetime
     let enc = |s: &str| String::from(js_sys::encode_uri_component(s));
-    let url = format!("sw.js?js={}&wasm={}", enc(&js), enc(&wasm));
+    let mut url = format!("sw.js?v={}", enc(&now));
+    if later != now {
+        url += &format!("&v={}", enc(&later));
+    }
     wasm_bindgen_futures::spawn_local(async move {
         if let Err(e) = JsFuture::from(container.register(&url)).await {
             web_sys::console::info_1(&format!("aeplay: no offline copy (the service worker could not be registered: {e:?})").into());
@@ -55,7 +62,8 @@ pub fn install(ui: Ui) {
     });
 }
 
-/// The WebAssembly module this page runs.
-fn wasm_of_page() -> String {
-    client::module().map(|(_, w)| w).unwrap_or_default()
+/// The variant of a module the loader recorded (`window.<key>.variant`).
+fn variant(key: &str) -> Option<String> {
+    let m = js_sys::Reflect::get(&dom::window(), &key.into()).ok()?;
+    js_sys::Reflect::get(&m, &"variant".into()).ok()?.as_string()
 }

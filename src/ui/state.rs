@@ -138,6 +138,8 @@ pub struct Ui {
     pub offline: RwSignal<bool>,
     /// Whether the page is cross-origin isolated (None: not known yet).
     pub isolated: RwSignal<Option<bool>>,
+    /// The CPU path's threads, as the worker reports them (None: not known yet).
+    pub threads: RwSignal<Option<crate::app::envelope::Threads>>,
     /// Something the user should know (a fallback, a recovery, a resumed model).
     pub note: RwSignal<Option<String>>,
     /// What the page's link asked for that could not be honoured.
@@ -172,6 +174,7 @@ impl Ui {
             stalled: RwSignal::new(None),
             offline: RwSignal::new(false),
             isolated: RwSignal::new(None),
+            threads: RwSignal::new(None),
             note: RwSignal::new(None),
             link_note: RwSignal::new(None),
             status: RwSignal::new(None),

@@ -88,12 +88,18 @@ pub fn link_sets_up() -> bool {
             .trim_start_matches('?')
             .split('&')
             .filter(|kv| !kv.is_empty())
-            .any(|kv| !["lecture", "panels", "hide"].contains(&kv.split('=').next().unwrap_or("")))
+            .any(|kv| !["lecture", "panels", "hide", "threads"].contains(&kv.split('=').next().unwrap_or("")))
 }
 
 /// The user picked a backend: links name it from now on.
 pub fn backend_chosen(kind: BackendKind) {
     SETUP.with(|s| s.borrow_mut().backend = if kind == BackendKind::Gpu { BackendChoice::Gpu } else { BackendChoice::Cpu });
+}
+
+/// The user picked a thread count (None: all): links name it from now on.
+pub fn threads_set(ui: Ui, n: Option<u32>) {
+    SETUP.with(|s| s.borrow_mut().threads = n);
+    schedule_sync(ui);
 }
 
 /// Lecture mode was toggled.

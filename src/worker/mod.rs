@@ -11,6 +11,7 @@ mod bench;
 mod loader;
 mod scope;
 mod store;
+mod threads;
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -96,6 +97,7 @@ pub fn start() {
     let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(|e: web_sys::MessageEvent| receive(e.data()));
     s.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     on_message.forget(); // for the worker's lifetime
+    wasm_bindgen_futures::spawn_local(threads::start_pool());
     wasm_bindgen_futures::spawn_local(run());
 }
 
@@ -156,7 +158,9 @@ async fn run() {
         wait_for_command().await;
         match next_command() {
             Some(ToWorker::Start { setup, resume, page_has_webgpu }) => break (setup, resume, page_has_webgpu),
+            Some(ToWorker::Threads(n)) => threads::want(n as usize),
             Some(ToWorker::Bench(query)) => {
+                threads::want(crate::app::urlstate::decode(&query).setup.threads.unwrap_or(0) as usize);
                 let Some(mode) = bench::requested(&query) else { return };
                 let Some((_, mnist)) = load_data().await else { return };
                 return bench::run(mode, mnist).await;
@@ -164,6 +168,7 @@ async fn run() {
             _ => {}
         }
     };
+    threads::want(setup.threads.unwrap_or(0) as usize);
     let Some((manifest, mnist)) = load_data().await else { return };
     let official = manifest.source == "mnist";
     post(&FromWorker::Data { label: manifest.label.clone(), official });
@@ -192,6 +197,10 @@ async fn run() {
         while let Some(cmd) = next_command() {
             match cmd {
                 ToWorker::Start { .. } | ToWorker::Bench(_) | ToWorker::RetryLoad => {}
+                ToWorker::Threads(n) => {
+                    threads::want(n as usize);
+                    post_event(Event::Status(c.status()));
+                }
                 ToWorker::ForgetStored => {
                     keeper.forget().await;
                     post_all(c.handle(Command::Reset).await);

@@ -44,6 +44,7 @@ pub struct CpuBackend {
     /// Datasets and their row width by handle; a freed one is None.
     data: Vec<Option<(Dataset, usize)>>,
     isa: Isa,
+    /// Threads for the kernels; 0: the browser's current setting (`par::browser::threads`).
     threads: usize,
     /// Weight-gradient products not computed yet (pairwise disjoint outputs).
     deferred: RefCell<Vec<Deferred>>,
@@ -84,9 +85,12 @@ impl Default for CpuBackend {
 }
 
 impl CpuBackend {
-    /// The best ISA of this CPU, one thread per core (natively; one thread in wasm).
+    /// The best ISA of this CPU, one thread per core natively; in the browser the threads
+    /// of the worker's pool as the page sets them (one in a build without threads).
     pub fn new() -> Self {
-        Self::with(Isa::detect(), default_threads())
+        let mut b = Self::with(Isa::detect(), 1);
+        b.threads = default_threads();
+        b
     }
 
     /// A backend with a chosen ISA (`Isa::available()`) and thread count.
@@ -103,15 +107,19 @@ impl CpuBackend {
 
     /// The element-wise passes: SIMD ones, or the scalar reference for `Isa::Scalar`.
     fn ew(&self) -> Elementwise {
-        Elementwise { isa: self.isa, threads: self.threads }
+        Elementwise { isa: self.isa, threads: self.threads() }
     }
 
     pub fn isa(&self) -> Isa {
         self.isa
     }
 
+    /// The threads the kernels use now.
     pub fn threads(&self) -> usize {
-        self.threads
+        match self.threads {
+            0 => par::browser::threads(),
+            n => n,
+        }
     }
 
     /// Denormals flushed to zero for the duration of an op, on the SIMD ISAs (natively;
@@ -135,7 +143,7 @@ impl CpuBackend {
                 let _fp = self.fp();
                 let cell = self.bufs[d.c.buf.0 as usize].as_ref().expect("CPU backend: a deferred product's buffer was freed");
                 let mut b = cell.try_borrow_mut().expect("CPU backend: an op uses a weight gradient's buffer twice");
-                gemm::sgemm_packed(self.isa, self.threads, &d.packed, &d.b, &mut b[d.c.offset..d.c.offset + d.c.len], d.g);
+                gemm::sgemm_packed(self.isa, self.threads(), &d.packed, &d.b, &mut b[d.c.offset..d.c.offset + d.c.len], d.g);
             }
             self.recycle(d);
         }
@@ -200,11 +208,9 @@ pub const MAX_BUFFER_BYTES: u64 = if cfg!(target_arch = "wasm32") { 1 << 30 } el
 
 impl Buffers for CpuBackend {
     fn name(&self) -> String {
-        if cfg!(target_arch = "wasm32") {
-            format!("CPU (wasm {})", self.isa.name())
-        } else {
-            format!("CPU (native {}, {} thread{})", self.isa.name(), self.threads, if self.threads == 1 { "" } else { "s" })
-        }
+        let t = self.threads();
+        let where_ = if cfg!(target_arch = "wasm32") { "wasm" } else { "native" };
+        format!("CPU ({where_} {}, {t} thread{})", self.isa.name(), if t == 1 { "" } else { "s" })
     }
 
     fn alloc(&mut self, len: usize) -> View {
@@ -300,7 +306,7 @@ impl LayerOps for CpuBackend {
             // (settles what C partly overlaps; the same aliasing checks as computing now)
             drop(self.get_mut(c));
             let mut packed = self.spare_vec();
-            gemm::pack_a(self.isa, self.threads, &av, g, &mut packed);
+            gemm::pack_a(self.isa, self.threads(), &av, g, &mut packed);
             let mut bc = self.spare_vec();
             bc.clear();
             bc.extend_from_slice(&bv);
@@ -309,7 +315,7 @@ impl LayerOps for CpuBackend {
         }
         let (av, bv) = (self.get(a), self.get(b));
         let mut cv = self.get_mut(c);
-        gemm::sgemm(self.isa, self.threads, &av, &bv, &mut cv, g);
+        gemm::sgemm(self.isa, self.threads(), &av, &bv, &mut cv, g);
     }
 
     fn bias_act_forward(&mut self, x: View, bias: View, act: Activation, out: View, cols: usize) {
@@ -381,7 +387,7 @@ impl OptimOps for CpuBackend {
         let mut done = Vec::new();
         for d in self.deferred.borrow().iter().filter(|d| inside(d)) {
             let at = d.c.offset - grads.offset;
-            gemm::sgemm_packed_sgd(self.isa, self.threads, &d.packed, &d.b, &mut p[at..at + d.c.len], d.g, lr);
+            gemm::sgemm_packed_sgd(self.isa, self.threads(), &d.packed, &d.b, &mut p[at..at + d.c.len], d.g, lr);
             done.push((at, at + d.c.len));
         }
         done.sort_unstable();
@@ -398,13 +404,13 @@ impl OptimOps for CpuBackend {
     // Optimizer passes (optim.rs; the scalar reference for `Isa::Scalar`).
     fn axpy(&mut self, x: View, y: View, a: f32) {
         let _fp = self.fp();
-        if self.isa == Isa::Scalar { ops::axpy(&self.get(x), &mut self.get_mut(y), a) } else { optim::axpy(&self.get(x), &mut self.get_mut(y), a, self.threads) }
+        if self.isa == Isa::Scalar { ops::axpy(&self.get(x), &mut self.get_mut(y), a) } else { optim::axpy(&self.get(x), &mut self.get_mut(y), a, self.threads()) }
     }
 
     fn momentum_step(&mut self, params: View, grads: View, vel: View, lr: f32, momentum: f32) {
         let _fp = self.fp();
         let (mut p, g, mut v) = (self.get_mut(params), self.get(grads), self.get_mut(vel));
-        if self.isa == Isa::Scalar { ops::momentum_step(&mut p, &g, &mut v, lr, momentum) } else { optim::momentum_step(&mut p, &g, &mut v, lr, momentum, self.threads) }
+        if self.isa == Isa::Scalar { ops::momentum_step(&mut p, &g, &mut v, lr, momentum) } else { optim::momentum_step(&mut p, &g, &mut v, lr, momentum, self.threads()) }
     }
 
     fn adam_step(&mut self, params: View, grads: View, m: View, v: View, adam: AdamStep) {
@@ -413,15 +419,16 @@ impl OptimOps for CpuBackend {
         if self.isa == Isa::Scalar {
             ops::adam_step(&mut p, &g, &mut mv, &mut vv, adam)
         } else {
-            optim::adam_step(&mut p, &g, &mut mv, &mut vv, adam, self.threads)
+            optim::adam_step(&mut p, &g, &mut mv, &mut vv, adam, self.threads())
         }
     }
 }
 
-/// Threads for native kernels: one per core (rayon's pool), or `AEPLAY_THREADS`.
+/// Threads for native kernels: one per core (rayon's pool), or `AEPLAY_THREADS`; in the
+/// browser 0, the pool's setting at each op.
 fn default_threads() -> usize {
     if cfg!(target_arch = "wasm32") {
-        return 1;
+        return 0;
     }
     if let Some(n) = std::env::var("AEPLAY_THREADS").ok().and_then(|v| v.parse().ok()) {
         return n;

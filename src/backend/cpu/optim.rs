@@ -1,14 +1,14 @@
 //! Optimizer passes of the CPU backend over the flat parameter buffer: the L2 term folded
 //! into a gradient (`axpy`), SGD with momentum and Adam (PyTorch semantics, the same
 //! arithmetic as `core::ops`). Plain loops the compiler vectorises; split over threads
-//! natively when the buffer is large. Moments share the parameters' layout.
+//! (natively, and in the threaded wasm build) when the buffer is large. Moments share the parameters' layout.
 
 use crate::core::ops::AdamStep;
 
 /// Runs `f` over matching chunks of two to four equally long slices (`c`, `d` may be empty),
-/// on `threads` threads when the buffers are large (natively).
+/// on `threads` threads when the buffers are large (natively and in the threaded wasm build).
 fn par4(threads: usize, a: &mut [f32], b: &[f32], c: &mut [f32], d: &mut [f32], f: impl Fn(&mut [f32], &[f32], &mut [f32], &mut [f32]) + Sync) {
-    #[cfg(not(target_arch = "wasm32"))]
+    #[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
     if threads > 1 && a.len() >= 1 << 16 {
         let chunk = a.len().div_ceil(threads).next_multiple_of(64);
         let f = &f;

@@ -1,5 +1,7 @@
-//! Work splitting for the CPU backend's threads (native only; the browser build runs every
-//! chunk on its one thread).
+//! Work splitting for the CPU backend's threads: natively rayon's pool of one thread per
+//! core; in the browser's threaded build (wasm `atomics`, see scripts/trunk-variants.sh) a
+//! rayon pool of Web Workers over the training worker's shared memory, which the worker
+//! starts ([`browser`]); the other browser builds run every chunk on their one thread.
 //!
 //! `0..n` is cut into chunks of a fixed grain, and the threads take chunks from a shared
 //! counter until none is left: a thread that is descheduled by other load on the machine
@@ -7,7 +9,7 @@
 //! every item the same way whichever chunk it falls in (and whichever thread takes it), so
 //! results are the same bit for bit on any number of threads.
 
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// A raw pointer that may cross to a worker thread: the chunks the threads write are
@@ -23,7 +25,7 @@ unsafe impl<T> Sync for Ptr<T> {}
 pub(crate) fn for_chunks(threads: usize, n: usize, grain: usize, f: &(dyn Fn(usize, usize) + Sync)) {
     let grain = grain.max(1);
     let chunks = n.div_ceil(grain);
-    #[cfg(not(target_arch = "wasm32"))]
+    #[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
     if threads > 1 && chunks > 1 {
         let next = AtomicUsize::new(0);
         // Workers compute in the caller's floating-point mode (denormals flushed or not).
@@ -51,6 +53,73 @@ pub(crate) fn for_chunks(threads: usize, n: usize, grain: usize, f: &(dyn Fn(usi
     let _ = threads;
     for c in 0..chunks {
         f(c * grain, ((c + 1) * grain).min(n));
+    }
+}
+
+/// The browser's thread pool: how many threads the CPU backend uses there. One until the
+/// training worker has started a pool (threaded build, cross-origin isolated page), then
+/// the pool's size or fewer, as the page asks (`threads=` in the link, the More menu).
+/// Results do not depend on it (see the module's comment), so it may change between steps.
+#[cfg_attr(not(target_feature = "atomics"), allow(dead_code))]
+pub mod browser {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Threads in the pool (0: none started).
+    static POOL: AtomicUsize = AtomicUsize::new(0);
+    /// Threads asked for (0: all of the pool).
+    static WANTED: AtomicUsize = AtomicUsize::new(0);
+
+    /// Whether this build can run threads (wasm `atomics`; always natively).
+    pub const fn threaded_build() -> bool {
+        cfg!(any(not(target_arch = "wasm32"), target_feature = "atomics"))
+    }
+
+    /// Records a started pool of `n` threads.
+    pub fn set_pool(n: usize) {
+        POOL.store(n, Ordering::Relaxed);
+    }
+
+    pub fn pool() -> usize {
+        POOL.load(Ordering::Relaxed)
+    }
+
+    /// Asks for `n` threads (0: all); more than the pool gives the pool.
+    pub fn set_wanted(n: usize) {
+        WANTED.store(n, Ordering::Relaxed);
+    }
+
+    pub fn wanted() -> usize {
+        WANTED.load(Ordering::Relaxed)
+    }
+
+    /// The threads the CPU backend uses now.
+    pub fn threads() -> usize {
+        let pool = pool().max(1);
+        match wanted() {
+            0 => pool,
+            n => n.min(pool),
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn the_pool_bounds_what_is_asked() {
+            assert_eq!(threads(), 1, "no pool: one thread");
+            set_wanted(4);
+            assert_eq!(threads(), 1, "asking for more than the pool gives the pool");
+            set_pool(8);
+            assert_eq!(threads(), 4);
+            set_wanted(0);
+            assert_eq!(threads(), 8, "0: all of the pool");
+            set_wanted(20);
+            assert_eq!(threads(), 8);
+            set_pool(0);
+            set_wanted(0);
+            assert_eq!(threads(), 1);
+        }
     }
 }
 

@@ -12,12 +12,14 @@ fn fmt_loss(v: Option<f64>) -> String {
     v.map(|v| format!("{v:.3}")).unwrap_or_else(|| "–".into())
 }
 
-/// Plain words for a backend's label ("CPU (wasm simd128+relaxed)" → "CPU: WebAssembly
-/// SIMD, relaxed"); the words "CPU", "WebGPU" and "relaxed" stay for the tests and links.
+/// Plain words for a backend's label ("CPU (wasm simd128+relaxed, 2 threads)" → "CPU:
+/// WebAssembly SIMD (relaxed), 2 threads"); the words "CPU", "WebGPU" and "relaxed" stay for
+/// the tests and links.
 pub fn backend_words(label: &str) -> String {
     if let Some(rest) = label.strip_prefix("CPU (wasm ") {
         let relaxed = rest.contains("relaxed");
-        return format!("CPU: WebAssembly SIMD{}", if relaxed { " (relaxed)" } else { "" });
+        let threads = rest.split(", ").nth(1).map(|t| format!(", {}", t.trim_end_matches(')'))).unwrap_or_default();
+        return format!("CPU: WebAssembly SIMD{}{threads}", if relaxed { " (relaxed)" } else { "" });
     }
     if let Some(rest) = label.strip_prefix("WebGPU (") {
         let name = rest.trim_end_matches(')');
@@ -25,6 +27,22 @@ pub fn backend_words(label: &str) -> String {
         return if software { "WebGPU, emulated on the processor".into() } else { format!("WebGPU: {name}") };
     }
     label.to_string()
+}
+
+/// The CPU path's threads in words (" · 2 threads", " · 1 thread: the page is not
+/// cross-origin isolated").
+fn threads_words(ui: Ui) -> String {
+    let Some(t) = ui.threads.get() else { return String::new() };
+    if t.pool > 1 {
+        let of = if t.used < t.pool { format!(" of {}", t.pool) } else { String::new() };
+        return format!(" · {} thread{}{of}", t.used, if t.used == 1 { "" } else { "s" });
+    }
+    let why = if super::super::urlsync::initial().threads == Some(1) {
+        "threads=1 in the link".to_string()
+    } else {
+        t.why_one.unwrap_or_default()
+    };
+    format!(" · 1 thread: {why}")
 }
 
 /// The numbers of the run, the data, and what the page has to say.
@@ -49,6 +67,7 @@ pub fn StatusBar(ui: Ui) -> impl IntoView {
                     Some(false) => " · not cross-origin isolated",
                     None => "",
                 }}</span>
+                <span id="threads" class="small">{move || threads_words(ui)}</span>
                 <Show when=move || ui.state.get() == PageState::Loading>
                     <progress id="data-progress"
                         max=move || format!("{}", ui.progress.get().1)

@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
+use crate::app::envelope::ToWorker;
 use crate::app::protocol::{BackendKind, Command};
 use crate::app::catalogue::{self, Kind};
 
@@ -59,10 +60,36 @@ pub fn TopBar(ui: Ui, page: Page) -> impl IntoView {
                 <summary aria-label="More: files, link, lecture mode, shortcuts"><span aria-hidden="true">"☰"</span>" More"</summary>
                 <div class="menu-box">
                     <urlsync::LinkBar ui=ui page=page />
+                    <ThreadsPick ui=ui />
                     <files::FileControls ui=ui />
                 </div>
             </details>
         </header>
+    }
+}
+
+/// The CPU path's thread count (the worker's pool, or fewer): shown where the pool has
+/// more than one thread. Results are the same on any count; the speed is not.
+#[component]
+fn ThreadsPick(ui: Ui) -> impl IntoView {
+    let pool = move || ui.threads.get().map(|t| t.pool).unwrap_or(1);
+    // "all" while every thread of the pool is in use.
+    let chosen = move || ui.threads.get().map(|t| if t.used >= t.pool { 0 } else { t.used }).unwrap_or(0).to_string();
+    view! {
+        <Show when=move || { pool() > 1 }>
+            <label class="pick"><span class="pick-label">"CPU threads"</span>
+                <select id="threads-select" prop:value=chosen
+                    on:change=move |ev| {
+                        let n: u32 = event_target_value(&ev).parse().unwrap_or(0);
+                        urlsync::threads_set(ui, (n > 0).then_some(n));
+                        client::send_to_worker(&ToWorker::Threads(n));
+                        release_focus(&ev);
+                    }>
+                    <option value="0">{move || format!("all ({})", pool())}</option>
+                    {move || (1..=pool()).map(|n| view! { <option value=n.to_string()>{n.to_string()}</option> }).collect_view()}
+                </select>
+            </label>
+        </Show>
     }
 }
 
