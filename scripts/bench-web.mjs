@@ -7,10 +7,16 @@
 // ratio (ours / TensorFlow.js). Needs dist/ (trunk build) and node_modules (npm ci).
 //
 //   node scripts/bench-web.mjs [--batch 16,64,256] [--steps 40] [--seconds 6]
-//        [--ours cpu,gpu] [--tfjs wasm,cpu,webgpu] [--out FILE.jsonl] [--isolate]
+//        [--ours cpu,gpu] [--tfjs wasm,cpu,webgpu] [--threads 1,all] [--out FILE.jsonl]
+//        [--no-isolate]
 //
-// --isolate serves the pages cross-origin isolated (COOP/COEP), which lets TensorFlow.js's
-// wasm backend use threads; by default it is off, as on an ordinary web server.
+// The pages are served cross-origin isolated (COOP/COEP), so that our threaded build and
+// TensorFlow.js's threaded wasm backend can run; --threads runs the whole comparison once per
+// setting, in one browser: `1` is our build without threads (threads=1) against TensorFlow.js's
+// wasm on one thread (setThreadsCount(1)), `all` our pool of one thread per core against
+// TensorFlow.js's wasm on as many (its other backends, and our GPU path, run in the `all` pass
+// only); every line says its `threads`. --no-isolate serves them as an ordinary web server
+// would (no threads on either side; --threads is then 1 only).
 
 import { createServer } from 'node:http';
 import { existsSync, statSync, createReadStream, writeFileSync } from 'node:fs';
@@ -29,7 +35,8 @@ const SECONDS = Number(opt('seconds', '6'));
 const TFJS = opt('tfjs', 'wasm,cpu,webgpu').split(',').filter(Boolean);
 const OURS = opt('ours', 'cpu,gpu');
 const OUT = opt('out', null);
-const ISOLATE = args.includes('--isolate');
+const ISOLATE = !args.includes('--no-isolate');
+const THREADS = ISOLATE ? opt('threads', '1,all').split(',').filter(Boolean) : ['1'];
 
 const TYPES = {
   '.html': 'text/html; charset=utf-8', '.js': 'application/javascript; charset=utf-8',
@@ -101,42 +108,49 @@ try {
     node: process.version, cross_origin_isolated: ISOLATE,
   });
 
-  // 1. Ours: the page's benchmark mode (also publishes the initial weights and the pixels).
-  const q = `?bench=train&export=1&preset=dae_vincent&backend=${OURS}&batch=${BATCHES.join(',')}&steps=${STEPS}&seconds=${SECONDS}&warmup=5`;
-  await page.goto(url + q, { waitUntil: 'load', timeout: 120_000 });
-  await page.waitForFunction(() => window.__aeplayBench?.done, null, { timeout: 600_000, polling: 500 });
-  const mine = await page.evaluate(() => window.__aeplayBench);
-  if (mine.error) throw new Error(`our benchmark failed: ${mine.error}`);
-  for (const r of mine.results) emit(r);
+  for (const threads of THREADS) {
+    const all = threads === 'all';
+    // 1. Ours: the page's benchmark mode (also publishes the initial weights and the pixels).
+    const backends = all ? OURS : OURS.split(',').filter((b) => b === 'cpu').join(',');
+    if (!backends) continue;
+    const q = `?bench=train&export=1&preset=dae_vincent&backend=${backends}&batch=${BATCHES.join(',')}&steps=${STEPS}&seconds=${SECONDS}&warmup=5${all ? '' : '&threads=1'}`;
+    await page.goto(url + q, { waitUntil: 'load', timeout: 120_000 });
+    await page.waitForFunction(() => window.__aeplayBench?.done, null, { timeout: 600_000, polling: 500 });
+    const mine = await page.evaluate(() => window.__aeplayBench);
+    if (mine.error) throw new Error(`our benchmark failed: ${mine.error}`);
+    const variant = await page.evaluate(() => window.__aeplayWasmVariant);
+    for (const r of mine.results) emit({ ...r, threads: r.threads ?? (r.backend === 'ours-cpu' ? 1 : undefined), variant });
 
-  // 2. TensorFlow.js in the same page.
-  // tf.min.js: core, gradients, the cpu (and webgl) backends; then the wasm and webgpu ones.
-  for (const s of ['tfjs/dist/tf.min.js', 'tfjs-backend-wasm/dist/tf-backend-wasm.min.js',
-    'tfjs-backend-webgpu/dist/tf-backend-webgpu.min.js']) {
-    await page.addScriptTag({ url: `/tfjs/${s}` });
-  }
-  await page.addScriptTag({ url: '/bench/tfjs-bench.js' });
-  const theirs = [];
-  for (const backend of TFJS) {
-    for (const batch of BATCHES) {
-      try {
-        const r = await page.evaluate((o) => window.tfjsBench(o), { backend, batch, steps: STEPS, seconds: SECONDS, warmup: 3 });
-        theirs.push(r);
-        emit(r);
-      } catch (e) {
-        emit({ preset: 'dae_vincent', backend: `tfjs-${backend}`, batch, error: String(e.message || e).split('\n')[0] });
+    // 2. TensorFlow.js in the same page, its wasm backend on as many threads.
+    // tf.min.js: core, gradients, the cpu (and webgl) backends; then the wasm and webgpu ones.
+    for (const s of ['tfjs/dist/tf.min.js', 'tfjs-backend-wasm/dist/tf-backend-wasm.min.js',
+      'tfjs-backend-webgpu/dist/tf-backend-webgpu.min.js']) {
+      await page.addScriptTag({ url: `/tfjs/${s}` });
+    }
+    await page.addScriptTag({ url: '/bench/tfjs-bench.js' });
+    const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+    const theirs = [];
+    for (const backend of TFJS.filter((b) => all || b === 'wasm')) {
+      for (const batch of BATCHES) {
+        try {
+          const r = await page.evaluate((o) => window.tfjsBench(o), { backend, batch, steps: STEPS, seconds: SECONDS, warmup: 3, threads: all ? cores : 1 });
+          theirs.push(r);
+          emit(r);
+        } catch (e) {
+          emit({ preset: 'dae_vincent', backend: `tfjs-${backend}`, batch, error: String(e.message || e).split('\n')[0] });
+        }
       }
     }
-  }
 
-  // 3. Ratios: ours / theirs, same batch.
-  for (const o of mine.results.filter((r) => !r.error)) {
-    for (const t of theirs.filter((r) => !r.error)) {
-      if (t.batch !== o.batch) continue;
-      // Our CPU path against their CPU paths; a GPU path of ours against their webgpu.
-      const oursGpu = o.backend.includes('gpu');
-      if (oursGpu !== (t.backend === 'tfjs-webgpu')) continue;
-      emit({ ratio: `${o.backend} / ${t.backend}`, batch: o.batch, value: o.samples_per_s / t.samples_per_s });
+    // 3. Ratios: ours / theirs, same batch, same threads.
+    for (const o of mine.results.filter((r) => !r.error)) {
+      for (const t of theirs.filter((r) => !r.error)) {
+        if (t.batch !== o.batch) continue;
+        // Our CPU path against their CPU paths; a GPU path of ours against their webgpu.
+        const oursGpu = o.backend.includes('gpu');
+        if (oursGpu !== (t.backend === 'tfjs-webgpu')) continue;
+        emit({ ratio: `${o.backend} / ${t.backend}`, threads, batch: o.batch, value: o.samples_per_s / t.samples_per_s });
+      }
     }
   }
 } catch (e) {

@@ -12,13 +12,19 @@
 // (Chromium's TaskDuration and ScriptDuration metrics, through CDP).
 //
 //   node scripts/probe-web.mjs [--backend cpu|gpu] [--batch 16,64,256] [--seconds 20]
-//        [--preset dae_vincent] [--out FILE.jsonl] [--query 'hide=features']
+//        [--preset dae_vincent] [--threads 1,all] [--out FILE.jsonl] [--query 'hide=features']
+//        [--no-isolate]
+//
+// The page is served cross-origin isolated (COOP/COEP, as `make run` does), so the CPU path
+// runs its threaded build; --threads measures each setting in turn (`1`: threads=1, the build
+// without threads; `all`: one thread per core), each line says which (`threads`, and the
+// backend's words). --no-isolate serves it as a host without headers (one thread).
 //
 // gpu uses WebGPU through SwiftShader (a CPU emulation: right for the ratios, not for speed).
 // Needs dist/ (make build) and node_modules (make deps-test).
 
 import { writeFileSync } from 'node:fs';
-import { ensureDist, startServer, launchBrowser, waitForState, readSteps } from '../tests/e2e/harness.mjs';
+import { ensureDist, startServer, launchBrowser, waitForState, readSteps, ISOLATING } from '../tests/e2e/harness.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -32,6 +38,9 @@ const PRESET = opt('preset', 'dae_vincent');
 const OUT = opt('out', null);
 // More of the link for the page mode (e.g. `hide=recon,features` to see what the pictures cost).
 const EXTRA = opt('query', '');
+const ISOLATE = !args.includes('--no-isolate');
+const THREADS = ISOLATE && BACKEND === 'cpu' ? opt('threads', '1,all').split(',').filter(Boolean) : ['all'];
+const threadsQuery = (t) => (t === '1' ? '&threads=1' : '');
 const webgpu = BACKEND === 'gpu';
 
 // Installed before the page's scripts: long tasks and the lateness of a 50 ms timer.
@@ -50,27 +59,27 @@ function probe() {
   }, 50);
 }
 
-async function benchMode(server, batch) {
+async function benchMode(server, batch, threads) {
   const context = await launchBrowser({ webgpu });
   try {
     const page = context.pages()[0] ?? (await context.newPage());
-    const q = `?bench=train&preset=${PRESET}&backend=${BACKEND}&batch=${batch}&steps=1000000&warmup=10&seconds=${Math.min(10, SECONDS / 2)}`;
+    const q = `?bench=train&preset=${PRESET}&backend=${BACKEND}&batch=${batch}&steps=1000000&warmup=10&seconds=${Math.min(10, SECONDS / 2)}${threadsQuery(threads)}`;
     await page.goto(server.url + q, { waitUntil: 'load' });
     await page.waitForFunction(() => window.__aeplayBench?.done, null, { timeout: 300_000, polling: 250 });
     const r = await page.evaluate(() => window.__aeplayBench);
     if (r.error || !r.results[0] || r.results[0].error) throw new Error(`bench mode: ${JSON.stringify(r)}`);
-    return r.results[0].samples_per_s;
+    return { samples: r.results[0].samples_per_s, threads: r.results[0].threads ?? 1 };
   } finally {
     await context.close();
   }
 }
 
-async function pageMode(server, batch) {
+async function pageMode(server, batch, threads) {
   const context = await launchBrowser({ webgpu });
   try {
     const page = context.pages()[0] ?? (await context.newPage());
     await page.addInitScript(probe);
-    await page.goto(`${server.url}?preset=${PRESET}&backend=${BACKEND}&batch=${batch}${EXTRA ? `&${EXTRA}` : ''}`, { waitUntil: 'load' });
+    await page.goto(`${server.url}?preset=${PRESET}&backend=${BACKEND}&batch=${batch}${threadsQuery(threads)}${EXTRA ? `&${EXTRA}` : ''}`, { waitUntil: 'load' });
     await waitForState(page, 'ready', 180_000);
     const label = await page.textContent('#backend');
     await page.click('#train');
@@ -112,16 +121,16 @@ async function pageMode(server, batch) {
 }
 
 ensureDist();
-const server = await startServer();
+const server = await startServer(undefined, { headers: ISOLATE ? ISOLATING : {} });
 const lines = [];
 try {
-  for (const batch of BATCHES) {
-    const bench = await benchMode(server, batch);
-    const p = await pageMode(server, batch);
+  for (const batch of BATCHES) for (const threads of THREADS) {
+    const bench = await benchMode(server, batch, threads);
+    const p = await pageMode(server, batch, threads);
     const line = {
-      backend: BACKEND, backend_detail: p.label, preset: PRESET, batch,
-      bench_samples_per_s: Math.round(bench), page_samples_per_s: Math.round(p.samples),
-      ratio: Number((p.samples / bench).toFixed(3)),
+      backend: BACKEND, backend_detail: p.label, preset: PRESET, batch, threads: bench.threads,
+      bench_samples_per_s: Math.round(bench.samples), page_samples_per_s: Math.round(p.samples),
+      ratio: Number((p.samples / bench.samples).toFixed(3)),
       long_tasks: p.long_tasks, longest_task_ms: Math.round(p.longest_task_ms),
       lag_p99_ms: Number(p.lag_p99_ms.toFixed(1)), lag_max_ms: Number(p.lag_max_ms.toFixed(1)),
       main_thread_busy: Number(p.main_busy.toFixed(3)), main_thread_script: Number(p.main_script.toFixed(3)), seconds: SECONDS,

@@ -150,7 +150,12 @@ async fn train(mnist: Mnist) -> Out {
                 (other, _) => Err(format!("unknown backend '{other}' (cpu or gpu)")),
             };
             match out {
-                Ok(r) => results.push(r),
+                Ok(mut r) => {
+                    if kind == "cpu" {
+                        r["threads"] = crate::backend::cpu::par::browser::threads().into();
+                    }
+                    results.push(r)
+                }
                 Err(e) => results.push(serde_json::json!({ "preset": base.name, "backend": label, "batch": b, "error": e })),
             }
             // `&profile=1`: device time per op and shape on WebGPU (timestamp queries where

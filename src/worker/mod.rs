@@ -97,7 +97,6 @@ pub fn start() {
     let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(|e: web_sys::MessageEvent| receive(e.data()));
     s.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     on_message.forget(); // for the worker's lifetime
-    wasm_bindgen_futures::spawn_local(threads::start_pool());
     wasm_bindgen_futures::spawn_local(run());
 }
 
@@ -153,6 +152,10 @@ async fn load_data() -> Option<(loader::Manifest, crate::data::Mnist)> {
 }
 
 async fn run() {
+    // The thread pool first (threaded build): a benchmark measures the threads from its
+    // first step, and the data's download is not held up for long (the pool starts in a
+    // fraction of a second; the page's first message waits in the inbox).
+    threads::start_pool().await;
     // The page's first message says what to do.
     let (setup, resume, page_has_webgpu) = loop {
         wait_for_command().await;

@@ -1,8 +1,8 @@
 //! The CPU path's threads in the browser: in the threaded build (wasm `atomics`, picked by
 //! the page's loader where the page is cross-origin isolated: scripts/trunk-variants.sh),
 //! the worker starts a rayon pool of Web Workers over its shared memory
-//! (wasm-bindgen-rayon), one per core the browser reports, and the CPU backend splits its
-//! kernels over it (`backend::cpu::par`). The training worker may block while the pool
+//! (wasm-bindgen-rayon), one per core the browser reports but its own, and puts the CPU
+//! backend's team on it (`backend::cpu::par`): the worker and the team split the kernels. The training worker may block while the pool
 //! works; the page's main thread never does. Results are the same bits on any number of
 //! threads, so the count may change between steps (`ToWorker::Threads`).
 
@@ -51,9 +51,12 @@ async fn start() -> Result<(), String> {
     if n < 2 || !isolated() {
         return Ok(());
     }
-    wasm_bindgen_futures::JsFuture::from(wasm_bindgen_rayon::init_thread_pool(n))
+    // The training worker takes part in every parallel region: n - 1 Web Workers more, each
+    // hosting one of the CPU backend's team workers.
+    wasm_bindgen_futures::JsFuture::from(wasm_bindgen_rayon::init_thread_pool(n - 1))
         .await
         .map_err(|e| super::scope::js_err("initThreadPool", e))?;
+    crate::backend::cpu::par::team::host_on_rayon(n - 1);
     browser::set_pool(n);
     Ok(())
 }

@@ -2,8 +2,8 @@
 //
 // - startServer(): a tiny zero-dependency static file server over dist/ (trunk's output, with
 //   dist/data/ holding the MNIST files) on a free port of 127.0.0.1: explicit Content-Type and
-//   Content-Length, never Content-Encoding, Cache-Control: no-cache, and no other header (no
-//   COOP/COEP: a plain static host). A `handle(req, res, path)` option answers some requests
+//   Content-Length, never Content-Encoding, Cache-Control: no-cache, and no other header unless
+//   asked (by default no COOP/COEP: a plain static host; ISOLATING: a host that sends them). A `handle(req, res, path)` option answers some requests
 //   itself (returns true when it did), e.g. a download that stalls.
 // - launchBrowser() / launchBrowserWebGPU(): headless Debian Chromium (/usr/bin/chromium) via
 //   playwright-core, each with a fresh temporary user-data-dir; the WebGPU variant adds the
@@ -33,6 +33,12 @@ export const DATA_FILES = [
   't10k-images-idx3-ubyte.gz',
   't10k-labels-idx1-ubyte.gz',
 ];
+
+/** The headers of cross-origin isolation, for startServer's `headers`. */
+export const ISOLATING = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+};
 
 export const BASE_ARGS = [
   '--no-sandbox',
@@ -84,9 +90,10 @@ const CONTENT_TYPES = {
 /**
  * Serves `root` on 127.0.0.1 (free port). Returns { url, port, requests, close() };
  * `requests` lists "METHOD path status" for debugging. Options: { handle(req, res, path) }:
- * answers a request itself when it returns true.
+ * answers a request itself when it returns true; { headers }: more headers on every file
+ * served (e.g. COOP/COEP: a host that isolates the page).
  */
-export async function startServer(root = DIST, { handle } = {}) {
+export async function startServer(root = DIST, { handle, headers = {} } = {}) {
   const base = resolve(root);
   const requests = [];
   const server = createServer((req, res) => {
@@ -123,6 +130,7 @@ export async function startServer(root = DIST, { handle } = {}) {
       // Not no-store: with no-store Chromium reports fully read, slowly consumed streamed
       // bodies as failed (net::ERR_ABORTED), which muddles the failed-request log.
       'Cache-Control': 'no-cache',
+      ...headers,
     });
     done(200);
     if (req.method === 'HEAD') return res.end();

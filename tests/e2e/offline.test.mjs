@@ -5,8 +5,10 @@
 //   the network off and the server gone, loads the data (checked against the manifest's
 //   SHA-256 as on every path) and trains 200 steps;
 // - isolation: the first visit is not cross-origin isolated (the host sends no header); from
-//   the reload on the worker serves the page with COOP/COEP and it is, and trains;
-// - with service workers blocked the page trains as before, not isolated, and says so.
+//   the reload on the worker serves the page with COOP/COEP and it is, and trains, on its
+//   threaded build (one thread per core);
+// - with service workers blocked the page trains as before, not isolated, on one thread, and
+//   says so.
 
 import assert from 'node:assert/strict';
 import { appTest, waitForState, poll, readSteps, DATA_FILES } from './harness.mjs';
@@ -41,6 +43,9 @@ appTest('after one visit the page opens and trains with the network off (data ch
   assert.match(status, /Data loaded/, `#data-status: ${status}`);
   assert.match(await page.textContent('#data-source'), /MNIST/);
   assert.match(await page.textContent('#offline'), /works offline/, 'the reloaded page knows its copy is complete');
+  // Under the service worker the page is isolated and runs the threaded build, which the first
+  // visit (not isolated, on the build without threads) had the worker copy too.
+  assert.match(await page.evaluate(() => window.__aeplayWasmVariant), /^threads/, 'the threaded build, from the offline copy');
   await trainSteps(page, 200);
   assert.ok(Number.isFinite(Number(await page.textContent('#train-loss'))), 'a training loss is shown');
 });
@@ -55,6 +60,13 @@ appTest('on a host with no headers the service worker makes the page cross-origi
   assert.equal(await page.evaluate(() => !!navigator.serviceWorker.controller), true, 'the service worker controls the page');
   assert.equal(await isolated(page), true, 'crossOriginIsolated under the service worker');
   assert.match(await page.textContent('#isolation'), /· cross-origin isolated/);
+  // Isolated, the page runs its threaded build: more than one thread where there are cores.
+  const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+  assert.ok(cores >= 2, `this test needs 2 cores or more (the browser reports ${cores})`);
+  assert.match(await page.evaluate(() => window.__aeplayWasmVariant), /^threads/);
+  await poll(async () => new RegExp(`· ${Math.min(cores, 16)} threads`).test(await page.textContent('#threads')), {
+    timeout: 60_000, message: async () => `#threads: ${JSON.stringify(await page.textContent('#threads'))}`,
+  });
   await trainSteps(page, 100);
 });
 
@@ -66,6 +78,10 @@ appTest('with service workers blocked the page trains as before, not isolated', 
   await waitForState(page, 'ready', 120_000);
   assert.equal(await isolated(page), false);
   assert.match(await page.textContent('#isolation'), /not cross-origin isolated/);
+  // One thread, and the page says why.
+  await poll(async () => /· 1 thread: the page is not cross-origin isolated/.test(await page.textContent('#threads')), {
+    timeout: 60_000, message: async () => `#threads: ${JSON.stringify(await page.textContent('#threads'))}`,
+  });
   assert.doesNotMatch(await page.textContent('#offline'), /works offline/, 'no offline copy without a service worker');
   await trainSteps(page, 100);
 });

@@ -9,7 +9,7 @@
 // published by the page's `?bench=train&export=1` mode, seed 1) and the same training
 // pixels, shuffled minibatches.
 //
-// window.tfjsBench({ backend, batch, steps, warmup, seconds }) resolves to
+// window.tfjsBench({ backend, batch, steps, warmup, seconds, threads }) resolves to
 // { preset, backend: 'tfjs-<name>', batch, steps, samples_per_s, ms_per_step, final_loss,
 //   ...backend details (wasm: simd, threads) }.
 
@@ -25,9 +25,12 @@
     };
   }
 
-  async function useBackend(name) {
+  async function useBackend(name, threads) {
     if (name === 'wasm') {
       tf.wasm.setWasmPaths(new URL('/tfjs/tfjs-backend-wasm/dist/', location.href).href);
+      // Threads of its threaded build (used where the page is cross-origin isolated); set
+      // before the backend starts.
+      if (threads) tf.wasm.setThreadsCount(threads);
     }
     const ok = await tf.setBackend(name);
     if (!ok || tf.getBackend() !== name) throw new Error(`TensorFlow.js backend '${name}' could not be initialised`);
@@ -35,8 +38,9 @@
     const details = {};
     if (name === 'wasm') {
       details.simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
-      details.threads = await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT');
+      details.multithread = await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT');
       details.cross_origin_isolated = self.crossOriginIsolated === true;
+      details.threads = details.multithread ? threads || 'default' : 1;
     }
     if (name === 'webgpu') {
       const info = tf.backend().adapterInfo;
@@ -45,10 +49,10 @@
     return details;
   }
 
-  window.tfjsBench = async function tfjsBench({ backend, batch, steps = 40, warmup = 3, seconds = 6 }) {
+  window.tfjsBench = async function tfjsBench({ backend, batch, steps = 40, warmup = 3, seconds = 6, threads = 0 }) {
     const S = window.__aeplayShared;
     if (!S) throw new Error('window.__aeplayShared is missing: open the page with ?bench=train&export=1 first');
-    const details = await useBackend(backend);
+    const details = await useBackend(backend, threads);
     const [l1, l2] = S.layers;
     const p = S.params;
     const vars = [];

@@ -3,34 +3,30 @@
 //! arithmetic as `core::ops`). Plain loops the compiler vectorises; split over threads
 //! (natively, and in the threaded wasm build) when the buffer is large. Moments share the parameters' layout.
 
+use super::par::{for_chunks, Ptr};
 use crate::core::ops::AdamStep;
 
 /// Runs `f` over matching chunks of two to four equally long slices (`c`, `d` may be empty),
 /// on `threads` threads when the buffers are large (natively and in the threaded wasm build).
+/// Each element is computed the same way in any chunk.
 fn par4(threads: usize, a: &mut [f32], b: &[f32], c: &mut [f32], d: &mut [f32], f: impl Fn(&mut [f32], &[f32], &mut [f32], &mut [f32]) + Sync) {
-    #[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
-    if threads > 1 && a.len() >= 1 << 16 {
-        let chunk = a.len().div_ceil(threads).next_multiple_of(64);
-        let f = &f;
-        // An empty `c` or `d` gives every chunk an empty slice.
-        let pieces = a.len().div_ceil(chunk);
-        fn split(v: &mut [f32], chunk: usize, pieces: usize) -> Vec<&mut [f32]> {
-            let mut out: Vec<&mut [f32]> = v.chunks_mut(chunk).collect();
-            out.resize_with(pieces, || &mut []);
-            out
-        }
-        let (cs, ds) = (split(c, chunk, pieces), split(d, chunk, pieces));
-        rayon::scope(|s| {
-            let mut it = a.chunks_mut(chunk).zip(b.chunks(chunk)).zip(cs).zip(ds);
-            let (((a0, b0), c0), d0) = it.next().unwrap();
-            for (((a, b), c), d) in it {
-                s.spawn(move |_| f(a, b, c, d));
+    let len = a.len();
+    if threads > 1 && len >= 1 << 16 {
+        assert!(b.len() == len && (c.is_empty() || c.len() == len) && (d.is_empty() || d.len() == len), "par4: slices of different lengths");
+        let chunk = len.div_ceil(threads).next_multiple_of(64);
+        let (pa, pb, pc, pd) = (Ptr(a.as_mut_ptr()), Ptr(b.as_ptr()), Ptr(c.as_mut_ptr()), Ptr(d.as_mut_ptr()));
+        let (has_c, has_d) = (!c.is_empty(), !d.is_empty());
+        for_chunks(threads, len, chunk, &move |s, e| {
+            let (pa, pb, pc, pd) = (pa, pb, pc, pd);
+            // SAFETY: the chunks [s, e) are disjoint and within every slice of `len` values;
+            // an empty `c` or `d` gives each chunk an empty slice.
+            unsafe {
+                let sub = |p: *mut f32, has: bool| if has { std::slice::from_raw_parts_mut(p.add(s), e - s) } else { &mut [][..] };
+                f(sub(pa.0, true), std::slice::from_raw_parts(pb.0.add(s), e - s), sub(pc.0, has_c), sub(pd.0, has_d))
             }
-            f(a0, b0, c0, d0);
         });
         return;
     }
-    let _ = threads;
     f(a, b, c, d)
 }
 
