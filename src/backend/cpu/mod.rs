@@ -450,7 +450,7 @@ pub struct Elementwise {
 }
 
 /// Below this many elements a pass runs on one thread.
-const EW_PARALLEL_MIN: usize = 1 << 15;
+const EW_PARALLEL_MIN: usize = 1 << 13;
 
 /// `len` values from `p + start` (chunks of one buffer that threads use disjointly).
 unsafe fn part<'a>(p: Ptr<*const f32>, start: usize, len: usize) -> &'a [f32] {
