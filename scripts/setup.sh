@@ -245,7 +245,7 @@ case "$cmd" in
   run)
     ensure_rust_tools
     data_step "$@"
-    step "serve: trunk serve --release (the release build, with the relaxed-SIMD variant)"
+    step "serve: trunk serve --release (the release build, with its relaxed-SIMD and threaded variants)"
     echo
     echo "   ==> Autoencoder Playground: http://$ADDRESS:$PORT  (Ctrl-C to stop)"
     echo "       The first build takes a few minutes; after that, a change to the sources rebuilds"

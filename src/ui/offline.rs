@@ -41,10 +41,15 @@ pub fn install(ui: Ui) {
     container.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     on_message.forget(); // for the page's lifetime
     let enc = |s: &str| String::from(js_sys::encode_uri_component(s));
-    let mut url = format!("sw.js?v={}", enc(&now));
-    if later != now {
-        url += &format!("&v={}", enc(&later));
-    }
+    // The worker already in charge keeps its address where its copy holds this page's
+    // module (a new address would be a new worker, fetched from the network: a reload
+    // offline would fail to register it). A new build still reaches it: the browser checks
+    // the script at that address for changes.
+    let url = match container.controller().map(|c| c.script_url()) {
+        Some(u) if variants_of(&u).contains(&now) => u,
+        _ if later != now => format!("sw.js?v={}&v={}", enc(&now), enc(&later)),
+        _ => format!("sw.js?v={}", enc(&now)),
+    };
     wasm_bindgen_futures::spawn_local(async move {
         if let Err(e) = JsFuture::from(container.register(&url)).await {
             web_sys::console::info_1(&format!("aeplay: no offline copy (the service worker could not be registered: {e:?})").into());
@@ -60,6 +65,11 @@ pub fn install(ui: Ui) {
             }
         }
     });
+}
+
+/// The variants a service worker's address names (`v=`).
+fn variants_of(url: &str) -> Vec<String> {
+    web_sys::Url::new(url).map(|u| u.search_params().get_all("v").iter().filter_map(|v| v.as_string()).collect()).unwrap_or_default()
 }
 
 /// The variant of a module the loader recorded (`window.<key>.variant`).

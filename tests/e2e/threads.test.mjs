@@ -63,6 +63,8 @@ appTest('cross-origin isolated, the page trains on every core, and on 1 thread t
 
     await trainTo(page, STEPS);
     const all = await savedTensors(page, dir);
+    // 784·500 + 500 + 500·784 + 784 parameters (no optimizer state for plain SGD), 4 bytes each.
+    assert.equal(all.data.length, 785_284 * 4, 'the file holds the weights');
 
     // threads=1: the build without threads, as before they came.
     await page.goto(server.url + LINK + '&threads=1', { waitUntil: 'load' });
