@@ -1,7 +1,7 @@
 // tests/e2e/serve.test.mjs — a smoke test of the README's first command: `make run` (the
 // script it calls, scripts/setup.sh run) started in the background on a free port, the page
 // opened in Chromium, 200 steps trained, the page's report of the build checked (the release
-// build with the relaxed-SIMD CPU kernels), the headers of cross-origin isolation (COOP/COEP,
+// build with the relaxed-SIMD CPU kernels, threaded: one thread per core), the headers of cross-origin isolation (COOP/COEP,
 // from Trunk.toml's [serve.headers]) on the page and its modules with the page's
 // Content-Security-Policy kept, and the server stopped by its process id.
 //
@@ -36,7 +36,7 @@ async function responds(url) {
   }
 }
 
-test('make run serves the release build: the page trains 200 steps on the relaxed-SIMD CPU path', { timeout: 900_000 }, async () => {
+test('make run serves the release build: the page trains 200 steps on the threaded relaxed-SIMD CPU path', { timeout: 900_000 }, async () => {
   const port = await freePort();
   const dist = mkdtempSync(join(tmpdir(), 'aeplay-serve-'));
   const url = `http://127.0.0.1:${port}/`;
@@ -87,6 +87,10 @@ test('make run serves the release build: the page trains 200 steps on the relaxe
     assert.match(backend, /relaxed/, `the page reports the relaxed-SIMD build (it says ${JSON.stringify(backend)})`);
     assert.equal(await page.evaluate(() => self.crossOriginIsolated), true, 'make run serves a cross-origin isolated page');
     assert.match(await page.textContent('#isolation'), /· cross-origin isolated/);
+    // Isolated, it runs the threaded build, one thread per core.
+    assert.equal(await page.evaluate(() => window.__aeplayWasmVariant), 'threads+relaxed-simd');
+    const cores = Math.min(16, await page.evaluate(() => navigator.hardwareConcurrency));
+    if (cores > 1) assert.match(backend, new RegExp(`${cores} threads`), `the backend names the threads (${JSON.stringify(backend)})`);
     assertNoUnexpectedErrors(logs);
   } catch (e) {
     if (e instanceof Error && logs) e.message += `\n${formatLogs(logs)}`;
