@@ -2,7 +2,7 @@
 //! loop.
 
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::{Clamped, JsCast};
+use wasm_bindgen::JsCast;
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageData};
 
 pub fn window() -> web_sys::Window {
@@ -26,8 +26,20 @@ pub fn put_gray(ctx: &CanvasRenderingContext2d, img: &[f32], w: usize, h: usize,
         let g = (v.clamp(0.0, 1.0) * 255.0).round() as u8;
         px.copy_from_slice(&[g, g, g, 255]);
     }
-    if let Ok(data) = ImageData::new_with_u8_clamped_array_and_sh(Clamped(&rgba), w as u32, h as u32) {
-        let _ = ctx.put_image_data(&data, x, y);
+    put_rgba(ctx, &rgba, w, h, x, y);
+}
+
+/// Puts RGBA pixels (`w × h`) on a canvas at (x, y). The pixels are copied into a buffer of
+/// JavaScript's own first: `ImageData` refuses a view of shared memory, which the page's
+/// WebAssembly memory is in the threaded build.
+pub fn put_rgba(ctx: &CanvasRenderingContext2d, rgba: &[u8], w: usize, h: usize, x: f64, y: f64) {
+    let arr = js_sys::Uint8ClampedArray::new_with_length(rgba.len() as u32);
+    arr.copy_from(rgba);
+    match ImageData::new_with_js_u8_clamped_array_and_sh(&arr, w as u32, h as u32) {
+        Ok(data) => {
+            let _ = ctx.put_image_data(&data, x, y);
+        }
+        Err(e) => web_sys::console::error_1(&format!("aeplay: a picture could not be drawn ({e:?})").into()),
     }
 }
 
@@ -43,9 +55,7 @@ pub fn put_corrupted(ctx: &CanvasRenderingContext2d, noisy: &[f32], clean: &[f32
             px.copy_from_slice(&[g, g, g, 255]);
         }
     }
-    if let Ok(data) = ImageData::new_with_u8_clamped_array_and_sh(Clamped(&rgba), w as u32, h as u32) {
-        let _ = ctx.put_image_data(&data, x, y);
-    }
+    put_rgba(ctx, &rgba, w, h, x, y);
 }
 
 /// Draws one 28×28 digit filling the canvas `id`.

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { appTest, waitForState, poll, readSteps, reveal, ISOLATING } from './harness.mjs';
+import { appTest, waitForState, poll, readSteps, reveal, canvasPixels, crop, correlation, ISOLATING } from './harness.mjs';
 
 const LINK = '?preset=dae_vincent&backend=cpu&batch=64&seed=11';
 const STEPS = 300;
@@ -80,6 +80,23 @@ appTest('cross-origin isolated, the page trains on every core, and on 1 thread t
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+appTest('the threaded build draws its pictures (the page\'s memory is shared there)', {
+  timeout: 300_000, serverOptions: { headers: ISOLATING },
+}, async ({ page, server }) => {
+  // The preset's own batch (16): at 64 its summed-loss SGD learns too slowly for this check.
+  await page.goto(server.url + '?preset=dae_vincent&backend=cpu&seed=11', { waitUntil: 'load' });
+  await waitForState(page, 'ready', 120_000);
+  assert.match(await page.evaluate(() => window.__aeplayWasmVariant), /^threads/);
+  await page.click('#train');
+  await poll(async () => (await readSteps(page)) > 300, { timeout: 120_000, message: () => '300 steps' });
+  // The reconstructions: clean test digits on the first row, the model's on the third.
+  await poll(async () => {
+    const img = await canvasPixels(page, '#recon');
+    const row = (r) => crop(img, 0, r * 28, 280, 28);
+    return correlation(row(0), row(2)) > 0.6 && row(0).filter((v) => v > 128).length > 300;
+  }, { timeout: 30_000, message: () => "#recon's reconstructions to resemble its clean digits" });
 });
 
 appTest('the More menu sets the thread count while training, and the link keeps it', {
