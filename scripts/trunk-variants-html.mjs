@@ -3,7 +3,8 @@
 // - it picks the build this browser runs among those built: the threaded ones (--threads)
 //   where the page is cross-origin isolated and its WebAssembly has shared memory, unless the
 //   link asks for one thread (threads=1); the relaxed-simd ones (--relaxed) where the browser
-//   validates a relaxed-simd instruction; Trunk's simd128 build otherwise. A threaded module
+//   validates a relaxed-simd instruction; Trunk's simd128 build otherwise (`build=VARIANT` in
+//   the link asks for one build, where the browser can run it). A threaded module
 //   that cannot be instantiated (no room for its shared memory) gives way to the one-thread
 //   build of the same kind;
 // - it records the module it loaded in `window.__aeplayModule = {js, wasm, variant}`, so the
@@ -52,9 +53,15 @@ const sharedMemory = () => {
     return false;
   }
 };
-const pick = (threads) => MODULES[(threads ? 'threads+' : '') + (relaxed ? 'relaxed-simd' : 'simd128')]
+const canThreads = self.crossOriginIsolated === true && sharedMemory();
+// build=VARIANT in the link runs that build where this browser can (to compare the builds;
+// the tests run each one): a threaded one needs isolation, a relaxed one relaxed-simd.
+const asked = MODULES[(new URLSearchParams(location.search).get('build') || '').replace(/ /g, '+')];
+const usable = (m) => m && (!m.variant.startsWith('threads') || canThreads) && (!m.variant.includes('relaxed') || relaxed);
+const pick = (threads) => (usable(asked) ? asked : null)
+  || MODULES[(threads ? 'threads+' : '') + (relaxed ? 'relaxed-simd' : 'simd128')]
   || MODULES[threads ? 'threads' : 'simd128'] || MODULES.simd128;
-const threads = ${threads} && !oneThread && self.crossOriginIsolated === true && sharedMemory();
+const threads = ${threads} && !oneThread && canThreads;
 let module = pick(threads);
 window.__aeplayModule = module;
 window.__aeplayIsolatedModule = pick(${threads} && !oneThread);
@@ -67,7 +74,7 @@ try {
   if (!threads) throw e;
   // No room for the threaded build's shared memory (a 32-bit browser): one thread.
   console.info('aeplay: the threaded build could not start, so the page runs on one thread:', e);
-  module = pick(false);
+  module = MODULES[relaxed ? 'relaxed-simd' : 'simd128'] || MODULES.simd128;
   window.__aeplayModule = module;
   window.__aeplayIsolatedModule = module;
   window.__aeplayWasmVariant = module.variant;

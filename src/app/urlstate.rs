@@ -101,18 +101,24 @@ pub struct Setup {
     /// Threads of the browser's CPU path (None: all the pool has; `threads=1`: the build
     /// without threads, as before they came).
     pub threads: Option<u32>,
+    /// The WebAssembly build the page asks for (one of [`BUILDS`]; None: the best this
+    /// browser runs). The page's loader reads it (scripts/trunk-variants-html.mjs).
+    pub build: Option<String>,
 }
+
+/// The web app's builds (scripts/trunk-variants.sh), as `build=` names them.
+pub const BUILDS: [&str; 4] = ["simd128", "relaxed-simd", "threads", "threads+relaxed-simd"];
 
 /// Page set-ups named like presets that are not MNIST models: `linear_3d_pca`, the 3-D cloud.
 pub const SCENES: &[&str] = &super::catalogue::SCENES;
 
 /// Keys that still apply with a scene (the others describe an MNIST model).
-const PAGE_KEYS: &[&str] = &["seed", "backend", "threads", "panels", "lecture", "hide"];
+const PAGE_KEYS: &[&str] = &["seed", "backend", "threads", "build", "panels", "lecture", "hide"];
 
 impl Setup {
     /// `config` with the default seed, backend and panels.
     pub fn new(config: ModelConfig) -> Setup {
-        Setup { config, seed: DEFAULT_SEED, backend: BackendChoice::Auto, panels: None, lecture: false, hide: Vec::new(), scene: None, recipe: None, cap: None, threads: None }
+        Setup { config, seed: DEFAULT_SEED, backend: BackendChoice::Auto, panels: None, lecture: false, hide: Vec::new(), scene: None, recipe: None, cap: None, threads: None, build: None }
     }
 }
 
@@ -167,6 +173,14 @@ const KEYS: &[Key] = &[
     Key { name: "seed", get: |s| Some(s.seed.to_string()), set: |s, v| Ok(s.seed = v.parse().map_err(|_| "not a whole number ≥ 0".to_string())?) },
     Key { name: "backend", get: |s| Some(s.backend.name().into()), set: set_backend },
     Key { name: "threads", get: |s| s.threads.map(|t| t.to_string()), set: |s, v| Ok(s.threads = Some(parse_usize(v, 1, MAX_THREADS)? as u32)) },
+    Key {
+        name: "build",
+        get: |s| s.build.clone(),
+        set: |s, v| match BUILDS.iter().find(|b| **b == v.replace(' ', "+")) {
+            Some(b) => Ok(s.build = Some(b.to_string())),
+            None => Err(format!("is not a build of this app ({})", BUILDS.join(", "))),
+        },
+    },
     Key {
         name: "cap",
         get: |s| s.cap.map(|c| c.to_string()),
@@ -668,6 +682,22 @@ mod tests {
         // Key order in the URL does not matter.
         let d2 = decode("tied=1&act=relu,relu,relu,sigmoid&dims=784,300,100,300,784&preset=dae_vincent");
         assert_eq!(d2, d);
+    }
+
+    #[test]
+    fn threads_and_build_are_page_keys() {
+        let d = decode("preset=dae_vincent&threads=2&build=threads+relaxed-simd");
+        assert!(d.notes.is_empty(), "{:?}", d.notes);
+        assert_eq!((d.setup.threads, d.setup.build.as_deref()), (Some(2), Some("threads+relaxed-simd")));
+        let again = decode(&encode(&d.setup));
+        assert_eq!(again.setup, d.setup, "{}", encode(&d.setup));
+        assert!(encode(&d.setup).contains("build=threads%2Brelaxed-simd"));
+        // A scene keeps them; bad values are refused with the reason.
+        let s = decode("preset=linear_3d_pca&threads=1&build=simd128").setup;
+        assert_eq!((s.threads, s.build.as_deref()), (Some(1), Some("simd128")));
+        bad("build=fastest", "is not a build of this app");
+        bad("threads=0", "threads");
+        bad("threads=1000", "threads");
     }
 
     /// Decodes, checks the result validates, that a note names `needle`, and that

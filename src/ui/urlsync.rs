@@ -45,6 +45,14 @@ pub fn page_from_url(ui: Ui) -> Page {
     }
     let setup = decoded.setup;
     notes.extend(lecture::check_names(&setup));
+    // The loader could not run the build the link asks for (threads need a cross-origin
+    // isolated page, relaxed-simd a browser that has it).
+    let running = js_sys::Reflect::get(&dom::window(), &"__aeplayWasmVariant".into()).ok().and_then(|v| v.as_string());
+    if let (Some(asked), Some(running)) = (&setup.build, &running) {
+        if asked != running {
+            notes.push(format!("build={asked} cannot run in this browser here, so the page runs {running}"));
+        }
+    }
     if !notes.is_empty() {
         ui.link_note.set(Some(format!("Link: {}.", notes.join("; "))));
     }
@@ -88,7 +96,7 @@ pub fn link_sets_up() -> bool {
             .trim_start_matches('?')
             .split('&')
             .filter(|kv| !kv.is_empty())
-            .any(|kv| !["lecture", "panels", "hide", "threads"].contains(&kv.split('=').next().unwrap_or("")))
+            .any(|kv| !["lecture", "panels", "hide", "threads", "build"].contains(&kv.split('=').next().unwrap_or("")))
 }
 
 /// The user picked a backend: links name it from now on.

@@ -2,7 +2,9 @@
 // headers of cross-origin isolation the page loads its threaded build (scripts/trunk-variants.sh),
 // the training worker starts a pool of one thread per core, and the status strip and the backend
 // name the threads; 300 steps give the same model, bit for bit, on all threads and with
-// `threads=1` (the build without threads); the More menu sets the count while training. Where
+// `threads=1` (the build without threads), and so do the two builds without relaxed-simd
+// (`build=threads`, `build=simd128`); the threaded build draws its pictures; the More menu
+// sets the count while training. Where
 // isolation is impossible, and through the service worker on a plain host, offline.test.mjs.
 
 import assert from 'node:assert/strict';
@@ -77,6 +79,18 @@ appTest('cross-origin isolated, the page trains on every core, and on 1 thread t
     const one = await savedTensors(page, dir);
     assert.equal(one.header, all.header, 'the same tensors');
     assert.ok(one.data.equals(all.data), `the weights and optimizer state after ${STEPS} steps are the same bits on 1 and on ${pool} threads`);
+
+    // The builds without relaxed-simd (what Firefox and Safari run), asked for by name: the
+    // threaded one against the one-thread one, the same bits again.
+    const plain = {};
+    for (const build of ['threads', 'simd128']) {
+      await page.goto(server.url + LINK + `&build=${build}`, { waitUntil: 'load' });
+      await waitForState(page, 'ready', 120_000);
+      assert.equal(await page.evaluate(() => window.__aeplayWasmVariant), build, `build=${build} runs that build`);
+      await trainTo(page, STEPS);
+      plain[build] = await savedTensors(page, dir);
+    }
+    assert.ok(plain.threads.data.equals(plain.simd128.data), `the simd128 builds: the same bits on 1 and on ${pool} threads`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
