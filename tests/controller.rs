@@ -340,3 +340,41 @@ fn a_test_stop_pauses_at_its_exact_step() {
     d.settle();
     assert!(d.last_frame().step > 37);
 }
+
+#[test]
+fn a_classifier_phase_shows_its_predictions_and_reads_the_pad_as_a_class() {
+    let mut d = Driver::new(setup("dae_vincent"));
+    d.send(Command::SetPreset("pretrain_classifier".into()));
+    d.send(Command::SetCap(Some(4)));
+    d.settle();
+    let mut img = vec![0.0f32; 784];
+    for r in 5..23 {
+        img[r * 28 + 14] = 1.0;
+    }
+    d.send(Command::PadInk(Some(img)));
+    d.send(Command::Train);
+    d.ticks(60);
+    assert_eq!(d.status().state, RunState::Paused, "a finished recipe stops");
+    // The last phase is a classifier on pixels: its predictions in place of reconstructions.
+    let p = d
+        .frames()
+        .iter()
+        .rev()
+        .find_map(|f| if let Some(Picture::Predictions(p)) = f.picture(PictureId::Recon) { Some(p.clone()) } else { None })
+        .expect("a frame with the classifier's predictions");
+    assert_eq!(p.rows, 200, "every test digit of the tiny set (fewer than 500)");
+    assert_eq!(p.confusion.iter().sum::<u32>(), 200);
+    assert_eq!((p.labels.len(), p.predicted.len()), (20, 20));
+    assert!(p.mistakes() <= 200);
+    let pad = d
+        .frames()
+        .iter()
+        .rev()
+        .find_map(|f| if let Some(Picture::Pad(v)) = f.picture(PictureId::Pad) { Some(v.clone()) } else { None })
+        .expect("the pad");
+    let PadOut::Class { digit, probability, probabilities } = pad.out else { panic!("the classifier reads the pad as a class: {:?}", pad.out) };
+    assert_eq!(probabilities.len(), 10);
+    assert_eq!(probabilities[digit as usize], probability);
+    assert!((probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-4);
+    assert!(d.errors().is_empty(), "{:?}", d.errors());
+}

@@ -54,6 +54,9 @@ pub enum PictureId {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Picture {
     Recon(Recon),
+    /// A classifier's phase in place of the reconstructions: test digits with the classes
+    /// it predicts, and its confusion matrix.
+    Predictions(Predictions),
     Pad(PadView),
     Tiles(Features),
     Scatter(Scatter),
@@ -89,9 +92,36 @@ pub struct PadView {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum PadOut {
     Image(Vec<f32>),
-    /// A classifier's reading of the drawing: the digit and its softmax probability.
-    Class { digit: u8, probability: f32 },
+    /// A classifier's reading of the drawing: the digit, its softmax probability, and the
+    /// probability of each of the ten digits.
+    Class { digit: u8, probability: f32, probabilities: Vec<f32> },
 }
+
+/// A classifier on test digits: the first [`PREDICTION_DIGITS`] with their labels and the
+/// classes it predicts, and the confusion matrix over every digit it was given
+/// (`confusion[label * 10 + predicted]`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Predictions {
+    pub images: Vec<f32>,
+    pub labels: Vec<u8>,
+    pub predicted: Vec<u8>,
+    pub confusion: Vec<u32>,
+    /// Test digits in the confusion matrix.
+    pub rows: usize,
+}
+
+impl Predictions {
+    /// Digits classified wrongly, of `rows`.
+    pub fn mistakes(&self) -> u32 {
+        let right: u32 = (0..10).map(|k| self.confusion[k * 11]).sum();
+        self.rows as u32 - right
+    }
+}
+
+/// Test digits a classifier's predictions picture shows (with their labels).
+pub const PREDICTION_DIGITS: usize = 20;
+/// Test digits its confusion matrix counts.
+pub const PREDICTION_ROWS: usize = 500;
 
 /// Tiles of 784 weights each (unit j's incoming weights, contrast-normalised per tile to
 /// [0, 1]), `shown` of the layer's `units`.
@@ -309,9 +339,37 @@ pub fn pad_view(cfg: &ModelConfig, input: &[f32], noisy: Vec<f32>, out: Vec<f32>
 /// A classifier's reading of the drawing from its output logits: the digit and its
 /// softmax probability.
 pub fn classify(input: &[f32], logits: &[f32]) -> PadView {
-    let (digit, max) = logits.iter().enumerate().fold((0, f32::NEG_INFINITY), |b, (i, &v)| if v > b.1 { (i, v) } else { b });
-    let sum: f32 = logits.iter().map(|&v| (v - max).exp()).sum();
-    PadView { input: input.to_vec(), noisy: None, out: PadOut::Class { digit: digit as u8, probability: 1.0 / sum.max(1e-30) } }
+    let probabilities = softmax(logits);
+    let digit = argmax(logits);
+    PadView { input: input.to_vec(), noisy: None, out: PadOut::Class { digit: digit as u8, probability: probabilities[digit], probabilities } }
+}
+
+/// The index of the largest value (the first of equals; 0 for none).
+fn argmax(v: &[f32]) -> usize {
+    v.iter().enumerate().fold((0, f32::NEG_INFINITY), |b, (i, &x)| if x > b.1 { (i, x) } else { b }).0
+}
+
+fn softmax(logits: &[f32]) -> Vec<f32> {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let e: Vec<f32> = logits.iter().map(|&v| (v - max).exp()).collect();
+    let sum: f32 = e.iter().sum::<f32>().max(1e-30);
+    e.into_iter().map(|v| v / sum).collect()
+}
+
+/// A classifier's predictions on test digits from its output logits (`classes` per row):
+/// the first [`PREDICTION_DIGITS`] images with labels and predictions, and the confusion
+/// matrix over all rows.
+pub fn predictions(images: &[f32], labels: &[u8], logits: &[f32], classes: usize) -> Predictions {
+    let rows = labels.len().min(logits.len() / classes.max(1)).min(images.len() / 784);
+    let predicted: Vec<u8> = logits.chunks(classes.max(1)).take(rows).map(|l| argmax(l) as u8).collect();
+    let mut confusion = vec![0u32; 100];
+    for (&l, &p) in labels.iter().zip(&predicted) {
+        if l < 10 && p < 10 {
+            confusion[l as usize * 10 + p as usize] += 1;
+        }
+    }
+    let shown = rows.min(PREDICTION_DIGITS);
+    Predictions { images: images[..shown * 784].to_vec(), labels: labels[..shown].to_vec(), predicted: predicted[..shown].to_vec(), confusion, rows }
 }
 
 /// First-layer weights as tiles: `w` is the layer's W (`fan_in` × `units`, row-major, so
@@ -645,11 +703,39 @@ mod tests {
     fn a_classifier_reads_the_drawing() {
         let v = classify(&[0.0; 784], &[0.0, 5.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
         match v.out {
-            PadOut::Class { digit, probability } => {
+            PadOut::Class { digit, probability, probabilities } => {
                 assert_eq!(digit, 1);
                 assert!(probability > 0.9 && probability < 1.0);
+                assert_eq!(probabilities.len(), 10);
+                assert_eq!(probabilities[1], probability);
+                assert!((probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-5);
             }
             _ => panic!("a class"),
         }
+    }
+
+    #[test]
+    fn predictions_count_each_test_digit_once() {
+        // 30 digits labelled i % 10; the "classifier" predicts the label, except on every
+        // seventh digit, where it says 0.
+        let n = 30;
+        let images: Vec<f32> = (0..n * 784).map(|i| (i % 7) as f32 / 7.0).collect();
+        let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
+        let mut logits = vec![0.0f32; n * 10];
+        for i in 0..n {
+            let p = if i % 7 == 3 { 0 } else { i % 10 };
+            logits[i * 10 + p] = 4.0;
+        }
+        let p = predictions(&images, &labels, &logits, 10);
+        assert_eq!(p.rows, n);
+        assert_eq!(p.confusion.iter().sum::<u32>(), n as u32, "every digit once");
+        let wrong = (0..n).filter(|i| i % 7 == 3 && i % 10 != 0).count() as u32;
+        assert_eq!(p.mistakes(), wrong);
+        assert_eq!((p.labels.len(), p.predicted.len(), p.images.len()), (PREDICTION_DIGITS, PREDICTION_DIGITS, PREDICTION_DIGITS * 784));
+        assert_eq!(p.predicted[3], 0);
+        assert_eq!(p.confusion[3 * 10], 1, "digit 3 (index 3) read as 0");
+        // Fewer rows than shown digits: all of them.
+        let q = predictions(&images[..5 * 784], &labels[..5], &logits[..50], 10);
+        assert_eq!((q.rows, q.labels.len()), (5, 5));
     }
 }

@@ -7,7 +7,7 @@
 use leptos::prelude::*;
 
 use crate::app::frame::Frame;
-use crate::app::pictures::{Digits, Features, Histogram, PadOut, PadView, PcaView, Picture, PictureId, Recon, Scatter};
+use crate::app::pictures::{Digits, Features, Histogram, PadOut, PadView, PcaView, Picture, PictureId, Predictions, Recon, Scatter};
 use crate::app::protocol::SessionInfo;
 
 use super::state::{PageState, Ui};
@@ -137,20 +137,30 @@ fn draw_as<T>(id: &str, p: &Picture, shape: fn(&Picture) -> Option<&T>, draw: fn
 }
 
 fn draw_recon_row(ui: &Ui, id: &str, p: &Picture) {
+    let predictions = if let Picture::Predictions(q) = p { Some((q.mistakes(), q.rows)) } else { None };
+    if let Some(c) = dom::canvas(id) {
+        let _ = c.set_attribute("data-mode", if predictions.is_some() { "predictions" } else { "digits" });
+    }
     match p {
         Picture::Recon(r) => {
             draw_recon(id, r);
             ui.recon_noisy.set(r.noisy.is_some());
         }
+        Picture::Predictions(q) => draw_predictions(id, q),
         Picture::Note(n) => note_on_canvas(id, n),
         _ => {}
     }
+    ui.predictions.set(predictions);
 }
 
 fn draw_pad_row(ui: &Ui, _id: &str, p: &Picture) {
     draw_pad(p);
+    ui.pad_class.set(match p {
+        Picture::Pad(PadView { out: PadOut::Class { digit, .. }, .. }) => Some(*digit),
+        _ => None,
+    });
     ui.recipe_pad_note.set(match p {
-        Picture::Pad(PadView { out: PadOut::Class { digit, probability }, .. }) => {
+        Picture::Pad(PadView { out: PadOut::Class { digit, probability, .. }, .. }) => {
             Some(format!("The classifier reads your drawing as a {digit} ({:.0} % sure). It classifies; it does not reconstruct.", 100.0 * probability))
         }
         Picture::Note(n) => Some(n.clone()),
@@ -243,6 +253,105 @@ fn draw_features(id: &str, f: &Features) {
         let _ = c.set_attribute("data-tiles", &f.shown.to_string());
         let _ = c.set_attribute("data-units", &f.units.to_string());
     }
+}
+
+/// A classifier's reading of the drawing: ten bars, one per digit, the predicted one
+/// highlighted (drawn at 112×112 so that the labels stay sharp when the box is scaled).
+fn draw_class_bars(id: &str, probabilities: &[f32], digit: u8) {
+    const S: f64 = 112.0;
+    size_canvas(id, S as u32, S as u32);
+    let Some(c) = dom::canvas(id) else { return };
+    let Some(ctx) = dom::ctx2d(&c) else { return };
+    ctx.set_fill_style_str("#ffffff");
+    ctx.fill_rect(0.0, 0.0, S, S);
+    ctx.set_font("bold 10px system-ui, sans-serif");
+    ctx.set_text_baseline("middle");
+    let h = S / 10.0;
+    for (k, &p) in probabilities.iter().take(10).enumerate() {
+        let y = k as f64 * h;
+        ctx.set_fill_style_str(if k as u8 == digit { "#1d4ed8" } else { "#374151" });
+        let _ = ctx.fill_text(&k.to_string(), 3.0, y + h / 2.0);
+        ctx.set_fill_style_str(if k as u8 == digit { "#2563eb" } else { "#9ca3af" });
+        ctx.fill_rect(14.0, y + 1.5, (S - 18.0) * p.clamp(0.0, 1.0) as f64, h - 3.0);
+    }
+    let text: Vec<String> = probabilities.iter().enumerate().map(|(k, p)| format!("{k}: {:.0} %", 100.0 * p)).collect();
+    let _ = c.set_attribute("aria-label", &format!("The classifier reads a {digit}. Probabilities: {}", text.join(", ")));
+    let _ = c.set_attribute("data-class", &digit.to_string());
+    let _ = c.set_attribute("data-mode", "bars");
+}
+
+/// A classifier's predictions: test digits (2× size) with the predicted class under each
+/// (red where it is wrong), and the confusion matrix, drawn at the canvas's own resolution
+/// (660×380) so the text stays crisp when the canvas is scaled to its panel.
+fn draw_predictions(id: &str, q: &Predictions) {
+    const CELL: f64 = 56.0;
+    const LABEL: f64 = 22.0;
+    const COLS: usize = 5;
+    const M: f64 = 32.0;
+    let (mx, my) = (COLS as f64 * CELL + 50.0, 30.0);
+    size_canvas(id, 660, 380);
+    let Some(c) = dom::canvas(id) else { return };
+    let Some(ctx) = dom::ctx2d(&c) else { return };
+    ctx.set_fill_style_str("#ffffff");
+    ctx.fill_rect(0.0, 0.0, 660.0, 380.0);
+    ctx.set_text_align("center");
+    ctx.set_text_baseline("middle");
+    for (i, img) in q.images.chunks(784).enumerate() {
+        let (x, y) = ((i % COLS) as f64 * CELL, (i / COLS) as f64 * (CELL + LABEL));
+        let mut big = vec![0.0f32; 56 * 56];
+        for (j, v) in big.iter_mut().enumerate() {
+            *v = img[(j / 56 / 2) * 28 + (j % 56) / 2];
+        }
+        dom::put_gray(&ctx, &big, 56, 56, x, y);
+        let wrong = q.predicted[i] != q.labels[i];
+        ctx.set_font("bold 16px system-ui, sans-serif");
+        ctx.set_fill_style_str(if wrong { "#dc2626" } else { "#111827" });
+        let label = if wrong { format!("{} (is {})", q.predicted[i], q.labels[i]) } else { q.predicted[i].to_string() };
+        let _ = ctx.fill_text(&label, x + CELL / 2.0, y + CELL + LABEL / 2.0);
+        if wrong {
+            ctx.set_stroke_style_str("#dc2626");
+            ctx.set_line_width(3.0);
+            ctx.stroke_rect(x + 1.5, y + 1.5, CELL - 3.0, CELL - 3.0);
+        }
+    }
+    // The confusion matrix: rows the true digit, columns the prediction; the diagonal blue,
+    // mistakes red, each cell's shade its share of its row.
+    ctx.set_font("bold 13px system-ui, sans-serif");
+    ctx.set_fill_style_str("#374151");
+    let _ = ctx.fill_text("predicted →", mx + 5.0 * M, my - 18.0);
+    for k in 0..10 {
+        let _ = ctx.fill_text(&k.to_string(), mx + (k as f64 + 0.5) * M, my - 4.0);
+        let _ = ctx.fill_text(&k.to_string(), mx - 12.0, my + 8.0 + (k as f64 + 0.5) * M);
+    }
+    ctx.set_font("12px system-ui, sans-serif");
+    for t in 0..10 {
+        let row: u32 = q.confusion[t * 10..t * 10 + 10].iter().sum();
+        for p in 0..10 {
+            let n = q.confusion[t * 10 + p];
+            let share = n as f64 / row.max(1) as f64;
+            let (x, y) = (mx + p as f64 * M, my + 8.0 + t as f64 * M);
+            let colour = if n == 0 {
+                "#f9fafb".to_string()
+            } else if t == p {
+                format!("rgba(37, 99, 235, {:.2})", 0.15 + 0.85 * share)
+            } else {
+                format!("rgba(220, 38, 38, {:.2})", 0.25 + 0.75 * share.min(1.0))
+            };
+            ctx.set_fill_style_str(&colour);
+            ctx.fill_rect(x + 1.0, y + 1.0, M - 2.0, M - 2.0);
+            if n > 0 {
+                ctx.set_fill_style_str(if t == p && share > 0.5 { "#ffffff" } else { "#111827" });
+                let _ = ctx.fill_text(&n.to_string(), x + M / 2.0, y + M / 2.0);
+            }
+        }
+    }
+    ctx.set_text_align("start");
+    let _ = c.set_attribute(
+        "aria-label",
+        &format!("A classifier's predictions on {} test digits: {} mistakes; the confusion matrix's diagonal holds the digits it gets right.", q.rows, q.mistakes()),
+    );
+    let _ = c.set_attribute("data-rows", &q.rows.to_string());
+    let _ = c.set_attribute("data-mistakes", &q.mistakes().to_string());
 }
 
 /// The reconstruction grid: clean digits, corrupted (when the model has noise), reconstructed.
@@ -368,8 +477,16 @@ fn draw_pad(pad: &Picture) {
                 None => dom::draw_digit("pad-noisy", &v.input),
             }
             match &v.out {
-                PadOut::Image(o) => dom::draw_digit("pad-out", o),
-                PadOut::Class { .. } => dom::clear("pad-out", "#000"),
+                PadOut::Image(o) => {
+                    size_canvas("pad-out", 28, 28);
+                    if let Some(c) = dom::canvas("pad-out") {
+                        let _ = c.remove_attribute("data-mode");
+                        let _ = c.remove_attribute("data-class");
+                        let _ = c.remove_attribute("aria-label");
+                    }
+                    dom::draw_digit("pad-out", o)
+                }
+                PadOut::Class { digit, probabilities, .. } => draw_class_bars("pad-out", probabilities, *digit),
             }
         }
         _ => dom::clear_pad(),

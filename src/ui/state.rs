@@ -155,6 +155,11 @@ pub struct Ui {
     pub cloud_summary: RwSignal<Option<String>>,
     /// Whether the reconstruction grid shows a corrupted row.
     pub recon_noisy: RwSignal<bool>,
+    /// A classifier's phase: its mistakes and the test digits counted (the reconstructions
+    /// panel shows its predictions then).
+    pub predictions: RwSignal<Option<(u32, usize)>>,
+    /// The class a classifier reads the drawing as (the pad shows its probabilities then).
+    pub pad_class: RwSignal<Option<u8>>,
     pub cloud: StoredValue<cloud::Scene>,
     /// The noise control (follows the model's noise).
     pub noise_mode: RwSignal<NoiseMode>,
@@ -184,6 +189,8 @@ impl Ui {
             recipe_pad_note: RwSignal::new(None),
             cloud_summary: RwSignal::new(None),
             recon_noisy: RwSignal::new(true),
+            predictions: RwSignal::new(None),
+            pad_class: RwSignal::new(None),
             cloud: StoredValue::new(cloud::Scene::default()),
             noise_mode: RwSignal::new(NoiseMode::Masking),
             noise_level: RwSignal::new(0.1),

@@ -18,7 +18,7 @@ use crate::train::Uploaded;
 
 use super::super::frame::Frame;
 use super::super::history::{Band, Chart, Measure, Series, Style};
-use super::super::pictures::{self, PhaseRow, PhaseState, Picture, PictureId, RecipeStatus, RecipeView, GRID_STREAM, PAD_STREAM};
+use super::super::pictures::{self, PhaseRow, PhaseState, Picture, PictureId, RecipeStatus, RecipeView, GRID_STREAM, PAD_STREAM, PREDICTION_ROWS};
 use super::super::protocol::SessionInfo;
 use super::{fence_of, AfterSlice, AnyBackend, Budget, FrameCtx, LocalFuture, Produced, RecipeControls, Session};
 
@@ -421,8 +421,21 @@ impl Session for RecipeSession {
                 }
                 _ => None,
             };
+            // A classifier's picture: its predictions on test digits (with the pictures'
+            // cadence: a forward pass over PREDICTION_ROWS digits).
+            let predict = (on_pixels && cfg.is_classifier() && ctx.pictures).then(|| {
+                let rows = PREDICTION_ROWS.min(ctx.data.test.items).min(t.model.capacity);
+                let images: Vec<f32> = (0..rows).flat_map(|i| ctx.data.test.image_f32(i)).collect();
+                let last = t.model.layout.dense.len() - 1;
+                let f = t.model.activations_of_images_readback(&mut t.be, &images, last);
+                (images, rows, f)
+            });
             t.be.flush();
             let params = params.await?;
+            let predictions = match predict {
+                Some((images, rows, f)) => Some(pictures::predictions(&images, &ctx.data.test.labels[..rows], &f.await?, cfg.output_dim())),
+                None => None,
+            };
             let grid = match grid {
                 Some(g) => Some(g.resolve(&self.pipeline.trainer().model).await?),
                 None => None,
@@ -457,10 +470,13 @@ impl Session for RecipeSession {
             if let Some(f) = features {
                 frame.show(PictureId::Features, Picture::Tiles(f));
             }
-            frame.show(PictureId::Recon, match grid {
-                Some((noisy, out)) => Picture::Recon(pictures::recon(&cfg, ctx.grid, noisy, out)),
-                None => Picture::Note(self.why_no_pixels()),
-            });
+            match (grid, predictions) {
+                (Some((noisy, out)), _) => frame.show(PictureId::Recon, Picture::Recon(pictures::recon(&cfg, ctx.grid, noisy, out))),
+                (None, Some(p)) => frame.show(PictureId::Recon, Picture::Predictions(p)),
+                // A classifier between picture refreshes keeps its last predictions.
+                (None, None) if on_pixels && cfg.is_classifier() => {}
+                (None, None) => frame.show(PictureId::Recon, Picture::Note(self.why_no_pixels())),
+            }
             frame.show(PictureId::Pad, pad);
             frame.show(PictureId::Recipe, Picture::Recipe(self.view(ctx.running)));
             frame.chart = Some(self.loss_charts().0);

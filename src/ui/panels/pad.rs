@@ -89,7 +89,10 @@ pub fn DrawPad(ui: Ui) -> impl IntoView {
                 <div class="pad-outputs">
                     <figure><canvas id="pad-input" class="digit" width="28" height="28"></canvas><figcaption>"model input"</figcaption></figure>
                     <figure style:display=move || if noisy() { "" } else { "none" }><canvas id="pad-noisy" class="digit" width="28" height="28"></canvas><figcaption>"corrupted"</figcaption></figure>
-                    <figure><canvas id="pad-out" class="digit" width="28" height="28"></canvas><figcaption>"reconstructed"</figcaption></figure>
+                    <figure><canvas id="pad-out" class="digit" width="28" height="28"></canvas><figcaption>{move || match ui.pad_class.get() {
+                        Some(d) => format!("read as a {d}"),
+                        None => "reconstructed".into(),
+                    }}</figcaption></figure>
                 </div>
             </div>
             <div class="buttons">

@@ -1,5 +1,6 @@
 //! The reconstructions panel: test digits, corrupted and reconstructed (`ui::draw`'s recon
-//! row draws them), and beside a linear autoencoder PCA's reconstructions and its fit.
+//! row draws them), and beside a linear autoencoder PCA's reconstructions and its fit; in a
+//! recipe's classifier phase, the classifier's predictions and confusion matrix.
 
 use leptos::prelude::*;
 
@@ -14,8 +15,15 @@ pub fn ReconPanel(ui: Ui) -> impl IntoView {
     let shown = move || ui.draws(PictureId::Recon) || ui.draws(PictureId::Recipe);
     view! {
         <section class="panel recon-panel" style:display=move || if shown() { "" } else { "none" }>
-            <div class="panel-head"><h2>"Reconstructions"</h2><PanelPng panel="reconstructions" ids=&["recon", "pca-recon"] /></div>
-            <p class="hint">{move || if ui.recon_noisy.get() { "Rows: test digits, corrupted (destroyed pixels in red), reconstructed." } else { "Rows: test digits, reconstructed." }}</p>
+            <div class="panel-head"><h2>{move || if ui.predictions.get().is_some() { "Predictions" } else { "Reconstructions" }}</h2><PanelPng panel="reconstructions" ids=&["recon", "pca-recon"] /></div>
+            <p class="hint" id="recon-caption">{move || match ui.predictions.get() {
+                Some((mistakes, rows)) => format!(
+                    "This phase trains a classifier. Left: test digits and the class it predicts (mistakes in red). Right: its confusion matrix on {rows} test digits (rows: the true digit, columns: the prediction): {mistakes} mistakes, {:.1} % error.",
+                    100.0 * mistakes as f64 / rows.max(1) as f64
+                ),
+                None if ui.recon_noisy.get() => "Rows: test digits, corrupted (destroyed pixels in red), reconstructed.".into(),
+                None => "Rows: test digits, reconstructed.".into(),
+            }}</p>
             <canvas id="recon" class="digits" width="280" height="84"></canvas>
             <div id="pca-compare" style:display=move || if ui.pca.get().is_none() { "none" } else { "" }>
                 <p class="hint">"PCA's reconstructions of the same digits:"</p>
