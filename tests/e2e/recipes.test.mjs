@@ -56,6 +56,21 @@ for (const [name, phases] of [['pretrain_classifier', 2], ['stacked_greedy', 2],
       await poll(async () => /reads your drawing as a \d/.test(await page.locator('#recipe-pad-note').textContent().catch(() => '')), {
         timeout: 20_000, message: () => 'the classifier to read the drawing',
       });
+      // ... as ten probability bars, named for a screen reader, under "read as a D".
+      await poll(async () => (await attr(page, '#pad-out', 'data-mode')) === 'bars', { timeout: 20_000, message: () => '#pad-out to show the bars' });
+      const digit = await attr(page, '#pad-out', 'data-class');
+      assert.match(await attr(page, '#pad-out', 'aria-label'), new RegExp(`reads a ${digit}\\. Probabilities: 0: \\d+ %`));
+      assert.match(await page.textContent('.pad-outputs'), new RegExp(`read as a ${digit}`));
+      // The reconstructions panel: the classifier's predictions and confusion matrix.
+      await poll(async () => (await attr(page, '#recon', 'data-mode')) === 'predictions', { timeout: 30_000, message: () => '#recon to show predictions' });
+      assert.equal(await page.textContent('.recon-panel h2'), 'Predictions');
+      const rows = Number(await attr(page, '#recon', 'data-rows'));
+      const mistakes = Number(await attr(page, '#recon', 'data-mistakes'));
+      assert.equal(rows, 500, 'the confusion matrix counts 500 test digits');
+      assert.ok(mistakes >= 0 && mistakes <= rows);
+      assert.match(await page.textContent('#recon-caption'), new RegExp(`confusion matrix on 500 test digits .*: ${mistakes} mistakes`));
+      const pic = await canvasStats(page, '#recon');
+      assert.ok(pic.colors > 4, `#recon draws the predictions (${JSON.stringify(pic)})`);
     }
 
     const seen = await trainToDone(page, 300_000);
