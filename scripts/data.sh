@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # scripts/data.sh — the data step: fill www/data/ with MNIST for the app.
 #
-# Result: www/data/{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz (gzip'd IDX files) plus
-# www/data/manifest.json (source, label, train/test counts, byte size + sha256 of each .gz;
-# the app reads it to show which set is loaded and the download progress).
+# Result: www/data/{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz (gzip'd IDX files), the
+# training images' .gz cut into parts (train-images-idx3-ubyte.gz.partNN: consecutive byte
+# ranges whose concatenation is the file, the first small), plus www/data/manifest.json
+# (source, label, train/test counts, byte size + sha256 of each .gz and of each part; the app
+# reads it to show which set is loaded and the download progress, and fetches the training
+# images part by part so that training starts on the first part while the rest arrives).
 #
 # Where the data comes from (--source picks one; the default, auto, is dir if --from DIR or
 # MNIST_DIR is given, else repo):
@@ -77,14 +80,41 @@ idx_count() {
   echo $(( (b[4] << 24) | (b[5] << 16) | (b[6] << 8) | b[7] ))
 }
 
+# The training images are fetched in parts: the first is small (the first training steps wait
+# for it alone), the others PART_BYTES each (one every few seconds on a slow connection).
+PARTED=train-images-idx3-ubyte
+PART_FIRST=$((384 * 1024))
+PART_BYTES=$((1024 * 1024))
+
 # Is www/data complete and matching its manifest? (grep-based: we write the manifest ourselves)
 data_is_current() {
-  local m="$OUT/manifest.json" n rec
+  local m="$OUT/manifest.json" n rec f
   [[ -f "$m" ]] || return 1
   for n in "${NAMES[@]}"; do
     [[ -f "$OUT/$n.gz" ]] || return 1
-    rec="$(grep -o "\"$n.gz\": *{[^}]*}" "$m" | grep -o '"sha256_gz": *"[0-9a-f]\{64\}"' | grep -o '[0-9a-f]\{64\}' || true)"
+    rec="$(grep -o "\"$n.gz\": *{\"bytes\": *[0-9]*, *\"sha256_gz\": *\"[0-9a-f]*\"" "$m" | grep -o '"sha256_gz": *"[0-9a-f]\{64\}"' | grep -o '[0-9a-f]\{64\}' || true)"
     [[ -n "$rec" && "$rec" == "$(sha256sum "$OUT/$n.gz" | cut -c1-64)" ]] || return 1
+  done
+  # The parts: each listed one present with its SHA-256 (a manifest without parts is old).
+  grep -q '"parts"' "$m" || return 1
+  while read -r f rec; do
+    [[ -f "$OUT/$f" && "$rec" == "$(sha256sum "$OUT/$f" | cut -c1-64)" ]] || return 1
+  done < <(grep -o '{"file": *"[^"]*", *"bytes": *[0-9]*, *"sha256": *"[0-9a-f]\{64\}"}' "$m" \
+           | sed 's/.*"file": *"\([^"]*\)".*"sha256": *"\([0-9a-f]*\)".*/\1 \2/')
+}
+
+# Cut $OUT/$PARTED.gz into $OUT/$PARTED.gz.partNN (NN from 01); prints their names.
+cut_parts() {
+  local gz="$OUT/$PARTED.gz" size off=0 len i=1 name
+  rm -f "$OUT/$PARTED.gz.part"*
+  size="$(stat -c %s "$gz")"
+  while (( off < size )); do
+    len=$(( i == 1 ? PART_FIRST : PART_BYTES ))
+    (( off + len <= size )) || len=$(( size - off ))
+    name="$(printf '%s.gz.part%02d' "$PARTED" "$i")"
+    tail -c +"$((off + 1))" -- "$gz" | head -c "$len" >"$OUT/$name"
+    echo "$name"
+    off=$(( off + len )); i=$(( i + 1 ))
   done
 }
 
@@ -116,8 +146,19 @@ write_manifest() {
     printf '{\n  "source": "%s",\n  "label": "%s",\n  "train": %d,\n  "test": %d,\n  "files": {\n' \
       "$source" "$label" "$train" "$test"
     for n in "${NAMES[@]}"; do
-      printf '%s    "%s.gz": {"bytes": %d, "sha256_gz": "%s"}' "$sep" "$n" \
+      printf '%s    "%s.gz": {"bytes": %d, "sha256_gz": "%s"' "$sep" "$n" \
         "$(stat -c %s "$OUT/$n.gz")" "$(sha256sum "$OUT/$n.gz" | cut -c1-64)"
+      if [[ "$n" == "$PARTED" ]]; then
+        local psep="" f
+        printf ', "parts": ['
+        for f in $(cut_parts); do
+          printf '%s\n      {"file": "%s", "bytes": %d, "sha256": "%s"}' "$psep" "$f" \
+            "$(stat -c %s "$OUT/$f")" "$(sha256sum "$OUT/$f" | cut -c1-64)"
+          psep=","
+        done
+        printf '\n    ]'
+      fi
+      printf '}'
       sep=$',\n'
     done
     printf '\n  }\n}\n'

@@ -307,10 +307,237 @@ pub fn write_labels(labels: &[u8]) -> Vec<u8> {
     out
 }
 
+/// An IDX image file read as it arrives, part by part (consecutive byte ranges of the file,
+/// gzip-compressed or raw): each [`ImageStream::push`] gives the pixels of the images that
+/// became complete, so training can start on the first part. The header is checked as
+/// soon as it is in, and nothing is decompressed past the size it declares (a gzip bomb in
+/// a part costs no more than a whole file does); [`ImageStream::finish`] says whether the
+/// file ended where its header said.
+pub struct ImageStream {
+    gz: Option<flate2::write::GzDecoder<Sink>>,
+    raw: Option<Sink>,
+    /// The first byte, held until the second says whether the file is gzip.
+    first: Vec<u8>,
+}
+
+/// Where decompressed bytes go: the header first, then pixels not yet handed out.
+struct Sink {
+    head: Vec<u8>,
+    dims: Option<(usize, usize, usize)>,
+    body: usize,
+    written: usize,
+    pixels: Vec<u8>,
+    err: Option<IdxError>,
+}
+
+impl std::io::Write for Sink {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if self.err.is_some() {
+            return Err(std::io::Error::other("refused"));
+        }
+        if self.dims.is_none() {
+            let n = (IMAGES_HEADER - self.head.len()).min(data.len());
+            self.head.extend_from_slice(&data[..n]);
+            if self.head.len() == IMAGES_HEADER {
+                match images_header(&self.head) {
+                    Ok((items, rows, cols, bytes)) => {
+                        self.dims = Some((items, rows, cols));
+                        self.body = bytes;
+                    }
+                    Err(e) => {
+                        self.err = Some(e);
+                        return Err(std::io::Error::other("bad header"));
+                    }
+                }
+            }
+            return Ok(n);
+        }
+        let room = self.body - self.written;
+        if room == 0 && !data.is_empty() {
+            self.err = Some(IdxError::Longer { expected: self.body });
+            return Err(std::io::Error::other("longer"));
+        }
+        let n = room.min(data.len());
+        self.pixels.extend_from_slice(&data[..n]);
+        self.written += n;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Default for ImageStream {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ImageStream {
+    pub fn new() -> Self {
+        ImageStream { gz: None, raw: None, first: Vec::new() }
+    }
+
+    fn sink(&mut self) -> Option<&mut Sink> {
+        match (&mut self.gz, &mut self.raw) {
+            (Some(g), _) => Some(g.get_mut()),
+            (None, Some(r)) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// The header's (items, rows, cols), once it has arrived.
+    pub fn dims(&mut self) -> Option<(usize, usize, usize)> {
+        self.sink().and_then(|s| s.dims)
+    }
+
+    /// Takes the next part in; returns the pixels of the images it completed (whole images
+    /// only: a part may end inside one).
+    pub fn push(&mut self, part: &[u8]) -> Result<Vec<u8>, IdxError> {
+        use std::io::Write;
+        let joined;
+        let mut part = part;
+        if self.gz.is_none() && self.raw.is_none() {
+            if self.first.len() + part.len() < 2 {
+                self.first.extend_from_slice(part);
+                return Ok(Vec::new());
+            }
+            joined = [std::mem::take(&mut self.first).as_slice(), part].concat();
+            part = &joined;
+            let sink = Sink { head: Vec::new(), dims: None, body: 0, written: 0, pixels: Vec::new(), err: None };
+            if is_gzip(part) {
+                self.gz = Some(flate2::write::GzDecoder::new(sink));
+            } else {
+                self.raw = Some(sink);
+            }
+        }
+        let res = match (&mut self.gz, &mut self.raw) {
+            (Some(g), _) => {
+                let mut rest = part;
+                let mut res = Ok(());
+                while !rest.is_empty() {
+                    match g.write(rest) {
+                        // The gzip data ended before the part did.
+                        Ok(0) => {
+                            res = Err(IdxError::TrailingBytes { bytes: rest.len() });
+                            break;
+                        }
+                        Ok(n) => rest = &rest[n..],
+                        Err(e) => {
+                            res = Err(g.get_mut().err.take().unwrap_or_else(|| IdxError::Gzip(e.to_string())));
+                            break;
+                        }
+                    }
+                }
+                // What the decoder holds goes out to the sink now (its header checked).
+                if res.is_ok() {
+                    if let Err(e) = g.flush() {
+                        res = Err(g.get_mut().err.take().unwrap_or_else(|| IdxError::Gzip(e.to_string())));
+                    }
+                }
+                res
+            }
+            (None, Some(r)) => r.write_all(part).map_err(|e| r.err.take().unwrap_or_else(|| IdxError::Gzip(e.to_string()))),
+            _ => Ok(()),
+        };
+        res?;
+        let sink = self.sink().expect("started above");
+        let Some((_, rows, cols)) = sink.dims else { return Ok(Vec::new()) };
+        let whole = sink.pixels.len() / (rows * cols) * (rows * cols);
+        let rest = sink.pixels.split_off(whole);
+        Ok(std::mem::replace(&mut sink.pixels, rest))
+    }
+
+    /// Every part is in: the file must have ended (its gzip data complete and checked) with
+    /// all the pixels its header declares. Returns (items, rows, cols).
+    pub fn finish(mut self) -> Result<(usize, usize, usize), IdxError> {
+        if let Some(g) = &mut self.gz {
+            if let Err(e) = g.try_finish() {
+                return Err(g.get_mut().err.take().unwrap_or_else(|| IdxError::Gzip(e.to_string())));
+            }
+        }
+        let held = self.first.len();
+        let sink = self.sink().ok_or(IdxError::TooShort { len: held, header: IMAGES_HEADER })?;
+        let Some(dims) = sink.dims else {
+            return Err(IdxError::TooShort { len: sink.head.len(), header: IMAGES_HEADER });
+        };
+        if sink.written != sink.body {
+            return Err(IdxError::WrongLength { expected: sink.body, found: sink.written });
+        }
+        Ok(dims)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::io::{Read, Write};
+
+    #[test]
+    fn an_image_file_read_part_by_part_gives_whole_images_as_they_complete() {
+        let (n, side) = (50usize, 28usize);
+        let raw = images_file(n, side);
+        let gzd = gz(&raw);
+        for (bytes, cut) in [(&gzd, 97usize), (&gzd, 1), (&raw, 1000), (&gzd, gzd.len() / 3)] {
+            let mut s = ImageStream::new();
+            let mut got = Vec::new();
+            let mut counts = Vec::new();
+            for part in bytes.chunks(cut) {
+                let px = s.push(part).unwrap();
+                assert_eq!(px.len() % (side * side), 0, "only whole images");
+                got.extend(px);
+                counts.push(got.len() / (side * side));
+            }
+            assert_eq!(s.dims(), Some((n, side, side)));
+            assert!(got == raw[IMAGES_HEADER..], "the pixels, in order ({} bytes, cut {cut})", got.len());
+            assert!(counts.windows(2).all(|w| w[0] <= w[1]) && counts[0] < n, "images come as parts arrive: {counts:?}");
+            assert_eq!(s.finish(), Ok((n, side, side)));
+        }
+    }
+
+    #[test]
+    fn a_streamed_image_file_that_is_cut_short_damaged_or_too_long_is_refused() {
+        let raw = images_file(20, 28);
+        let gzd = gz(&raw);
+        // Cut short: the parts so far are fine, finishing is not.
+        let mut s = ImageStream::new();
+        s.push(&gzd[..gzd.len() / 2]).unwrap();
+        assert!(s.finish().is_err());
+        let mut s = ImageStream::new();
+        s.push(&raw[..raw.len() - 5]).unwrap();
+        assert!(matches!(s.finish(), Err(IdxError::WrongLength { .. })));
+        // A bad header is named as soon as it is in.
+        let mut bad = raw.clone();
+        bad[3] = 1;
+        assert!(matches!(ImageStream::new().push(&gz(&bad)), Err(IdxError::BadMagic { .. })));
+        // More pixels than the header declares: refused, not decompressed on.
+        let mut long = raw.clone();
+        long.extend(vec![7u8; 784 * 3]);
+        let mut s = ImageStream::new();
+        assert_eq!(s.push(&gz(&long)).unwrap_err(), IdxError::Longer { expected: 20 * 784 });
+        // Bytes after the gzip data.
+        let mut trailing = gzd.clone();
+        trailing.extend_from_slice(b"junk");
+        let mut s = ImageStream::new();
+        assert!(matches!(s.push(&trailing), Err(IdxError::TrailingBytes { bytes: 4 })));
+        // Damaged deflate data.
+        let mut broken = gzd.clone();
+        let mid = broken.len() / 2;
+        broken[mid..mid + 8].copy_from_slice(&[0xff; 8]);
+        let mut s = ImageStream::new();
+        let r = match s.push(&broken) {
+            Ok(_) => s.finish().map(|_| ()),
+            Err(e) => Err(e),
+        };
+        assert!(r.is_err(), "damaged gzip data must not pass");
+    }
+
+    /// `n` images of `side`×`side` with varied pixels.
+    fn images_file(n: usize, side: usize) -> Vec<u8> {
+        let px: Vec<u8> = (0..n * side * side).map(|i| ((i * 7919) % 251) as u8 & if i % 3 == 0 { 0xff } else { 0 }).collect();
+        write_images(side, side, &px)
+    }
 
     fn gz(bytes: &[u8]) -> Vec<u8> {
         let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
