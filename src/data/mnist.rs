@@ -66,6 +66,23 @@ impl Dataset {
         Ok(Dataset { items: im.items, rows: im.rows, cols: im.cols, pixels: im.pixels, labels: lb })
     }
 
+    /// Appends images that arrived after the first ones (their pixels and labels).
+    pub fn extend(&mut self, pixels: &[u8], labels: &[u8]) -> Result<(), String> {
+        if pixels.len() != labels.len() * self.dim() {
+            return Err(format!("{} pixel bytes do not make {} images of {} pixels", pixels.len(), labels.len(), self.dim()));
+        }
+        self.pixels.extend_from_slice(pixels);
+        self.labels.extend_from_slice(labels);
+        self.items += labels.len();
+        Ok(())
+    }
+
+    /// The first `items` images (the part of a set that has arrived).
+    pub fn first(&self, items: usize) -> Dataset {
+        let items = items.min(self.items);
+        Dataset { items, rows: self.rows, cols: self.cols, pixels: self.pixels[..items * self.dim()].to_vec(), labels: self.labels[..items].to_vec() }
+    }
+
     /// Pixels of image `i`.
     pub fn image(&self, i: usize) -> &[u8] {
         &self.pixels[i * self.dim()..(i + 1) * self.dim()]

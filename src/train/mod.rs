@@ -29,8 +29,12 @@ pub struct Trainer<B: Backend> {
     /// Labels (one byte per row), uploaded for classifiers.
     pub train_labels: Option<DataId>,
     pub test_labels: Option<DataId>,
+    /// Rows of the current epoch (the first rows of the training data).
     pub train_rows: usize,
     pub test_rows: usize,
+    /// Rows of the training data uploaded: more than `train_rows` once the data has grown
+    /// during an epoch (the next epoch takes them all in, see [`Self::grow`]).
+    rows_in: usize,
     /// Steps done since the start.
     pub step: u64,
     /// Completed epochs.
@@ -81,6 +85,7 @@ impl<B: Backend> Trainer<B> {
             test_labels: test.labels,
             train_rows,
             test_rows,
+            rows_in: train_rows,
             step: 0,
             epoch: 0,
             pos: 0,
@@ -154,6 +159,9 @@ impl<B: Backend> Trainer<B> {
         t.epoch = self.epoch;
         t.pos = self.pos;
         t.order = self.order.clone();
+        // The epoch goes on over the rows it started with (data that arrived since joins
+        // at the next one).
+        t.train_rows = self.train_rows.min(t.rows_in);
         Ok(t)
     }
 
@@ -231,11 +239,41 @@ impl<B: Backend> Trainer<B> {
         if self.pos == self.train_rows {
             self.pos = 0;
             self.epoch = self.epoch.saturating_add(1);
+            self.train_rows = self.rows_in;
             epoch_order(self.seed, self.epoch, self.train_rows, &mut self.order);
             true
         } else {
             false
         }
+    }
+
+    /// More of the training set has arrived (`data` holds the rows trained on so far as its
+    /// first rows, and more): the whole of it is uploaded in place of the old copy and the
+    /// next epoch takes it all in; an epoch under way goes on over its rows in its order
+    /// (at an epoch's start, the epoch grows now). Ok(false): nothing new.
+    pub fn grow(&mut self, data: &Mnist) -> Result<bool, String> {
+        let (n, d) = (data.train.items, data.train.dim());
+        if n <= self.rows_in || d != self.model.cfg.input_dim() {
+            return Ok(false);
+        }
+        check_bytes(&self.be, "the training images", (n * d) as u64)?;
+        let pixels = self.be.upload_u8(&data.train.pixels[..n * d], d);
+        let labels = self.train_labels.map(|_| self.be.upload_u8(&data.train.labels[..n], 1));
+        self.be.free_data(std::mem::replace(&mut self.train_data, pixels));
+        if let Some(old) = std::mem::replace(&mut self.train_labels, labels) {
+            self.be.free_data(old);
+        }
+        self.rows_in = n;
+        if self.pos == 0 {
+            self.train_rows = n;
+            epoch_order(self.seed, self.epoch, n, &mut self.order);
+        }
+        Ok(true)
+    }
+
+    /// Rows of the training data uploaded (the next epoch's rows).
+    pub fn rows_in(&self) -> usize {
+        self.rows_in
     }
 
     /// Epochs done, with the fraction of the current one.
@@ -417,6 +455,51 @@ mod tests {
         let mut sorted = a.clone();
         sorted.sort();
         assert_eq!(sorted, (0..1000).collect::<Vec<u32>>());
+    }
+
+    #[test]
+    fn data_that_arrives_during_an_epoch_joins_at_the_next() {
+        let all = tiny_data(100);
+        let mut part = all.clone();
+        part.train = all.train.first(40);
+        let mut cfg = preset("linear_50").unwrap();
+        cfg.batch = 16;
+        let mut t = Trainer::new(CpuBackend::with(Isa::Scalar, 1), &cfg, &part, 7).unwrap();
+        t.step();
+        // Mid-epoch: the epoch goes on over its 40 rows, in its order.
+        let before = t.order.clone();
+        part.train.extend(&all.train.pixels[40 * 784..70 * 784], &all.train.labels[40..70]).unwrap();
+        assert!(t.grow(&part).unwrap());
+        assert!(!t.grow(&part).unwrap(), "nothing new the second time");
+        assert_eq!((t.train_rows, t.rows_in(), t.steps_per_epoch()), (40, 70, 3));
+        assert_eq!(t.order, before);
+        t.step();
+        assert!(t.step(), "the 40-row epoch ends after three steps");
+        let mut want = Vec::new();
+        epoch_order(7, 1, 70, &mut want);
+        assert_eq!((t.epoch, t.train_rows, t.steps_per_epoch()), (1, 70, 5));
+        assert_eq!(t.order, want, "the next epoch is a shuffle of all 70 rows");
+        // At an epoch's start the epoch grows at once.
+        let mut t = Trainer::new(CpuBackend::with(Isa::Scalar, 1), &cfg, &Mnist { train: all.train.first(40), test: all.test.clone() }, 7).unwrap();
+        assert!(t.grow(&all).unwrap());
+        epoch_order(7, 0, 100, &mut want);
+        assert_eq!((t.train_rows, t.order.clone()), (100, want));
+        // The grown rows are the ones trained on: a run grown before its first step is the
+        // run on all 100 rows, step for step.
+        let mut whole = Trainer::new(CpuBackend::with(Isa::Scalar, 1), &cfg, &all, 7).unwrap();
+        for _ in 0..12 {
+            t.step();
+            whole.step();
+        }
+        assert_eq!(t.test_loss(None).to_bits(), whole.test_loss(None).to_bits());
+        // A backend move in the middle of an epoch keeps it on its rows.
+        let mut part = all.clone();
+        part.train = all.train.first(40);
+        let mut t = Trainer::new(CpuBackend::with(Isa::Scalar, 1), &cfg, &part, 7).unwrap();
+        t.step();
+        let params = t.be.read(t.model.params);
+        let moved = t.move_to(CpuBackend::with(Isa::Scalar, 1), &all, &params).unwrap();
+        assert_eq!((moved.train_rows, moved.rows_in(), moved.pos), (40, 100, 16));
     }
 
     #[test]
