@@ -378,3 +378,45 @@ fn a_classifier_phase_shows_its_predictions_and_reads_the_pad_as_a_class() {
     assert!((probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-4);
     assert!(d.errors().is_empty(), "{:?}", d.errors());
 }
+
+#[test]
+fn training_starts_on_the_first_part_of_the_data_and_takes_in_the_rest() {
+    let all = tiny_mnist(400, 200);
+    let mut part = all.clone();
+    part.train = all.train.first(100);
+    let (mut c, events) = block_on(Controller::new(part, setup("dae_vincent"), Devices::CpuOnly)).unwrap();
+    c.expect_more();
+    let mut d = Driver { c, events };
+    d.settle();
+    assert!(!d.c.data_complete());
+    // A recipe reads fixed rows of the whole set: picked now, it waits for the rest.
+    d.send(Command::SetPreset("pretrain_classifier".into()));
+    assert!(d.events.iter().any(|e| matches!(e, Event::Note(n) if n.contains("starts when all the training images are in (100 of them so far)"))), "the wait is said");
+    d.send(Command::Load { bytes: vec![1, 2, 3], name: "m.safetensors".into() });
+    assert!(d.errors().iter().any(|e| e.contains("100 of its images are in so far")), "a saved model waits too: {:?}", d.errors());
+    d.clear();
+    // The model trains on the 100 rows in: epochs of 100 rows.
+    d.send(Command::Train);
+    d.ticks(30);
+    let batch = aeplay::core::config::preset("dae_vincent").unwrap().batch as f64;
+    let f = d.last_frame();
+    assert!(f.epoch >= 1.0, "whole epochs of the first part: epoch {} at step {}", f.epoch, f.step);
+    let per_epoch = (100.0 / batch).ceil();
+    assert!((f.epoch - f.step as f64 / per_epoch).abs() < 1.0, "epochs of 100 rows: epoch {} at step {}", f.epoch, f.step);
+    // More arrives: taken in at the next epoch.
+    let more = 100 * 784..300 * 784;
+    block_on(d.c.grow(&all.train.pixels[more], &all.train.labels[100..300], false)).into_iter().for_each(|e| d.events.push(e));
+    assert_eq!(d.c.data().train.items, 300);
+    let at = d.last_frame().step;
+    d.ticks(30);
+    assert!(d.last_frame().step > at, "it trains on");
+    assert!(d.errors().is_empty(), "{:?}", d.errors());
+    // The last part: the set is complete and the recipe picked meanwhile is built.
+    let ev = block_on(d.c.grow(&all.train.pixels[300 * 784..], &all.train.labels[300..], true));
+    d.events.extend(ev);
+    assert!(d.c.data_complete());
+    assert_eq!(d.c.data().train, all.train, "the set, in order");
+    assert_eq!(d.status().session.id, "pretrain_classifier");
+    assert_eq!(d.status().state, RunState::Ready);
+    assert!(d.errors().is_empty(), "{:?}", d.errors());
+}

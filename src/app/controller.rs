@@ -101,6 +101,10 @@ impl Run {
 
 pub struct Controller {
     data: Mnist,
+    /// Whether all the training set is in (see [`Controller::expect_more`]).
+    complete: bool,
+    /// A recipe picked before all the training set was in: built when it is.
+    waiting: Option<String>,
     grid: Vec<f32>,
     setup: Setup,
     devices: Devices,
@@ -269,9 +273,42 @@ impl Controller {
             Err(e) => return Err(e),
         };
         let grid = grid_digits(&data);
-        let mut c = Controller { data, grid, setup, devices, gpu, run: Run::new(session, kind), pad: None, pad_noise: 0, frame_ms: FRAME_MS, pause_at: None, adapter, forced, choices: HashMap::new() };
+        let mut c = Controller { data, complete: true, waiting: None, grid, setup, devices, gpu, run: Run::new(session, kind), pad: None, pad_noise: 0, frame_ms: FRAME_MS, pause_at: None, adapter, forced, choices: HashMap::new() };
         events.push(Event::Status(c.status()));
         Ok((c, events))
+    }
+
+    /// The training set is still arriving (the controller was made with its first part):
+    /// [`Self::grow`] takes in the rest. Until it is all in, a recipe (whose phases read
+    /// fixed rows of it) waits, and a saved model is not loaded.
+    pub fn expect_more(&mut self) {
+        self.complete = false;
+    }
+
+    /// Whether all the training set is in.
+    pub fn data_complete(&self) -> bool {
+        self.complete
+    }
+
+    /// More of the training set arrived (images in order after those in already; `complete`:
+    /// the last of them): the session takes it in, and a recipe picked meanwhile is built.
+    pub async fn grow(&mut self, pixels: &[u8], labels: &[u8], complete: bool) -> Vec<Event> {
+        let mut ev = Vec::new();
+        if let Err(e) = self.data.train.extend(pixels, labels) {
+            ev.push(Event::Error(format!("The training images that arrived could not be taken in ({e}); training goes on with the {} in.", self.data.train.items)));
+            return ev;
+        }
+        self.complete |= complete;
+        if let Err(e) = self.run.session.data_grew(&self.data, complete) {
+            ev.push(Event::Error(format!("The training images that arrived could not be taken in ({e}); training goes on with those it had.")));
+        }
+        self.run.background = true;
+        if complete {
+            if let Some(id) = self.waiting.take() {
+                ev.extend(self.handle(Command::SetPreset(id)).await);
+            }
+        }
+        ev
     }
 
     /// The controller's state as the page shows it.
@@ -376,7 +413,16 @@ impl Controller {
                 self.settle(&mut ev).await;
                 ev.push(Event::Status(self.status()));
             }
+            Command::SetPreset(id) if !self.complete && catalogue::kind(&id) == Some(catalogue::Kind::Recipe) => {
+                ev.push(Event::Note(format!(
+                    "{} reads fixed rows of the whole training set, so it starts when all the training images are in ({} of them so far).",
+                    catalogue::title(&id),
+                    super::thousands(self.data.train.items)
+                )));
+                self.waiting = Some(id);
+            }
             Command::SetPreset(id) => {
+                self.waiting = None;
                 match self.replace_session(&id).await {
                     Ok(note) => {
                         ev.extend(note.map(Event::Note));
@@ -461,6 +507,12 @@ impl Controller {
                 Ok((name, _, bytes)) => ev.push(Event::Saved { name, bytes }),
                 Err(e) => ev.push(Event::Error(e)),
             },
+            Command::Load { name, .. } if !self.complete => {
+                ev.push(Event::Error(format!(
+                    "{name} was not loaded: a saved model goes on in its epoch, which needs the whole training set, and {} of its images are in so far. Load it again in a few seconds.",
+                    super::thousands(self.data.train.items)
+                )));
+            }
             Command::Load { bytes, name } => {
                 match self.load(&bytes) {
                     Ok((title, step)) => ev.push(Event::Note(format!("Loaded {name}: {title} at step {step}; Train continues it."))),

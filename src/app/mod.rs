@@ -30,3 +30,16 @@ pub mod protocol;
 pub mod session;
 pub mod urlstate;
 pub mod viz;
+
+/// A count as the page writes it: 60000 → "60,000".
+pub fn thousands(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}

@@ -120,6 +120,12 @@ pub trait Session {
     fn background(&mut self, _data: &Mnist) -> bool {
         false
     }
+    /// More of the training set arrived (`complete`: all of it): a session that trains on
+    /// it takes it in (a model at its next epoch). Work beside training it restarts (a PCA
+    /// fit on the complete set) is picked up by [`Self::background`].
+    fn data_grew(&mut self, _data: &Mnist, _complete: bool) -> Result<(), String> {
+        Ok(())
+    }
     /// A recipe that has run all its phases (training stops).
     fn finished(&self) -> bool {
         false

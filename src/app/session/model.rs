@@ -312,6 +312,17 @@ impl Session for ModelSession {
         }
     }
 
+    fn data_grew(&mut self, data: &Mnist, complete: bool) -> Result<(), String> {
+        self.trainer.grow(data)?;
+        // The PCA reference is of the whole training set: fitted again once it is in.
+        if complete {
+            if let Some(p) = &self.pca {
+                self.pca = Some(PcaState::new(p.k, data));
+            }
+        }
+        Ok(())
+    }
+
     fn background(&mut self, data: &Mnist) -> bool {
         match self.pca.as_mut() {
             Some(p) if p.fitting() => {

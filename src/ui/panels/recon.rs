@@ -52,16 +52,5 @@ fn pca_caption(shown: &Option<PcaView>, model_loss: Option<f64>) -> String {
     }
 }
 
-/// 60000 → "60,000".
-fn thousands(n: usize) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+use crate::app::thousands;
 
