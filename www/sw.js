@@ -46,16 +46,21 @@ async function precache() {
   const entries = [];
   for (const path of shell) entries.push([new URL(path, scope).href, await get(path)]);
   entries.push([INDEX, (await get('index.html'))]);
-  // The page registers this worker once its data has arrived, so the loader's cache
-  // (src/worker/loader.rs: key data/<file>?v=<SHA-256>) normally holds the files already:
+  // The page registers this worker once its data has arrived (all of it), so the loader's
+  // cache (src/worker/loader.rs: key data/<file>?v=<SHA-256>) normally holds the files already:
   // they are copied from there rather than downloaded again.
   const loaderCache = await caches.open('aeplay-mnist-v1');
-  for (const [name, info] of Object.entries(manifest.files)) {
-    const kept = await loaderCache.match(new URL(`data/${name}?v=${info.sha256_gz}`, scope).href);
+  // What the app fetches: each file, or its parts where the manifest lists them.
+  const pieces = Object.entries(manifest.files).flatMap(([name, info]) =>
+    Array.isArray(info.parts) && info.parts.length
+      ? info.parts.map((p) => [p.file, p.sha256])
+      : [[name, info.sha256_gz]]);
+  for (const [name, want] of pieces) {
+    const kept = await loaderCache.match(new URL(`data/${name}?v=${want}`, scope).href);
     const r = kept || (await get(`data/${name}`));
     const buf = await r.arrayBuffer();
     const sum = await sha256(buf);
-    if (sum !== String(info.sha256_gz).toLowerCase()) throw new Error(`sw.js: data/${name}: SHA-256 ${sum}, not the manifest's ${info.sha256_gz}`);
+    if (sum !== String(want).toLowerCase()) throw new Error(`sw.js: data/${name}: SHA-256 ${sum}, not the manifest's ${want}`);
     entries.push([new URL(`data/${name}`, scope).href, new Response(buf, { headers: r.headers })]);
   }
   entries.push([new URL('data/manifest.json', scope).href, new Response(manifestText, { headers: manifestResp.headers })]);

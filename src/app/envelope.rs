@@ -74,6 +74,9 @@ pub enum FromWorker {
     Progress { done: f64, total: f64, status: String },
     /// The data is loaded: what it is, and whether it is the official MNIST.
     Data { label: String, official: bool },
+    /// Training images in so far, of how many (sent while the rest of them arrives, after the
+    /// first part; equal when all are in).
+    DataIn { have: u64, total: u64 },
     /// Loading failed for good (the data, or no backend at all): what to do.
     Fatal(String),
     /// A download stalled on every try: the file and what happened; the worker waits for

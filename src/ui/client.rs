@@ -88,6 +88,7 @@ fn apply(ui: Ui, msg: FromWorker) {
             let note = if official { "" } else { " — not the full MNIST, so losses differ from the published reference numbers" };
             ui.data_source.set(format!("{label}{note}"));
         }
+        FromWorker::DataIn { have, total } => ui.data_in.set(Some((have, total))),
         FromWorker::Stalled { file, message } => {
             ui.data_status.set(format!("Download stalled: {file}."));
             ui.stalled.set(Some((file, message)));

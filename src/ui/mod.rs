@@ -57,7 +57,7 @@ fn start(ui: Ui) {
     if !bench {
         let installed = std::cell::Cell::new(false);
         Effect::new(move |_| {
-            if !ui.data_source.get().is_empty() && !installed.replace(true) {
+            if ui.data_complete() && !installed.replace(true) {
                 offline::install(ui);
             }
         });
@@ -76,7 +76,7 @@ pub fn App() -> impl IntoView {
     let mnist = move || !ui.draws(crate::app::pictures::PictureId::Cloud);
 
     view! {
-        <main id="app" data-state=move || ui.state.get().as_str() class:lecture=move || page.lecture.get()>
+        <main id="app" data-state=move || ui.state.get().as_str() data-data=move || if ui.data_complete() { "complete" } else { "partial" } class:lecture=move || page.lecture.get()>
             <TopBar ui=ui page=page />
             <StatusBar ui=ui />
             <div class="stage">

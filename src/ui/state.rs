@@ -132,6 +132,8 @@ pub struct Ui {
     pub progress: RwSignal<(f64, f64)>,
     pub data_status: RwSignal<String>,
     pub data_source: RwSignal<String>,
+    /// Training images in, of how many, while the rest of them arrives (None: all came at once).
+    pub data_in: RwSignal<Option<(u64, u64)>>,
     /// A download that stalled: the file and what happened (the page offers Retry).
     pub stalled: RwSignal<Option<(String, String)>>,
     /// The service worker's offline copy is complete (`ui::offline`).
@@ -176,6 +178,7 @@ impl Ui {
             progress: RwSignal::new((0.0, 1.0)),
             data_status: RwSignal::new("Starting …".into()),
             data_source: RwSignal::new(String::new()),
+            data_in: RwSignal::new(None),
             stalled: RwSignal::new(None),
             offline: RwSignal::new(false),
             isolated: RwSignal::new(None),
@@ -196,6 +199,12 @@ impl Ui {
             noise_level: RwSignal::new(0.1),
             chart: StoredValue::new(None),
         }
+    }
+
+    /// Whether the data is loaded, all of it (the training images arrive in parts while the
+    /// first trains).
+    pub fn data_complete(&self) -> bool {
+        !self.data_source.get().is_empty() && self.data_in.get().is_none_or(|(have, total)| have >= total)
     }
 
     /// Nothing can go on: the page shows why.

@@ -19,7 +19,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, Cache, Headers, ReadableStreamDefaultReader, RequestCache, RequestInit, Response};
 
 use super::scope::{js_err, scope, yield_now};
-use crate::data::{Mnist, FILES};
+use crate::data::{Dataset, Mnist, FILES};
 
 /// The data cache (keys `data/<file>?v=<SHA-256>`); www/sw.js copies the offline files from it.
 const CACHE_NAME: &str = "aeplay-mnist-v1";
@@ -49,11 +49,21 @@ impl From<String> for LoadError {
     }
 }
 
-#[derive(Deserialize, Clone, Debug)]
+#[derive(Deserialize, Clone, Debug, Default)]
 pub struct FileInfo {
     pub bytes: u64,
     #[serde(default)]
     pub sha256_gz: String,
+    /// Consecutive byte ranges of the file, fetched one by one (the training images).
+    #[serde(default)]
+    pub parts: Vec<PartInfo>,
+}
+
+#[derive(Deserialize, Clone, Debug, Default)]
+pub struct PartInfo {
+    pub file: String,
+    pub bytes: u64,
+    pub sha256: String,
 }
 
 /// `data/manifest.json`: which data set the server has.
@@ -246,8 +256,145 @@ async fn download(url: &str, name: &str, key: &str, on_progress: &mut dyn FnMut(
     Err(LoadError::Stalled { file: name.to_string(), message })
 }
 
-/// Downloads (or takes from the cache) and parses the four files.
-pub async fn load(progress: &dyn Progress) -> Result<(Manifest, Mnist), LoadError> {
+/// A file of the data (or a part of one): its name under `data/`, size and SHA-256.
+struct Piece {
+    name: String,
+    bytes: u64,
+    sha256: String,
+}
+
+/// Takes `piece` from the cache (checked) or downloads it (retrying a stall, resuming),
+/// checks it against its SHA-256 and keeps it in the cache. `from_cache` counts cache hits.
+async fn fetch_piece(cache: &Option<Cache>, piece: &Piece, from_cache: &mut usize, on_progress: &mut dyn FnMut(f64, &str)) -> Result<Vec<u8>, LoadError> {
+    let name = &piece.name;
+    let url = format!("data/{name}");
+    let key = format!("{url}?v={}", piece.sha256);
+    // A cached copy is checked too: one that does not match is dropped and downloaded.
+    match cached(cache, &key).await {
+        Some(b) if crate::data::verify_sha256(&b, &piece.sha256).is_ok() => {
+            *from_cache += 1;
+            on_progress(b.len() as f64, &format!("{name}: from the browser cache"));
+            return Ok(b);
+        }
+        Some(_) => {
+            if let Some(c) = cache {
+                let _ = JsFuture::from(c.delete_with_str(&key)).await;
+            }
+        }
+        None => {}
+    }
+    let b = download(&url, name, &key, on_progress).await?;
+    // Checked before it is kept or parsed: a file damaged or changed on the way (a proxy,
+    // a half-updated server) is named as such, not as a broken data set.
+    if let Err(e) = crate::data::verify_sha256(&b, &piece.sha256) {
+        return Err(LoadError::Failed(format!("data/{name}: {e}")));
+    }
+    store(cache, &key, &b).await;
+    Ok(b)
+}
+
+/// What a file that is not valid data makes the loader say (and the bad copies dropped).
+async fn not_valid(e: impl std::fmt::Display) -> LoadError {
+    // Never keep a bad copy: the next reload downloads again.
+    if let Ok(caches) = scope().caches() {
+        let _ = JsFuture::from(caches.delete(CACHE_NAME)).await;
+    }
+    LoadError::Failed(format!("{e}. Run `make data FORCE=1` to fetch the files again, then reload."))
+}
+
+/// The data as loaded: the manifest, the data set (the training images' first part where
+/// they come in parts), and the rest of the training images to come.
+pub struct Loaded {
+    pub manifest: Manifest,
+    pub mnist: Mnist,
+    pub rest: Option<Rest>,
+}
+
+/// Training images that arrived after the first: their pixels and labels, how many are in
+/// now of how many, and whether these were the last.
+pub struct Grown {
+    pub pixels: Vec<u8>,
+    pub labels: Vec<u8>,
+    pub have: usize,
+    pub total: usize,
+    pub complete: bool,
+}
+
+/// The training images still to come, part by part.
+pub struct Rest {
+    cache: Option<Cache>,
+    parts: std::collections::VecDeque<Piece>,
+    stream: crate::data::idx::ImageStream,
+    whole: sha2::Sha256,
+    whole_sha256: String,
+    labels: Vec<u8>,
+    have: usize,
+    /// The images' rows and columns (from the header, once in).
+    dims: (usize, usize),
+    from_cache: usize,
+}
+
+const TRAIN_IMAGES: &str = "train-images-idx3-ubyte.gz";
+
+impl Rest {
+    /// Images in so far, and in all.
+    pub fn counts(&self) -> (usize, usize) {
+        (self.have, self.labels.len())
+    }
+
+    /// The next part, checked and decompressed: the images it completed. None when all are in.
+    pub async fn next(&mut self, on_progress: &mut dyn FnMut(f64, &str)) -> Result<Option<Grown>, LoadError> {
+        let Some(piece) = self.parts.front() else { return Ok(None) };
+        let bytes = fetch_piece(&self.cache, piece, &mut self.from_cache, on_progress).await?;
+        self.parts.pop_front();
+        self.take(&bytes).await.map(Some)
+    }
+
+    /// Takes a checked part in.
+    async fn take(&mut self, bytes: &[u8]) -> Result<Grown, LoadError> {
+        use sha2::Digest;
+        self.whole.update(bytes);
+        let bad = |e: crate::data::IdxError| format!("data file {TRAIN_IMAGES} is not valid MNIST: {e}");
+        let mut pixels = match self.stream.push(bytes) {
+            Ok(p) => p,
+            Err(e) => return Err(not_valid(bad(e)).await),
+        };
+        let dim = match self.stream.dims() {
+            Some((_, r, c)) => {
+                self.dims = (r, c);
+                r * c
+            }
+            None if self.parts.is_empty() => return Err(not_valid(bad(crate::data::IdxError::TooShort { len: bytes.len(), header: 16 })).await),
+            None => 1,
+        };
+        let complete = self.parts.is_empty();
+        if complete {
+            let sum: String = std::mem::take(&mut self.whole).finalize().iter().map(|b| format!("{b:02x}")).collect();
+            if sum != self.whole_sha256.trim().to_ascii_lowercase() {
+                return Err(not_valid(format!("data/{TRAIN_IMAGES}: its parts put together have SHA-256 {sum}, not the manifest's {}", self.whole_sha256)).await);
+            }
+            if let Err(e) = std::mem::take(&mut self.stream).finish() {
+                return Err(not_valid(bad(e)).await);
+            }
+        }
+        let k = pixels.len() / dim;
+        let images = self.have + k;
+        if images > self.labels.len() || (complete && images != self.labels.len()) {
+            return Err(not_valid(bad(crate::data::IdxError::CountMismatch { images, labels: self.labels.len() })).await);
+        }
+        pixels.truncate(k * dim);
+        let labels = self.labels[self.have..images].to_vec();
+        self.have = images;
+        Ok(Grown { pixels, labels, have: images, total: self.labels.len(), complete })
+    }
+}
+
+/// Downloads (or takes from the cache), checks and parses the data: the test set first (its
+/// digits are the pictures), the training labels, then the training images' first part
+/// where the manifest lists parts (all of them with `whole`, as a benchmark wants), so that
+/// training can start while [`Rest`] brings the others.
+pub async fn load(progress: &dyn Progress, whole: bool) -> Result<Loaded, LoadError> {
+    use sha2::Digest;
     progress.report(0.0, 1.0, "Reading data/manifest.json …");
     let resp = fetch("data/manifest.json", true).await?;
     let text = JsFuture::from(resp.text().map_err(|e| js_err("manifest", e))?)
@@ -257,61 +404,87 @@ pub async fn load(progress: &dyn Progress) -> Result<(Manifest, Mnist), LoadErro
         .unwrap_or_default();
     let manifest: Manifest = serde_json::from_str(&text)
         .map_err(|e| format!("data/manifest.json is not valid ({e}). Run `make data FORCE=1` to rebuild the data, then reload."))?;
-    let names: Vec<String> = FILES.iter().map(|f| format!("{f}.gz")).collect();
-    let total: f64 = names.iter().map(|n| manifest.files.get(n).map(|f| f.bytes as f64).unwrap_or(0.0)).sum::<f64>().max(1.0);
+    let [ti, tl, vi, vl] = FILES.map(|f| format!("{f}.gz"));
+    let info = |n: &str| manifest.files.get(n).cloned().unwrap_or_default();
+    let piece = |n: &str| Piece { name: n.to_string(), bytes: info(n).bytes, sha256: info(n).sha256_gz };
+    let mut parts: std::collections::VecDeque<Piece> =
+        info(&ti).parts.iter().map(|p| Piece { name: p.file.clone(), bytes: p.bytes, sha256: p.sha256.clone() }).collect();
+    let parted = !parts.is_empty();
+    let mut first = vec![piece(&vl), piece(&vi), piece(&tl)];
+    match parts.pop_front() {
+        Some(p) => first.push(p),
+        None => first.push(piece(&ti)),
+    }
+    if whole {
+        first.extend(parts.drain(..));
+    }
+    let total: f64 = first.iter().map(|p| p.bytes as f64).sum::<f64>().max(1.0);
     let cache = open_cache().await;
     let mut done = 0.0;
     let mut from_cache = 0;
-    let mut contents = Vec::with_capacity(4);
-    for name in &names {
-        let url = format!("data/{name}");
-        let version = manifest.files.get(name).map(|f| f.sha256_gz.clone()).unwrap_or_default();
-        let key = format!("{url}?v={version}");
-        // A cached copy is checked too: one that does not match is dropped and downloaded.
-        let hit = match cached(&cache, &key).await {
-            Some(b) if crate::data::verify_sha256(&b, &version).is_ok() => Some(b),
-            Some(_) => {
-                if let Some(c) = &cache {
-                    let _ = JsFuture::from(c.delete_with_str(&key)).await;
-                }
-                None
-            }
-            None => None,
-        };
-        let bytes = if let Some(b) = hit {
-            from_cache += 1;
-            done += b.len() as f64;
-            progress.report(done, total, &format!("{name}: from the browser cache"));
-            b
-        } else {
-            let base = done;
-            let b = download(&url, name, &key, &mut |got, what| progress.report(base + got, total, what)).await?;
-            done = base + b.len() as f64;
-            // Checked before it is kept or parsed: a file damaged or changed on the way (a
-            // proxy, a half-updated server) is named as such, not as a broken data set.
-            if let Err(e) = crate::data::verify_sha256(&b, &version) {
-                return Err(LoadError::Failed(format!("data/{name}: {e}")));
-            }
-            store(&cache, &key, &b).await;
-            b
-        };
-        contents.push((name.clone(), bytes));
+    let mut got = Vec::with_capacity(first.len());
+    for p in &first {
+        let base = done;
+        let b = fetch_piece(&cache, p, &mut from_cache, &mut |g, what| progress.report(base + g, total, what)).await?;
+        done = base + b.len() as f64;
+        got.push(b);
     }
     progress.report(total, total, "Decompressing and checking the files …");
     yield_now().await;
-    let [a, b, c, d]: [(String, Vec<u8>); 4] = contents.try_into().map_err(|_| LoadError::Failed("internal: expected four files".into()))?;
-    let mnist = match Mnist::from_files([a, b, c, d]) {
-        Ok(m) => m,
-        Err(e) => {
-            // Never keep a bad copy: the next reload downloads again.
-            if let Ok(caches) = scope().caches() {
-                let _ = JsFuture::from(caches.delete(CACHE_NAME)).await;
-            }
-            return Err(LoadError::Failed(format!("{e}. Run `make data FORCE=1` to fetch the files again, then reload.")));
-        }
+    let all_cached = from_cache == first.len();
+    let mut got = got.into_iter();
+    let (vl_bytes, vi_bytes, tl_bytes) = (got.next().unwrap_or_default(), got.next().unwrap_or_default(), got.next().unwrap_or_default());
+    let test = match Dataset::from_idx((&vi, vi_bytes), (&vl, vl_bytes)) {
+        Ok(d) => d,
+        Err(e) => return Err(not_valid(e).await),
     };
-    let how = if from_cache == 4 { " (from the browser cache)" } else { "" };
+    let (train, rest) = if !parted {
+        match Dataset::from_idx((&ti, got.next().unwrap_or_default()), (&tl, tl_bytes)) {
+            Ok(d) => (d, None),
+            Err(e) => return Err(not_valid(e).await),
+        }
+    } else {
+        let labels = match crate::data::idx::read_labels(tl_bytes) {
+            Ok(l) => l,
+            Err(e) => return Err(not_valid(format!("data file {tl} is not valid MNIST: {e}")).await),
+        };
+        let mut rest = Rest {
+            cache,
+            parts,
+            stream: crate::data::idx::ImageStream::new(),
+            whole: sha2::Sha256::new(),
+            whole_sha256: info(&ti).sha256_gz,
+            labels,
+            have: 0,
+            dims: (0, 0),
+            from_cache,
+        };
+        let mut pixels = Vec::new();
+        for b in got {
+            pixels.extend(rest.take(&b).await?.pixels);
+        }
+        // A first part too short for one whole image: the next ones, until there is one.
+        while rest.have == 0 {
+            progress.report(total, total, "Downloading the first training images …");
+            match rest.next(&mut |_, _| {}).await? {
+                Some(g) => pixels.extend(g.pixels),
+                None => break,
+            }
+        }
+        let (rows, cols) = rest.dims;
+        let train = Dataset { items: rest.have, rows, cols, pixels, labels: rest.labels[..rest.have].to_vec() };
+        (train, (!rest.parts.is_empty()).then_some(rest))
+    };
+    // The same size, not only the same number of pixels (14×56 is not 28×28).
+    if (train.rows, train.cols) != (test.rows, test.cols) {
+        let e = crate::data::DataError {
+            file: vi.clone(),
+            kind: crate::data::mnist::DataErrorKind::Idx(crate::data::IdxError::ShapeMismatch { train: (train.rows, train.cols), test: (test.rows, test.cols) }),
+        };
+        return Err(not_valid(e).await);
+    }
+    let how = if all_cached { " (from the browser cache)" } else { "" };
     // The counts are in the data set's label, shown beside this.
     progress.report(total, total, &format!("Data loaded{how}:"));
-    Ok((manifest, mnist))
+    Ok(Loaded { manifest, mnist: Mnist { train, test }, rest })
 }

@@ -33,6 +33,11 @@ const STORE_EVERY_MS: f64 = 30_000.0;
 
 thread_local! {
     static INBOX: RefCell<VecDeque<ToWorker>> = const { RefCell::new(VecDeque::new()) };
+    /// Training images that arrived while training, for the loop to hand to the controller.
+    static ARRIVED: RefCell<VecDeque<loader::Grown>> = const { RefCell::new(VecDeque::new()) };
+    /// The page's Retry for a part that stalled while training: asked (true), and the
+    /// waiting download's wake-up.
+    static RETRY: RefCell<(bool, Option<js_sys::Function>)> = const { RefCell::new((false, None)) };
     /// Resolves the promise the loop waits on when it has nothing to do.
     static WAKE: RefCell<Option<js_sys::Function>> = const { RefCell::new(None) };
 }
@@ -62,11 +67,16 @@ fn receive(data: JsValue) {
     match decode::<ToWorker>(&bytes) {
         Ok(cmd) => {
             INBOX.with(|i| i.borrow_mut().push_back(cmd));
-            if let Some(wake) = WAKE.with(|w| w.borrow_mut().take()) {
-                let _ = wake.call0(&JsValue::NULL);
-            }
+            wake();
         }
         Err(e) => web_sys::console::error_1(&format!("aeplay worker: {e}").into()),
+    }
+}
+
+/// Wakes the loop if it waits for something to do.
+fn wake() {
+    if let Some(wake) = WAKE.with(|w| w.borrow_mut().take()) {
+        let _ = wake.call0(&JsValue::NULL);
     }
 }
 
@@ -74,9 +84,9 @@ fn next_command() -> Option<ToWorker> {
     INBOX.with(|i| i.borrow_mut().pop_front())
 }
 
-/// Waits until a command arrives.
+/// Waits until a command (or more data) arrives.
 async fn wait_for_command() {
-    if INBOX.with(|i| !i.borrow().is_empty()) {
+    if INBOX.with(|i| !i.borrow().is_empty()) || ARRIVED.with(|a| !a.borrow().is_empty()) {
         return;
     }
     let promise = js_sys::Promise::new(&mut |resolve, _| WAKE.with(|w| *w.borrow_mut() = Some(resolve)));
@@ -119,11 +129,12 @@ impl loader::Progress for Progress {
     }
 }
 
-/// Loads the data; a stalled download is reported and loaded again on the page's Retry (the
-/// other commands that arrive meanwhile wait their turn). None: it failed for good (reported).
-async fn load_data() -> Option<(loader::Manifest, crate::data::Mnist)> {
+/// Loads the data (all of it with `whole`, else up to the training images' first part); a
+/// stalled download is reported and loaded again on the page's Retry (the other commands
+/// that arrive meanwhile wait their turn). None: it failed for good (reported).
+async fn load_data(whole: bool) -> Option<loader::Loaded> {
     loop {
-        match loader::load(&Progress).await {
+        match loader::load(&Progress, whole).await {
             Ok(v) => return Some(v),
             Err(loader::LoadError::Failed(e)) => {
                 post(&FromWorker::Fatal(e));
@@ -165,14 +176,18 @@ async fn run() {
             Some(ToWorker::Bench(query)) => {
                 threads::want(crate::app::urlstate::decode(&query).setup.threads.unwrap_or(0) as usize);
                 let Some(mode) = bench::requested(&query) else { return };
-                let Some((_, mnist)) = load_data().await else { return };
-                return bench::run(mode, mnist).await;
+                let Some(loaded) = load_data(true).await else { return };
+                return bench::run(mode, loaded.mnist).await;
             }
             _ => {}
         }
     };
     threads::want(setup.threads.unwrap_or(0) as usize);
-    let Some((manifest, mnist)) = load_data().await else { return };
+    // Training starts on the first part of the training images, the rest arriving as it
+    // trains; a recipe reads fixed rows of the whole set and a model kept in the browser goes
+    // on in its epoch, so they wait for all of it.
+    let need_all = setup.recipe.is_some() || (resume && matches!(store::get().await, Ok(Some(_))));
+    let Some(loader::Loaded { manifest, mnist, rest }) = load_data(need_all).await else { return };
     let official = manifest.source == "mnist";
     post(&FromWorker::Data { label: manifest.label.clone(), official });
     yield_now().await;
@@ -192,14 +207,31 @@ async fn run() {
         }));
     }
     post_all(events);
+    if let Some(rest) = rest {
+        c.expect_more();
+        let (have, total) = rest.counts();
+        post(&FromWorker::DataIn { have: have as u64, total: total as u64 });
+        wasm_bindgen_futures::spawn_local(more_data(rest));
+    }
 
     let mut keeper = Keeper::default();
     keeper.resume(&mut c, resume).await;
 
     loop {
+        while let Some(g) = ARRIVED.with(|a| a.borrow_mut().pop_front()) {
+            post_all(c.grow(&g.pixels, &g.labels, g.complete).await);
+            post(&FromWorker::DataIn { have: g.have as u64, total: g.total as u64 });
+        }
         while let Some(cmd) = next_command() {
             match cmd {
-                ToWorker::Start { .. } | ToWorker::Bench(_) | ToWorker::RetryLoad => {}
+                ToWorker::Start { .. } | ToWorker::Bench(_) => {}
+                ToWorker::RetryLoad => RETRY.with(|r| {
+                    let mut r = r.borrow_mut();
+                    r.0 = true;
+                    if let Some(f) = r.1.take() {
+                        let _ = f.call0(&JsValue::NULL);
+                    }
+                }),
                 ToWorker::Threads(n) => {
                     threads::want(n as usize);
                     post_event(Event::Status(c.status()));
@@ -236,6 +268,47 @@ async fn run() {
             }
         }
     }
+}
+
+/// Brings the rest of the training images while the model trains, part by part, to the
+/// loop; a part that stalls is reported (the page offers Retry, and training goes on
+/// meanwhile); a part that is damaged ends it, said so, with training on what is in.
+async fn more_data(mut rest: loader::Rest) {
+    loop {
+        match rest.next(&mut |_, _| {}).await {
+            Ok(Some(g)) => {
+                let complete = g.complete;
+                ARRIVED.with(|a| a.borrow_mut().push_back(g));
+                wake();
+                if complete {
+                    return;
+                }
+            }
+            Ok(None) => return,
+            Err(loader::LoadError::Failed(e)) => {
+                let (have, total) = rest.counts();
+                return post_event(Event::Error(format!(
+                    "The rest of the training images could not be loaded: {e} Training goes on with the {} of {} that are in.",
+                    crate::app::thousands(have),
+                    crate::app::thousands(total)
+                )));
+            }
+            Err(loader::LoadError::Stalled { file, message }) => {
+                post(&FromWorker::Stalled { file, message });
+                wait_for_retry().await;
+            }
+        }
+    }
+}
+
+/// Waits for the page's Retry (see [`RETRY`]).
+async fn wait_for_retry() {
+    if RETRY.with(|r| std::mem::take(&mut r.borrow_mut().0)) {
+        return;
+    }
+    let promise = js_sys::Promise::new(&mut |resolve, _| RETRY.with(|r| r.borrow_mut().1 = Some(resolve)));
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+    RETRY.with(|r| r.borrow_mut().0 = false);
 }
 
 /// Keeps the last trained single model in IndexedDB: soon after training pauses or steps,

@@ -61,6 +61,14 @@ pub fn StatusBar(ui: Ui) -> impl IntoView {
             <div class="data-line">
                 <span id="data-status">{move || ui.data_status.get()}</span>
                 " "<span id="data-source">{move || ui.data_source.get()}</span>
+                <span id="data-in" class="small" role="status">{move || match ui.data_in.get() {
+                    Some((have, total)) if have < total => format!(
+                        " · training images in: {} of {} (the rest arrives while it trains)",
+                        crate::app::thousands(have as usize),
+                        crate::app::thousands(total as usize)
+                    ),
+                    _ => String::new(),
+                }}</span>
                 <span id="offline" class="small">{move || if ui.offline.get() { " · works offline" } else { "" }}</span>
                 <span id="isolation" class="small">{move || match ui.isolated.get() {
                     Some(true) => " · cross-origin isolated",
