@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # scripts/setup.sh — installs what is missing and runs the project's steps (used by the Makefile).
 #
-#   scripts/setup.sh run   [data args]   tools + data, then `trunk serve --release` (the build we test
-#                                        and benchmark, relaxed-SIMD variant included) on
+#   scripts/setup.sh run   [data args]   tools + data, `trunk build --release` (the build we test
+#                                        and benchmark, relaxed-SIMD and threaded variants
+#                                        included) served gzip'd by scripts/serve.mjs on
 #                                        http://127.0.0.1:8080, rebuilt when sources change
 #   scripts/setup.sh test  [data args]   tools + test tools + data, then cargo test --release,
 #                                        trunk build --release --offline, node --test tests/e2e/
@@ -245,15 +246,19 @@ case "$cmd" in
   run)
     ensure_rust_tools
     data_step "$@"
-    step "serve: trunk serve --release (the release build, with its relaxed-SIMD and threaded variants)"
+    step "build: trunk build --release (the release build, with its relaxed-SIMD and threaded variants)"
+    trunk build --release --offline --dist "$DIST"
+    step "serve: scripts/serve.mjs (gzip'd and cross-origin isolated, as a static host serves it), rebuilt by trunk watch"
     echo
     echo "   ==> Autoencoder Playground: http://$ADDRESS:$PORT  (Ctrl-C to stop)"
-    echo "       The first build takes a few minutes; after that, a change to the sources rebuilds"
-    echo "       it (reload the page to see it). A static copy for any web server: make build (dist/)."
+    echo "       A change to the sources rebuilds it (reload the page to see it). A static copy"
+    echo "       for any web server: make build (dist/)."
     echo
-    # No auto-reload: Trunk would inject an inline script, which the page's
-    # Content-Security-Policy refuses.
-    exec trunk serve --release --offline --no-autoreload --dist "$DIST" --address "$ADDRESS" --port "$PORT"
+    # trunk serve does not compress, and a first visit over a slow link is what the page is
+    # measured on: our own static server serves dist/, trunk watch keeps it built (the two
+    # stop together: one process group).
+    trunk watch --release --offline --dist "$DIST" --ignore "$DIST" >"${TMPDIR:-/tmp}/aeplay-trunk-watch.log" 2>&1 &
+    exec node scripts/serve.mjs --dist "$DIST" --address "$ADDRESS" --port "$PORT"
     ;;
   test)
     ensure_rust_tools

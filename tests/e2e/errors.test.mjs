@@ -47,7 +47,7 @@ function manifestBytes(file) {
 }
 
 appTest('missing data file (404): #error names train-images-idx3-ubyte', {
-  route: (page) => page.route('**/data/train-images-idx3-ubyte.gz', (route) =>
+  route: (page) => page.route('**/data/train-images-idx3-ubyte.gz.part01', (route) =>
     route.fulfill({ status: 404, contentType: 'text/plain', body: 'not found' })),
 }, async ({ page, logs }) => {
   const text = await checkError(page, logs, 'train-images-idx3-ubyte');

@@ -1,10 +1,12 @@
 // tests/e2e/harness.mjs — shared helpers for the browser end-to-end tests (node --test tests/e2e/).
 //
-// - startServer(): a tiny zero-dependency static file server over dist/ (trunk's output, with
-//   dist/data/ holding the MNIST files) on a free port of 127.0.0.1: explicit Content-Type and
-//   Content-Length, never Content-Encoding, Cache-Control: no-cache, and no other header unless
-//   asked (by default no COOP/COEP: a plain static host; ISOLATING: a host that sends them). A `handle(req, res, path)` option answers some requests
-//   itself (returns true when it did), e.g. a download that stalls.
+// - startServer(): scripts/serve.mjs's zero-dependency static file server over dist/ (trunk's
+//   output, with dist/data/ holding the MNIST files) on a free port of 127.0.0.1: explicit
+//   Content-Type and Content-Length, Cache-Control: no-cache, no Content-Encoding unless asked
+//   (gzip: as static hosts compress), and no other header unless asked (by default no
+//   COOP/COEP: a plain static host; ISOLATING: a host that sends them). A `handle(req, res,
+//   path)` option answers some requests itself (returns true when it did), e.g. a download
+//   that stalls; `throttle` makes it a slow link.
 // - launchBrowser() / launchBrowserWebGPU(): headless Debian Chromium (/usr/bin/chromium) via
 //   playwright-core, each with a fresh temporary user-data-dir; the WebGPU variant adds the
 //   SwiftShader flags under which navigator.gpu.requestAdapter() returns a (CPU-emulated) adapter.
@@ -16,12 +18,12 @@
 //   canvas pixel statistics.
 
 import { test } from 'node:test';
-import { createServer } from 'node:http';
-import { mkdtempSync, rmSync, existsSync, statSync, createReadStream } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve, extname, sep } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { startServer as serve, ISOLATING } from '../../scripts/serve.mjs';
 
 export const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 // E2E_DIST points the tests at another build directory (default: dist/).
@@ -34,11 +36,16 @@ export const DATA_FILES = [
   't10k-labels-idx1-ubyte.gz',
 ];
 
-/** The headers of cross-origin isolation, for startServer's `headers`. */
-export const ISOLATING = {
-  'Cross-Origin-Opener-Policy': 'same-origin',
-  'Cross-Origin-Embedder-Policy': 'require-corp',
-};
+/**
+ * The files the app fetches for its data, by the manifest in `dir`/data: each file, or its
+ * parts where the manifest lists them (the training images).
+ */
+export function dataPieces(dir = DIST) {
+  const manifest = JSON.parse(readFileSync(join(dir, 'data', 'manifest.json'), 'utf8'));
+  return Object.entries(manifest.files).flatMap(([name, info]) =>
+    Array.isArray(info.parts) && info.parts.length ? info.parts.map((p) => p.file) : [name]);
+}
+
 
 export const BASE_ARGS = [
   '--no-sandbox',
@@ -62,8 +69,9 @@ export const WEBGPU_ARGS = [
 
 /** Throws a clear error unless dist/ holds a trunk build and the data files. */
 export function ensureDist(dir = DIST) {
-  const missing = ['index.html', 'data/manifest.json', ...DATA_FILES.map((f) => `data/${f}`)]
+  let missing = ['index.html', 'data/manifest.json', ...DATA_FILES.map((f) => `data/${f}`)]
     .filter((f) => !existsSync(join(dir, f)));
+  if (!missing.length) missing = dataPieces(dir).map((f) => `data/${f}`).filter((f) => !existsSync(join(dir, f)));
   if (missing.length) {
     throw new Error(
       `${dir} is not built or incomplete (missing: ${missing.join(', ')}).\n` +
@@ -72,84 +80,11 @@ export function ensureDist(dir = DIST) {
   }
 }
 
-const CONTENT_TYPES = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'application/javascript; charset=utf-8',
-  '.mjs': 'application/javascript; charset=utf-8',
-  '.wasm': 'application/wasm',
-  '.json': 'application/json; charset=utf-8',
-  '.gz': 'application/gzip',
-  '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.ico': 'image/x-icon',
-  '.txt': 'text/plain; charset=utf-8',
-  '.map': 'application/json; charset=utf-8',
-};
+export { ISOLATING };
 
-/**
- * Serves `root` on 127.0.0.1 (free port). Returns { url, port, requests, close() };
- * `requests` lists "METHOD path status" for debugging. Options: { handle(req, res, path) }:
- * answers a request itself when it returns true; { headers }: more headers on every file
- * served (e.g. COOP/COEP: a host that isolates the page).
- */
-export async function startServer(root = DIST, { handle, headers = {} } = {}) {
-  const base = resolve(root);
-  const requests = [];
-  const server = createServer((req, res) => {
-    const done = (status) => requests.push(`${req.method} ${req.url} ${status}`);
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { Allow: 'GET, HEAD' }).end();
-      return done(405);
-    }
-    let path;
-    try {
-      path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
-    } catch {
-      res.writeHead(400).end();
-      return done(400);
-    }
-    if (handle && handle(req, res, path)) return done('handled');
-    if (path.endsWith('/')) path += 'index.html';
-    const file = resolve(base, '.' + path);
-    let st;
-    if ((file === base || file.startsWith(base + sep)) && existsSync(file)) st = statSync(file);
-    if (!st || !st.isFile()) {
-      const body = `404 not found: ${path}\n`;
-      res.writeHead(404, {
-        'Content-Type': 'text/plain; charset=utf-8',
-        'Content-Length': Buffer.byteLength(body),
-        'Cache-Control': 'no-store',
-      });
-      res.end(req.method === 'HEAD' ? undefined : body);
-      return done(404);
-    }
-    res.writeHead(200, {
-      'Content-Type': CONTENT_TYPES[extname(file).toLowerCase()] || 'application/octet-stream',
-      'Content-Length': st.size,
-      // Not no-store: with no-store Chromium reports fully read, slowly consumed streamed
-      // bodies as failed (net::ERR_ABORTED), which muddles the failed-request log.
-      'Cache-Control': 'no-cache',
-      ...headers,
-    });
-    done(200);
-    if (req.method === 'HEAD') return res.end();
-    createReadStream(file).pipe(res);
-  });
-  await new Promise((ok, fail) => {
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', ok);
-  });
-  const { port } = server.address();
-  return {
-    url: `http://127.0.0.1:${port}/`,
-    port,
-    requests,
-    close: () => new Promise((ok) => {
-      server.closeAllConnections?.();
-      server.close(() => ok());
-    }),
-  };
+/** scripts/serve.mjs's static server over dist/ (by default) on a free port. */
+export function startServer(root = DIST, options = {}) {
+  return serve(root, options);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -238,7 +173,8 @@ export function formatLogs(logs) {
 // Installed before the app's scripts run: remembers what the data-loading UI showed, since the
 // progress bar can come and go faster than a poll from the test.
 function recorderScript() {
-  const rec = { progressSeen: false, progressMax: 0, statusTexts: [], states: [] };
+  // Times are ms since the navigation started (performance.now()).
+  const rec = { progressSeen: false, progressMax: 0, statusTexts: [], states: [], readyMs: null, firstStepMs: null, firstStepData: null, completeMs: null };
   window.__e2e = rec;
   const look = () => {
     const p = document.getElementById('data-progress');
@@ -252,6 +188,13 @@ function recorderScript() {
     const app = document.getElementById('app');
     const state = app && app.dataset.state;
     if (state && rec.states[rec.states.length - 1] !== state) rec.states.push(state);
+    if (state === 'ready' && rec.readyMs === null) rec.readyMs = performance.now();
+    const step = Number(document.getElementById('step-count')?.textContent.replace(/,/g, ''));
+    if (step >= 1 && rec.firstStepMs === null) {
+      rec.firstStepMs = performance.now();
+      rec.firstStepData = app?.dataset.data ?? null;
+    }
+    if (app?.dataset.data === 'complete' && rec.completeMs === null) rec.completeMs = performance.now();
   };
   new MutationObserver(look).observe(document, {
     subtree: true, childList: true, attributes: true, characterData: true,
@@ -339,6 +282,8 @@ export function pageSnapshot(page) {
       backend: text('backend'),
       dataStatus: text('data-status'),
       dataSource: text('data-source'),
+      dataIn: text('data-in'),
+      data: document.getElementById('app')?.dataset.data ?? null,
       error: err ? err.textContent.trim() : null,
       errorVisible: !!(err && err.getClientRects().length && getComputedStyle(err).visibility !== 'hidden'),
       recorded: window.__e2e ?? null,
@@ -346,24 +291,31 @@ export function pageSnapshot(page) {
   });
 }
 
-/** Waits until #app's data-state is one of `states` (string or array); returns the state. */
-export async function waitForState(page, states, timeout = 120_000) {
+/**
+ * Waits until #app's data-state is one of `states` (string or array) and, unless
+ * `{ partial: true }`, all the data is in (#app's data-data: the training images arrive in
+ * parts while the first trains, and a test that compares runs wants them all); returns the
+ * state.
+ */
+export async function waitForState(page, states, timeout = 120_000, { partial = false } = {}) {
   const want = [].concat(states);
   try {
     const h = await page.waitForFunction(
-      (w) => {
-        const s = document.getElementById('app')?.dataset.state;
-        return w.includes(s) ? s : false;
+      ([w, partial]) => {
+        const app = document.getElementById('app');
+        const s = app?.dataset.state;
+        const whole = partial || s === 'loading' || s === 'error' || app?.dataset.data === 'complete';
+        return w.includes(s) && whole ? s : false;
       },
-      want,
+      [want, partial],
       { timeout, polling: 100 },
     );
     return await h.jsonValue();
   } catch (e) {
     const snap = await pageSnapshot(page).catch(() => ({}));
-    throw new Error(`#app data-state did not become ${want.join('|')} within ${timeout / 1000} s ` +
+    throw new Error(`#app data-state did not become ${want.join('|')}${partial ? '' : ' with all the data in'} within ${timeout / 1000} s ` +
       `(state: ${snap.state}, #error: ${JSON.stringify(snap.error)}, ` +
-      `#data-status: ${JSON.stringify(snap.dataStatus)})`);
+      `#data-status: ${JSON.stringify(snap.dataStatus)}, #data-in: ${JSON.stringify(snap.dataIn)})`);
   }
 }
 

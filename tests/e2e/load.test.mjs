@@ -45,13 +45,13 @@ const held = deferred(); // resolved when the app's request for the file arrives
 const release = deferred(); // resolved by the test to let the response through
 
 appTest('while the data downloads: state loading, progress shown, buttons disabled', {
-  route: (page) => page.route('**/data/train-images-idx3-ubyte.gz', async (route) => {
+  route: (page) => page.route('**/data/train-images-idx3-ubyte.gz.part01', async (route) => {
     held.resolve();
     await release.promise;
     await route.continue();
   }),
 }, async ({ page, logs }) => {
-  await withTimeout(held.promise, 60_000, 'the app never requested data/train-images-idx3-ubyte.gz');
+  await withTimeout(held.promise, 60_000, 'the app never requested data/train-images-idx3-ubyte.gz.part01');
   await page.waitForTimeout(500);
   const snap = await pageSnapshot(page);
   assert.equal(snap.state, 'loading', 'data-state while a data file is still downloading');

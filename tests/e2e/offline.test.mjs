@@ -11,7 +11,7 @@
 //   says so.
 
 import assert from 'node:assert/strict';
-import { appTest, waitForState, poll, readSteps, DATA_FILES } from './harness.mjs';
+import { appTest, waitForState, poll, readSteps, dataPieces } from './harness.mjs';
 
 const isolated = (page) => page.evaluate(() => self.crossOriginIsolated);
 
@@ -30,8 +30,8 @@ appTest('after one visit the page opens and trains with the network off (data ch
   await waitForState(page, 'ready', 120_000);
   await waitForOfflineCopy(page);
   // The worker's copy comes from the loader's cache: a first visit downloads each file once.
-  for (const f of DATA_FILES) {
-    const got = server.requests.filter((r) => r.startsWith(`GET /data/${f}`));
+  for (const f of dataPieces()) {
+    const got = server.requests.filter((r) => r.startsWith(`GET /data/${f} `));
     assert.equal(got.length, 1, `data/${f} downloaded once on the first visit: ${JSON.stringify(got)}`);
   }
   await context.setOffline(true);

@@ -1,6 +1,6 @@
 // tests/e2e/serve.test.mjs — a smoke test of the README's first command: `make run` (the
 // script it calls, scripts/setup.sh run) started in the background on a free port, the page
-// opened in Chromium, 200 steps trained, the page's report of the build checked (the release
+// opened in Chromium, 200 steps trained, the page and its modules served gzip'd, the page's report of the build checked (the release
 // build with the relaxed-SIMD CPU kernels, threaded: one thread per core), the headers of cross-origin isolation (COOP/COEP,
 // from Trunk.toml's [serve.headers]) on the page and its modules with the page's
 // Content-Security-Policy kept, and the server stopped by its process id.
@@ -63,7 +63,14 @@ test('make run serves the release build: the page trains 200 steps on the thread
       if (exited !== null) throw new Error(`make run exited (${JSON.stringify(exited)}):\n${output.slice(-3000)}`);
       return responds(url);
     }, { timeout: 600_000, interval: 1000, message: () => `${url} to answer\n${output.slice(-3000)}` });
-    assert.match(output, /trunk serve --release/, 'make run serves the release build');
+    assert.match(output, /trunk build --release/, 'make run serves the release build');
+    // Compressed on the way, as static hosts serve it (the page, its script, its module).
+    const html = await (await fetch(url)).text();
+    const module = /["'](\/?[^"']*_bg\.wasm)["']/.exec(html)?.[1] ?? /["'](\/?[^"']+\.wasm)["']/.exec(html)?.[1];
+    for (const path of ['', 'worker.js', ...(module ? [module.replace(/^\//, '')] : [])]) {
+      const r = await fetch(url + path, { headers: { 'Accept-Encoding': 'gzip' } });
+      assert.equal(r.headers.get('content-encoding'), 'gzip', `/${path} served gzip'd`);
+    }
 
     // Cross-origin isolation from the server itself, on the page and what it loads.
     for (const path of ['', 'worker.js', 'sw.js', 'data/manifest.json']) {
