@@ -2,11 +2,11 @@
 # scripts/data.sh — the data step: fill www/data/ with MNIST for the app.
 #
 # Result: www/data/{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz (gzip'd IDX files), the
-# training images' .gz cut into parts (train-images-idx3-ubyte.gz.partNN: consecutive byte
-# ranges whose concatenation is the file, the first small), plus www/data/manifest.json
-# (source, label, train/test counts, byte size + sha256 of each .gz and of each part; the app
-# reads it to show which set is loaded and the download progress, and fetches the training
-# images part by part so that training starts on the first part while the rest arrives).
+# image files' .gz cut into parts (NAME.gz.partNN: consecutive byte ranges whose
+# concatenation is the file, the first small), plus www/data/manifest.json (source, label,
+# train/test counts, byte size + sha256 of each .gz and of each part; the app reads it to
+# show which set is loaded and the download progress, and fetches the images part by part
+# so that training starts on the first parts while the rest arrives).
 #
 # Where the data comes from (--source picks one; the default, auto, is dir if --from DIR or
 # MNIST_DIR is given, else repo):
@@ -80,10 +80,11 @@ idx_count() {
   echo $(( (b[4] << 24) | (b[5] << 16) | (b[6] << 8) | b[7] ))
 }
 
-# The training images are fetched in parts: the first is small (the first training steps wait
-# for it alone), the others PART_BYTES each (one every two seconds at 2 Mbit/s: the set grows
-# in small steps, so a first epoch is not spent on a few thousand images).
-PARTED=train-images-idx3-ubyte
+# The image files are fetched in parts: the first is small (the first training steps wait for
+# the first of each file alone: a few thousand digits to train on and to show), the others
+# PART_BYTES each (one every two seconds at 2 Mbit/s: the training set grows in small steps,
+# so a first epoch is not spent on a few thousand images).
+PARTED=(train-images-idx3-ubyte t10k-images-idx3-ubyte)
 PART_FIRST=$((384 * 1024))
 PART_BYTES=$((512 * 1024))
 
@@ -98,22 +99,22 @@ data_is_current() {
   done
   # The parts: cut as now (a manifest without parts is old), each listed one present with
   # its SHA-256.
-  grep -q "\"parts_layout\": \"$PART_FIRST,$PART_BYTES\"" "$m" || return 1
+  grep -q "\"parts_layout\": \"$PART_FIRST,$PART_BYTES,${PARTED[*]}\"" "$m" || return 1
   while read -r f rec; do
     [[ -f "$OUT/$f" && "$rec" == "$(sha256sum "$OUT/$f" | cut -c1-64)" ]] || return 1
   done < <(grep -o '{"file": *"[^"]*", *"bytes": *[0-9]*, *"sha256": *"[0-9a-f]\{64\}"}' "$m" \
            | sed 's/.*"file": *"\([^"]*\)".*"sha256": *"\([0-9a-f]*\)".*/\1 \2/')
 }
 
-# Cut $OUT/$PARTED.gz into $OUT/$PARTED.gz.partNN (NN from 01); prints their names.
+# Cut $OUT/$1.gz into $OUT/$1.gz.partNN (NN from 01); prints their names.
 cut_parts() {
-  local gz="$OUT/$PARTED.gz" size off=0 len i=1 name
-  rm -f "$OUT/$PARTED.gz.part"*
+  local gz="$OUT/$1.gz" size off=0 len i=1 name
+  rm -f "$OUT/$1.gz.part"*
   size="$(stat -c %s "$gz")"
   while (( off < size )); do
     len=$(( i == 1 ? PART_FIRST : PART_BYTES ))
     (( off + len <= size )) || len=$(( size - off ))
-    name="$(printf '%s.gz.part%02d' "$PARTED" "$i")"
+    name="$(printf '%s.gz.part%02d' "$1" "$i")"
     tail -c +"$((off + 1))" -- "$gz" | head -c "$len" >"$OUT/$name"
     echo "$name"
     off=$(( off + len )); i=$(( i + 1 ))
@@ -145,15 +146,15 @@ write_manifest() {
   [[ "$test" == "$(idx_count "$OUT/t10k-labels-idx1-ubyte.gz")" ]] || die "test images/labels counts differ"
   tmp="$OUT/manifest.json.tmp"
   {
-    printf '{\n  "source": "%s",\n  "label": "%s",\n  "train": %d,\n  "test": %d,\n  "parts_layout": "%d,%d",\n  "files": {\n' \
-      "$source" "$label" "$train" "$test" "$PART_FIRST" "$PART_BYTES"
+    printf '{\n  "source": "%s",\n  "label": "%s",\n  "train": %d,\n  "test": %d,\n  "parts_layout": "%d,%d,%s",\n  "files": {\n' \
+      "$source" "$label" "$train" "$test" "$PART_FIRST" "$PART_BYTES" "${PARTED[*]}"
     for n in "${NAMES[@]}"; do
       printf '%s    "%s.gz": {"bytes": %d, "sha256_gz": "%s"' "$sep" "$n" \
         "$(stat -c %s "$OUT/$n.gz")" "$(sha256sum "$OUT/$n.gz" | cut -c1-64)"
-      if [[ "$n" == "$PARTED" ]]; then
+      if [[ " ${PARTED[*]} " == *" $n "* ]]; then
         local psep="" f
         printf ', "parts": ['
-        for f in $(cut_parts); do
+        for f in $(cut_parts "$n"); do
           printf '%s\n      {"file": "%s", "bytes": %d, "sha256": "%s"}' "$psep" "$f" \
             "$(stat -c %s "$OUT/$f")" "$(sha256sum "$OUT/$f" | cut -c1-64)"
           psep=","

@@ -97,6 +97,15 @@ export async function startServer(root, { port = 0, address = '127.0.0.1', handl
     }
     const ext = extname(file).toLowerCase();
     const zip = gzip && COMPRESSED_TYPES.has(ext) && /\bgzip\b/.test(req.headers['accept-encoding'] || '');
+    // A validator, as static hosts send: a copy the browser holds is confirmed with a 304
+    // (the worker loads the module the page loaded; no-cache makes it ask).
+    const etag = `"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}${zip ? '-gz' : ''}"`;
+    const validators = { ETag: etag, 'Last-Modified': new Date(st.mtimeMs).toUTCString() };
+    if ((req.headers['if-none-match'] || '').split(/\s*,\s*/).includes(etag)) {
+      res.writeHead(304, { ...validators, 'Cache-Control': 'no-cache', ...(zip ? { Vary: 'Accept-Encoding' } : {}), ...headers });
+      res.end();
+      return done(304);
+    }
     let body = null;
     if (zip || link) {
       body = readFileSync(file);
@@ -112,6 +121,7 @@ export async function startServer(root, { port = 0, address = '127.0.0.1', handl
       // Not no-store: with no-store Chromium reports fully read, slowly consumed streamed
       // bodies as failed (net::ERR_ABORTED), which muddles the failed-request log.
       'Cache-Control': 'no-cache',
+      ...validators,
       ...(zip ? { 'Content-Encoding': 'gzip', Vary: 'Accept-Encoding' } : {}),
       ...headers,
     });

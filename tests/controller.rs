@@ -384,6 +384,7 @@ fn training_starts_on_the_first_part_of_the_data_and_takes_in_the_rest() {
     let all = tiny_mnist(400, 200);
     let mut part = all.clone();
     part.train = all.train.first(100);
+    part.test = all.test.first(120);
     let (mut c, events) = block_on(Controller::new(part, setup("dae_vincent"), Devices::CpuOnly)).unwrap();
     c.expect_more();
     let mut d = Driver { c, events };
@@ -405,17 +406,22 @@ fn training_starts_on_the_first_part_of_the_data_and_takes_in_the_rest() {
     assert!((f.epoch - f.step as f64 / per_epoch).abs() < 1.0, "epochs of 100 rows: epoch {} at step {}", f.epoch, f.step);
     // More arrives: taken in at the next epoch.
     let more = 100 * 784..300 * 784;
-    block_on(d.c.grow(&all.train.pixels[more], &all.train.labels[100..300], false)).into_iter().for_each(|e| d.events.push(e));
+    block_on(d.c.grow(false, &all.train.pixels[more], &all.train.labels[100..300], false)).into_iter().for_each(|e| d.events.push(e));
     assert_eq!(d.c.data().train.items, 300);
     let at = d.last_frame().step;
     d.ticks(30);
     assert!(d.last_frame().step > at, "it trains on");
     assert!(d.errors().is_empty(), "{:?}", d.errors());
-    // The last part: the set is complete and the recipe picked meanwhile is built.
-    let ev = block_on(d.c.grow(&all.train.pixels[300 * 784..], &all.train.labels[300..], true));
+    // The training set's last part, then the test set's: all in, and the recipe picked
+    // meanwhile is built.
+    let ev = block_on(d.c.grow(false, &all.train.pixels[300 * 784..], &all.train.labels[300..], false));
+    d.events.extend(ev);
+    assert!(!d.c.data_complete());
+    let ev = block_on(d.c.grow(true, &all.test.pixels[120 * 784..], &all.test.labels[120..], true));
     d.events.extend(ev);
     assert!(d.c.data_complete());
     assert_eq!(d.c.data().train, all.train, "the set, in order");
+    assert_eq!(d.c.data().test, all.test, "the test set, in order");
     assert_eq!(d.status().session.id, "pretrain_classifier");
     assert_eq!(d.status().state, RunState::Ready);
     assert!(d.errors().is_empty(), "{:?}", d.errors());

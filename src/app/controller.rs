@@ -290,17 +290,22 @@ impl Controller {
         self.complete
     }
 
-    /// More of the training set arrived (images in order after those in already; `complete`:
-    /// the last of them): the session takes it in, and a recipe picked meanwhile is built.
-    pub async fn grow(&mut self, pixels: &[u8], labels: &[u8], complete: bool) -> Vec<Event> {
+    /// More of the data arrived: images in order after those of their set in already, of
+    /// the test set or the training set; `complete`: all the data is in now. The session
+    /// takes in new training images, and a recipe picked meanwhile is built once all are in.
+    /// (The page evaluates on the test set's first thousand images, in from the start.)
+    pub async fn grow(&mut self, test: bool, pixels: &[u8], labels: &[u8], complete: bool) -> Vec<Event> {
         let mut ev = Vec::new();
-        if let Err(e) = self.data.train.extend(pixels, labels) {
-            ev.push(Event::Error(format!("The training images that arrived could not be taken in ({e}); training goes on with the {} in.", self.data.train.items)));
+        let set = if test { &mut self.data.test } else { &mut self.data.train };
+        if let Err(e) = set.extend(pixels, labels) {
+            ev.push(Event::Error(format!("The images that arrived could not be taken in ({e}); training goes on with those in.")));
             return ev;
         }
         self.complete |= complete;
-        if let Err(e) = self.run.session.data_grew(&self.data, complete) {
-            ev.push(Event::Error(format!("The training images that arrived could not be taken in ({e}); training goes on with those it had.")));
+        if (!test && !labels.is_empty()) || complete {
+            if let Err(e) = self.run.session.data_grew(&self.data, complete) {
+                ev.push(Event::Error(format!("The training images that arrived could not be taken in ({e}); training goes on with those it had.")));
+            }
         }
         self.run.background = true;
         if complete {

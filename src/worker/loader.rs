@@ -310,20 +310,19 @@ pub struct Loaded {
     pub rest: Option<Rest>,
 }
 
-/// Training images that arrived after the first: their pixels and labels, how many are in
-/// now of how many, and whether these were the last.
+/// Images that arrived after the first: whose (the test set's or the training set's),
+/// their pixels and labels, and whether all the data is in now.
 pub struct Grown {
+    pub test: bool,
     pub pixels: Vec<u8>,
     pub labels: Vec<u8>,
-    pub have: usize,
-    pub total: usize,
     pub complete: bool,
 }
 
-/// The training images still to come, part by part.
-pub struct Rest {
-    cache: Option<Cache>,
-    parts: std::collections::VecDeque<Piece>,
+/// An image file arriving part by part: decompressed as the parts come, checked whole at
+/// the end.
+struct Growing {
+    file: String,
     stream: crate::data::idx::ImageStream,
     whole: sha2::Sha256,
     whole_sha256: String,
@@ -331,30 +330,32 @@ pub struct Rest {
     have: usize,
     /// The images' rows and columns (from the header, once in).
     dims: (usize, usize),
-    from_cache: usize,
+    /// Parts not taken in yet.
+    left: usize,
 }
 
-const TRAIN_IMAGES: &str = "train-images-idx3-ubyte.gz";
-
-impl Rest {
-    /// Images in so far, and in all.
-    pub fn counts(&self) -> (usize, usize) {
-        (self.have, self.labels.len())
+impl Growing {
+    fn new(file: &str, info: &FileInfo, labels: Vec<u8>, parts: usize) -> Growing {
+        use sha2::Digest;
+        Growing {
+            file: file.to_string(),
+            stream: crate::data::idx::ImageStream::new(),
+            whole: sha2::Sha256::new(),
+            whole_sha256: info.sha256_gz.clone(),
+            labels,
+            have: 0,
+            dims: (0, 0),
+            left: parts,
+        }
     }
 
-    /// The next part, checked and decompressed: the images it completed. None when all are in.
-    pub async fn next(&mut self, on_progress: &mut dyn FnMut(f64, &str)) -> Result<Option<Grown>, LoadError> {
-        let Some(piece) = self.parts.front() else { return Ok(None) };
-        let bytes = fetch_piece(&self.cache, piece, &mut self.from_cache, on_progress).await?;
-        self.parts.pop_front();
-        self.take(&bytes).await.map(Some)
-    }
-
-    /// Takes a checked part in.
-    async fn take(&mut self, bytes: &[u8]) -> Result<Grown, LoadError> {
+    /// Takes a checked part in: the pixels and labels of the images it completed.
+    async fn take(&mut self, bytes: &[u8]) -> Result<(Vec<u8>, Vec<u8>), LoadError> {
         use sha2::Digest;
         self.whole.update(bytes);
-        let bad = |e: crate::data::IdxError| format!("data file {TRAIN_IMAGES} is not valid MNIST: {e}");
+        self.left = self.left.saturating_sub(1);
+        let file = self.file.clone();
+        let bad = |e: crate::data::IdxError| format!("data file {file} is not valid MNIST: {e}");
         let mut pixels = match self.stream.push(bytes) {
             Ok(p) => p,
             Err(e) => return Err(not_valid(bad(e)).await),
@@ -364,14 +365,14 @@ impl Rest {
                 self.dims = (r, c);
                 r * c
             }
-            None if self.parts.is_empty() => return Err(not_valid(bad(crate::data::IdxError::TooShort { len: bytes.len(), header: 16 })).await),
+            None if self.left == 0 => return Err(not_valid(bad(crate::data::IdxError::TooShort { len: bytes.len(), header: 16 })).await),
             None => 1,
         };
-        let complete = self.parts.is_empty();
+        let complete = self.left == 0;
         if complete {
             let sum: String = std::mem::take(&mut self.whole).finalize().iter().map(|b| format!("{b:02x}")).collect();
             if sum != self.whole_sha256.trim().to_ascii_lowercase() {
-                return Err(not_valid(format!("data/{TRAIN_IMAGES}: its parts put together have SHA-256 {sum}, not the manifest's {}", self.whole_sha256)).await);
+                return Err(not_valid(format!("data/{}: its parts put together have SHA-256 {sum}, not the manifest's {}", self.file, self.whole_sha256)).await);
             }
             if let Err(e) = std::mem::take(&mut self.stream).finish() {
                 return Err(not_valid(bad(e)).await);
@@ -385,16 +386,42 @@ impl Rest {
         pixels.truncate(k * dim);
         let labels = self.labels[self.have..images].to_vec();
         self.have = images;
-        Ok(Grown { pixels, labels, have: images, total: self.labels.len(), complete })
+        Ok((pixels, labels))
     }
 }
 
-/// Downloads (or takes from the cache), checks and parses the data: the test set first (its
-/// digits are the pictures), the training labels, then the training images' first part
-/// where the manifest lists parts (all of them with `whole`, as a benchmark wants), so that
-/// training can start while [`Rest`] brings the others.
+/// The image parts still to come: the training images' first, then the test images'.
+pub struct Rest {
+    cache: Option<Cache>,
+    /// (0: training images, 1: test images; the part).
+    parts: std::collections::VecDeque<(usize, Piece)>,
+    files: [Growing; 2],
+    from_cache: usize,
+}
+
+impl Rest {
+    /// Training images in so far, and in all.
+    pub fn counts(&self) -> (usize, usize) {
+        (self.files[0].have, self.files[0].labels.len())
+    }
+
+    /// The next part, checked and decompressed: the images it completed. None when all are in.
+    pub async fn next(&mut self, on_progress: &mut dyn FnMut(f64, &str)) -> Result<Option<Grown>, LoadError> {
+        let Some((which, piece)) = self.parts.front() else { return Ok(None) };
+        let which = *which;
+        let bytes = fetch_piece(&self.cache, piece, &mut self.from_cache, on_progress).await?;
+        self.parts.pop_front();
+        let (pixels, labels) = self.files[which].take(&bytes).await?;
+        Ok(Some(Grown { test: which == 1, pixels, labels, complete: self.parts.is_empty() }))
+    }
+}
+
+/// Downloads (or takes from the cache), checks and parses the data: the test labels and the
+/// test images' first part (its digits are the pictures, and the test loss is taken on the
+/// first thousand), the training labels and the training images' first part (all the parts
+/// with `whole`, as a benchmark wants), so that training can start while [`Rest`] brings the
+/// others. An image file the manifest lists without parts is one part.
 pub async fn load(progress: &dyn Progress, whole: bool) -> Result<Loaded, LoadError> {
-    use sha2::Digest;
     progress.report(0.0, 1.0, "Reading data/manifest.json …");
     let resp = fetch("data/manifest.json", true).await?;
     let text = JsFuture::from(resp.text().map_err(|e| js_err("manifest", e))?)
@@ -407,23 +434,29 @@ pub async fn load(progress: &dyn Progress, whole: bool) -> Result<Loaded, LoadEr
     let [ti, tl, vi, vl] = FILES.map(|f| format!("{f}.gz"));
     let info = |n: &str| manifest.files.get(n).cloned().unwrap_or_default();
     let piece = |n: &str| Piece { name: n.to_string(), bytes: info(n).bytes, sha256: info(n).sha256_gz };
-    let mut parts: std::collections::VecDeque<Piece> =
-        info(&ti).parts.iter().map(|p| Piece { name: p.file.clone(), bytes: p.bytes, sha256: p.sha256.clone() }).collect();
-    let parted = !parts.is_empty();
-    let mut first = vec![piece(&vl), piece(&vi), piece(&tl)];
-    match parts.pop_front() {
-        Some(p) => first.push(p),
-        None => first.push(piece(&ti)),
-    }
+    let parts_of = |n: &str| -> Vec<Piece> {
+        let i = info(n);
+        if i.parts.is_empty() {
+            vec![piece(n)]
+        } else {
+            i.parts.iter().map(|p| Piece { name: p.file.clone(), bytes: p.bytes, sha256: p.sha256.clone() }).collect()
+        }
+    };
+    let (mut train_parts, mut test_parts) = (parts_of(&ti), parts_of(&vi));
+    let (n_train, n_test) = (train_parts.len(), test_parts.len());
+    let (train_rest, test_rest) = (train_parts.split_off(1), test_parts.split_off(1));
+    // What comes before training: labels whole, images as far as their first part.
+    let mut first: Vec<(Option<usize>, Piece)> = vec![(None, piece(&vl)), (Some(1), test_parts.remove(0)), (None, piece(&tl)), (Some(0), train_parts.remove(0))];
+    let mut rest: std::collections::VecDeque<(usize, Piece)> = train_rest.into_iter().map(|p| (0, p)).chain(test_rest.into_iter().map(|p| (1, p))).collect();
     if whole {
-        first.extend(parts.drain(..));
+        first.extend(rest.drain(..).map(|(w, p)| (Some(w), p)));
     }
-    let total: f64 = first.iter().map(|p| p.bytes as f64).sum::<f64>().max(1.0);
+    let total: f64 = first.iter().map(|p| p.1.bytes as f64).sum::<f64>().max(1.0);
     let cache = open_cache().await;
     let mut done = 0.0;
     let mut from_cache = 0;
     let mut got = Vec::with_capacity(first.len());
-    for p in &first {
+    for (_, p) in &first {
         let base = done;
         let b = fetch_piece(&cache, p, &mut from_cache, &mut |g, what| progress.report(base + g, total, what)).await?;
         done = base + b.len() as f64;
@@ -432,49 +465,44 @@ pub async fn load(progress: &dyn Progress, whole: bool) -> Result<Loaded, LoadEr
     progress.report(total, total, "Decompressing and checking the files …");
     yield_now().await;
     let all_cached = from_cache == first.len();
+    let labels_of = |name: &str, bytes: Vec<u8>| crate::data::idx::read_labels(bytes).map_err(|e| format!("data file {name} is not valid MNIST: {e}"));
     let mut got = got.into_iter();
-    let (vl_bytes, vi_bytes, tl_bytes) = (got.next().unwrap_or_default(), got.next().unwrap_or_default(), got.next().unwrap_or_default());
-    let test = match Dataset::from_idx((&vi, vi_bytes), (&vl, vl_bytes)) {
-        Ok(d) => d,
+    let test_labels = match labels_of(&vl, got.next().unwrap_or_default()) {
+        Ok(l) => l,
         Err(e) => return Err(not_valid(e).await),
     };
-    let (train, rest) = if !parted {
-        match Dataset::from_idx((&ti, got.next().unwrap_or_default()), (&tl, tl_bytes)) {
-            Ok(d) => (d, None),
-            Err(e) => return Err(not_valid(e).await),
-        }
-    } else {
-        let labels = match crate::data::idx::read_labels(tl_bytes) {
-            Ok(l) => l,
-            Err(e) => return Err(not_valid(format!("data file {tl} is not valid MNIST: {e}")).await),
-        };
-        let mut rest = Rest {
-            cache,
-            parts,
-            stream: crate::data::idx::ImageStream::new(),
-            whole: sha2::Sha256::new(),
-            whole_sha256: info(&ti).sha256_gz,
-            labels,
-            have: 0,
-            dims: (0, 0),
-            from_cache,
-        };
-        let mut pixels = Vec::new();
-        for b in got {
-            pixels.extend(rest.take(&b).await?.pixels);
-        }
-        // A first part too short for one whole image: the next ones, until there is one.
-        while rest.have == 0 {
-            progress.report(total, total, "Downloading the first training images …");
-            match rest.next(&mut |_, _| {}).await? {
-                Some(g) => pixels.extend(g.pixels),
-                None => break,
-            }
-        }
-        let (rows, cols) = rest.dims;
-        let train = Dataset { items: rest.have, rows, cols, pixels, labels: rest.labels[..rest.have].to_vec() };
-        (train, (!rest.parts.is_empty()).then_some(rest))
+    let test_first = got.next().unwrap_or_default();
+    let train_labels = match labels_of(&tl, got.next().unwrap_or_default()) {
+        Ok(l) => l,
+        Err(e) => return Err(not_valid(e).await),
     };
+    let mut files = [Growing::new(&ti, &info(&ti), train_labels, n_train), Growing::new(&vi, &info(&vi), test_labels, n_test)];
+    let mut sets: [(Vec<u8>, Vec<u8>); 2] = Default::default();
+    let taken = files[1].take(&test_first).await?;
+    sets[1] = taken;
+    for ((which, _), bytes) in first.iter().skip(3).zip(got) {
+        let w = which.unwrap_or(0);
+        let (px, lb) = files[w].take(&bytes).await?;
+        sets[w].0.extend(px);
+        sets[w].1.extend(lb);
+    }
+    let mut rest = Rest { cache, parts: rest, files, from_cache };
+    // A first part too short for one whole image: the next ones, until there is one.
+    while rest.files.iter().any(|f| f.have == 0) && !rest.parts.is_empty() {
+        progress.report(total, total, "Downloading the first images …");
+        if let Some(g) = rest.next(&mut |_, _| {}).await? {
+            let s = &mut sets[g.test as usize];
+            s.0.extend(g.pixels);
+            s.1.extend(g.labels);
+        }
+    }
+    let [train_set, test_set] = sets;
+    let dataset = |f: &Growing, (pixels, labels): (Vec<u8>, Vec<u8>)| Dataset { items: labels.len(), rows: f.dims.0, cols: f.dims.1, pixels, labels };
+    let train = dataset(&rest.files[0], train_set);
+    let test = dataset(&rest.files[1], test_set);
+    if train.items == 0 || test.items == 0 {
+        return Err(not_valid(format!("data file {} holds no image", if train.items == 0 { &ti } else { &vi })).await);
+    }
     // The same size, not only the same number of pixels (14×56 is not 28×28).
     if (train.rows, train.cols) != (test.rows, test.cols) {
         let e = crate::data::DataError {
@@ -486,5 +514,6 @@ pub async fn load(progress: &dyn Progress, whole: bool) -> Result<Loaded, LoadEr
     let how = if all_cached { " (from the browser cache)" } else { "" };
     // The counts are in the data set's label, shown beside this.
     progress.report(total, total, &format!("Data loaded{how}:"));
+    let rest = (!rest.parts.is_empty()).then_some(rest);
     Ok(Loaded { manifest, mnist: Mnist { train, test }, rest })
 }

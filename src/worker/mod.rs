@@ -34,7 +34,7 @@ const STORE_EVERY_MS: f64 = 30_000.0;
 thread_local! {
     static INBOX: RefCell<VecDeque<ToWorker>> = const { RefCell::new(VecDeque::new()) };
     /// Training images that arrived while training, for the loop to hand to the controller.
-    static ARRIVED: RefCell<VecDeque<loader::Grown>> = const { RefCell::new(VecDeque::new()) };
+    static ARRIVED: RefCell<VecDeque<(loader::Grown, (usize, usize))>> = const { RefCell::new(VecDeque::new()) };
     /// The page's Retry for a part that stalled while training: asked (true), and the
     /// waiting download's wake-up.
     static RETRY: RefCell<(bool, Option<js_sys::Function>)> = const { RefCell::new((false, None)) };
@@ -210,7 +210,7 @@ async fn run() {
     if let Some(rest) = rest {
         c.expect_more();
         let (have, total) = rest.counts();
-        post(&FromWorker::DataIn { have: have as u64, total: total as u64 });
+        post(&FromWorker::DataIn { have: have.min(total.saturating_sub(1)) as u64, total: total as u64 });
         wasm_bindgen_futures::spawn_local(more_data(rest));
     }
 
@@ -218,9 +218,11 @@ async fn run() {
     keeper.resume(&mut c, resume).await;
 
     loop {
-        while let Some(g) = ARRIVED.with(|a| a.borrow_mut().pop_front()) {
-            post_all(c.grow(&g.pixels, &g.labels, g.complete).await);
-            post(&FromWorker::DataIn { have: g.have as u64, total: g.total as u64 });
+        while let Some((g, (have, total))) = ARRIVED.with(|a| a.borrow_mut().pop_front()) {
+            post_all(c.grow(g.test, &g.pixels, &g.labels, g.complete).await);
+            // All in: said once the test images' last part is in too.
+            let have = if g.complete { total } else { have.min(total.saturating_sub(1)) };
+            post(&FromWorker::DataIn { have: have as u64, total: total as u64 });
         }
         while let Some(cmd) = next_command() {
             match cmd {
@@ -278,7 +280,7 @@ async fn more_data(mut rest: loader::Rest) {
         match rest.next(&mut |_, _| {}).await {
             Ok(Some(g)) => {
                 let complete = g.complete;
-                ARRIVED.with(|a| a.borrow_mut().push_back(g));
+                ARRIVED.with(|a| a.borrow_mut().push_back((g, rest.counts())));
                 wake();
                 if complete {
                     return;
