@@ -189,7 +189,17 @@ async fn run() {
     let need_all = setup.recipe.is_some() || (resume && matches!(store::get().await, Ok(Some(_))));
     let Some(loader::Loaded { manifest, mnist, rest }) = load_data(need_all).await else { return };
     let official = manifest.source == "mnist";
+    // How much is in, before the page hears the data is loaded (it is complete otherwise).
+    if let Some(rest) = &rest {
+        let (have, total) = rest.counts();
+        post(&FromWorker::DataIn { have: have.min(total.saturating_sub(1)) as u64, total: total as u64 });
+    }
     post(&FromWorker::Data { label: manifest.label.clone(), official });
+    // The rest downloads from now on (what arrives waits for the loop).
+    let more = rest.is_some();
+    if let Some(rest) = rest {
+        wasm_bindgen_futures::spawn_local(more_data(rest));
+    }
     yield_now().await;
 
     let gpu_here = worker_has_webgpu();
@@ -207,11 +217,8 @@ async fn run() {
         }));
     }
     post_all(events);
-    if let Some(rest) = rest {
+    if more {
         c.expect_more();
-        let (have, total) = rest.counts();
-        post(&FromWorker::DataIn { have: have.min(total.saturating_sub(1)) as u64, total: total as u64 });
-        wasm_bindgen_futures::spawn_local(more_data(rest));
     }
 
     let mut keeper = Keeper::default();
