@@ -42,7 +42,10 @@ appTest('after one visit the page opens and trains with the network off (data ch
   // The data comes through the checks: the loader names the data set once it is loaded.
   assert.match(status, /Data loaded/, `#data-status: ${status}`);
   assert.match(await page.textContent('#data-source'), /MNIST/);
-  assert.match(await page.textContent('#offline'), /works offline/, 'the reloaded page knows its copy is complete');
+  // Said once all the data is in and the copy has been looked at (a moment after).
+  await poll(async () => /works offline/.test(await page.textContent('#offline')), {
+    timeout: 15_000, message: () => 'the reloaded page to know its copy is complete',
+  });
   // Under the service worker the page is isolated and runs the threaded build, which the first
   // visit (not isolated, on the build without threads) had the worker copy too.
   assert.match(await page.evaluate(() => window.__aeplayWasmVariant), /^threads/, 'the threaded build, from the offline copy');
