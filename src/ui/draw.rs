@@ -307,7 +307,12 @@ fn draw_predictions(id: &str, q: &Predictions) {
         ctx.set_font("bold 16px system-ui, sans-serif");
         ctx.set_fill_style_str(if wrong { "#dc2626" } else { "#111827" });
         let label = if wrong { format!("{} (is {})", q.predicted[i], q.labels[i]) } else { q.predicted[i].to_string() };
-        let _ = ctx.fill_text(&label, x + CELL / 2.0, y + CELL + LABEL / 2.0);
+        // Within its tile: a mistake's longer label in a smaller type where it would spill
+        // into the next one's.
+        if ctx.measure_text(&label).is_ok_and(|m| m.width() > CELL - 4.0) {
+            ctx.set_font("bold 12px system-ui, sans-serif");
+        }
+        let _ = ctx.fill_text_with_max_width(&label, x + CELL / 2.0, y + CELL + LABEL / 2.0, CELL - 2.0);
         if wrong {
             ctx.set_stroke_style_str("#dc2626");
             ctx.set_line_width(3.0);
