@@ -288,16 +288,25 @@ fn draw_predictions(id: &str, q: &Predictions) {
     const LABEL: f64 = 22.0;
     const COLS: usize = 5;
     const M: f64 = 32.0;
-    let (mx, my) = (COLS as f64 * CELL + 50.0, 30.0);
-    size_canvas(id, 660, 380);
     let Some(c) = dom::canvas(id) else { return };
+    // Side by side where the panel is wide; on a phone the matrix goes below the digits, so
+    // that both are drawn near their own size rather than shrunk to half.
+    let narrow = c.parent_element().is_some_and(|p| p.client_width() > 0 && p.client_width() < 520);
+    let rows = q.images.len().div_ceil(784 * COLS) as f64;
+    let (tx, (mx, my), (w, h)) = if narrow {
+        let tiles = rows * (CELL + LABEL);
+        ((380.0 - COLS as f64 * CELL) / 2.0, (40.0, tiles + 40.0), (380u32, (tiles + 40.0 + 10.0 * M + 16.0) as u32))
+    } else {
+        (0.0, (COLS as f64 * CELL + 50.0, 30.0), (660u32, 380u32))
+    };
+    size_canvas(id, w, h);
     let Some(ctx) = dom::ctx2d(&c) else { return };
     ctx.set_fill_style_str("#ffffff");
-    ctx.fill_rect(0.0, 0.0, 660.0, 380.0);
+    ctx.fill_rect(0.0, 0.0, w as f64, h as f64);
     ctx.set_text_align("center");
     ctx.set_text_baseline("middle");
     for (i, img) in q.images.chunks(784).enumerate() {
-        let (x, y) = ((i % COLS) as f64 * CELL, (i / COLS) as f64 * (CELL + LABEL));
+        let (x, y) = (tx + (i % COLS) as f64 * CELL, (i / COLS) as f64 * (CELL + LABEL));
         let mut big = vec![0.0f32; 56 * 56];
         for (j, v) in big.iter_mut().enumerate() {
             *v = img[(j / 56 / 2) * 28 + (j % 56) / 2];
