@@ -408,9 +408,12 @@ fn training_starts_on_the_first_part_of_the_data_and_takes_in_the_rest() {
     let more = 100 * 784..300 * 784;
     block_on(d.c.grow(false, &all.train.pixels[more], &all.train.labels[100..300], false)).into_iter().for_each(|e| d.events.push(e));
     assert_eq!(d.c.data().train.items, 300);
+    let per = |d: &Driver| d.frames().iter().rev().find_map(|f| f.chart.as_ref()).map(|c| c.x_per_epoch);
+    assert_eq!(per(&d), Some(Some(per_epoch)), "epochs of the first part marked on the chart");
     let at = d.last_frame().step;
     d.ticks(30);
     assert!(d.last_frame().step > at, "it trains on");
+    assert_eq!(per(&d), Some(None), "epochs of different lengths: none marked");
     assert!(d.errors().is_empty(), "{:?}", d.errors());
     // The training set's last part, then the test set's: all in, and the recipe picked
     // meanwhile is built.

@@ -170,6 +170,9 @@ pub struct ModelSession {
     /// The time and step of the last frame (samples per second between frames).
     rate: Option<(f64, u64)>,
     pca: Option<PcaState>,
+    /// The training set grew during this run: its epochs are of different lengths, so the
+    /// chart marks none.
+    grown: bool,
     /// Every step's loss, read from the device's step log with each frame, held to the
     /// bound the CLI uses (the mean of 32 steps within 10× the run's first step).
     guard: Divergence,
@@ -202,6 +205,7 @@ impl ModelSession {
             snapshot: None,
             rate: None,
             pca,
+            grown: false,
             guard: Divergence::new(cfg_lr),
         }
     }
@@ -257,6 +261,7 @@ impl ModelSession {
         self.pictures.forget_model();
         self.snapshot = None;
         self.rate = None;
+        self.grown = false;
         self.guard.restart(self.config().optimizer.lr());
     }
 
@@ -275,7 +280,7 @@ impl ModelSession {
     fn chart(&self) -> Chart {
         let cfg = self.config();
         let level = self.pca.as_ref().and_then(|p| p.level(cfg.loss));
-        Chart::losses(&self.train_h, &self.test_h, &loss_label(cfg), level, Some(self.trainer.steps_per_epoch() as f64))
+        Chart::losses(&self.train_h, &self.test_h, &loss_label(cfg), level, (!self.grown).then(|| self.trainer.steps_per_epoch() as f64))
     }
 }
 
@@ -313,7 +318,7 @@ impl Session for ModelSession {
     }
 
     fn data_grew(&mut self, data: &Mnist, complete: bool) -> Result<(), String> {
-        self.trainer.grow(data)?;
+        self.grown |= self.trainer.grow(data)? && self.trainer.step > 0;
         // The PCA reference is of the whole training set: fitted again once it is in.
         if complete {
             if let Some(p) = &self.pca {
