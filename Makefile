@@ -2,7 +2,8 @@
 # (installs missing tools, idempotent) and scripts/data.sh (MNIST into www/data/).
 #
 #   make run        install what is missing, prepare data, serve the release build (relaxed-SIMD
-#                   variant included) on http://127.0.0.1:8080, rebuilt when sources change
+#                   and threaded variants included) gzip'd and cross-origin isolated on
+#                   http://127.0.0.1:8080 (scripts/serve.mjs), rebuilt when sources change
 #   make test       install test tools too, prepare data, cargo test --release,
 #                   trunk build --release --offline, browser e2e tests (node --test tests/e2e/)
 #   make build      the release wasm build into dist/, a static site any web server can host
