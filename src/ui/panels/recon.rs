@@ -18,7 +18,7 @@ pub fn ReconPanel(ui: Ui) -> impl IntoView {
             <div class="panel-head"><h2>{move || if ui.predictions.get().is_some() { "Predictions" } else { "Reconstructions" }}</h2><PanelPng panel="reconstructions" ids=&["recon", "pca-recon"] /></div>
             <p class="hint" id="recon-caption">{move || match ui.predictions.get() {
                 Some((mistakes, rows)) => format!(
-                    "This phase trains a classifier. Left: test digits and the class it predicts (mistakes in red). Right: its confusion matrix on {rows} test digits (rows: the true digit, columns: the prediction): {mistakes} mistakes, {:.1} % error.",
+                    "This phase trains a classifier: test digits with the class it predicts (mistakes in red), and its confusion matrix on {rows} test digits (rows: the true digit, columns: the prediction): {mistakes} mistakes, {:.1} % error.",
                     100.0 * mistakes as f64 / rows.max(1) as f64
                 ),
                 None if ui.recon_noisy.get() => "Rows: test digits, corrupted (destroyed pixels in red), reconstructed.".into(),
