@@ -368,6 +368,13 @@ impl std::io::Write for Sink {
     }
 }
 
+impl Sink {
+    /// Why a write failed: what the sink refused, else what the decoder said.
+    fn why(&mut self, e: std::io::Error) -> IdxError {
+        self.err.take().unwrap_or_else(|| gzip_error(e))
+    }
+}
+
 impl Default for ImageStream {
     fn default() -> Self {
         Self::new()
@@ -425,7 +432,7 @@ impl ImageStream {
                         }
                         Ok(n) => rest = &rest[n..],
                         Err(e) => {
-                            res = Err(g.get_mut().err.take().unwrap_or_else(|| IdxError::Gzip(e.to_string())));
+                            res = Err(g.get_mut().why(e));
                             break;
                         }
                     }
@@ -433,12 +440,12 @@ impl ImageStream {
                 // What the decoder holds goes out to the sink now (its header checked).
                 if res.is_ok() {
                     if let Err(e) = g.flush() {
-                        res = Err(g.get_mut().err.take().unwrap_or_else(|| IdxError::Gzip(e.to_string())));
+                        res = Err(g.get_mut().why(e));
                     }
                 }
                 res
             }
-            (None, Some(r)) => r.write_all(part).map_err(|e| r.err.take().unwrap_or_else(|| IdxError::Gzip(e.to_string()))),
+            (None, Some(r)) => r.write_all(part).map_err(|e| r.why(e)),
             _ => Ok(()),
         };
         res?;
@@ -454,7 +461,7 @@ impl ImageStream {
     pub fn finish(mut self) -> Result<(usize, usize, usize), IdxError> {
         if let Some(g) = &mut self.gz {
             if let Err(e) = g.try_finish() {
-                return Err(g.get_mut().err.take().unwrap_or_else(|| IdxError::Gzip(e.to_string())));
+                return Err(g.get_mut().why(e));
             }
         }
         let held = self.first.len();

@@ -127,10 +127,15 @@ impl Mnist {
         let [ti, tl, vi, vl] = files;
         let train = Dataset::from_idx((&ti.0, ti.1), (&tl.0, tl.1))?;
         let test = Dataset::from_idx((&vi.0, vi.1), (&vl.0, vl.1))?;
+        Self::from_sets(train, test, &vi.0)
+    }
+
+    /// The two sets, checked to be of one data set (`test_file` named where they are not).
+    pub fn from_sets(train: Dataset, test: Dataset, test_file: &str) -> Result<Self, DataError> {
         // The same size, not only the same number of pixels (14×56 is not 28×28).
         if (train.rows, train.cols) != (test.rows, test.cols) {
             return Err(DataError {
-                file: vi.0,
+                file: test_file.to_string(),
                 kind: DataErrorKind::Idx(IdxError::ShapeMismatch { train: (train.rows, train.cols), test: (test.rows, test.cols) }),
             });
         }

@@ -14,17 +14,27 @@ pub use mnist::{DataError, Dataset, Mnist, FILES};
 /// The SHA-256 of `bytes` as 64 lowercase hex digits.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    to_hex(&Sha256::digest(bytes))
+}
+
+/// A digest as lowercase hex digits.
+pub fn to_hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Checks downloaded bytes against the SHA-256 a manifest gives for them (64 hex digits,
 /// either case); the message says what to do.
 pub fn verify_sha256(bytes: &[u8], hex: &str) -> Result<(), String> {
+    verify_digest(&sha256_hex(bytes), hex)
+}
+
+/// [`verify_sha256`] for a SHA-256 already computed (`got`, lowercase hex), as of a file
+/// hashed part by part as it arrived.
+pub fn verify_digest(got: &str, hex: &str) -> Result<(), String> {
     let want = hex.trim().to_ascii_lowercase();
     if want.len() != 64 || !want.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(format!("the manifest's SHA-256 '{}' is not 64 hex digits: the manifest is damaged, rebuild it with `make data FORCE=1`", hex.chars().take(80).collect::<String>()));
     }
-    let got = sha256_hex(bytes);
     if got != want {
         return Err(format!(
             "the file's SHA-256 is {got}, not the manifest's {want}: it was damaged or changed on the way; reload the page (or run `make data FORCE=1`)"

@@ -264,17 +264,17 @@ struct Piece {
 }
 
 /// Takes `piece` from the cache (checked) or downloads it (retrying a stall, resuming),
-/// checks it against its SHA-256 and keeps it in the cache. `from_cache` counts cache hits.
-async fn fetch_piece(cache: &Option<Cache>, piece: &Piece, from_cache: &mut usize, on_progress: &mut dyn FnMut(f64, &str)) -> Result<Vec<u8>, LoadError> {
+/// checks it against its SHA-256 and keeps it in the cache. The bytes, and whether they came
+/// from the cache.
+async fn fetch_piece(cache: &Option<Cache>, piece: &Piece, on_progress: &mut dyn FnMut(f64, &str)) -> Result<(Vec<u8>, bool), LoadError> {
     let name = &piece.name;
     let url = format!("data/{name}");
     let key = format!("{url}?v={}", piece.sha256);
     // A cached copy is checked too: one that does not match is dropped and downloaded.
     match cached(cache, &key).await {
         Some(b) if crate::data::verify_sha256(&b, &piece.sha256).is_ok() => {
-            *from_cache += 1;
             on_progress(b.len() as f64, &format!("{name}: from the browser cache"));
-            return Ok(b);
+            return Ok((b, true));
         }
         Some(_) => {
             if let Some(c) = cache {
@@ -290,7 +290,7 @@ async fn fetch_piece(cache: &Option<Cache>, piece: &Piece, from_cache: &mut usiz
         return Err(LoadError::Failed(format!("data/{name}: {e}")));
     }
     store(cache, &key, &b).await;
-    Ok(b)
+    Ok((b, false))
 }
 
 /// What a file that is not valid data makes the loader say (and the bad copies dropped).
@@ -370,9 +370,9 @@ impl Growing {
         };
         let complete = self.left == 0;
         if complete {
-            let sum: String = std::mem::take(&mut self.whole).finalize().iter().map(|b| format!("{b:02x}")).collect();
-            if sum != self.whole_sha256.trim().to_ascii_lowercase() {
-                return Err(not_valid(format!("data/{}: its parts put together have SHA-256 {sum}, not the manifest's {}", self.file, self.whole_sha256)).await);
+            let sum = crate::data::to_hex(&std::mem::take(&mut self.whole).finalize());
+            if let Err(e) = crate::data::verify_digest(&sum, &self.whole_sha256) {
+                return Err(not_valid(format!("data/{} (its parts put together): {e}", self.file)).await);
             }
             if let Err(e) = std::mem::take(&mut self.stream).finish() {
                 return Err(not_valid(bad(e)).await);
@@ -396,7 +396,6 @@ pub struct Rest {
     /// (0: training images, 1: test images; the part).
     parts: std::collections::VecDeque<(usize, Piece)>,
     files: [Growing; 2],
-    from_cache: usize,
 }
 
 impl Rest {
@@ -405,11 +404,18 @@ impl Rest {
         (self.files[0].have, self.files[0].labels.len())
     }
 
+    /// What the page is told is in: the training images in, of how many, equal only once
+    /// every part is in (the test images' last ones come after the training images').
+    pub fn data_in(&self) -> (usize, usize) {
+        let (have, total) = self.counts();
+        (if self.parts.is_empty() { total } else { have.min(total.saturating_sub(1)) }, total)
+    }
+
     /// The next part, checked and decompressed: the images it completed. None when all are in.
     pub async fn next(&mut self, on_progress: &mut dyn FnMut(f64, &str)) -> Result<Option<Grown>, LoadError> {
         let Some((which, piece)) = self.parts.front() else { return Ok(None) };
         let which = *which;
-        let bytes = fetch_piece(&self.cache, piece, &mut self.from_cache, on_progress).await?;
+        let (bytes, _) = fetch_piece(&self.cache, piece, on_progress).await?;
         self.parts.pop_front();
         let (pixels, labels) = self.files[which].take(&bytes).await?;
         Ok(Some(Grown { test: which == 1, pixels, labels, complete: self.parts.is_empty() }))
@@ -458,35 +464,34 @@ pub async fn load(progress: &dyn Progress, whole: bool) -> Result<Loaded, LoadEr
     let mut got = Vec::with_capacity(first.len());
     for (_, p) in &first {
         let base = done;
-        let b = fetch_piece(&cache, p, &mut from_cache, &mut |g, what| progress.report(base + g, total, what)).await?;
+        let (b, cached) = fetch_piece(&cache, p, &mut |g, what| progress.report(base + g, total, what)).await?;
         done = base + b.len() as f64;
+        from_cache += cached as usize;
         got.push(b);
     }
     progress.report(total, total, "Decompressing and checking the files …");
     yield_now().await;
     let all_cached = from_cache == first.len();
-    let labels_of = |name: &str, bytes: Vec<u8>| crate::data::idx::read_labels(bytes).map_err(|e| format!("data file {name} is not valid MNIST: {e}"));
-    let mut got = got.into_iter();
-    let test_labels = match labels_of(&vl, got.next().unwrap_or_default()) {
-        Ok(l) => l,
-        Err(e) => return Err(not_valid(e).await),
-    };
-    let test_first = got.next().unwrap_or_default();
-    let train_labels = match labels_of(&tl, got.next().unwrap_or_default()) {
-        Ok(l) => l,
-        Err(e) => return Err(not_valid(e).await),
-    };
+    // The labels first (entries 0 and 2): each image file's stream counts against them.
+    let mut labels = Vec::with_capacity(2);
+    for (i, name) in [(0, &vl), (2, &tl)] {
+        match crate::data::idx::read_labels(std::mem::take(&mut got[i])) {
+            Ok(l) => labels.push(l),
+            Err(e) => return Err(not_valid(format!("data file {name} is not valid MNIST: {e}")).await),
+        }
+    }
+    let (train_labels, test_labels) = (labels.pop().unwrap_or_default(), labels.pop().unwrap_or_default());
     let mut files = [Growing::new(&ti, &info(&ti), train_labels, n_train), Growing::new(&vi, &info(&vi), test_labels, n_test)];
     let mut sets: [(Vec<u8>, Vec<u8>); 2] = Default::default();
-    let taken = files[1].take(&test_first).await?;
-    sets[1] = taken;
-    for ((which, _), bytes) in first.iter().skip(3).zip(got) {
-        let w = which.unwrap_or(0);
-        let (px, lb) = files[w].take(&bytes).await?;
-        sets[w].0.extend(px);
-        sets[w].1.extend(lb);
+    for ((which, _), bytes) in first.iter().zip(&got) {
+        if let Some(w) = *which {
+            let (px, lb) = files[w].take(bytes).await?;
+            sets[w].0.extend(px);
+            sets[w].1.extend(lb);
+        }
     }
-    let mut rest = Rest { cache, parts: rest, files, from_cache };
+    drop(got);
+    let mut rest = Rest { cache, parts: rest, files };
     // A first part too short for one whole image: the next ones, until there is one.
     while rest.files.iter().any(|f| f.have == 0) && !rest.parts.is_empty() {
         progress.report(total, total, "Downloading the first images …");
@@ -503,17 +508,13 @@ pub async fn load(progress: &dyn Progress, whole: bool) -> Result<Loaded, LoadEr
     if train.items == 0 || test.items == 0 {
         return Err(not_valid(format!("data file {} holds no image", if train.items == 0 { &ti } else { &vi })).await);
     }
-    // The same size, not only the same number of pixels (14×56 is not 28×28).
-    if (train.rows, train.cols) != (test.rows, test.cols) {
-        let e = crate::data::DataError {
-            file: vi.clone(),
-            kind: crate::data::mnist::DataErrorKind::Idx(crate::data::IdxError::ShapeMismatch { train: (train.rows, train.cols), test: (test.rows, test.cols) }),
-        };
-        return Err(not_valid(e).await);
-    }
+    let mnist = match Mnist::from_sets(train, test, &vi) {
+        Ok(m) => m,
+        Err(e) => return Err(not_valid(e).await),
+    };
     let how = if all_cached { " (from the browser cache)" } else { "" };
     // The counts are in the data set's label, shown beside this.
     progress.report(total, total, &format!("Data loaded{how}:"));
     let rest = (!rest.parts.is_empty()).then_some(rest);
-    Ok(Loaded { manifest, mnist: Mnist { train, test }, rest })
+    Ok(Loaded { manifest, mnist, rest })
 }

@@ -33,7 +33,8 @@ const STORE_EVERY_MS: f64 = 30_000.0;
 
 thread_local! {
     static INBOX: RefCell<VecDeque<ToWorker>> = const { RefCell::new(VecDeque::new()) };
-    /// Training images that arrived while training, for the loop to hand to the controller.
+    /// Images that arrived while training, for the loop to hand to the controller, with what
+    /// the page is then told is in ([`loader::Rest::data_in`]).
     static ARRIVED: RefCell<VecDeque<(loader::Grown, (usize, usize))>> = const { RefCell::new(VecDeque::new()) };
     /// The page's Retry for a part that stalled while training: asked (true), and the
     /// waiting download's wake-up.
@@ -191,8 +192,8 @@ async fn run() {
     let official = manifest.source == "mnist";
     // How much is in, before the page hears the data is loaded (it is complete otherwise).
     if let Some(rest) = &rest {
-        let (have, total) = rest.counts();
-        post(&FromWorker::DataIn { have: have.min(total.saturating_sub(1)) as u64, total: total as u64 });
+        let (have, total) = rest.data_in();
+        post(&FromWorker::DataIn { have: have as u64, total: total as u64 });
     }
     post(&FromWorker::Data { label: manifest.label.clone(), official });
     // The rest downloads from now on (what arrives waits for the loop).
@@ -227,8 +228,6 @@ async fn run() {
     loop {
         while let Some((g, (have, total))) = ARRIVED.with(|a| a.borrow_mut().pop_front()) {
             post_all(c.grow(g.test, &g.pixels, &g.labels, g.complete).await);
-            // All in: said once the test images' last part is in too.
-            let have = if g.complete { total } else { have.min(total.saturating_sub(1)) };
             post(&FromWorker::DataIn { have: have as u64, total: total as u64 });
         }
         while let Some(cmd) = next_command() {
@@ -287,7 +286,7 @@ async fn more_data(mut rest: loader::Rest) {
         match rest.next(&mut |_, _| {}).await {
             Ok(Some(g)) => {
                 let complete = g.complete;
-                ARRIVED.with(|a| a.borrow_mut().push_back((g, rest.counts())));
+                ARRIVED.with(|a| a.borrow_mut().push_back((g, rest.data_in())));
                 wake();
                 if complete {
                     return;
