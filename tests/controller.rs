@@ -429,3 +429,136 @@ fn training_starts_on_the_first_part_of_the_data_and_takes_in_the_rest() {
     assert_eq!(d.status().state, RunState::Ready);
     assert!(d.errors().is_empty(), "{:?}", d.errors());
 }
+
+/// Trains `setup` alone to step `steps` (the test stop): its last step's loss and weights.
+fn alone(setup: Setup, steps: u64) -> ((u64, f64), Vec<f32>) {
+    let mut d = Driver::new(setup);
+    d.c.test_hook(TestHook::PauseAt(Some(steps)));
+    d.send(Command::Train);
+    d.ticks(400);
+    assert_eq!(d.status().state, RunState::Paused);
+    let loss = d.last_frame().step_loss.expect("the last step's loss");
+    let (_, _, bytes) = block_on(d.c.saved()).unwrap();
+    (loss, aeplay::io::saved::from_safetensors(&bytes).unwrap().params)
+}
+
+fn masking(keep: f32) -> aeplay::core::config::NoiseKind {
+    aeplay::core::config::NoiseKind::Masking { keep }
+}
+
+#[test]
+fn runs_compared_train_step_for_step_each_as_it_would_alone() {
+    const STEPS: u64 = 60;
+    let mut a = setup("dae_vincent");
+    a.config.noise = aeplay::core::config::NoiseKind::None;
+    a.seed = 5;
+    let mut b = a.clone();
+    b.config.noise = masking(0.7);
+    let (loss_a, params_a) = alone(a.clone(), STEPS);
+    let (loss_b, params_b) = alone(b, STEPS);
+    assert_ne!(loss_a, loss_b, "the noise changes the run");
+
+    // One page: A, then Compare (B, a copy of A, becomes the main run) and B's noise.
+    let mut d = Driver::new(a);
+    d.clear();
+    d.send(Command::Compare);
+    d.send(Command::SetNoise(masking(0.7)));
+    let s = d.status().clone();
+    assert_eq!(s.runs.len(), 2, "two rows");
+    assert_eq!((s.runs[0].label.as_str(), s.runs[1].label.as_str()), ("A", "B"));
+    assert_eq!(s.main, s.runs[1].id, "the new run is the main one");
+    assert_eq!(s.runs[1].differs, "noise masking:0.7 (A: none)");
+    assert_eq!(s.session.config.as_ref().unwrap().noise, masking(0.7), "the controls show B");
+    d.c.test_hook(TestHook::PauseAt(Some(STEPS)));
+    d.c.test_hook(TestHook::SetFrameInterval(1.0));
+    d.send(Command::Train);
+    // Step for step: the run furthest behind trains next.
+    let mut max_gap = 0;
+    for _ in 0..800 {
+        d.ticks(1);
+        let steps: Vec<u64> = s.runs.iter().filter_map(|r| d.frames().iter().rev().find(|f| f.run == r.id).map(|f| f.step)).collect();
+        if steps.len() == 2 {
+            max_gap = max_gap.max(steps[0].abs_diff(steps[1]));
+        }
+        if d.c.state() == RunState::Paused {
+            break;
+        }
+    }
+    assert_eq!(d.status().state, RunState::Paused, "both runs stopped at the test stop");
+    assert!(max_gap <= 8, "the runs stay within a slice of each other ({max_gap} steps apart)");
+    let last = |run: u32| d.frames().iter().rev().find(|f| f.run == run).map(|f| f.step_loss).unwrap();
+    assert_eq!(last(s.runs[0].id), Some(loss_a), "run A as alone");
+    assert_eq!(last(s.runs[1].id), Some(loss_b), "run B as alone");
+    let weights = |d: &mut Driver, id: u32| {
+        d.clear();
+        d.send(Command::SaveRun(id));
+        let Some(Event::Saved { name, bytes }) = d.events.iter().find(|e| matches!(e, Event::Saved { .. })).cloned() else { panic!("a file: {:?}", d.errors()) };
+        (name, aeplay::io::saved::from_safetensors(&bytes).unwrap().params)
+    };
+    let (name_a, got_a) = weights(&mut d, s.runs[0].id);
+    let (name_b, got_b) = weights(&mut d, s.runs[1].id);
+    assert_eq!((name_a.as_str(), name_b.as_str()), ("dae_vincent-runA-step60.safetensors", "dae_vincent-runB-step60.safetensors"));
+    assert!(got_a == params_a && got_b == params_b, "the same weights, bit for bit");
+
+    // Make A the main one: the controls show it; remove B: one run again.
+    d.clear();
+    d.send(Command::MakeMain(s.runs[0].id));
+    assert_eq!(d.status().main, s.runs[0].id);
+    assert_eq!(d.status().session.config.as_ref().unwrap().noise, aeplay::core::config::NoiseKind::None);
+    d.send(Command::RemoveRun(s.runs[1].id));
+    assert!(d.status().runs.is_empty(), "one run trains alone");
+    d.send(Command::RemoveRun(s.runs[0].id));
+    assert_eq!(d.errors().len(), 1, "the last run stays: {:?}", d.errors());
+}
+
+#[test]
+fn a_comparison_holds_four_runs_and_single_models_only() {
+    let mut d = Driver::new(setup("tied_ae"));
+    for _ in 0..3 {
+        d.send(Command::Compare);
+    }
+    assert_eq!(d.status().runs.len(), 4);
+    d.clear();
+    d.send(Command::Compare);
+    assert!(d.errors()[0].contains("At most 4 runs"), "{:?}", d.errors());
+    // The main run's batch differs; the table says so.
+    d.send(Command::SetBatch(32));
+    let rows = d.status().runs.clone();
+    assert_eq!(rows.iter().map(|r| r.label.as_str()).collect::<Vec<_>>(), ["A", "B", "C", "D"]);
+    assert!(rows[3].differs.starts_with("batch 32 (A: "), "{}", rows[3].differs);
+    assert!(rows[1].differs.starts_with("nothing yet"), "{}", rows[1].differs);
+    // Removing B frees its letter for the next run.
+    d.send(Command::RemoveRun(rows[1].id));
+    d.send(Command::Compare);
+    let labels: Vec<String> = d.status().runs.iter().map(|r| r.label.clone()).collect();
+    assert_eq!(labels, ["A", "B", "C", "D"]);
+    // A recipe trains alone: the comparison ends, said so.
+    d.clear();
+    d.send(Command::SetPreset("stacked_greedy".into()));
+    assert!(d.status().runs.is_empty());
+    assert!(d.events.iter().any(|e| matches!(e, Event::Note(n) if n.contains("The comparison ended"))));
+    d.clear();
+    d.send(Command::Compare);
+    assert!(d.errors()[0].contains("single models"), "{:?}", d.errors());
+}
+
+#[test]
+fn a_link_with_runs_compared_builds_them_in_its_order() {
+    let mut s = setup("dae_vincent");
+    let mut other = s.config.clone();
+    other.noise = aeplay::core::config::NoiseKind::None;
+    let linear = aeplay::core::config::preset("linear_50").unwrap();
+    s.compare = vec![other.clone(), linear.clone()];
+    s.main_at = 1;
+    let q = aeplay::app::urlstate::encode(&s);
+    assert!(q.contains("&compare=noise%3Dnone%7C%2A%7Cpreset%3Dlinear_50"), "{q}");
+    let back = aeplay::app::urlstate::decode(&q);
+    assert!(back.notes.is_empty(), "{:?}", back.notes);
+    assert_eq!(back.setup, s);
+    let d = Driver::new(back.setup);
+    let st = d.status();
+    let cfgs: Vec<_> = st.runs.iter().map(|r| r.config.clone()).collect();
+    assert_eq!(cfgs, [other, s.config.clone(), linear]);
+    assert_eq!(st.main, st.runs[1].id, "the link's own run is B");
+    assert!(st.runs[2].differs.starts_with("preset linear_50 (A: dae_vincent)"), "{}", st.runs[2].differs);
+}

@@ -22,7 +22,7 @@ use crate::io::saved::{from_safetensors, to_safetensors};
 use super::clock::{now_ms, sleep_ms};
 use super::pictures::grid_digits;
 use super::envelope::{Held, TestHook};
-use super::protocol::{BackendKind, Command, Event, RunState, Status};
+use super::protocol::{BackendKind, Command, Event, RunInfo, RunState, Status, MAX_RUNS};
 use super::session::{self, model::ModelSession, only_models, AfterSlice, AnyBackend, Budget, fence_of, FrameCtx, Session, NOT_SAVED, ONLY_RECIPES};
 
 /// Longest stretch of CPU training in one slice.
@@ -63,9 +63,12 @@ struct Wanted {
 }
 
 /// A session and how the controller schedules it: its backend, its run state, the GPU's
-/// steps per slice, its frames' timing and what is due. The controller holds one; runs
-/// compared side by side would be several.
+/// steps per slice, its frames' timing and what is due. The controller holds one, or
+/// several compared side by side (up to [`MAX_RUNS`]).
 struct Run {
+    /// The id its frames carry, and its letter in the runs table.
+    id: u32,
+    label: char,
     session: Box<dyn Session>,
     kind: BackendKind,
     state: RunState,
@@ -83,8 +86,10 @@ struct Run {
 
 impl Run {
     /// A fresh session on `kind`, ready, its first frame (with the pictures) wanted.
-    fn new(session: Box<dyn Session>, kind: BackendKind) -> Run {
+    fn new(id: u32, label: char, session: Box<dyn Session>, kind: BackendKind) -> Run {
         Run {
+            id,
+            label,
             session,
             kind,
             state: RunState::Ready,
@@ -109,7 +114,11 @@ pub struct Controller {
     setup: Setup,
     devices: Devices,
     gpu: Option<GpuContext>,
-    run: Run,
+    /// The runs, in label order: one, or several compared.
+    runs: Vec<Run>,
+    /// The main run (the one the controls change and the big pictures show).
+    main: usize,
+    next_id: u32,
     pad: Option<Vec<f32>>,
     pad_noise: u32,
     /// How often a frame is made while training ([`FRAME_MS`]; tests shorten it).
@@ -273,7 +282,32 @@ impl Controller {
             Err(e) => return Err(e),
         };
         let grid = grid_digits(&data);
-        let mut c = Controller { data, complete: true, waiting: None, grid, setup, devices, gpu, run: Run::new(session, kind), pad: None, pad_noise: 0, frame_ms: FRAME_MS, pause_at: None, adapter, forced, choices: HashMap::new() };
+        let compare = setup.compare.clone();
+        let main_at = setup.main_at.min(compare.len());
+        let mut c = Controller { data, complete: true, waiting: None, grid, setup, devices, gpu, runs: vec![Run::new(0, 'A', session, kind)], main: 0, next_id: 1, pad: None, pad_noise: 0, frame_ms: FRAME_MS, pause_at: None, adapter, forced, choices: HashMap::new() };
+        // The link's comparison: its other runs, in the link's order around the main one.
+        if !compare.is_empty() {
+            if c.runs[0].session.model().is_none() {
+                events.push(Event::Note("The link compares runs, but only single models are compared: this one trains alone.".into()));
+            } else {
+                let mut others = Vec::new();
+                for cfg in compare.into_iter().take(MAX_RUNS - 1) {
+                    match ModelSession::new(cfg.clone(), c.setup.seed, c.backend(), &c.data) {
+                        Ok(s) => others.push(s),
+                        Err(e) => events.push(Event::Note(format!("A run of the link's comparison ({}) could not be built: {e}", cfg.name))),
+                    }
+                }
+                let main = c.runs.pop().expect("one run");
+                let mut all: Vec<Box<dyn Session>> = others.into_iter().map(|s| Box::new(s) as Box<dyn Session>).collect();
+                let at = main_at.min(all.len());
+                all.insert(at, main.session);
+                for (i, session) in all.into_iter().enumerate() {
+                    c.runs.push(Run::new(i as u32, (b'A' + i as u8) as char, session, kind));
+                }
+                c.main = at;
+                c.next_id = c.runs.len() as u32;
+            }
+        }
         events.push(Event::Status(c.status()));
         Ok((c, events))
     }
@@ -291,8 +325,8 @@ impl Controller {
     }
 
     /// More of the data arrived: images in order after those of their set in already, of
-    /// the test set or the training set; `complete`: all the data is in now. The session
-    /// takes in new training images, and a recipe picked meanwhile is built once all are in.
+    /// the test set or the training set; `complete`: all the data is in now. The sessions
+    /// take in new training images, and a recipe picked meanwhile is built once all are in.
     /// (The page evaluates on the test set's first thousand images, in from the start.)
     pub async fn grow(&mut self, test: bool, pixels: &[u8], labels: &[u8], complete: bool) -> Vec<Event> {
         let mut ev = Vec::new();
@@ -302,12 +336,14 @@ impl Controller {
             return ev;
         }
         self.complete |= complete;
-        if (!test && !labels.is_empty()) || complete {
-            if let Err(e) = self.run.session.data_grew(&self.data, complete) {
-                ev.push(Event::Error(format!("The training images that arrived could not be taken in ({e}); training goes on with those it had.")));
+        for r in &mut self.runs {
+            if (!test && !labels.is_empty()) || complete {
+                if let Err(e) = r.session.data_grew(&self.data, complete) {
+                    ev.push(Event::Error(format!("The training images that arrived could not be taken in ({e}); training goes on with those it had.")));
+                }
             }
+            r.background = true;
         }
-        self.run.background = true;
         if complete {
             if let Some(id) = self.waiting.take() {
                 ev.extend(self.handle(Command::SetPreset(id)).await);
@@ -318,17 +354,57 @@ impl Controller {
 
     /// The controller's state as the page shows it.
     pub fn status(&mut self) -> Status {
-        let mut session = self.run.session.info();
-        session.advice = advice(&session, self.run.kind);
-        Status { state: self.run.state, backend: self.run.kind, backend_label: self.run.session.backend().name(), gpu_available: self.gpu.is_some(), session }
+        let runs = if self.runs.len() > 1 { self.run_infos() } else { Vec::new() };
+        let state = self.state();
+        let gpu_available = self.gpu.is_some();
+        let r = &mut self.runs[self.main];
+        let mut session = r.session.info();
+        session.advice = advice(&session, r.kind);
+        Status { state, backend: r.kind, backend_label: r.session.backend().name(), gpu_available, session, main: r.id, runs }
     }
 
+    /// The runs compared, in label order, each with what differs from the first.
+    fn run_infos(&self) -> Vec<RunInfo> {
+        let configs: Vec<Option<ModelConfig>> = self.runs.iter().map(|r| r.session.info().config).collect();
+        let Some(Some(base)) = configs.first() else { return Vec::new() };
+        let first = self.runs[0].label;
+        self.runs
+            .iter()
+            .zip(configs.iter())
+            .enumerate()
+            .filter_map(|(i, (r, cfg))| {
+                let cfg = cfg.clone()?;
+                let differs = if i == 0 {
+                    "the run the others are compared with".to_string()
+                } else {
+                    let d = crate::app::urlstate::differences(&cfg, base);
+                    if d.is_empty() {
+                        format!("nothing yet (the same as {first})")
+                    } else {
+                        d.iter().map(|(k, v, was)| format!("{k} {v} ({first}: {was})")).collect::<Vec<_>>().join(", ")
+                    }
+                };
+                Some(RunInfo { id: r.id, label: r.label.to_string(), config: cfg, differs, state: r.state })
+            })
+            .collect()
+    }
+
+    /// The main run's state, training while any run trains.
     pub fn state(&self) -> RunState {
-        self.run.state
+        if self.runs.iter().any(|r| r.state == RunState::Training) {
+            RunState::Training
+        } else {
+            self.runs[self.main].state
+        }
     }
 
     pub fn backend_kind(&self) -> BackendKind {
-        self.run.kind
+        self.runs[self.main].kind
+    }
+
+    /// How many runs are compared (1: one trains alone).
+    pub fn runs(&self) -> usize {
+        self.runs.len()
     }
 
     /// The data the controller trains on.
@@ -338,37 +414,88 @@ impl Controller {
 
     /// Whether [`Self::tick`] has something to do.
     pub fn busy(&self) -> bool {
-        self.run.state == RunState::Training || self.run.wanted.is_some() || self.run.background
+        self.runs.iter().any(|r| r.state == RunState::Training || r.wanted.is_some() || r.background)
     }
 
     /// How long the owner should wait before the next tick (a paced scene), if at all.
     pub fn pause_hint(&self) -> Option<f64> {
-        if self.run.state != RunState::Training {
+        let r = &self.runs[self.main];
+        if r.state != RunState::Training {
             return None;
         }
-        self.run.session.pacing_ms().map(|p| (p - (now_ms() - self.run.last_frame_ms)).max(0.0))
+        r.session.pacing_ms().map(|p| (p - (now_ms() - r.last_frame_ms)).max(0.0))
     }
 
+    /// A fresh backend of the kind the runs train on.
     fn backend(&self) -> AnyBackend {
-        make_backend(self.run.kind, &self.gpu)
+        make_backend(self.runs[self.main].kind, &self.gpu)
     }
 
     fn want_frame(&mut self, pictures: bool) {
-        let p = self.run.wanted.is_some_and(|w| w.pictures) || pictures;
-        self.run.wanted = Some(Wanted { pictures: p });
+        self.want_frame_of(self.main, pictures);
     }
 
-    /// A new session in place of the current one (the current stays if it cannot be built),
+    fn want_frame_of(&mut self, i: usize, pictures: bool) {
+        let r = &mut self.runs[i];
+        let p = r.wanted.is_some_and(|w| w.pictures) || pictures;
+        r.wanted = Some(Wanted { pictures: p });
+    }
+
+    /// The index of the run with this id.
+    fn find(&self, id: u32) -> Result<usize, String> {
+        self.runs.iter().position(|r| r.id == id).ok_or_else(|| "That run is no longer compared.".to_string())
+    }
+
+    /// A new session in place of the main one (which stays if the new one cannot be built),
     /// on the backend the choice gives for it; a note if that choice says something.
     async fn replace_session(&mut self, id: &str) -> Result<Option<String>, String> {
         let setup = Setup { seed: self.setup.seed, cap: self.setup.cap, ..Setup::new(crate::core::config::preset(id).unwrap_or_else(|| self.setup.config.clone())) };
-        let (kind, note) = decide(&self.gpu, self.adapter.as_ref(), self.forced, id, &setup.config, &mut self.choices).await;
+        let kind = if self.runs.len() > 1 {
+            // Runs compared train on one backend.
+            self.runs[self.main].kind
+        } else {
+            let (kind, note) = decide(&self.gpu, self.adapter.as_ref(), self.forced, id, &setup.config, &mut self.choices).await;
+            let s = session::build(&setup, id, make_backend(kind, &self.gpu), &self.data)?;
+            let r = &mut self.runs[self.main];
+            r.session = s;
+            r.kind = kind;
+            r.gpu_steps = 1;
+            r.background = true;
+            return Ok(note);
+        };
         let s = session::build(&setup, id, make_backend(kind, &self.gpu), &self.data)?;
-        self.run.session = s;
-        self.run.kind = kind;
-        self.run.gpu_steps = 1;
-        self.run.background = true;
-        Ok(note)
+        let r = &mut self.runs[self.main];
+        r.session = s;
+        r.gpu_steps = 1;
+        r.background = true;
+        Ok(None)
+    }
+
+    /// Runs compared: a copy of the main run's model and settings from step 0, with the same
+    /// seed, on the same backend; it becomes the main one.
+    fn compare(&mut self) -> Result<char, String> {
+        if self.runs.len() >= MAX_RUNS {
+            return Err(format!("At most {MAX_RUNS} runs are compared at once: remove one (the runs table's Remove) to add another."));
+        }
+        let kind = self.runs[self.main].kind;
+        let cfg = match self.runs[self.main].session.model() {
+            Some(_) => self.runs[self.main].session.info().config.ok_or("this run has no model to copy")?,
+            None => return Err("Runs are compared for single models (the model presets); a recipe or a scene trains alone.".into()),
+        };
+        let session = ModelSession::new(cfg, self.setup.seed, self.backend(), &self.data)?;
+        let label = ('A'..='Z').find(|l| !self.runs.iter().any(|r| r.label == *l)).unwrap_or('?');
+        let mut run = Run::new(self.next_id, label, Box::new(session), kind);
+        self.next_id += 1;
+        // It trains with the others (catching up with them first: the run furthest behind
+        // gets the next slice).
+        let training = self.state() == RunState::Training;
+        if training {
+            run.state = RunState::Training;
+        }
+        let at = self.runs.iter().position(|r| r.label > label).unwrap_or(self.runs.len());
+        self.runs.insert(at, run);
+        self.main = at;
+        Ok(label)
     }
 
     /// Carries out a command. Frames it makes due come from the next [`Self::tick`] (a
@@ -377,45 +504,66 @@ impl Controller {
         let mut ev = Vec::new();
         match cmd {
             Command::Train => {
-                if self.run.session.finished() {
-                    if let Err(e) = self.run.session.reset(self.backend(), &self.data) {
-                        ev.push(Event::Error(e));
-                        return ev;
+                let mut changed = false;
+                for i in 0..self.runs.len() {
+                    if self.runs[i].session.finished() {
+                        let be = self.backend();
+                        if let Err(e) = self.runs[i].session.reset(be, &self.data) {
+                            ev.push(Event::Error(e));
+                            return ev;
+                        }
+                    }
+                    let r = &mut self.runs[i];
+                    if r.state != RunState::Training {
+                        r.state = RunState::Training;
+                        r.last_frame_ms = now_ms();
+                        changed = true;
                     }
                 }
-                if self.run.state != RunState::Training {
-                    self.run.state = RunState::Training;
-                    self.run.last_frame_ms = now_ms();
+                if changed {
                     ev.push(Event::Status(self.status()));
                 }
             }
             // Pause, Step and Reset send the frame of where training stopped before the
             // status that says so: the page's numbers are final once it shows the new state.
             Command::Pause => {
-                if self.run.state == RunState::Training {
-                    self.run.state = RunState::Paused;
-                    self.settle(&mut ev).await;
+                if self.state() == RunState::Training {
+                    for i in 0..self.runs.len() {
+                        if self.runs[i].state == RunState::Training {
+                            self.runs[i].state = RunState::Paused;
+                        }
+                        self.settle(i, &mut ev).await;
+                    }
                     ev.push(Event::Status(self.status()));
                 }
             }
             Command::Step => {
-                if self.run.state != RunState::Training && !self.run.session.finished() {
-                    if self.run.session.slice(Budget::Steps(1)) == AfterSlice::Advance {
-                        if let Err(e) = self.run.session.advance().await {
-                            ev.push(Event::Error(e));
+                if self.state() != RunState::Training {
+                    for i in 0..self.runs.len() {
+                        let r = &mut self.runs[i];
+                        if r.session.finished() {
+                            continue;
                         }
+                        if r.session.slice(Budget::Steps(1)) == AfterSlice::Advance {
+                            if let Err(e) = r.session.advance().await {
+                                ev.push(Event::Error(e));
+                            }
+                        }
+                        r.state = RunState::Paused;
+                        self.settle(i, &mut ev).await;
                     }
-                    self.run.state = RunState::Paused;
-                    self.settle(&mut ev).await;
                     ev.push(Event::Status(self.status()));
                 }
             }
             Command::Reset => {
-                match self.run.session.reset(self.backend(), &self.data) {
-                    Ok(()) => self.run.state = RunState::Ready,
-                    Err(e) => ev.push(Event::Error(format!("Could not start over: {e}"))),
+                for i in 0..self.runs.len() {
+                    let be = self.backend();
+                    match self.runs[i].session.reset(be, &self.data) {
+                        Ok(()) => self.runs[i].state = RunState::Ready,
+                        Err(e) => ev.push(Event::Error(format!("Could not start over: {e}"))),
+                    }
+                    self.settle(i, &mut ev).await;
                 }
-                self.settle(&mut ev).await;
                 ev.push(Event::Status(self.status()));
             }
             Command::SetPreset(id) if !self.complete && catalogue::kind(&id) == Some(catalogue::Kind::Recipe) => {
@@ -428,10 +576,18 @@ impl Controller {
             }
             Command::SetPreset(id) => {
                 self.waiting = None;
+                let alone = matches!(catalogue::kind(&id), Some(catalogue::Kind::Recipe | catalogue::Kind::Scene));
+                if alone && self.runs.len() > 1 {
+                    // A recipe or a scene trains alone: the comparison ends.
+                    let main = self.runs.remove(self.main);
+                    self.runs = vec![main];
+                    self.main = 0;
+                    ev.push(Event::Note(format!("The comparison ended: {} trains alone (runs are compared for single models).", catalogue::title(&id))));
+                }
                 match self.replace_session(&id).await {
                     Ok(note) => {
                         ev.extend(note.map(Event::Note));
-                        self.run.state = RunState::Ready;
+                        self.runs[self.main].state = RunState::Ready;
                         if catalogue::kind(&id) == Some(catalogue::Kind::Recipe) {
                             self.setup.recipe = Some(id);
                         }
@@ -445,7 +601,7 @@ impl Controller {
                 if !(lr.is_finite() && lr > 0.0 && lr <= MAX_LR) {
                     ev.push(Event::Error(format!("The learning rate must be a number above 0 and at most {MAX_LR}; it stays as it was.")));
                 } else {
-                    match self.run.session.model() {
+                    match self.runs[self.main].session.model() {
                         Some(m) => m.set_learning_rate(lr),
                         None => ev.push(Event::Error(only_models("learning rate"))),
                     }
@@ -457,7 +613,7 @@ impl Controller {
                     ev.push(Event::Error(format!("The batch size must be a whole number from 1 to {MAX_BATCH}; it stays as it was.")));
                 } else {
                     let be = self.backend();
-                    let done = match self.run.session.model() {
+                    let done = match self.runs[self.main].session.model() {
                         Some(m) => m.set_batch(b, be, &self.data).await,
                         None => Err(only_models("batch size")),
                     };
@@ -469,7 +625,7 @@ impl Controller {
                 self.want_frame(false);
             }
             Command::SetNoise(n) => {
-                match self.run.session.model() {
+                match self.runs[self.main].session.model() {
                     Some(m) => m.set_noise(n),
                     None => ev.push(Event::Error(only_models("noise"))),
                 }
@@ -480,12 +636,12 @@ impl Controller {
             Command::SetCap(cap) => {
                 self.setup.cap = cap;
                 let be = self.backend();
-                let done = match self.run.session.recipe() {
+                let done = match self.runs[self.main].session.recipe() {
                     Some(r) => r.set_cap(cap, be, &self.data),
                     None => Err(ONLY_RECIPES.to_string()),
                 };
                 match done {
-                    Ok(()) => self.run.state = RunState::Ready,
+                    Ok(()) => self.runs[self.main].state = RunState::Ready,
                     Err(e) => ev.push(Event::Error(e)),
                 }
                 ev.push(Event::Status(self.status()));
@@ -493,7 +649,7 @@ impl Controller {
             }
             Command::PadInk(img) => {
                 self.pad = img.filter(|v| v.len() == 784 && v.iter().any(|&p| p > 0.0));
-                if let Some(m) = self.run.session.model() {
+                if let Some(m) = self.runs[self.main].session.model() {
                     m.pad_changed();
                 }
                 self.want_frame(true);
@@ -503,13 +659,22 @@ impl Controller {
                 self.want_frame(false);
             }
             Command::NewSamples => {
-                if let Some(m) = self.run.session.model() {
-                    m.new_samples();
+                for i in 0..self.runs.len() {
+                    if let Some(m) = self.runs[i].session.model() {
+                        m.new_samples();
+                    }
+                    self.want_frame_of(i, true);
                 }
-                self.want_frame(true);
             }
             Command::Save => match self.saved().await {
                 Ok((name, _, bytes)) => ev.push(Event::Saved { name, bytes }),
+                Err(e) => ev.push(Event::Error(e)),
+            },
+            Command::SaveRun(id) => match self.find(id) {
+                Ok(i) => match self.saved_of(i).await {
+                    Ok((name, _, bytes)) => ev.push(Event::Saved { name, bytes }),
+                    Err(e) => ev.push(Event::Error(e)),
+                },
                 Err(e) => ev.push(Event::Error(e)),
             },
             Command::Load { name, .. } if !self.complete => {
@@ -525,6 +690,38 @@ impl Controller {
                 }
                 ev.push(Event::Status(self.status()));
             }
+            Command::Compare => {
+                match self.compare() {
+                    Ok(label) => {
+                        let was = self.runs.iter().filter(|r| r.label != label).map(|r| r.label.to_string()).collect::<Vec<_>>().join(", ");
+                        ev.push(Event::Note(format!(
+                            "Run {label} added: a copy of {was} from step 0 with the same seed, so it sees the same minibatches. The controls now change run {label}; change what you want to compare."
+                        )));
+                    }
+                    Err(e) => ev.push(Event::Error(e)),
+                }
+                ev.push(Event::Status(self.status()));
+                self.want_frame(true);
+            }
+            Command::MakeMain(id) => match self.find(id) {
+                Ok(i) => {
+                    self.main = i;
+                    ev.push(Event::Status(self.status()));
+                    self.want_frame(true);
+                }
+                Err(e) => ev.push(Event::Error(e)),
+            },
+            Command::RemoveRun(id) => match self.find(id) {
+                Ok(_) if self.runs.len() == 1 => ev.push(Event::Error("The last run stays: pick another model instead.".into())),
+                Ok(i) => {
+                    let main_id = self.runs[self.main].id;
+                    self.runs.remove(i);
+                    self.main = self.runs.iter().position(|r| r.id == main_id).unwrap_or(0);
+                    ev.push(Event::Status(self.status()));
+                    self.want_frame(true);
+                }
+                Err(e) => ev.push(Event::Error(e)),
+            },
         }
         ev
     }
@@ -546,39 +743,62 @@ impl Controller {
                 self.pause_at = step;
                 None
             }
-            TestHook::Probe => Some(Held { allocated_bytes: self.run.session.backend().allocated_bytes(), history_points: self.run.session.history_points() }),
+            TestHook::Probe => {
+                let mut held = Held { allocated_bytes: 0, history_points: 0 };
+                for r in &mut self.runs {
+                    held.allocated_bytes += r.session.backend().allocated_bytes();
+                    held.history_points += r.session.history_points();
+                }
+                Some(held)
+            }
         }
     }
 
-    /// The model as a file: its name, its step and its bytes (single models only).
+    /// The main model as a file: its name, its step and its bytes (single models only).
     pub async fn saved(&mut self) -> Result<(String, u64, Vec<u8>), String> {
-        let m = match self.run.session.model() {
+        self.saved_of(self.main).await
+    }
+
+    /// Run `i` as a file (a run of a comparison is named by its letter too).
+    async fn saved_of(&mut self, i: usize) -> Result<(String, u64, Vec<u8>), String> {
+        let compared = self.runs.len() > 1;
+        let r = &mut self.runs[i];
+        let label = r.label;
+        let m = match r.session.model() {
             Some(m) => m.save().await?,
             None => return Err(NOT_SAVED.to_string()),
         };
-        Ok((format!("{}-step{}.safetensors", m.config.name, m.step), m.step, to_safetensors(&m)))
+        let name = if compared { format!("{}-run{label}-step{}.safetensors", m.config.name, m.step) } else { format!("{}-step{}.safetensors", m.config.name, m.step) };
+        Ok((name, m.step, to_safetensors(&m)))
     }
 
     /// Continues a saved model (its preset may differ) on the current backend, at its step,
-    /// epoch and position with its optimizer state; training stops. Gives the model's title
-    /// and step. A file that cannot be read or built leaves the current session as it was.
-    /// The page learns of it from the next status and frame ([`Self::status`], a tick).
+    /// epoch and position with its optimizer state, in place of the main run; training
+    /// stops. Gives the model's title and step. A file that cannot be read or built leaves
+    /// the current session as it was. The page learns of it from the next status and frame
+    /// ([`Self::status`], a tick).
     pub fn load(&mut self, bytes: &[u8]) -> Result<(String, u64), String> {
         let m = from_safetensors(bytes).map_err(|e| e.to_string())?;
         let s = ModelSession::resume(&m, self.backend(), &self.data)?;
-        self.run.session = Box::new(s);
-        self.run.background = true;
+        for r in &mut self.runs {
+            if r.state == RunState::Training {
+                r.state = RunState::Paused;
+            }
+        }
+        let r = &mut self.runs[self.main];
+        r.session = Box::new(s);
+        r.background = true;
         self.setup.recipe = None;
         self.setup.scene = None;
         self.setup.seed = m.seed;
-        self.run.state = RunState::Paused;
+        r.state = RunState::Paused;
         self.want_frame(true);
         Ok((catalogue::title(&m.config.name).to_string(), m.step))
     }
 
     async fn switch_backend(&mut self, k: BackendKind) -> Vec<Event> {
         let mut ev = Vec::new();
-        if k == self.run.kind {
+        if k == self.runs[self.main].kind {
             return ev;
         }
         if k == BackendKind::Gpu && self.gpu.is_none() {
@@ -587,38 +807,44 @@ impl Controller {
         }
         // The user's choice holds from now on (no more choosing by measurement).
         self.forced = Some(k);
-        let be = make_backend(k, &self.gpu);
-        match self.run.session.move_to(be, &self.data).await {
-            Ok(note) => {
-                self.run.kind = k;
-                self.run.gpu_steps = 1;
-                if let Some(n) = note {
-                    ev.push(Event::Note(n));
-                    if self.run.state == RunState::Training && self.run.session.step_count() == 0 {
-                        self.run.state = RunState::Ready;
+        for i in 0..self.runs.len() {
+            let be = make_backend(k, &self.gpu);
+            match self.runs[i].session.move_to(be, &self.data).await {
+                Ok(note) => {
+                    let r = &mut self.runs[i];
+                    r.kind = k;
+                    r.gpu_steps = 1;
+                    if let Some(n) = note {
+                        ev.push(Event::Note(n));
+                        if r.state == RunState::Training && r.session.step_count() == 0 {
+                            r.state = RunState::Ready;
+                        }
                     }
+                    self.want_frame_of(i, true);
                 }
-                ev.push(Event::Status(self.status()));
-                self.want_frame(true);
-            }
-            Err(why) if self.run.kind == BackendKind::Gpu => ev.extend(self.recover(why).await),
-            Err(e) => {
-                ev.push(Event::Error(format!("Could not switch backend: {e}")));
-                ev.push(Event::Status(self.status()));
+                Err(why) if self.runs[i].kind == BackendKind::Gpu => {
+                    ev.extend(self.recover(why).await);
+                    return ev;
+                }
+                Err(e) => {
+                    ev.push(Event::Error(format!("Could not switch backend: {e}")));
+                    break;
+                }
             }
         }
+        ev.push(Event::Status(self.status()));
         ev
     }
 
-    /// The device failed: continue on a new GPU device, else on the CPU, from the
-    /// session's last read-back.
+    /// The device failed: every run continues on a new GPU device, else on the CPU, from
+    /// its session's last read-back.
     async fn recover(&mut self, why: String) -> Vec<Event> {
         let mut ev = Vec::new();
         // A failed read-back is usually the symptom; the device's own report (lost, with its
         // reason) arrives a moment later and says more.
         let mut reported = None;
         for _ in 0..10 {
-            reported = self.run.session.backend().health().err();
+            reported = self.runs[self.main].session.backend().health().err();
             if reported.is_some() {
                 break;
             }
@@ -626,54 +852,67 @@ impl Controller {
         }
         let why = reported.unwrap_or_else(|| format!("the GPU stopped answering ({why}), so the device is treated as lost"));
         self.gpu = if self.devices == Devices::Any { GpuContext::new().await.ok() } else { None };
-        self.run.kind = if self.gpu.is_some() { BackendKind::Gpu } else { BackendKind::Cpu };
-        self.run.gpu_steps = 1;
-        match self.run.session.recover(self.backend(), &self.data) {
-            Ok(from) => {
-                let now = self.run.session.backend().name();
-                ev.push(Event::Note(format!("{why}. Training continues on {now} {from}.")));
+        let kind = if self.gpu.is_some() { BackendKind::Gpu } else { BackendKind::Cpu };
+        for i in 0..self.runs.len() {
+            let be = make_backend(kind, &self.gpu);
+            let compared = self.runs.len() > 1;
+            let r = &mut self.runs[i];
+            r.kind = kind;
+            r.gpu_steps = 1;
+            match r.session.recover(be, &self.data) {
+                Ok(from) => {
+                    let now = r.session.backend().name();
+                    let whose = if compared { format!("Run {} continues", r.label) } else { "Training continues".into() };
+                    ev.push(Event::Note(format!("{why}. {whose} on {now} {from}.")));
+                }
+                Err(e) => {
+                    r.state = RunState::Paused;
+                    ev.push(Event::Error(format!("{why}, and training could not be moved: {e}")));
+                }
             }
-            Err(e) => {
-                self.run.state = RunState::Paused;
-                ev.push(Event::Error(format!("{why}, and training could not be moved: {e}")));
-            }
+            self.want_frame_of(i, true);
         }
         ev.push(Event::Status(self.status()));
-        self.want_frame(true);
         ev
     }
 
-    /// Makes the frame a command asked for now (with every picture).
-    async fn settle(&mut self, ev: &mut Vec<Event>) {
-        self.run.wanted = None;
-        if let Err(why) = self.frame(true, ev).await {
+    /// Makes the frame of run `i` a command asked for now (with every picture).
+    async fn settle(&mut self, i: usize, ev: &mut Vec<Event>) {
+        self.runs[i].wanted = None;
+        if let Err(why) = self.frame(i, true, ev).await {
             ev.extend(self.recover(why).await);
         }
     }
 
-    /// Makes a frame now.
-    async fn frame(&mut self, pictures: bool, ev: &mut Vec<Event>) -> Result<(), String> {
+    /// Makes a frame of run `i` now.
+    async fn frame(&mut self, i: usize, pictures: bool, ev: &mut Vec<Event>) -> Result<(), String> {
         let now = now_ms();
-        let pictures = pictures || self.run.state != RunState::Training || now - self.run.last_pictures_ms >= self.run.pictures_every_ms;
+        let main = i == self.main;
+        let compared = self.runs.len() > 1;
+        let r = &mut self.runs[i];
+        let pictures = pictures || r.state != RunState::Training || now - r.last_pictures_ms >= r.pictures_every_ms;
         let ctx = FrameCtx {
             data: &self.data,
             grid: &self.grid,
-            pad: self.pad.as_deref(),
+            // The drawing is the main run's.
+            pad: if main { self.pad.as_deref() } else { None },
             pad_noise: self.pad_noise,
             pictures,
-            running: self.run.state == RunState::Training,
+            running: r.state == RunState::Training,
         };
-        let produced = self.run.session.frame(ctx).await?;
-        self.run.last_frame_ms = now_ms();
-        let took = self.run.last_frame_ms - now;
+        let mut produced = r.session.frame(ctx).await?;
+        produced.frame.run = r.id;
+        r.last_frame_ms = now_ms();
+        let took = r.last_frame_ms - now;
         if pictures {
-            self.run.last_pictures_ms = self.run.last_frame_ms;
-            self.run.pictures_every_ms = PICTURES_MS.max(PICTURES_SPACING * took);
+            r.last_pictures_ms = r.last_frame_ms;
+            r.pictures_every_ms = PICTURES_MS.max(PICTURES_SPACING * took);
         } else {
-            self.run.frame_cost_ms = took;
+            r.frame_cost_ms = took;
         }
         if let Some(halt) = produced.halt {
-            self.run.state = RunState::Paused;
+            r.state = RunState::Paused;
+            let halt = if compared { format!("Run {}: {halt}", r.label) } else { halt };
             ev.push(Event::Error(halt));
             ev.push(Event::Status(self.status()));
         }
@@ -681,67 +920,83 @@ impl Controller {
         Ok(())
     }
 
-    /// One round of work: a slice of training (and a frame when one is due), or the frame
-    /// a command asked for, or a piece of the session's work beside training.
+    /// The training run to slice next: the one with the fewest steps (runs compared go
+    /// step for step, a run added later catching up first), the first in label order on a
+    /// tie.
+    fn next_run(&self) -> Option<usize> {
+        (0..self.runs.len()).filter(|&i| self.runs[i].state == RunState::Training).min_by_key(|&i| self.runs[i].session.step_count())
+    }
+
+    /// One round of work: a slice of training of one run (and its frame when one is due),
+    /// or the frames commands asked for, or a piece of the sessions' work beside training.
     pub async fn tick(&mut self) -> Vec<Event> {
         let mut ev = Vec::new();
-        if self.run.state != RunState::Training {
-            if self.run.background {
-                self.run.background = self.run.session.background(&self.data);
-                if !self.run.background {
-                    self.want_frame(false); // the work is done: show it
+        // The runs not training: their work beside training and the frames asked for.
+        for i in 0..self.runs.len() {
+            if self.runs[i].state == RunState::Training {
+                continue;
+            }
+            let r = &mut self.runs[i];
+            if r.background {
+                r.background = r.session.background(&self.data);
+                if !r.background {
+                    self.want_frame_of(i, false); // the work is done: show it
                 }
             }
-            if let Some(w) = self.run.wanted.take() {
-                if let Err(why) = self.frame(w.pictures, &mut ev).await {
+            if let Some(w) = self.runs[i].wanted.take() {
+                if let Err(why) = self.frame(i, w.pictures, &mut ev).await {
                     ev.extend(self.recover(why).await);
+                    return ev;
                 }
             }
-            return ev;
         }
-        if let Err(why) = self.run.session.backend().health() {
+        let Some(i) = self.next_run() else { return ev };
+        if let Err(why) = self.runs[i].session.backend().health() {
             return self.recover(why).await;
         }
         let t0 = now_ms();
-        let budget = match self.run.kind {
+        let r = &mut self.runs[i];
+        let budget = match r.kind {
             // A paced scene takes its own steps per slice and a frame after each.
-            BackendKind::Gpu if self.run.session.pacing_ms().is_none() => Budget::Steps(self.run.gpu_steps),
+            BackendKind::Gpu if r.session.pacing_ms().is_none() => Budget::Steps(r.gpu_steps),
             _ => Budget::Until(t0 + SLICE_MS),
         };
         // A test's stop: slices of a few steps up to it (then the pause below).
-        let budget = match self.pause_at.map(|s| s.saturating_sub(self.run.session.step_count()) as usize) {
+        let budget = match self.pause_at.map(|s| s.saturating_sub(r.session.step_count()) as usize) {
             Some(left) => Budget::Steps(left.min(match budget {
                 Budget::Steps(n) => n,
                 Budget::Until(_) => 8,
             })),
             None => budget,
         };
-        let due = self.run.session.slice(budget);
-        if self.run.background {
-            self.run.background = self.run.session.background(&self.data);
+        let due = r.session.slice(budget);
+        if r.background {
+            r.background = r.session.background(&self.data);
         }
         if due == AfterSlice::Advance {
-            if let Err(e) = self.run.session.advance().await {
-                self.run.state = RunState::Paused;
+            if let Err(e) = r.session.advance().await {
+                r.state = RunState::Paused;
                 ev.push(Event::Error(e));
                 ev.push(Event::Status(self.status()));
             }
         }
-        let stop = self.pause_at.is_some_and(|s| self.run.session.step_count() >= s);
-        if (stop || self.run.session.finished()) && self.run.state == RunState::Training {
-            self.run.state = RunState::Paused;
+        let r = &mut self.runs[i];
+        let stop = self.pause_at.is_some_and(|s| r.session.step_count() >= s);
+        if (stop || r.session.finished()) && r.state == RunState::Training {
+            r.state = RunState::Paused;
             ev.push(Event::Status(self.status()));
         }
-        let paced = self.run.session.pacing_ms().is_some();
-        if self.run.kind == BackendKind::Gpu && !paced {
+        let r = &mut self.runs[i];
+        let paced = r.session.pacing_ms().is_some();
+        if r.kind == BackendKind::Gpu && !paced {
             // Wait (without blocking) for the device before recording more (or reading a
             // frame, whose cost is then its own), and size the next slice to the time this
             // one took.
-            match self.run.session.fence().await {
+            match r.session.fence().await {
                 Ok(_) => {
                     let took = now_ms() - t0;
-                    let scaled = (self.run.gpu_steps as f64 * GPU_SLICE_MS / took.max(1.0)).round() as usize;
-                    self.run.gpu_steps = scaled.clamp(1, (self.run.gpu_steps * 2).max(2)).min(MAX_GPU_STEPS);
+                    let scaled = (r.gpu_steps as f64 * GPU_SLICE_MS / took.max(1.0)).round() as usize;
+                    r.gpu_steps = scaled.clamp(1, (r.gpu_steps * 2).max(2)).min(MAX_GPU_STEPS);
                 }
                 Err(why) => {
                     ev.extend(self.recover(why).await);
@@ -749,10 +1004,12 @@ impl Controller {
                 }
             }
         }
-        let wanted = self.run.wanted.take();
-        let frame_due = wanted.is_some() || due != AfterSlice::Nothing || paced || now_ms() - self.run.last_frame_ms >= self.frame_every_ms() || self.run.state != RunState::Training;
+        let every = self.frame_every_ms(i);
+        let r = &mut self.runs[i];
+        let wanted = r.wanted.take();
+        let frame_due = wanted.is_some() || due != AfterSlice::Nothing || paced || now_ms() - r.last_frame_ms >= every || r.state != RunState::Training;
         if frame_due {
-            if let Err(why) = self.frame(wanted.is_some_and(|w| w.pictures), &mut ev).await {
+            if let Err(why) = self.frame(i, wanted.is_some_and(|w| w.pictures), &mut ev).await {
                 ev.extend(self.recover(why).await);
             }
         }
@@ -762,11 +1019,11 @@ impl Controller {
     /// How long after the last frame the next is due while training: [`FRAME_MS`], or
     /// longer where frames cost more than a [`FRAME_SPACING`]th of that (a test's faster
     /// frames are taken as asked).
-    fn frame_every_ms(&self) -> f64 {
+    fn frame_every_ms(&self, i: usize) -> f64 {
         if self.frame_ms < FRAME_MS {
             self.frame_ms
         } else {
-            self.frame_ms.max(FRAME_SPACING * self.run.frame_cost_ms)
+            self.frame_ms.max(FRAME_SPACING * self.runs[i].frame_cost_ms)
         }
     }
 }

@@ -19,6 +19,9 @@ use super::pictures::{Picture, PictureId};
 /// One frame of the page.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Frame {
+    /// The run it belongs to ([`super::protocol::Status::main`] and `runs`).
+    #[serde(default)]
+    pub run: u32,
     /// Training steps taken, and epochs (fractional) of the current model.
     pub step: u64,
     pub epoch: f64,
@@ -28,6 +31,10 @@ pub struct Frame {
     pub test_loss: Option<f64>,
     /// Samples per second since the previous frame while training (None when paused).
     pub samples_per_s: Option<f64>,
+    /// The loss of the last step taken, on its own minibatch, and that step (the same in
+    /// any run of the same model, seed and settings, however frames fall).
+    #[serde(default)]
+    pub step_loss: Option<(u64, f64)>,
     /// The loss chart (the whole bounded history, with the reference level if any).
     pub chart: Option<Chart>,
     /// The pictures refreshed in this frame.

@@ -61,6 +61,16 @@ pub enum Command {
         bytes: Vec<u8>,
         name: String,
     },
+    /// Runs compared: a new run, a copy of the main one's model and settings from step 0
+    /// with the same seed (so it sees the same minibatches), made the main one (the
+    /// controls then change it).
+    Compare,
+    /// The run with this id becomes the main one (the controls and the big pictures show it).
+    MakeMain(u32),
+    /// The run with this id goes (one run always stays).
+    RemoveRun(u32),
+    /// The run with this id as a file ([`Event::Saved`]).
+    SaveRun(u32),
 }
 
 /// How far the run is (not a recipe's phase: that is `train::pipeline`'s).
@@ -112,16 +122,41 @@ impl SessionInfo {
     }
 }
 
+/// Runs compared at most.
+pub const MAX_RUNS: usize = 4;
+
+/// One run of a comparison, as the runs table shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunInfo {
+    /// The id frames carry ([`super::frame::Frame::run`]).
+    pub id: u32,
+    /// "A" to "D", kept while the run lives (the first free letter when it is made).
+    pub label: String,
+    pub config: ModelConfig,
+    /// What differs from the first run, in words ("noise: none (A: masking 0.3)"); the first
+    /// run says it is the one the others are compared with.
+    pub differs: String,
+    pub state: RunState,
+}
+
 /// The controller's state as the page shows it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Status {
+    /// The main run's state (training while any run of a comparison trains).
     pub state: RunState,
     pub backend: BackendKind,
     /// The backend in words ("WebGPU (…)", "CPU: WebAssembly SIMD").
     pub backend_label: String,
     /// Whether WebGPU can be chosen here.
     pub gpu_available: bool,
+    /// The main run's session (the one the controls change).
     pub session: SessionInfo,
+    /// The main run's id: the frames that carry it are drawn in the big pictures.
+    #[serde(default)]
+    pub main: u32,
+    /// Runs compared, in label order (empty while one run trains alone).
+    #[serde(default)]
+    pub runs: Vec<RunInfo>,
 }
 
 /// What the engine tells the page. The worker's own messages (loading, the stored model,

@@ -34,6 +34,7 @@
 //! | `panels` | visible panels, comma-separated names (left out: the page's default) | `panels=recon,features` |
 //! | `lecture` | lecture mode, `0` or `1` | `lecture=1` |
 //! | `hide` | controls hidden in lecture mode, comma-separated names | `hide=lr,batch` |
+//! | `compare` | runs compared with this one (up to 3): each the model keys that differ from this run (`preset` first where it differs, then from that preset), `&` and `=` as in a link, the runs separated by `\|`; `*` marks where this run sits among them (left out: first) | `compare=noise%3Dnone` |
 //!
 //! Adding a field: add one entry to `KEYS` (name, how to write it, how to parse and apply
 //! it, with its range check) and a row above. Entries apply in table order, so a key that
@@ -54,6 +55,9 @@ pub const MAX_LR: f32 = 10.0;
 pub const DEFAULT_SEED: u64 = 1;
 /// Most threads a link may ask for (the pool is at most the browser's core count).
 pub const MAX_THREADS: usize = 64;
+
+/// Runs a link compares with its own at most (`app::protocol::MAX_RUNS` in all).
+const MAX_COMPARED: usize = crate::app::protocol::MAX_RUNS - 1;
 
 /// Longest list (`panels`, `hide`) and name accepted.
 const MAX_NAMES: usize = 32;
@@ -104,6 +108,10 @@ pub struct Setup {
     /// The WebAssembly build the page asks for (one of [`BUILDS`]; None: the best this
     /// browser runs). The page's loader reads it (scripts/trunk-variants-html.mjs).
     pub build: Option<String>,
+    /// Runs compared with this one (their models, in label order without this one), and
+    /// where this one sits among them (0: first).
+    pub compare: Vec<ModelConfig>,
+    pub main_at: usize,
 }
 
 /// The web app's builds (scripts/trunk-variants.sh), as `build=` names them.
@@ -118,7 +126,7 @@ const PAGE_KEYS: &[&str] = &["seed", "backend", "threads", "build", "panels", "l
 impl Setup {
     /// `config` with the default seed, backend and panels.
     pub fn new(config: ModelConfig) -> Setup {
-        Setup { config, seed: DEFAULT_SEED, backend: BackendChoice::Auto, panels: None, lecture: false, hide: Vec::new(), scene: None, recipe: None, cap: None, threads: None, build: None }
+        Setup { config, seed: DEFAULT_SEED, backend: BackendChoice::Auto, panels: None, lecture: false, hide: Vec::new(), scene: None, recipe: None, cap: None, threads: None, build: None, compare: Vec::new(), main_at: 0 }
     }
 }
 
@@ -192,6 +200,7 @@ const KEYS: &[Key] = &[
     Key { name: "panels", get: |s| s.panels.as_ref().map(|p| join(p.iter())), set: |s, v| Ok(s.panels = Some(parse_names(v)?)) },
     Key { name: "lecture", get: |s| s.lecture.then(|| "1".into()), set: |s, v| Ok(s.lecture = parse_bool(v)?) },
     Key { name: "hide", get: |s| (!s.hide.is_empty()).then(|| join(s.hide.iter())), set: |s, v| Ok(s.hide = parse_names(v)?) },
+    Key { name: "compare", get: fmt_compare, set: set_compare },
 ];
 
 /// Keys of the model description: a recipe has its own models and ignores them.
@@ -222,6 +231,12 @@ pub fn encode(s: &Setup) -> String {
 /// Reads a query string (with or without `?`, or a whole URL) into a set-up and the notes
 /// on what was ignored. Never panics; the config always validates.
 pub fn decode(query: &str) -> Decoded {
+    decode_on(query, None)
+}
+
+/// [`decode`], starting from `base` where the query names no preset (a compared run's keys
+/// apply to the run it is compared with).
+fn decode_on(query: &str, base_setup: Option<&Setup>) -> Decoded {
     let mut notes = Vec::new();
     let query = query.split('#').next().unwrap_or("");
     let query = match query.find('?') {
@@ -252,7 +267,11 @@ pub fn decode(query: &str) -> Decoded {
 
     let mut base = Setup::default();
     match preset_value.as_deref() {
-        None => {}
+        None => {
+            if let Some(b) = base_setup {
+                base = Setup::new(b.config.clone());
+            }
+        }
         Some("custom") => base.config.name = "custom".into(),
         Some(name) if SCENES.contains(&name) => base.scene = Some(name.into()),
         Some(name) if RECIPE_NAMES.contains(&name) => base.recipe = Some(name.to_string()),
@@ -321,6 +340,101 @@ pub fn decode(query: &str) -> Decoded {
             None => return Decoded { setup: Setup::default(), notes },
         }
     }
+}
+
+// --- runs compared --------------------------------------------------------------------------
+
+/// A model's keys as a link writes them, `preset` first.
+fn model_pairs(cfg: &ModelConfig) -> Vec<(&'static str, String)> {
+    let s = Setup::new(cfg.clone());
+    let name = if PRESET_NAMES.contains(&cfg.name.as_str()) { cfg.name.clone() } else { "custom".into() };
+    std::iter::once(("preset", name)).chain(KEYS[..MODEL_KEYS].iter().filter_map(|k| (k.get)(&s).map(|v| (k.name, v)))).collect()
+}
+
+/// What differs between two models, as the link's keys: (key, value, the other's value or
+/// "–"), in the link's order.
+pub fn differences(cfg: &ModelConfig, other: &ModelConfig) -> Vec<(String, String, String)> {
+    let (a, b) = (model_pairs(cfg), model_pairs(other));
+    let value = |pairs: &[(&str, String)], k: &str| pairs.iter().find(|p| p.0 == k).map(|p| p.1.clone());
+    let mut out = Vec::new();
+    for name in std::iter::once("preset").chain(KEYS[..MODEL_KEYS].iter().map(|k| k.name)) {
+        let (x, y) = (value(&a, name), value(&b, name));
+        if x != y {
+            out.push((name.to_string(), x.unwrap_or_else(|| "–".into()), y.unwrap_or_else(|| "–".into())));
+        }
+    }
+    out
+}
+
+/// The model a compared run's keys apply to: `main`'s where the run is of the same preset,
+/// else its preset's (`custom` starts from the default preset, as a link's does).
+fn reference(cfg: &ModelConfig, main: &ModelConfig) -> ModelConfig {
+    if cfg.name == main.name {
+        return main.clone();
+    }
+    preset(&cfg.name).unwrap_or_else(|| ModelConfig { name: "custom".into(), ..preset(DEFAULT_PRESET).expect("default preset") })
+}
+
+/// One compared run as the keys that differ from its reference.
+fn fmt_run(cfg: &ModelConfig, main: &ModelConfig) -> String {
+    let refs = model_pairs(&reference(cfg, main));
+    let pairs = model_pairs(cfg);
+    let same_preset = cfg.name == main.name;
+    pairs
+        .iter()
+        .filter(|(k, v)| (*k == "preset" && !same_preset) || (*k != "preset" && refs.iter().find(|r| r.0 == *k).is_none_or(|r| &r.1 != v)))
+        .map(|(k, v)| format!("{k}={}", percent_encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn fmt_compare(s: &Setup) -> Option<String> {
+    if s.compare.is_empty() || s.recipe.is_some() || s.scene.is_some() {
+        return None;
+    }
+    let mut items: Vec<String> = s.compare.iter().map(|c| fmt_run(c, &s.config)).collect();
+    if s.main_at > 0 {
+        items.insert(s.main_at.min(items.len()), "*".into());
+    }
+    Some(items.join("|"))
+}
+
+fn set_compare(s: &mut Setup, v: &str) -> Result<(), String> {
+    if s.recipe.is_some() {
+        return Err("runs are compared for single models, not multi-phase recipes".into());
+    }
+    let items: Vec<&str> = v.split('|').collect();
+    if items.len() > MAX_COMPARED + 1 || items.iter().filter(|i| **i != "*").count() > MAX_COMPARED {
+        return Err(format!("at most {} runs are compared", MAX_COMPARED + 1));
+    }
+    if items.iter().filter(|i| **i == "*").count() > 1 {
+        return Err("`*` (this run's place) may appear once".into());
+    }
+    let mut compare = Vec::new();
+    let mut main_at = 0;
+    for (i, item) in items.iter().enumerate() {
+        if *item == "*" {
+            main_at = i;
+            continue;
+        }
+        for pair in item.split('&').filter(|p| !p.is_empty()) {
+            let k = percent_decode(pair.split_once('=').map_or(pair, |p| p.0));
+            if k != "preset" && !KEYS[..MODEL_KEYS].iter().any(|key| key.name == k) {
+                return Err(format!("run {}: {} is not a key of a model", i + 1, show(&k)));
+            }
+        }
+        let d = decode_on(item, Some(s));
+        if let Some(n) = d.notes.first() {
+            return Err(format!("run {}: {n}", i + 1));
+        }
+        if d.setup.recipe.is_some() || d.setup.scene.is_some() {
+            return Err(format!("run {}: only single models are compared", i + 1));
+        }
+        compare.push(d.setup.config);
+    }
+    s.compare = compare;
+    s.main_at = main_at;
+    Ok(())
 }
 
 // --- values ---------------------------------------------------------------------------------
@@ -822,6 +936,39 @@ mod tests {
         let d = decode("preset=tied_ae&cap=5");
         assert!(d.notes[0].contains("multi-phase recipes only"), "{:?}", d.notes);
         assert_eq!((d.setup.recipe, d.setup.cap), (None, None));
+    }
+
+    #[test]
+    fn compared_runs_round_trip_and_bad_ones_are_named() {
+        let mut s = Setup::new(preset("relu_ae_adam").unwrap());
+        let mut sgd = s.config.clone();
+        sgd.optimizer = Optimizer::Sgd { lr: 0.1 };
+        let mut wide = s.config.clone();
+        wide.dims = vec![784, 256, 784];
+        wide.activations = vec![Activation::Relu, Activation::Sigmoid];
+        wide.tied = true;
+        s.compare = vec![sgd, wide, preset("vae_20").unwrap()];
+        for main_at in 0..4 {
+            s.main_at = main_at;
+            let q = encode(&s);
+            let d = decode(&q);
+            assert!(d.notes.is_empty(), "{q}: {:?}", d.notes);
+            assert_eq!(d.setup, s, "{q}");
+        }
+        let base = "preset=dae_vincent&compare=";
+        for (value, why) in [
+            ("a|b|c|d", "at most 4 runs"),
+            ("lr%3D0.1|*|*", "may appear once"),
+            ("seed%3D3", "not a key of a model"),
+            ("lr%3D-1", "lr="),
+            ("preset%3Dsda", "only single models"),
+        ] {
+            let d = decode(&format!("{base}{value}"));
+            assert!(d.setup.compare.is_empty(), "{value}");
+            assert!(d.notes.len() == 1 && d.notes[0].contains(why), "{value}: {:?}", d.notes);
+        }
+        let d = decode("preset=sda&compare=lr%3D0.1");
+        assert!(d.setup.compare.is_empty() && d.notes[0].contains("not multi-phase recipes"), "{:?}", d.notes);
     }
 
     #[test]

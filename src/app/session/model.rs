@@ -176,6 +176,8 @@ pub struct ModelSession {
     /// Every step's loss, read from the device's step log with each frame, held to the
     /// bound the CLI uses (the mean of 32 steps within 10× the run's first step).
     guard: Divergence,
+    /// The last step's loss and its step (from the device's step log).
+    step_loss: Option<(u64, f64)>,
 }
 
 /// How many test rows the page evaluates.
@@ -207,6 +209,7 @@ impl ModelSession {
             pca,
             grown: false,
             guard: Divergence::new(cfg_lr),
+            step_loss: None,
         }
     }
 
@@ -262,6 +265,7 @@ impl ModelSession {
         self.snapshot = None;
         self.rate = None;
         self.grown = false;
+        self.step_loss = None;
         self.guard.restart(self.config().optimizer.lr());
     }
 
@@ -390,7 +394,9 @@ impl Session for ModelSession {
             let mut halt = None;
             if let Some((f, logged, last)) = steps {
                 let ring = f.await?;
-                if let Err(d) = self.guard.check_steps(&logged.numbered(&ring, last)) {
+                let numbered = logged.numbered(&ring, last);
+                self.step_loss = numbered.last().copied().or(self.step_loss);
+                if let Err(d) = self.guard.check_steps(&numbered) {
                     halt = Some(format!(
                         "Training stopped: {d}. Reset starts again from new weights at this preset's learning rate {}.",
                         short(self.start_lr)
@@ -406,6 +412,7 @@ impl Session for ModelSession {
             // The latest losses (none after a reset).
             frame.train_loss = self.train_h.last().map(|p| p.1);
             frame.test_loss = self.test_h.last().map(|p| p.1);
+            frame.step_loss = self.step_loss;
             let now = now_ms();
             if ctx.running {
                 frame.samples_per_s = rate(self.rate, now, step, self.trainer.batch());
