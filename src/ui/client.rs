@@ -13,7 +13,7 @@ use crate::app::frame::Frame;
 use crate::app::pictures::PictureId;
 use crate::app::protocol::{decode, encode, Command, Event, RunState};
 
-use super::state::{NoiseMode, PageState, Readout, Ui};
+use super::state::{run_colour, NoiseMode, PageState, Readout, RunRow, Ui};
 use super::{bench, chart, dom, draw};
 
 thread_local! {
@@ -143,6 +143,7 @@ fn apply_event(ui: Ui, ev: Event) {
             if changed {
                 ui.clear_for_session();
             }
+            runs_changed(ui, &s);
             ui.status.set(Some(s));
             if !matches!(ui.state.get_untracked(), PageState::Error | PageState::Bench | PageState::BenchDone) {
                 ui.state.set(state);
@@ -159,15 +160,104 @@ fn apply_event(ui: Ui, ev: Event) {
     }
 }
 
+/// What the loss chart says before there is a loss.
+const CHART_EMPTY: &str = "The loss appears here once training starts.";
+
+/// The runs table follows the status: rows of runs that went are dropped (with their
+/// charts), new ones start empty; the chart is drawn again for the runs now compared.
+fn runs_changed(ui: Ui, s: &crate::app::protocol::Status) {
+    let old = ui.runs.get_untracked();
+    let rows: Vec<RunRow> = s
+        .runs
+        .iter()
+        .map(|info| match old.iter().find(|r| r.info.id == info.id) {
+            Some(r) => RunRow { info: info.clone(), ..r.clone() },
+            None => RunRow { info: info.clone(), readout: Readout::default(), step_loss: None },
+        })
+        .collect();
+    let ids: Vec<u32> = rows.iter().map(|r| r.info.id).collect();
+    let before = old.iter().map(|r| r.info.id).collect::<Vec<_>>();
+    ui.run_charts.update_value(|c| c.retain(|(id, _)| ids.contains(id)));
+    ui.runs.set(rows);
+    if before != ids {
+        draw_loss_chart(ui);
+    }
+}
+
+/// The loss chart: the main run's, or with runs compared, every run's losses overlaid (one
+/// colour and legend entry per run: its training loss a line, its test loss points).
+fn draw_loss_chart(ui: Ui) {
+    let rows = ui.runs.get_untracked();
+    if rows.is_empty() {
+        if let Some(c) = ui.chart.get_value() {
+            chart::draw_chart("loss-chart", &c, CHART_EMPTY);
+        }
+        return;
+    }
+    let charts = ui.run_charts.get_value();
+    let Some(first) = charts.first().map(|c| c.1.clone()) else { return };
+    let mut merged = crate::app::history::Chart { series: Vec::new(), level: None, x_per_epoch: None, bands: Vec::new(), ..first };
+    let mut epochs = Vec::new();
+    for r in &rows {
+        let Some((_, c)) = charts.iter().find(|(id, _)| *id == r.info.id) else { continue };
+        epochs.push(c.x_per_epoch);
+        for (i, series) in c.series.iter().enumerate().take(2) {
+            let what = if i == 0 { "train" } else { "test" };
+            merged.series.push(crate::app::history::Series { label: format!("{} {what}", r.info.label), colour: run_colour(&r.info.label), ..series.clone() });
+        }
+    }
+    // Epoch marks where every run's epochs are as long.
+    if epochs.windows(2).all(|w| w[0] == w[1]) {
+        merged.x_per_epoch = epochs.first().copied().flatten();
+    }
+    chart::draw_chart("loss-chart", &merged, CHART_EMPTY);
+}
+
+/// A compared run's frame: its numbers in the runs table, its losses in the chart, its
+/// reconstructions, features and generated digits in its row of pictures.
+fn run_frame(ui: Ui, f: &Frame) {
+    let mut label = None;
+    ui.runs.update(|rows| {
+        if let Some(r) = rows.iter_mut().find(|r| r.info.id == f.run) {
+            r.readout = Readout { step: f.step, epoch: f.epoch, train_loss: f.train_loss, test_loss: f.test_loss, samples_per_s: f.samples_per_s };
+            r.step_loss = f.step_loss;
+            label = Some(r.info.label.clone());
+        }
+    });
+    let Some(label) = label else { return };
+    if let Some(c) = &f.chart {
+        ui.run_charts.update_value(|cs| match cs.iter_mut().find(|(id, _)| *id == f.run) {
+            Some(slot) => slot.1 = c.clone(),
+            None => cs.push((f.run, c.clone())),
+        });
+        draw_loss_chart(ui);
+    }
+    for (id, name) in [(PictureId::Recon, "recon"), (PictureId::Features, "features"), (PictureId::Generated, "generated")] {
+        if let Some(p) = f.picture(id) {
+            draw::draw_plain(&format!("run-{label}-{name}"), p);
+        }
+    }
+}
+
 /// Draws a frame and shows its numbers (`window.__aeplayFrames` counts them, for the tests).
 fn frame(ui: Ui, f: &Frame) {
     let w = dom::window();
     let n = js_sys::Reflect::get(&w, &"__aeplayFrames".into()).ok().and_then(|v| v.as_f64()).unwrap_or(0.0);
     let _ = js_sys::Reflect::set(&w, &"__aeplayFrames".into(), &(n + 1.0).into());
+    let compared = ui.runs.with_untracked(|r| !r.is_empty());
+    if compared {
+        run_frame(ui, f);
+    }
+    let main = ui.status.with_untracked(|s| s.as_ref().map_or(0, |s| s.main));
+    if f.run != main {
+        return;
+    }
     ui.readout.set(Readout { step: f.step, epoch: f.epoch, train_loss: f.train_loss, test_loss: f.test_loss, samples_per_s: f.samples_per_s });
     if let Some(c) = &f.chart {
-        chart::draw_chart("loss-chart", c, "The loss appears here once training starts.");
         ui.chart.set_value(Some(c.clone()));
+        if !compared {
+            chart::draw_chart("loss-chart", c, CHART_EMPTY);
+        }
     }
     // The recipe panel's note on the drawing comes with the pad, and goes without it.
     if f.picture(PictureId::Pad).is_none() {

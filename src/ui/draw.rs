@@ -107,6 +107,19 @@ pub fn draw_frame(ui: &Ui, f: &Frame) {
     }
 }
 
+/// Draws a picture on canvas `id` by its shape alone (a compared run's small pictures:
+/// nothing of the page's state changes).
+pub fn draw_plain(id: &str, p: &Picture) {
+    match p {
+        Picture::Recon(r) => draw_recon(id, r),
+        Picture::Predictions(q) => draw_predictions(id, q),
+        Picture::Tiles(_) => draw_as(id, p, tiles_of, draw_features),
+        Picture::Digits(_) => draw_as(id, p, digits_of, draw_digits),
+        Picture::Note(_) | Picture::Blank => draw_as(id, p, tiles_of, draw_features),
+        _ => {}
+    }
+}
+
 fn digits_of(p: &Picture) -> Option<&Digits> {
     if let Picture::Digits(d) = p { Some(d) } else { None }
 }

@@ -18,6 +18,7 @@ use super::{client, dom};
 const PANELS: &[(&str, &str)] = &[
     ("chart", ".chart-panel"),
     ("recon", ".recon-panel"),
+    ("runs", ".runs-panel"),
     ("pad", ".pad-panel"),
     ("pictures", ".pictures-panel"),
     ("model", ".model-panel"),
@@ -50,6 +51,7 @@ const SHORTCUTS: &[(&str, &str)] = &[
     ("r", "reset the model"),
     ("n", "new noise for the drawing"),
     ("c", "clear the draw pad"),
+    ("a", "add a run to compare (a copy of the main run, same seed)"),
     ("?", "show or hide this help"),
     ("Esc", "close this help"),
 ];
@@ -141,6 +143,7 @@ fn on_key(ui: Ui, page: Page, ev: web_sys::KeyboardEvent) {
         "r" => client::send(&Command::Reset),
         "n" => client::send(&Command::NewNoise),
         "c" => pad_clear(),
+        "a" => client::send(&Command::Compare),
         _ => {}
     }
 }

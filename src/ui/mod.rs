@@ -28,7 +28,7 @@ use leptos::prelude::*;
 use crate::app::envelope::ToWorker;
 
 use panels::{cloud::CloudPanel, gallery::Gallery, loss::LossPanel, model::ModelPanel, pad::DrawPad, pictures::PicturesPanel};
-use panels::{recipe::RecipePanel, recon::ReconPanel, status_bar::StatusBar, topbar::TopBar};
+use panels::{recipe::RecipePanel, recon::ReconPanel, runs::RunsPanel, status_bar::StatusBar, topbar::TopBar};
 use state::{PageState, Ui};
 
 /// Whether the page's browser offers WebGPU (the worker checks its own).
@@ -83,6 +83,7 @@ pub fn App() -> impl IntoView {
                 <ModelPanel ui=ui />
                 <LossPanel />
                 <ReconPanel ui=ui />
+                <RunsPanel ui=ui />
                 <div class="pad-wrap mnist-only" style:display=move || if mnist() { "" } else { "none" }>
                     <DrawPad ui=ui />
                 </div>

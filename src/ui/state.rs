@@ -8,7 +8,7 @@ use leptos::prelude::*;
 
 use crate::app::history::Chart;
 use crate::app::pictures::{PcaView, PictureId, RecipeView};
-use crate::app::protocol::{BackendKind, Status};
+use crate::app::protocol::{BackendKind, RunInfo, Status};
 use crate::app::catalogue::Kind;
 use crate::core::config::NoiseKind;
 
@@ -57,6 +57,20 @@ pub struct Readout {
     pub train_loss: Option<f64>,
     pub test_loss: Option<f64>,
     pub samples_per_s: Option<f64>,
+}
+
+/// A run of a comparison, as the runs table shows it: what it is and its last frame's
+/// numbers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunRow {
+    pub info: RunInfo,
+    pub readout: Readout,
+    pub step_loss: Option<(u64, f64)>,
+}
+
+/// A run's colour index by its letter (A blue, B orange, …) (`ui::chart::PALETTE`).
+pub fn run_colour(label: &str) -> u8 {
+    label.bytes().next().map_or(0, |b| b.saturating_sub(b'A')) % 8
 }
 
 /// The noise control's kinds (the `<select>`'s values).
@@ -168,6 +182,10 @@ pub struct Ui {
     pub noise_level: RwSignal<f64>,
     /// The last loss chart (for the CSV).
     pub chart: StoredValue<Option<Chart>>,
+    /// Runs compared (empty while one run trains alone), in label order.
+    pub runs: RwSignal<Vec<RunRow>>,
+    /// Each compared run's last loss chart, by run id (the page overlays them).
+    pub run_charts: StoredValue<Vec<(u32, Chart)>>,
 }
 
 impl Ui {
@@ -198,6 +216,8 @@ impl Ui {
             noise_mode: RwSignal::new(NoiseMode::Masking),
             noise_level: RwSignal::new(0.1),
             chart: StoredValue::new(None),
+            runs: RwSignal::new(Vec::new()),
+            run_charts: StoredValue::new(Vec::new()),
         }
     }
 

@@ -119,7 +119,9 @@ pub fn lecture_set(ui: Ui, on: bool) {
 /// The current set-up: the worker's session (model, seed, recipe and cap, or scene), with
 /// the page's choices.
 pub fn current(ui: Ui) -> Option<Setup> {
-    let session = ui.status.get_untracked()?.session;
+    let status = ui.status.get_untracked()?;
+    let (main, runs) = (status.main, status.runs);
+    let session = status.session;
     Some(SETUP.with(|s| {
         let mut setup = s.borrow().clone();
         setup.seed = session.seed;
@@ -129,6 +131,9 @@ pub fn current(ui: Ui) -> Option<Setup> {
         if let Some(cfg) = session.config {
             setup.config = cfg;
         }
+        // Runs compared: the others, in label order, and where the main one sits.
+        setup.main_at = runs.iter().position(|r| r.id == main).unwrap_or(0);
+        setup.compare = runs.into_iter().filter(|r| r.id != main).map(|r| r.config).collect();
         setup
     }))
 }

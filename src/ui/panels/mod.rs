@@ -10,5 +10,6 @@ pub mod pad;
 pub mod pictures;
 pub mod recipe;
 pub mod recon;
+pub mod runs;
 pub mod status_bar;
 pub mod topbar;

@@ -59,6 +59,10 @@ pub fn TopBar(ui: Ui, page: Page) -> impl IntoView {
             <details class="menu" id="menu">
                 <summary aria-label="More: files, link, lecture mode, shortcuts"><span aria-hidden="true">"☰"</span>" More"</summary>
                 <div class="menu-box">
+                    <div class="buttons">
+                        <button id="compare" title="Compare runs (a)" aria-keyshortcuts="a" disabled=move || !ui.usable() || ui.session_kind() != Some(Kind::Model) || ui.runs.with(|r| r.len() >= crate::app::protocol::MAX_RUNS)
+                            on:click=move |_| client::send(&Command::Compare)>"Compare: add a run"</button>
+                    </div>
                     <urlsync::LinkBar ui=ui page=page />
                     <ThreadsPick ui=ui />
                     <files::FileControls ui=ui />
