@@ -172,7 +172,7 @@ fn runs_changed(ui: Ui, s: &crate::app::protocol::Status) {
         .iter()
         .map(|info| match old.iter().find(|r| r.info.id == info.id) {
             Some(r) => RunRow { info: info.clone(), ..r.clone() },
-            None => RunRow { info: info.clone(), readout: Readout::default(), step_loss: None },
+            None => RunRow { info: info.clone(), readout: Readout::default() },
         })
         .collect();
     let ids: Vec<u32> = rows.iter().map(|r| r.info.id).collect();
@@ -219,8 +219,7 @@ fn run_frame(ui: Ui, f: &Frame) {
     let mut label = None;
     ui.runs.update(|rows| {
         if let Some(r) = rows.iter_mut().find(|r| r.info.id == f.run) {
-            r.readout = Readout { step: f.step, epoch: f.epoch, train_loss: f.train_loss, test_loss: f.test_loss, samples_per_s: f.samples_per_s };
-            r.step_loss = f.step_loss;
+            r.readout = readout(f);
             label = Some(r.info.label.clone());
         }
     });
@@ -239,6 +238,11 @@ fn run_frame(ui: Ui, f: &Frame) {
     }
 }
 
+/// A frame's numbers.
+fn readout(f: &Frame) -> Readout {
+    Readout { step: f.step, epoch: f.epoch, train_loss: f.train_loss, test_loss: f.test_loss, samples_per_s: f.samples_per_s, step_loss: f.step_loss }
+}
+
 /// Draws a frame and shows its numbers (`window.__aeplayFrames` counts them, for the tests).
 fn frame(ui: Ui, f: &Frame) {
     let w = dom::window();
@@ -252,7 +256,7 @@ fn frame(ui: Ui, f: &Frame) {
     if f.run != main {
         return;
     }
-    ui.readout.set(Readout { step: f.step, epoch: f.epoch, train_loss: f.train_loss, test_loss: f.test_loss, samples_per_s: f.samples_per_s });
+    ui.readout.set(readout(f));
     if let Some(c) = &f.chart {
         ui.chart.set_value(Some(c.clone()));
         if !compared {

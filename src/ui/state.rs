@@ -57,6 +57,8 @@ pub struct Readout {
     pub train_loss: Option<f64>,
     pub test_loss: Option<f64>,
     pub samples_per_s: Option<f64>,
+    /// The last step's loss and its step.
+    pub step_loss: Option<(u64, f64)>,
 }
 
 /// A run of a comparison, as the runs table shows it: what it is and its last frame's
@@ -65,7 +67,6 @@ pub struct Readout {
 pub struct RunRow {
     pub info: RunInfo,
     pub readout: Readout,
-    pub step_loss: Option<(u64, f64)>,
 }
 
 /// A run's colour index by its letter (A blue, B orange, …) (`ui::chart::PALETTE`).

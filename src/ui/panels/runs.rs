@@ -52,9 +52,9 @@ pub fn RunsPanel(ui: Ui) -> impl IntoView {
                                             <span class="main-mark" aria-label="the main run" style:visibility=move || if is_main() { "visible" } else { "hidden" }>" ★"</span></th>
                                         <td class="differs">{move || r().map(|r| r.info.differs).unwrap_or_default()}</td>
                                         <td class="num run-step">{move || r().map(|r| crate::app::thousands(r.readout.step as usize)).unwrap_or_default()}</td>
-                                        <td class="num run-step-loss" data-step=move || r().and_then(|r| r.step_loss).map(|s| s.0.to_string()).unwrap_or_default()
-                                            data-value=move || r().and_then(|r| r.step_loss).map(|s| s.1.to_string()).unwrap_or_default()>
-                                            {num(|r| r.step_loss.map(|s| s.1))}</td>
+                                        <td class="num run-step-loss" data-step=move || r().and_then(|r| r.readout.step_loss).map(|s| s.0.to_string()).unwrap_or_default()
+                                            data-value=move || r().and_then(|r| r.readout.step_loss).map(|s| s.1.to_string()).unwrap_or_default()>
+                                            {num(|r| r.readout.step_loss.map(|s| s.1))}</td>
                                         <td class="num run-train">{num(|r| r.readout.train_loss)}</td>
                                         <td class="num run-test">{num(|r| r.readout.test_loss)}</td>
                                         <td class="num run-rate">{move || r().and_then(|r| r.readout.samples_per_s).map(|v| crate::app::thousands(v.round() as usize)).unwrap_or_else(|| "–".into())}</td>

@@ -53,7 +53,8 @@ pub fn StatusBar(ui: Ui) -> impl IntoView {
             <div class="stats">
                 <div class="stat"><span class="label">"step"</span><span class="value" id="step-count">{move || ui.readout.get().step.to_string()}</span></div>
                 <div class="stat"><span class="label">"epoch"</span><span class="value" id="epoch">{move || format!("{:.2}", ui.readout.get().epoch)}</span></div>
-                <div class="stat"><span class="label">"train loss"</span><span class="value" id="train-loss" data-step=move || ui.readout.get().step.to_string()>{move || fmt_loss(ui.readout.get().train_loss)}</span></div>
+                <div class="stat"><span class="label">"train loss"</span><span class="value" id="train-loss" data-step=move || ui.readout.get().step.to_string()
+                    data-step-loss=move || ui.readout.get().step_loss.map(|(s, l)| format!("{s}:{l}")).unwrap_or_default()>{move || fmt_loss(ui.readout.get().train_loss)}</span></div>
                 <div class="stat"><span class="label">"test loss"</span><span class="value" id="test-loss" title="on 1,000 test digits">{move || fmt_loss(ui.readout.get().test_loss)}</span></div>
                 <div class="stat"><span class="label">"samples/s"</span><span class="value" id="samples-per-s">{move || ui.readout.get().samples_per_s.map(|v| format!("{v:.0}")).unwrap_or_else(|| "–".into())}</span></div>
                 <div class="stat wide"><span class="label">"runs on"</span><span class="value small" id="backend">{move || ui.status.get().map(|s| backend_words(&s.backend_label)).unwrap_or_else(|| "–".into())}</span></div>
