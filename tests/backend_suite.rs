@@ -614,11 +614,133 @@ fn free_releases_memory<B: Backend>(be: &mut B) {
 /// means the backend is unavailable here: each test then says so with the reason on the test
 /// output (`common::report_skip`), and where a GPU is required (`AEPLAY_REQUIRE_GPU=1`)
 /// `common::gpu` fails instead.
+/// One step in slow motion (issue 22) against the scalar reference, for each kind of model
+/// (plain, tied, variational, sparse; hidden layers narrowed, SGD so that the update is
+/// −lr × the gradient): what the page draws of it — the corruption, the code, the error at
+/// the output, the update ΔW of the units it shows, the loss before and after — is the
+/// reference's for that batch.
+fn a_step_in_slow_motion_reads_back_the_references_numbers<B: Backend>(be: &mut B) {
+    use aeplay::app::inside::{resolve, CodeView, INSIDE_ROWS, INSIDE_UNITS};
+    use aeplay::core::config::preset;
+    use aeplay::model::{Split, CODE_SEED};
+    let close = |got: &[f32], want: &[f32], floor: f32, what: &str, name: &str| {
+        assert_eq!(got.len(), want.len(), "{name}: {what}: {} values, want {}", got.len(), want.len());
+        let err = max_rel_err(got, want, floor);
+        assert!(err <= 2e-3, "{name}: {what} differs from the reference (rel err {err})");
+    };
+    for name in ["dae_vincent", "tied_ae", "vae_20", "sparse_kl"] {
+        let mut cfg = preset(name).unwrap();
+        let (first, last) = (0, cfg.dims.len() - 1);
+        for (i, w) in cfg.dims.iter_mut().enumerate() {
+            if i != first && i != last && *w > 100 {
+                *w /= 20;
+            }
+        }
+        cfg.batch = 10;
+        // Small enough that no model of the four blows up in one step on these digits.
+        let lr = 0.002;
+        cfg.optimizer = Optimizer::Sgd { lr };
+        cfg.validate().unwrap_or_else(|e| panic!("{name}: {e}"));
+        let layout = ParamLayout::new(&cfg);
+        let (d, n, rows) = (784, cfg.batch, 20);
+        let pixels: Vec<u8> = values(rows * d, 21, -400.0, 255.0).iter().map(|&v| v.max(0.0) as u8).collect();
+        let split = Split { data: be.upload_u8(&pixels, d), labels: None };
+        let mut model = Autoencoder::new(be, &cfg, 5).unwrap();
+        let params = model.params_host(be);
+        let idx: Vec<u32> = (0..n as u32).map(|i| (i * 3 + 1) % rows as u32).collect();
+        let (seed, stream) = (17u32, 4u32);
+        let reads = model.train_step_inside(be, split, &idx, seed, stream, INSIDE_ROWS);
+        let s = aeplay::backend::block_on(resolve(reads, &model, 5, 0)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!((s.rows, s.batch), (INSIDE_ROWS, n));
+
+        // The reference: the same batch, corrupted the same way, through the same weights.
+        let mut x = vec![0.0f32; n * d];
+        ops::gather(&pixels, d, &idx, &mut x);
+        let mut xn = vec![0.0f32; x.len()];
+        ops::noise(cfg.noise, &x, &mut xn, seed, stream);
+        let shown = INSIDE_ROWS * d;
+        close(&s.clean, &x[..shown], 1e-6, "the clean digits", name);
+        match &s.noisy {
+            Some(noisy) => close(noisy, &xn[..shown], 1e-6, "the corrupted digits", name),
+            None => assert_eq!(cfg.noise, NoiseKind::None, "{name}: the corruption is shown"),
+        }
+        let noise = reference::CodeNoise { seed: seed ^ CODE_SEED, stream, sample: true };
+        let scale = if cfg.reduction == Reduction::Sum { 1.0 } else { 1.0 / n as f32 };
+        let f = reference::forward_full(&cfg, &layout, &params, &xn, n, noise);
+        let out = f.acts.last().unwrap();
+        let (mut dy, mut row_loss) = (vec![0.0f32; out.len()], vec![0.0f32; n]);
+        ops::loss_forward_backward(cfg.loss, out, &x, d, scale, &mut dy, &mut row_loss);
+        let mut err = vec![0.0f32; out.len()];
+        ops::act_backward(&dy, out, cfg.output_activation_in_graph(), &mut err);
+        close(&s.error, &err[..shown], 1e-3, "the error at the output", name);
+        let mut pixels_out = out[..shown].to_vec();
+        model.output_to_pixels(&mut pixels_out);
+        close(&s.out, &pixels_out, 1e-3, "the reconstructions", name);
+        // The code: the code layer's output (a variational code's μ and σ, and z).
+        let code = &f.acts[cfg.code_layer()];
+        match &s.code {
+            CodeView::Plain { width, values } => {
+                assert_eq!(*width, cfg.code_dim(), "{name}: the code's width");
+                close(values, &code[..INSIDE_ROWS * width], 1e-3, "the code", name);
+            }
+            CodeView::Variational { latent, mu, sigma, z } => {
+                assert!(cfg.variational && *latent == cfg.code_dim());
+                let (want_mu, want_sigma): (Vec<f32>, Vec<f32>) = (
+                    code.chunks(2 * latent).take(INSIDE_ROWS).flat_map(|r| r[..*latent].to_vec()).collect(),
+                    code.chunks(2 * latent).take(INSIDE_ROWS).flat_map(|r| r[*latent..].iter().map(|g| (0.5 * g).exp()).collect::<Vec<_>>()).collect(),
+                );
+                close(mu, &want_mu, 1e-3, "μ", name);
+                close(sigma, &want_sigma, 1e-3, "σ", name);
+                close(z, &f.code[..INSIDE_ROWS * latent], 1e-3, "the sampled code", name);
+            }
+        }
+        if let Some(sp) = cfg.sparsity {
+            let h = &f.acts[sp.layer + 1];
+            let width = layout.dense[sp.layer].fan_out;
+            let mut mean = vec![0.0f32; width];
+            ops::bias_grad(h, &mut mean, width, false);
+            mean.iter_mut().for_each(|m| *m /= n as f32);
+            let (got, rho) = s.sparsity.as_ref().expect("a sparse model's mean activations");
+            assert_eq!(*rho, sp.rho);
+            close(got, &mean, 1e-3, "the mean activations", name);
+        }
+        // The update of the units shown: −lr × the reference's gradient for this batch; they
+        // are the units that moved most.
+        let r = reference::loss_and_grad_with(&cfg, &layout, &params, Batch { input: &xn, target: &x, rows: n, scale }, noise);
+        let w0 = &layout.dense[0];
+        assert_eq!(s.units.len(), INSIDE_UNITS.min(w0.fan_out), "{name}: units shown");
+        let norm = |j: usize| (0..d).map(|i| (r.grads[w0.w + i * w0.fan_out + j] as f64).powi(2)).sum::<f64>();
+        let least_shown = s.units.iter().map(|&j| norm(j)).fold(f64::INFINITY, f64::min);
+        let others = (0..w0.fan_out).filter(|j| !s.units.contains(j)).map(norm).fold(0.0, f64::max);
+        assert!(least_shown >= others * (1.0 - 1e-3), "{name}: the units shown moved most");
+        for (u, &j) in s.units.iter().enumerate() {
+            let want: Vec<f32> = (0..d).map(|i| -lr * r.grads[w0.w + i * w0.fan_out + j]).collect();
+            let before: Vec<f32> = (0..d).map(|i| params[w0.w + i * w0.fan_out + j]).collect();
+            close(&s.weights[u * d..(u + 1) * d], &before, 1e-6, "the unit's weights", name);
+            // ΔW is after − before in f32: it is known to a few ulps of the weight itself.
+            for (i, ((&got, &w), &b)) in s.delta[u * d..(u + 1) * d].iter().zip(&want).zip(&before).enumerate() {
+                let tol = 2e-3 * w.abs() + 8.0 * f32::EPSILON * b.abs().max(1e-3);
+                assert!((got - w).abs() <= tol, "{name}: ΔW of unit {j}, pixel {i}: {got}, reference {w}");
+            }
+        }
+        // The loss before and after the step, on the same batch and draws.
+        let want_before = r.loss as f64 / n as f64;
+        assert!(((s.loss_before - want_before) / want_before).abs() <= 2e-3, "{name}: loss before {} (reference {want_before})", s.loss_before);
+        let mut after = params.clone();
+        ops::sgd_step(&mut after, &r.grads, lr);
+        let r2 = reference::loss_and_grad_with(&cfg, &layout, &after, Batch { input: &xn, target: &x, rows: n, scale }, noise);
+        let want_after = r2.loss as f64 / n as f64;
+        assert!(((s.loss_after - want_after) / want_after).abs() <= 2e-3, "{name}: loss after {} (reference {want_after})", s.loss_after);
+        // The step counts as one: the model goes on from the updated weights.
+        close(&model.params_host(be), &after, 1e-2, "the weights after the step", name);
+    }
+}
+
 macro_rules! suite {
     ($backend:ident, $make:expr) => {
         suite!(@tests $backend, $make, matmul_all_forms, fused_layer_ops, weight_grads_then_step, elementwise_ops,
             ten_steps_match_reference, optimizer_ops, model_zoo_ops, every_preset_shrunk_matches_reference,
-            free_releases_memory, ten_steps_adam_tied_l2_match_reference);
+            free_releases_memory, ten_steps_adam_tied_l2_match_reference, a_step_in_slow_motion_reads_back_the_references_numbers);
     };
     (@tests $backend:ident, $make:expr, $($case:ident),*) => {
         mod $backend {

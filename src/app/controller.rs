@@ -555,6 +555,37 @@ impl Controller {
                     ev.push(Event::Status(self.status()));
                 }
             }
+            Command::InsideStep => {
+                if self.state() == RunState::Training {
+                    ev.push(Event::Error("Pause training first: Inside a step takes the next step itself, in slow motion.".into()));
+                    return ev;
+                }
+                let id = self.runs[self.main].id;
+                let inside = match self.runs[self.main].session.model() {
+                    Some(m) => Some(m.inside_step(id).await),
+                    None => None,
+                };
+                match inside {
+                    None => ev.push(Event::Error(only_models("Inside a step"))),
+                    Some(Err(why)) => {
+                        ev.extend(self.recover(why).await);
+                        return ev;
+                    }
+                    Some(Ok(s)) => ev.push(Event::Inside(Box::new(s))),
+                }
+                // The other runs of a comparison take their next step too (they stay step for step).
+                for i in 0..self.runs.len() {
+                    let r = &mut self.runs[i];
+                    if i != self.main && !r.session.finished() && r.session.slice(Budget::Steps(1)) == AfterSlice::Advance {
+                        if let Err(e) = r.session.advance().await {
+                            ev.push(Event::Error(e));
+                        }
+                    }
+                    r.state = RunState::Paused;
+                    self.settle(i, &mut ev).await;
+                }
+                ev.push(Event::Status(self.status()));
+            }
             Command::Reset => {
                 for i in 0..self.runs.len() {
                     let be = self.backend();

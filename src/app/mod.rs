@@ -24,6 +24,7 @@ pub mod clock;
 pub mod controller;
 pub mod envelope;
 pub mod frame;
+pub mod inside;
 pub mod history;
 pub mod pictures;
 pub mod protocol;

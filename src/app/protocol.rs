@@ -71,6 +71,9 @@ pub enum Command {
     RemoveRun(u32),
     /// The run with this id as a file ([`Event::Saved`]).
     SaveRun(u32),
+    /// One step in slow motion (while paused): the main run's next training step with what
+    /// it computed read back ([`Event::Inside`]); the other runs of a comparison step too.
+    InsideStep,
 }
 
 /// How far the run is (not a recipe's phase: that is `train::pipeline`'s).
@@ -169,6 +172,8 @@ pub enum Event {
     Note(String),
     /// An action was refused or failed; the page stays as it was.
     Error(String),
+    /// One step in slow motion ([`Command::InsideStep`]).
+    Inside(Box<crate::app::inside::Inside>),
     /// A model file to download.
     Saved {
         name: String,

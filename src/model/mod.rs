@@ -2,8 +2,11 @@
 //! loss, hand-written backward and optimizer step, all on device buffers. Nothing is read
 //! back during a step; the summed training loss accumulates on the device until asked for.
 
+mod inside;
+pub use inside::InsideReads;
+
 use crate::backend::{read_now, Backend, DataId, ReadFuture, View};
-use crate::core::config::{NoiseKind, Optimizer, Reduction};
+use crate::core::config::{NoiseKind, Optimizer};
 use crate::core::reference::CodeNoise;
 use crate::core::layout::ParamLayout;
 use crate::core::ops::{self, AdamStep, Gemm, Linear, Loss, Reparam};
@@ -323,37 +326,9 @@ impl Autoencoder {
 
     /// One training step on the rows `idx` of `data`; `stream` numbers the step for the noise.
     pub fn train_step<B: Backend>(&mut self, be: &mut B, split: impl Into<Split>, idx: &[u32], seed: u32, stream: u32) {
-        let split = split.into();
-        let n = idx.len();
-        assert!(n > 0 && n <= self.capacity, "batch of {n} rows, capacity {}", self.capacity);
-        let d = self.cfg.input_dim();
-        be.gather(split.data, idx, self.x.prefix(n * d));
-        let input = self.corrupt(be, n, seed, stream);
-        let target = self.target(be, split, idx);
-        let out = self.forward(be, input, n, CodeNoise { seed, stream, sample: true });
-        let scale = match self.cfg.reduction {
-            Reduction::Sum => 1.0,
-            Reduction::Mean => 1.0 / n as f32,
-        };
-        self.loss(be, out, target, n, scale);
-        be.sum_into(self.row_loss.prefix(n), self.loss_acc, self.pending_examples > 0);
-        self.pending_examples += n;
-        if let Some(log) = self.step_log {
-            be.sum_into(self.row_loss.prefix(n), log.slice(self.log_next, 1), false);
-            self.log_next = (self.log_next + 1) % STEP_LOG;
-            if self.log_rows.len() == STEP_LOG {
-                self.log_rows.pop_front();
-            }
-            self.log_rows.push_back(n);
-        }
-        self.backward(be, input, n, scale);
-        if self.cfg.l2 > 0.0 {
-            // d(λ·½Σw²)/dw = λ·w, weights only (biases are not decayed).
-            for (o, len) in self.layout.weight_ranges() {
-                be.axpy(self.params.slice(o, len), self.grads.slice(o, len), self.cfg.l2);
-            }
-        }
-        self.optimizer_step(be);
+        let parts = self.step_parts(be, split.into(), idx, seed, stream);
+        self.backward(be, parts.input, idx.len(), parts.scale);
+        self.finish_step(be);
     }
 
     /// Updates the parameters from `grads` with the configured optimizer.

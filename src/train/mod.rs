@@ -230,6 +230,24 @@ impl<B: Backend> Trainer<B> {
         for m in others.iter_mut() {
             m.train_step(&mut self.be, split, idx, seed, self.step as u32);
         }
+        self.advance(end)
+    }
+
+    /// The next training step in slow motion: the step [`Self::step`] would take, with the
+    /// first `rows` rows of what it computed read back (see [`crate::model::InsideReads`]).
+    pub fn step_inside(&mut self, rows: usize) -> crate::model::InsideReads {
+        let end = (self.pos + self.batch()).min(self.train_rows);
+        let idx = self.order[self.pos..end].to_vec();
+        let seed = self.noise_seed();
+        let split = Split { data: self.train_data, labels: self.train_labels };
+        let reads = self.model.train_step_inside(&mut self.be, split, &idx, seed, self.step as u32, rows);
+        self.advance(end);
+        reads
+    }
+
+    /// Counts a step that took the rows up to `end` of the epoch's order; true when it
+    /// completed an epoch.
+    fn advance(&mut self, end: usize) -> bool {
         self.step += 1;
         self.pos = end;
         // Hand recorded work to the device every few steps so it runs while more is recorded.

@@ -173,6 +173,8 @@ pub trait ModelControls {
     fn pad_changed(&mut self);
     /// The model as a saved file's contents (read back asynchronously).
     fn save(&mut self) -> LocalFuture<'_, Result<SavedModel, String>>;
+    /// The next training step in slow motion (`run`: the id the page knows the run by).
+    fn inside_step(&mut self, run: u32) -> LocalFuture<'_, Result<crate::app::inside::Inside, String>>;
 }
 
 /// The controls of a multi-phase recipe.

@@ -522,6 +522,14 @@ impl ModelControls for ModelSession {
         self.pictures.forget_ends();
     }
 
+    fn inside_step(&mut self, run: u32) -> LocalFuture<'_, Result<crate::app::inside::Inside, String>> {
+        Box::pin(async move {
+            let reads = self.trainer.step_inside(crate::app::inside::INSIDE_ROWS);
+            let step = self.trainer.step;
+            crate::app::inside::resolve(reads, &self.trainer.model, step, run).await
+        })
+    }
+
     fn save(&mut self) -> LocalFuture<'_, Result<SavedModel, String>> {
         Box::pin(async move {
             let (params, optim) = self.trainer.read_state().await?;
