@@ -34,6 +34,7 @@
 //! | `panels` | visible panels, comma-separated names (left out: the page's default) | `panels=recon,features` |
 //! | `lecture` | lecture mode, `0` or `1` | `lecture=1` |
 //! | `hide` | controls hidden in lecture mode, comma-separated names | `hide=lr,batch` |
+//! | `slow` | the slow-motion view of one training step open, `0` or `1` | `slow=1` |
 //! | `compare` | runs compared with this one (up to 3): each the model keys that differ from this run (`preset` first where it differs, then from that preset), `&` and `=` as in a link, the runs separated by `\|`; `*` marks where this run sits among them (left out: first) | `compare=noise%3Dnone` |
 //!
 //! Adding a field: add one entry to `KEYS` (name, how to write it, how to parse and apply
@@ -112,6 +113,8 @@ pub struct Setup {
     /// where this one sits among them (0: first).
     pub compare: Vec<ModelConfig>,
     pub main_at: usize,
+    /// The slow-motion view of one training step is open ("Inside a step").
+    pub slow: bool,
 }
 
 /// The web app's builds (scripts/trunk-variants.sh), as `build=` names them.
@@ -121,12 +124,12 @@ pub const BUILDS: [&str; 4] = ["simd128", "relaxed-simd", "threads", "threads+re
 pub const SCENES: &[&str] = &super::catalogue::SCENES;
 
 /// Keys that still apply with a scene (the others describe an MNIST model).
-const PAGE_KEYS: &[&str] = &["seed", "backend", "threads", "build", "panels", "lecture", "hide"];
+const PAGE_KEYS: &[&str] = &["seed", "backend", "threads", "build", "panels", "lecture", "hide", "slow"];
 
 impl Setup {
     /// `config` with the default seed, backend and panels.
     pub fn new(config: ModelConfig) -> Setup {
-        Setup { config, seed: DEFAULT_SEED, backend: BackendChoice::Auto, panels: None, lecture: false, hide: Vec::new(), scene: None, recipe: None, cap: None, threads: None, build: None, compare: Vec::new(), main_at: 0 }
+        Setup { config, seed: DEFAULT_SEED, backend: BackendChoice::Auto, panels: None, lecture: false, hide: Vec::new(), scene: None, recipe: None, cap: None, threads: None, build: None, compare: Vec::new(), main_at: 0, slow: false }
     }
 }
 
@@ -200,6 +203,7 @@ const KEYS: &[Key] = &[
     Key { name: "panels", get: |s| s.panels.as_ref().map(|p| join(p.iter())), set: |s, v| Ok(s.panels = Some(parse_names(v)?)) },
     Key { name: "lecture", get: |s| s.lecture.then(|| "1".into()), set: |s, v| Ok(s.lecture = parse_bool(v)?) },
     Key { name: "hide", get: |s| (!s.hide.is_empty()).then(|| join(s.hide.iter())), set: |s, v| Ok(s.hide = parse_names(v)?) },
+    Key { name: "slow", get: |s| s.slow.then(|| "1".into()), set: |s, v| Ok(s.slow = parse_bool(v)?) },
     Key { name: "compare", get: fmt_compare, set: set_compare },
 ];
 

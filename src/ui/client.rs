@@ -150,6 +150,7 @@ fn apply_event(ui: Ui, ev: Event) {
             }
         }
         Event::Frame(f) => frame(ui, &f),
+        Event::Inside(s) => ui.inside.set(Some(*s)),
         Event::Note(n) => ui.add_note(n),
         Event::Error(e) => ui.error.set(Some(e)),
         Event::Saved { name, bytes } => {

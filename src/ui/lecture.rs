@@ -19,6 +19,7 @@ const PANELS: &[(&str, &str)] = &[
     ("chart", ".chart-panel"),
     ("recon", ".recon-panel"),
     ("runs", ".runs-panel"),
+    ("inside", ".inside-panel"),
     ("pad", ".pad-panel"),
     ("pictures", ".pictures-panel"),
     ("model", ".model-panel"),
@@ -47,7 +48,7 @@ const CONTROLS: &[(&str, &[&str])] = &[
 /// The keyboard shortcuts, as the help overlay lists them.
 const SHORTCUTS: &[(&str, &str)] = &[
     ("space", "train / pause"),
-    ("s", "one training step"),
+    ("s", "one training step (in slow motion while Inside a step is open)"),
     ("r", "reset the model"),
     ("n", "new noise for the drawing"),
     ("c", "clear the draw pad"),
@@ -139,7 +140,7 @@ fn on_key(ui: Ui, page: Page, ev: web_sys::KeyboardEvent) {
             }
             client::send(if running { &Command::Pause } else { &Command::Train });
         }
-        "s" if !running => client::send(&Command::Step),
+        "s" if !running => client::send(if ui.slow.get_untracked() { &Command::InsideStep } else { &Command::Step }),
         "r" => client::send(&Command::Reset),
         "n" => client::send(&Command::NewNoise),
         "c" => pad_clear(),

@@ -27,7 +27,7 @@ use leptos::prelude::*;
 
 use crate::app::envelope::ToWorker;
 
-use panels::{cloud::CloudPanel, gallery::Gallery, loss::LossPanel, model::ModelPanel, pad::DrawPad, pictures::PicturesPanel};
+use panels::{cloud::CloudPanel, gallery::Gallery, inside::InsidePanel, loss::LossPanel, model::ModelPanel, pad::DrawPad, pictures::PicturesPanel};
 use panels::{recipe::RecipePanel, recon::ReconPanel, runs::RunsPanel, status_bar::StatusBar, topbar::TopBar};
 use state::{PageState, Ui};
 
@@ -84,6 +84,7 @@ pub fn App() -> impl IntoView {
                 <LossPanel />
                 <ReconPanel ui=ui />
                 <RunsPanel ui=ui />
+                <InsidePanel ui=ui />
                 <div class="pad-wrap mnist-only" style:display=move || if mnist() { "" } else { "none" }>
                     <DrawPad ui=ui />
                 </div>

@@ -183,6 +183,9 @@ pub struct Ui {
     pub noise_level: RwSignal<f64>,
     /// The last loss chart (for the CSV).
     pub chart: StoredValue<Option<Chart>>,
+    /// The slow-motion view is open, and the last step it showed.
+    pub slow: RwSignal<bool>,
+    pub inside: RwSignal<Option<crate::app::inside::Inside>>,
     /// Runs compared (empty while one run trains alone), in label order.
     pub runs: RwSignal<Vec<RunRow>>,
     /// Each compared run's last loss chart, by run id (the page overlays them).
@@ -217,6 +220,8 @@ impl Ui {
             noise_mode: RwSignal::new(NoiseMode::Masking),
             noise_level: RwSignal::new(0.1),
             chart: StoredValue::new(None),
+            slow: RwSignal::new(false),
+            inside: RwSignal::new(None),
             runs: RwSignal::new(Vec::new()),
             run_charts: StoredValue::new(Vec::new()),
         }
@@ -255,6 +260,7 @@ impl Ui {
         self.recipe_pad_note.set(None);
         self.cloud_summary.set(None);
         self.chart.set_value(None);
+        self.inside.set(None);
     }
 
     /// The catalogue id of the session ("" before the worker reports).

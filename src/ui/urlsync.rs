@@ -64,6 +64,7 @@ pub fn page_from_url(ui: Ui) -> Page {
         link: RwSignal::new(None),
         copied: RwSignal::new(String::new()),
     };
+    ui.slow.set(setup.slow);
     SETUP.with(|s| *s.borrow_mut() = setup);
     page
 }
@@ -96,7 +97,7 @@ pub fn link_sets_up() -> bool {
             .trim_start_matches('?')
             .split('&')
             .filter(|kv| !kv.is_empty())
-            .any(|kv| !["lecture", "panels", "hide", "threads", "build"].contains(&kv.split('=').next().unwrap_or("")))
+            .any(|kv| !["lecture", "panels", "hide", "threads", "build", "slow"].contains(&kv.split('=').next().unwrap_or("")))
 }
 
 /// The user picked a backend: links name it from now on.
@@ -111,6 +112,12 @@ pub fn threads_set(ui: Ui, n: Option<u32>) {
 }
 
 /// Lecture mode was toggled.
+/// The slow-motion view opened or closed: the link follows.
+pub fn slow_set(ui: Ui, on: bool) {
+    SETUP.with(|s| s.borrow_mut().slow = on);
+    schedule_sync(ui);
+}
+
 pub fn lecture_set(ui: Ui, on: bool) {
     SETUP.with(|s| s.borrow_mut().lecture = on);
     schedule_sync(ui);

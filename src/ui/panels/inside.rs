@@ -208,7 +208,7 @@ pub fn InsidePanel(ui: Ui) -> impl IntoView {
         <section class="panel inside-panel" id="inside" aria-labelledby="inside-title" style:display=move || if shown() { "" } else { "none" }>
             <div class="panel-head">
                 <h2 id="inside-title">"Inside a step"</h2>
-                <button id="inside-close" class="small" on:click=move |_| { auto.set(false); ui.slow.set(false); }>"Close"</button>
+                <button id="inside-close" class="small" on:click=move |_| { auto.set(false); ui.slow.set(false); super::super::urlsync::slow_set(ui, false); }>"Close"</button>
             </div>
             <div class="buttons">
                 <button id="inside-step" class="primary" title="Step inside (s)" aria-keyshortcuts="s" disabled=move || !paused() || !is_model()

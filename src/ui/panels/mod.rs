@@ -4,6 +4,7 @@
 
 pub mod cloud;
 pub mod gallery;
+pub mod inside;
 pub mod loss;
 pub mod model;
 pub mod pad;

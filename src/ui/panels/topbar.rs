@@ -62,6 +62,10 @@ pub fn TopBar(ui: Ui, page: Page) -> impl IntoView {
                     <div class="buttons">
                         <button id="compare" title="Compare runs (a)" aria-keyshortcuts="a" disabled=move || !ui.usable() || ui.session_kind() != Some(Kind::Model) || ui.runs.with(|r| r.len() >= crate::app::protocol::MAX_RUNS)
                             on:click=move |_| client::send(&Command::Compare)>"Compare: add a run"</button>
+                        <button id="inside-open" aria-pressed=move || ui.slow.get().to_string() disabled=move || ui.session_kind() != Some(Kind::Model)
+                            on:click=move |_| { let on = !ui.slow.get_untracked(); ui.slow.set(on); urlsync::slow_set(ui, on); }>
+                            {move || if ui.slow.get() { "Close Inside a step" } else { "Inside a step" }}
+                        </button>
                     </div>
                     <urlsync::LinkBar ui=ui page=page />
                     <ThreadsPick ui=ui />
