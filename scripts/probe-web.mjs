@@ -13,7 +13,11 @@
 //
 //   node scripts/probe-web.mjs [--backend cpu|gpu] [--batch 16,64,256] [--seconds 20]
 //        [--preset dae_vincent] [--threads 1,all] [--out FILE.jsonl] [--query 'hide=features']
-//        [--no-isolate]
+//        [--no-isolate] [--runs 1,2]
+//
+// --runs measures the page with that many runs compared (issue 22: copies of the preset with
+// the same seed, `compare=` in the link); page_samples_per_s is then all runs' samples
+// together, counted from the runs table's steps.
 //
 // The page is served cross-origin isolated (COOP/COEP, as `make run` does), so the CPU path
 // runs its threaded build; --threads measures each setting in turn (`1`: threads=1, the build
@@ -42,6 +46,17 @@ const ISOLATE = !args.includes('--no-isolate');
 const THREADS = ISOLATE && BACKEND === 'cpu' ? opt('threads', '1,all').split(',').filter(Boolean) : ['all'];
 const threadsQuery = (t) => (t === '1' ? '&threads=1' : '');
 const webgpu = BACKEND === 'gpu';
+const RUNS = opt('runs', '1').split(',').map(Number);
+// N runs compared: N − 1 copies of the preset (empty items of `compare=`).
+const runsQuery = (n) => (n > 1 ? `&compare=${encodeURIComponent(Array(n - 1).fill('').join('|'))}` : '');
+
+/** Steps of all runs: the runs table's where runs are compared, else the page's. */
+async function allSteps(page, runs) {
+  if (runs <= 1) return readSteps(page);
+  const steps = await page.$$eval('#runs-table .run-step', (cells) => cells.map((c) => Number(c.textContent.replace(/,/g, '')) || 0));
+  if (steps.length !== runs) throw new Error(`${steps.length} runs in the table, want ${runs}`);
+  return steps.reduce((a, b) => a + b, 0);
+}
 
 // Installed before the page's scripts: long tasks and the lateness of a 50 ms timer.
 function probe() {
@@ -74,18 +89,18 @@ async function benchMode(server, batch, threads) {
   }
 }
 
-async function pageMode(server, batch, threads) {
+async function pageMode(server, batch, threads, runs) {
   const context = await launchBrowser({ webgpu });
   try {
     const page = context.pages()[0] ?? (await context.newPage());
     await page.addInitScript(probe);
-    await page.goto(`${server.url}?preset=${PRESET}&backend=${BACKEND}&batch=${batch}${threadsQuery(threads)}${EXTRA ? `&${EXTRA}` : ''}`, { waitUntil: 'load' });
+    await page.goto(`${server.url}?preset=${PRESET}&backend=${BACKEND}&batch=${batch}${threadsQuery(threads)}${runsQuery(runs)}${EXTRA ? `&${EXTRA}` : ''}`, { waitUntil: 'load' });
     await waitForState(page, 'ready', 180_000);
     const label = await page.textContent('#backend');
     await page.click('#train');
     // Warm up, then measure over SECONDS.
     await page.waitForTimeout(3000);
-    const s0 = await readSteps(page);
+    const s0 = await allSteps(page, runs);
     const t0 = Date.now();
     // The main thread's busy time (Chromium's own task accounting, through CDP).
     const cdp = await context.newCDPSession(page);
@@ -100,7 +115,7 @@ async function pageMode(server, batch, threads) {
     await page.waitForTimeout(SECONDS * 1000);
     await page.evaluate(() => { window.__probe.recording = false; });
     const b1 = await busy();
-    const s1 = await readSteps(page);
+    const s1 = await allSteps(page, runs);
     const t1 = Date.now();
     const { long, lags } = await page.evaluate(() => window.__probe);
     const sorted = [...lags].sort((a, b) => a - b);
@@ -124,11 +139,11 @@ ensureDist();
 const server = await startServer(undefined, { headers: ISOLATE ? ISOLATING : {} });
 const lines = [];
 try {
-  for (const batch of BATCHES) for (const threads of THREADS) {
+  for (const batch of BATCHES) for (const threads of THREADS) for (const runs of RUNS) {
     const bench = await benchMode(server, batch, threads);
-    const p = await pageMode(server, batch, threads);
+    const p = await pageMode(server, batch, threads, runs);
     const line = {
-      backend: BACKEND, backend_detail: p.label, preset: PRESET, batch, threads: bench.threads,
+      backend: BACKEND, backend_detail: p.label, preset: PRESET, batch, threads: bench.threads, runs,
       bench_samples_per_s: Math.round(bench.samples), page_samples_per_s: Math.round(p.samples),
       ratio: Number((p.samples / bench.samples).toFixed(3)),
       long_tasks: p.long_tasks, longest_task_ms: Math.round(p.longest_task_ms),

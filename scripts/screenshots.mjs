@@ -4,7 +4,12 @@
 // seconds (on the CPU path), the first screen only (what a user sees without scrolling).
 //
 //   node scripts/screenshots.mjs [--seconds 8] [--presets dae_vincent,vae_20] [--layouts desktop,phone]
-//        [--out screenshots]
+//        [--out screenshots] [--views first,compare,slow]
+//
+// Views: `first` the first screen; `compare` two runs compared (the preset against itself without
+// noise, `compare=noise%3Dnone`), the screen scrolled to the runs; `slow` a step in slow motion
+// (`slow=1`: trained, paused, one Step inside), the screen scrolled to it. Files:
+// <layout>/<preset>.png, <layout>/<preset>-compare.png, <layout>/<preset>-slow.png.
 //
 // Layouts: desktop 1440×900, lecture1080 (1920×1080, lecture=1), lecture720 (1280×720,
 // lecture=1), phone 390×844. Needs dist/ (make build) and node_modules (make deps-test).
@@ -27,6 +32,12 @@ const LAYOUTS = {
 const SECONDS = Number(opt('seconds', '8'));
 const OUT = opt('out', join(ROOT, 'screenshots'));
 const layouts = opt('layouts', Object.keys(LAYOUTS).join(',')).split(',');
+const VIEWS = {
+  first: { query: '', file: '' },
+  compare: { query: '&compare=noise%3Dnone', file: '-compare', scroll: '#runs' },
+  slow: { query: '&slow=1', file: '-slow', scroll: '#inside', inside: true },
+};
+const views = opt('views', 'first').split(',');
 
 ensureDist();
 const server = await startServer();
@@ -45,15 +56,28 @@ try {
     const L = LAYOUTS[name];
     if (!L) throw new Error(`no layout ${name} (${Object.keys(LAYOUTS).join(', ')})`);
     mkdirSync(join(OUT, name), { recursive: true });
-    for (const preset of presets) {
+    for (const preset of presets) for (const v of views) {
+      const V = VIEWS[v];
+      if (!V) throw new Error(`no view ${v} (${Object.keys(VIEWS).join(', ')})`);
       const ctx = await launchBrowser({ contextOptions: { viewport: { width: L.width, height: L.height } } });
       try {
         const page = ctx.pages()[0] ?? (await ctx.newPage());
-        await page.goto(`${server.url}?backend=cpu&preset=${preset}${L.query}`, { waitUntil: 'load' });
+        await page.goto(`${server.url}?backend=cpu&preset=${preset}${L.query}${V.query}`, { waitUntil: 'load' });
         await waitForState(page, 'ready', 180_000);
         await page.click('#train');
         await page.waitForTimeout(SECONDS * 1000);
-        const file = join(OUT, name, `${preset}.png`);
+        if (V.inside) {
+          await page.click('#pause');
+          await waitForState(page, 'paused', 60_000);
+          const at = Number(await page.getAttribute('#inside-digits', 'data-step'));
+          await page.click('#inside-step');
+          await page.waitForFunction((n) => Number(document.getElementById('inside-digits').dataset.step) > n, at, { timeout: 60_000 });
+        }
+        if (V.scroll) {
+          await page.evaluate((sel) => document.querySelector(sel).scrollIntoView({ block: 'start' }), V.scroll);
+          await page.waitForTimeout(300);
+        }
+        const file = join(OUT, name, `${preset}${V.file}.png`);
         await page.screenshot({ path: file });
         console.log(file);
       } finally {

@@ -49,3 +49,12 @@ appTest('accessibility: no WCAG 2.1 A/AA violation at any layout with a recipe',
   await page.waitForTimeout(1000);
   await auditEveryLayout(page, 'a recipe');
 });
+
+appTest('accessibility: no WCAG 2.1 A/AA violation at any layout with runs compared and a step in slow motion', { timeout: 150_000, contextOptions: { bypassCSP: true, viewport: { width: 1440, height: 900 } } }, async ({ page, server }) => {
+  await page.goto(`${server.url}?backend=cpu&preset=vae_20&compare=noise%3Dmasking:0.7&slow=1`, { waitUntil: 'load' });
+  await waitForState(page, 'ready', 120_000);
+  await page.click('#inside-step');
+  await poll(async () => Number(await page.getAttribute('#inside-digits', 'data-step')) === 1, { timeout: 60_000, message: () => 'a step in slow motion' });
+  await poll(async () => (await page.$$('#runs-table tbody tr')).length === 2, { message: () => 'two runs' });
+  await auditEveryLayout(page, 'runs compared, a step in slow motion');
+});

@@ -100,3 +100,49 @@ appTest('hide= works outside lecture mode; a preset choice gives the focus back 
   await page.keyboard.press(' ');
   await waitForState(page, 'training', 10_000);
 });
+
+/** Boxes that stick out of the page or of their panel sideways, and cut-off table text. */
+function cutOff(page, selectors) {
+  return page.evaluate((sels) => {
+    const bad = [];
+    for (const s of sels) {
+      for (const el of document.querySelectorAll(s)) {
+        const r = el.getBoundingClientRect();
+        const panel = el.closest('.panel')?.getBoundingClientRect();
+        if (r.width <= 0 || r.height <= 0) bad.push(`${s}: not shown`);
+        else if (r.left < -0.5 || r.right > innerWidth + 0.5) bad.push(`${s}: outside the page (${Math.round(r.left)}–${Math.round(r.right)})`);
+        else if (panel && (r.left < panel.left - 0.5 || r.right > panel.right + 0.5)) bad.push(`${s}: outside its panel`);
+      }
+    }
+    const wrap = document.querySelector('.runs-table-wrap');
+    if (wrap && wrap.scrollWidth > wrap.clientWidth + 1) bad.push(`the runs table is wider than its panel (${wrap.scrollWidth} > ${wrap.clientWidth})`);
+    return bad;
+  }, selectors);
+}
+
+appTest('layout: two runs compared and a step in slow motion fit every layout, nothing cut off', { timeout: 300_000 }, async ({ page, server }) => {
+  const { LAYOUTS: FOUR, applyLayout } = await import('./layouts.mjs');
+  await page.goto(`${server.url}?preset=dae_vincent&backend=cpu&compare=noise%3Dnone&slow=1`, { waitUntil: 'load' });
+  await waitForState(page, 'ready', 120_000);
+  await page.click('#train');
+  await poll(async () => (await readSteps(page)) > 100, { timeout: 60_000, message: () => 'some training' });
+  await page.click('#pause');
+  await waitForState(page, 'paused', 30_000);
+  await page.click('#inside-step');
+  await poll(async () => Number(await page.getAttribute('#inside-digits', 'data-step')) > 100, { timeout: 60_000, message: () => 'a step in slow motion' });
+  for (const L of FOUR) {
+    await applyLayout(page, L);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - innerWidth);
+    assert.ok(overflow <= 0, `${L.name}: the page scrolls sideways by ${overflow} px`);
+    const bad = await cutOff(page, ['#runs-table tbody tr', '#run-A-recon', '#run-B-recon', '#run-A-features', '#run-B-features', '#inside-digits', '#inside-code', '#inside-error', '#inside-units', '#inside-step']);
+    assert.deepEqual(bad, [], `${L.name}: ${bad.join('; ')}`);
+    // The slow-motion view fits one screen: scrolled to it, its pictures are in view.
+    await page.evaluate(() => document.getElementById('inside').scrollIntoView({ block: 'start' }));
+    const view = await boxes(page, ['#inside-step', '#inside-digits', '#inside-error', '#inside-units']);
+    for (const b of view) assert.ok(b.inside, `${L.name}: ${b.s} is not in view with the slow-motion panel (${JSON.stringify(b)})`);
+    // Two runs fit one screen: scrolled to the runs, both rows of pictures are in view.
+    await page.evaluate(() => document.getElementById('runs').scrollIntoView({ block: 'start' }));
+    const runs = await boxes(page, ['#runs-table', '#run-A-recon', '#run-B-recon', '#run-A-features', '#run-B-features']);
+    for (const b of runs) assert.ok(b.inside, `${L.name}: ${b.s} is not in view with the runs (${JSON.stringify(b)})`);
+  }
+});
