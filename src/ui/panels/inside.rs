@@ -227,7 +227,8 @@ pub fn InsidePanel(ui: Ui) -> impl IntoView {
             } else {
                 String::new()
             }}</p>
-            <p id="inside-loss" class="inside-loss">{move || inside().map(|s| loss_words(&s)).unwrap_or_default()}</p>
+            <p id="inside-loss" class="inside-loss" data-before=move || inside().map(|s| s.loss_before.to_string()).unwrap_or_default()
+                data-after=move || inside().map(|s| s.loss_after.to_string()).unwrap_or_default()>{move || inside().map(|s| loss_words(&s)).unwrap_or_default()}</p>
             <div class="inside-rows" style:display=move || if inside().is_some() { "" } else { "none" }>
                 <figure><figcaption>{move || if inside().is_some_and(|s| s.noisy.is_some()) {
                     "Eight digits of the minibatch: clean, as the model saw them (destroyed pixels in red), reconstructed"
