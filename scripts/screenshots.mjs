@@ -8,8 +8,9 @@
 //
 // Views: `first` the first screen; `compare` two runs compared (the preset against itself without
 // noise, `compare=noise%3Dnone`), the screen scrolled to the runs; `slow` a step in slow motion
-// (`slow=1`: trained, paused, one Step inside), the screen scrolled to it. Files:
-// <layout>/<preset>.png, <layout>/<preset>-compare.png, <layout>/<preset>-slow.png.
+// (`slow=1`: trained, paused, one Step inside), the screen scrolled to it; `compare-first` the
+// first screen with two runs compared (the loss chart overlays them). Files:
+// <layout>/<preset>.png, <layout>/<preset>-compare.png, <layout>/<preset>-slow.png, <layout>/<preset>-compare-first.png.
 //
 // Layouts: desktop 1440×900, lecture1080 (1920×1080, lecture=1), lecture720 (1280×720,
 // lecture=1), phone 390×844. Needs dist/ (make build) and node_modules (make deps-test).
@@ -35,6 +36,7 @@ const layouts = opt('layouts', Object.keys(LAYOUTS).join(',')).split(',');
 const VIEWS = {
   first: { query: '', file: '' },
   compare: { query: '&compare=noise%3Dnone', file: '-compare', scroll: '#runs' },
+  'compare-first': { query: '&compare=noise%3Dnone', file: '-compare-first' },
   slow: { query: '&slow=1', file: '-slow', scroll: '#inside', inside: true },
 };
 const views = opt('views', 'first').split(',');

@@ -50,14 +50,14 @@ pub fn RunsPanel(ui: Ui) -> impl IntoView {
                                     <tr data-run=label.clone() class:main=is_main>
                                         <th scope="row"><span class="swatch" style:background=colour aria-hidden="true"></span>{label.clone()}
                                             <span class="main-mark" aria-label="the main run" style:visibility=move || if is_main() { "visible" } else { "hidden" }>" ★"</span></th>
-                                        <td class="differs">{move || r().map(|r| r.info.differs).unwrap_or_default()}</td>
-                                        <td class="num run-step">{move || r().map(|r| crate::app::thousands(r.readout.step as usize)).unwrap_or_default()}</td>
-                                        <td class="num run-step-loss" data-step=move || r().and_then(|r| r.readout.step_loss).map(|s| s.0.to_string()).unwrap_or_default()
+                                        <td class="differs" data-label="What differs">{move || r().map(|r| r.info.differs).unwrap_or_default()}</td>
+                                        <td class="num run-step" data-label="Step">{move || r().map(|r| crate::app::thousands(r.readout.step as usize)).unwrap_or_default()}</td>
+                                        <td class="num run-step-loss" data-label="Step loss" data-step=move || r().and_then(|r| r.readout.step_loss).map(|s| s.0.to_string()).unwrap_or_default()
                                             data-value=move || r().and_then(|r| r.readout.step_loss).map(|s| s.1.to_string()).unwrap_or_default()>
                                             {num(|r| r.readout.step_loss.map(|s| s.1))}</td>
-                                        <td class="num run-train">{num(|r| r.readout.train_loss)}</td>
-                                        <td class="num run-test">{num(|r| r.readout.test_loss)}</td>
-                                        <td class="num run-rate">{move || r().and_then(|r| r.readout.samples_per_s).map(|v| crate::app::thousands(v.round() as usize)).unwrap_or_else(|| "–".into())}</td>
+                                        <td class="num run-train" data-label="Train">{num(|r| r.readout.train_loss)}</td>
+                                        <td class="num run-test" data-label="Test">{num(|r| r.readout.test_loss)}</td>
+                                        <td class="num run-rate" data-label="Samples/s">{move || r().and_then(|r| r.readout.samples_per_s).map(|v| crate::app::thousands(v.round() as usize)).unwrap_or_else(|| "–".into())}</td>
                                         <td class="actions">
                                             <button class="small run-main" aria-label=format!("Make run {l1} the main one") disabled=move || is_main() || !usable()
                                                 on:click=move |_| client::send(&Command::MakeMain(id))>"Main"</button>
