@@ -49,28 +49,34 @@ fn sized(id: &str, w: usize, h: usize) -> Option<web_sys::CanvasRenderingContext
     dom::ctx2d(&c)
 }
 
-/// The side of the square a code of `width` units is drawn in.
-fn side(width: usize) -> usize {
-    (width as f64).sqrt().ceil().max(1.0) as usize
+/// The block a code of `width` units is drawn in: columns and rows, about square.
+fn block(width: usize) -> (usize, usize) {
+    let cols = (width as f64).sqrt().ceil().max(1.0) as usize;
+    (cols, width.div_ceil(cols).max(1))
 }
 
-/// Each digit's code as a square of its units (row by row), the squares side by side; a
-/// code with negative values in signed colours, else in grey (each on its own scale).
+/// Each digit's code as a block of its units (row by row), the blocks side by side; a code
+/// with negative values in signed colours, else in grey (all digits on one scale). Cells of
+/// the block past the last unit stay white.
 fn draw_codes(id: &str, values: &[f32], width: usize, rows: usize, signed: bool) {
-    let s = side(width);
-    let Some(ctx) = sized(id, rows * (s + 1), s) else { return };
+    let (w, h) = block(width);
+    let Some(ctx) = sized(id, rows * (w + 1), h) else { return };
     ctx.set_fill_style_str("#fff");
-    ctx.fill_rect(0.0, 0.0, (rows * (s + 1)) as f64, s as f64);
+    ctx.fill_rect(0.0, 0.0, (rows * (w + 1)) as f64, h as f64);
     let scale = max_abs(values);
     for (r, code) in values.chunks(width).take(rows).enumerate() {
-        let mut tile = vec![0f32; s * s];
-        tile[..code.len()].copy_from_slice(code);
-        if signed {
-            put_signed(&ctx, &tile, s, s, (r * (s + 1)) as f64, 0.0, scale);
-        } else {
-            let g: Vec<f32> = tile.iter().map(|v| v / scale.max(1e-12)).collect();
-            dom::put_gray(&ctx, &g, s, s, (r * (s + 1)) as f64, 0.0);
+        let mut rgba = vec![255u8; w * h * 4];
+        for (px, &v) in rgba.chunks_exact_mut(4).zip(code) {
+            let t = (v / scale.max(1e-12)).clamp(-1.0, 1.0);
+            let k = (255.0 * (1.0 - t.abs())).round() as u8;
+            let g = (255.0 * t.max(0.0)).round() as u8;
+            px.copy_from_slice(&match (signed, t >= 0.0) {
+                (true, true) => [255, k, k, 255],
+                (true, false) => [k, k, 255, 255],
+                (false, _) => [g, g, g, 255],
+            });
         }
+        dom::put_rgba(&ctx, &rgba, w, h, (r * (w + 1)) as f64, 0.0);
     }
 }
 
@@ -170,8 +176,8 @@ pub fn InsidePanel(ui: Ui) -> impl IntoView {
     let variational = move || inside().is_some_and(|s| matches!(s.code, CodeView::Variational { .. }));
     let sparse = move || inside().is_some_and(|s| s.sparsity.is_some());
     let code_caption = move || match inside().map(|s| s.code) {
-        Some(CodeView::Variational { latent, .. }) => format!("μ (signed: red +, blue −), one square of {latent} units per digit"),
-        Some(CodeView::Plain { width, .. }) => format!("The code: {width} units per digit, one square each (brighter: more active)"),
+        Some(CodeView::Variational { latent, .. }) => format!("μ (signed: red +, blue −), a block of {latent} units per digit"),
+        Some(CodeView::Plain { width, .. }) => format!("The code: {width} units per digit, one block each (brighter: more active)"),
         None => String::new(),
     };
     // Auto: one step every few seconds while the panel is open and training paused.
