@@ -562,3 +562,37 @@ fn a_link_with_runs_compared_builds_them_in_its_order() {
     assert_eq!(st.main, st.runs[1].id, "the link's own run is B");
     assert!(st.runs[2].differs.starts_with("preset linear_50 (A: dae_vincent)"), "{}", st.runs[2].differs);
 }
+
+#[test]
+fn a_new_model_shape_restarts_the_main_run_and_the_table_names_it() {
+    let mut d = Driver::new(setup("dae_vincent"));
+    d.send(Command::Compare);
+    let mut cfg = d.status().session.config.clone().unwrap();
+    cfg.tied = true;
+    cfg.dims[1] = 64;
+    cfg.optimizer = aeplay::core::config::Optimizer::adam(0.001);
+    d.clear();
+    d.send(Command::SetModel(Box::new(cfg.clone())));
+    assert!(d.errors().is_empty(), "{:?}", d.errors());
+    let s = d.status().clone();
+    assert_eq!(s.session.config.as_ref(), Some(&cfg), "the main run has the new model");
+    assert_eq!(s.state, RunState::Ready, "from step 0");
+    let differs = &s.runs[1].differs;
+    for want in ["dims 784,64,784", "opt adam", "tied 1 (A: 0)"] {
+        assert!(differs.contains(want), "{want} in {differs}");
+    }
+    // A model that cannot be built is refused, and the run stays.
+    let mut bad = cfg.clone();
+    bad.dims[1] = 0;
+    d.clear();
+    d.send(Command::SetModel(Box::new(bad)));
+    assert!(d.errors()[0].contains("cannot be built"), "{:?}", d.errors());
+    assert_eq!(d.status().session.config.as_ref(), Some(&cfg));
+    // It trains from step 0 and catches up with the other run.
+    d.c.test_hook(TestHook::PauseAt(Some(30)));
+    d.send(Command::Train);
+    d.ticks(300);
+    assert_eq!(d.c.state(), RunState::Paused);
+    let steps: Vec<u64> = s.runs.iter().map(|r| d.frames().iter().rev().find(|f| f.run == r.id).unwrap().step).collect();
+    assert_eq!(steps, [30, 30]);
+}

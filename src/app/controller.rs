@@ -471,6 +471,24 @@ impl Controller {
         Ok(None)
     }
 
+    /// The main run with another model description, fresh from step 0 with the same seed (it
+    /// trains on if the others do, catching up with them first). A description that does not
+    /// validate or build leaves the run as it was.
+    fn rebuild_main(&mut self, cfg: ModelConfig) -> Result<(), String> {
+        if self.runs[self.main].session.model().is_none() {
+            return Err(only_models("model shape"));
+        }
+        cfg.validate().map_err(|e| format!("That model cannot be built: {e}. It stays as it was."))?;
+        let session = ModelSession::new(cfg, self.setup.seed, self.backend(), &self.data).map_err(|e| format!("That model cannot be built: {e}. It stays as it was."))?;
+        let others_train = self.runs.iter().enumerate().any(|(i, r)| i != self.main && r.state == RunState::Training);
+        let r = &mut self.runs[self.main];
+        r.session = Box::new(session);
+        r.state = if others_train { RunState::Training } else { RunState::Ready };
+        r.gpu_steps = 1;
+        r.background = true;
+        Ok(())
+    }
+
     /// Runs compared: a copy of the main run's model and settings from step 0, with the same
     /// seed, on the same backend; it becomes the main one.
     fn compare(&mut self) -> Result<char, String> {
@@ -664,6 +682,13 @@ impl Controller {
                 self.want_frame(false);
             }
             Command::SetBackend(k) => ev.extend(self.switch_backend(k).await),
+            Command::SetModel(cfg) => {
+                match self.rebuild_main(*cfg) {
+                    Ok(()) => self.want_frame(true),
+                    Err(e) => ev.push(Event::Error(e)),
+                }
+                ev.push(Event::Status(self.status()));
+            }
             Command::SetCap(cap) => {
                 self.setup.cap = cap;
                 let be = self.backend();

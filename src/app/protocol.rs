@@ -45,6 +45,9 @@ pub enum Command {
     SetBatch(usize),
     SetNoise(NoiseKind),
     SetBackend(BackendKind),
+    /// Another description of the main run's model (its shape, optimizer, tied weights, code
+    /// size): the run starts again from step 0 with the same seed.
+    SetModel(Box<ModelConfig>),
     /// A recipe's step cap per phase (None: whole epochs).
     SetCap(Option<u64>),
     /// The drawing as an MNIST-like 28×28 image (None: the pad was cleared).

@@ -93,3 +93,19 @@ for (const [backend, webgpu] of [['cpu', false], ['gpu', true]]) {
     await again.close();
   });
 }
+
+appTest('a run compared in its shape: tied weights and a narrower code from the model panel, in the table and the link', { timeout: 200_000 }, async ({ page, server }) => {
+  await page.goto(`${server.url}?preset=dae_vincent&backend=cpu`, { waitUntil: 'load' });
+  await waitForState(page, 'ready', 120_000);
+  await page.keyboard.press('a'); // the shortcut adds a run
+  await poll(async () => (await rows(page)).length === 2, { message: () => 'two runs' });
+  await page.click('#model-shape summary');
+  await page.check('#tied');
+  await poll(async () => /tied 1 \(A: 0\)/.test((await rows(page))[1].differs), { message: async () => `B has tied weights (${JSON.stringify(await rows(page))})` });
+  await page.fill('#code-size', '64');
+  await page.press('#code-size', 'Enter');
+  await poll(async () => /dims 784,64,784/.test((await rows(page))[1].differs), { message: async () => `B's code is 64 wide (${JSON.stringify(await rows(page))})` });
+  await poll(async () => /compare=preset%3Ddae_vincent%26dims%3D784%2C64%2C784|compare=dims%3D784%2C64%2C784/.test(page.url()), { timeout: 30_000, message: () => `the link has B's shape (${page.url()})` });
+  await page.click('#train');
+  await poll(async () => (await rows(page)).every((r) => r.step >= 50), { timeout: 60_000, message: async () => `both runs train (${JSON.stringify(await rows(page))})` });
+});

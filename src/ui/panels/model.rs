@@ -7,6 +7,7 @@ use crate::app::controller::WATCHABLE_BATCH;
 use crate::app::protocol::Command;
 use crate::app::session::cloud::scene_model;
 use crate::app::catalogue::{self, Kind};
+use crate::core::config::{ModelConfig, Optimizer, MAX_WIDTH};
 
 use super::super::state::{NoiseMode, Ui};
 use super::super::{client, model_view};
@@ -59,7 +60,74 @@ fn Settings(ui: Ui) -> impl IntoView {
                         client::send(&Command::SetBatch(v));
                     } />
             </label>
+            <Shape ui=ui />
         </div>
+    }
+}
+
+/// The main run's model with one change, sent as a new description (the run starts again).
+fn send_model(ui: Ui, change: impl FnOnce(&mut ModelConfig)) {
+    if let Some(mut cfg) = ui.status.get_untracked().and_then(|s| s.session.config) {
+        change(&mut cfg);
+        ui.error.set(None);
+        client::send(&Command::SetModel(Box::new(cfg)));
+    }
+}
+
+/// The optimizer's kind as the select names it.
+fn optimizer_kind(o: &Optimizer) -> &'static str {
+    match o {
+        Optimizer::Sgd { .. } => "sgd",
+        Optimizer::Momentum { .. } => "momentum",
+        Optimizer::Adam { .. } => "adam",
+    }
+}
+
+/// What restarts the run: the optimizer, tied weights, the code's width (to compare runs
+/// that differ in them, or to try them alone).
+#[component]
+fn Shape(ui: Ui) -> impl IntoView {
+    let config = move || ui.status.get().and_then(|s| s.session.config);
+    let not_ready = move || !ui.usable();
+    view! {
+        <details class="shape" id="model-shape">
+            <summary>"Optimizer, tied weights, code size"</summary>
+            <p class="hint">"A change here starts the run again from step 0 (same seed)."</p>
+            <label>"Optimizer "
+                <select id="optimizer" disabled=not_ready prop:value=move || config().map(|c| optimizer_kind(&c.optimizer)).unwrap_or("sgd")
+                    on:change=move |ev| {
+                        let kind = event_target_value(&ev);
+                        send_model(ui, |c| {
+                            let lr = c.optimizer.lr();
+                            c.optimizer = match kind.as_str() {
+                                "momentum" => Optimizer::Momentum { lr, momentum: 0.9 },
+                                "adam" => Optimizer::adam(lr),
+                                _ => Optimizer::Sgd { lr },
+                            };
+                        });
+                        release_focus(&ev);
+                    }>
+                    <option value="sgd">"SGD"</option>
+                    <option value="momentum">"SGD with momentum 0.9"</option>
+                    <option value="adam">"Adam"</option>
+                </select>
+            </label>
+            <label><input id="tied" type="checkbox" disabled=not_ready prop:checked=move || config().is_some_and(|c| c.tied)
+                on:change=move |ev| { let on = event_target_checked(&ev); send_model(ui, |c| c.tied = on); } />" Tied weights (decoder = encoderᵀ)"</label>
+            <label>"Code size "
+                <input id="code-size" type="number" min="1" max=MAX_WIDTH.to_string() step="1" inputmode="numeric" disabled=not_ready
+                    prop:value=move || config().map(|c| c.code_dim().to_string()).unwrap_or_default()
+                    on:change=move |ev| {
+                        match event_target_value(&ev).trim().parse::<usize>() {
+                            Ok(w) if (1..=MAX_WIDTH).contains(&w) => send_model(ui, |c| {
+                                let l = c.code_layer();
+                                c.dims[l] = w;
+                            }),
+                            _ => ui.error.set(Some(format!("The code size must be a whole number from 1 to {MAX_WIDTH}; it stays as it was."))),
+                        }
+                    } />
+            </label>
+        </details>
     }
 }
 
