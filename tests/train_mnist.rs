@@ -141,3 +141,30 @@ fn a_run_that_starts_on_the_first_part_of_the_data_lands_in_the_one_epoch_band()
     assert!((59.57..=63.77).contains(&loss), "test loss {loss} after one epoch's steps, outside 61.67 ± 2.10");
     println!("dae_vincent, one epoch's steps starting on {} images (then {}): test loss {loss:.3}", arrived[0], arrived[1]);
 }
+
+/// The quality measures the page shows (issue 25): the random start scores low, a model
+/// trained for a few thousand steps high — stroke-like features, reconstructions that match.
+#[test]
+fn the_pictures_quality_measures_tell_a_trained_model_from_its_random_start() {
+    use aeplay::app::pictures::{grid_digits, model_features};
+    use aeplay::app::quality::{fidelity, stroke_likeness};
+    let data = common::mnist();
+    let cfg = preset("dae_vincent").unwrap();
+    let mut t = Trainer::new(CpuBackend::new(), &cfg, &data, 1).unwrap();
+    let grid = grid_digits(&data);
+    let measure = |t: &mut Trainer<CpuBackend>| {
+        let params = t.model.params_host(&mut t.be);
+        let feats = model_features(&t.model, &params).expect("28×28 features");
+        let (_, out) = t.model.denoise_host(&mut t.be, &grid, 0, 0, false);
+        (stroke_likeness(&feats.tiles, 28), fidelity(&grid, &out))
+    };
+    let (strokes0, fid0) = measure(&mut t);
+    assert!(strokes0.abs() < 0.1, "random features score {strokes0}");
+    assert!(fid0 < 0.5, "an untrained model's reconstructions score {fid0}");
+    for _ in 0..4000 {
+        t.step();
+    }
+    let (strokes, fid) = measure(&mut t);
+    assert!(strokes > 0.3, "features after 4,000 steps score {strokes} (from {strokes0})");
+    assert!(fid > 0.85, "reconstructions after 4,000 steps score {fid} (from {fid0})");
+}

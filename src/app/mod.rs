@@ -25,6 +25,7 @@ pub mod controller;
 pub mod envelope;
 pub mod frame;
 pub mod inside;
+pub mod quality;
 pub mod history;
 pub mod pictures;
 pub mod protocol;

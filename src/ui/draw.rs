@@ -9,6 +9,7 @@ use leptos::prelude::*;
 use crate::app::frame::Frame;
 use crate::app::pictures::{Digits, Features, Histogram, PadOut, PadView, PcaView, Picture, PictureId, Predictions, Recon, Scatter};
 use crate::app::protocol::SessionInfo;
+use crate::app::quality::{fidelity, stroke_likeness};
 
 use super::state::{PageState, Ui};
 use super::{cloud, dom};
@@ -87,7 +88,10 @@ pub const PICTURES: &[Row] = &[
     own(PictureId::Pca, "pca-recon", "PCA", (280, 28), draw_pca_row),
     own(PictureId::Cloud, "cloud3d", "The cloud", (360, 320), draw_cloud_row),
     own(PictureId::Recipe, "recipe-loss", "Multi-phase recipe", (640, 260), draw_recipe_row),
-    figure(PictureId::Features, "features", "Features", (280, 280), features_caption, |_, id, p| draw_as(id, p, tiles_of, draw_features)),
+    figure(PictureId::Features, "features", "Features", (280, 280), features_caption, |ui, id, p| {
+        draw_as(id, p, tiles_of, draw_features);
+        ui.features_quality.set(tiles_of(p).map(|f| stroke_likeness(&f.tiles, 28)));
+    }),
     figure(PictureId::Latent, "latent", "Latent space", (320, 320), latent_caption, |_, id, p| draw_as(id, p, scatter_of, draw_scatter)),
     figure(PictureId::Generated, "generated", "Generated", (224, 224), generated_caption, |_, id, p| draw_as(id, p, digits_of, draw_digits)),
     figure(PictureId::Interp, "interp", "Interpolation", (280, 28), interp_caption, |_, id, p| draw_as(id, p, digits_of, draw_digits)),
@@ -158,6 +162,7 @@ fn draw_recon_row(ui: &Ui, id: &str, p: &Picture) {
         Picture::Recon(r) => {
             draw_recon(id, r);
             ui.recon_noisy.set(r.noisy.is_some());
+            ui.recon_quality.set(Some(fidelity(&r.clean, &r.out)));
         }
         Picture::Predictions(q) => draw_predictions(id, q),
         Picture::Note(n) => note_on_canvas(id, n),
@@ -263,6 +268,7 @@ fn draw_features(id: &str, f: &Features) {
     let cols = if f.shown >= 50 { 10 } else { (f.shown as f64).sqrt().ceil() as usize };
     draw_images(id, &f.tiles, cols);
     if let Some(c) = dom::canvas(id) {
+        let _ = c.set_attribute("data-quality", &stroke_likeness(&f.tiles, 28).to_string());
         let _ = c.set_attribute("data-tiles", &f.shown.to_string());
         let _ = c.set_attribute("data-units", &f.units.to_string());
     }
@@ -398,6 +404,7 @@ pub fn draw_recon(id: &str, r: &Recon) {
         }
     }
     if let Some(c) = dom::canvas(id) {
+        let _ = c.set_attribute("data-quality", &fidelity(&r.clean, &r.out).to_string());
         let _ = c.set_attribute("data-rows", if r.noisy.is_some() { "clean,corrupted,reconstructed" } else { "clean,reconstructed" });
     }
 }

@@ -183,6 +183,10 @@ pub struct Ui {
     pub noise_level: RwSignal<f64>,
     /// The last loss chart (for the CSV).
     pub chart: StoredValue<Option<Chart>>,
+    /// The pictures' quality measures (`app::quality`): the features' stroke-likeness and
+    /// the reconstructions' match with the clean digits, as last drawn.
+    pub features_quality: RwSignal<Option<f64>>,
+    pub recon_quality: RwSignal<Option<f64>>,
     /// The slow-motion view is open, and the last step it showed.
     pub slow: RwSignal<bool>,
     pub inside: RwSignal<Option<crate::app::inside::Inside>>,
@@ -220,6 +224,8 @@ impl Ui {
             noise_mode: RwSignal::new(NoiseMode::Masking),
             noise_level: RwSignal::new(0.1),
             chart: StoredValue::new(None),
+            features_quality: RwSignal::new(None),
+            recon_quality: RwSignal::new(None),
             slow: RwSignal::new(false),
             inside: RwSignal::new(None),
             runs: RwSignal::new(Vec::new()),
@@ -261,6 +267,8 @@ impl Ui {
         self.cloud_summary.set(None);
         self.chart.set_value(None);
         self.inside.set(None);
+        self.features_quality.set(None);
+        self.recon_quality.set(None);
     }
 
     /// The catalogue id of the session ("" before the worker reports).

@@ -92,7 +92,13 @@ appTest('canvases #recon, #loss-chart and #pad-out are drawn after some training
     const c = correlation(input, out);
     return input.some((v) => v > 128) && c > 0.4 ? c : null;
   }, { timeout: 20_000, message: () => '#pad-out to resemble #pad-input' });
-  console.log(`recon correlation ${recon.clean.toFixed(3)}, pad ${pad.toFixed(3)}`);
+  // The quality measures the captions show (app::quality): computed from the pictures drawn.
+  const q = async (sel) => Number(await page.getAttribute(sel, 'data-quality'));
+  await poll(async () => (await q('#recon')) > 0.6, { timeout: 20_000, message: async () => `#recon's match with the clean digits (${await q('#recon')})` });
+  assert.match(await page.textContent('#recon-quality'), /Match with the clean digits 0\.\d\d/);
+  await poll(async () => (await q('#features')) > 0.1, { timeout: 30_000, message: async () => `the features' stroke-likeness (${await q('#features')})` });
+  assert.match(await page.textContent('#features-quality'), /Stroke-likeness 0\.\d\d/);
+  console.log(`recon correlation ${recon.clean.toFixed(3)}, pad ${pad.toFixed(3)}, quality: recon ${(await q('#recon')).toFixed(3)}, features ${(await q('#features')).toFixed(3)}`);
   assert.deepEqual(logs.pageErrors, [], 'uncaught page errors');
 });
 

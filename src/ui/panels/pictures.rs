@@ -25,7 +25,11 @@ pub fn PicturesPanel(ui: Ui) -> impl IntoView {
                     view! {
                         <figure class=format!("pic pic-{}", p.canvas) style:display=move || if shown() { "" } else { "none" }>
                             <canvas id=p.canvas width=p.size.0 height=p.size.1></canvas>
-                            <figcaption><strong>{p.title}</strong>": "{caption}</figcaption>
+                            <figcaption><strong>{p.title}</strong>": "{caption}
+                                {(p.id == PictureId::Features).then(|| view! { <span id="features-quality">{move || ui.features_quality.get().map(|q| format!(
+                                    " Stroke-likeness {q:.2}: neighbouring pixels' correlation, about 0 for the random start, towards 1 for smooth strokes."
+                                ))}</span> })}
+                            </figcaption>
                             {(p.id == PictureId::Generated).then(|| view! { <button id="new-samples" class="small" on:click=move |_| client::send(&Command::NewSamples)>"New samples"</button> })}
                         </figure>
                     }

@@ -23,7 +23,9 @@ pub fn ReconPanel(ui: Ui) -> impl IntoView {
                 ),
                 None if ui.recon_noisy.get() => "Rows: test digits, corrupted (destroyed pixels in red), reconstructed.".into(),
                 None => "Rows: test digits, reconstructed.".into(),
-            }}</p>
+            }}<span id="recon-quality">{move || ui.recon_quality.get().filter(|_| ui.predictions.get().is_none()).map(|q| format!(
+                " Match with the clean digits {q:.2} (their pixels' correlation: 0 for an output that ignores its input, 1 for a perfect copy)."
+            ))}</span></p>
             <canvas id="recon" class="digits" width="280" height="84"></canvas>
             <div id="pca-compare" style:display=move || if ui.pca.get().is_none() { "none" } else { "" }>
                 <p class="hint">"PCA's reconstructions of the same digits:"</p>
