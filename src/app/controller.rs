@@ -450,25 +450,19 @@ impl Controller {
     /// on the backend the choice gives for it; a note if that choice says something.
     async fn replace_session(&mut self, id: &str) -> Result<Option<String>, String> {
         let setup = Setup { seed: self.setup.seed, cap: self.setup.cap, ..Setup::new(crate::core::config::preset(id).unwrap_or_else(|| self.setup.config.clone())) };
-        let kind = if self.runs.len() > 1 {
-            // Runs compared train on one backend.
-            self.runs[self.main].kind
+        // Runs compared train on one backend; a run alone goes by the choice for its model.
+        let (kind, note) = if self.runs.len() > 1 {
+            (self.runs[self.main].kind, None)
         } else {
-            let (kind, note) = decide(&self.gpu, self.adapter.as_ref(), self.forced, id, &setup.config, &mut self.choices).await;
-            let s = session::build(&setup, id, make_backend(kind, &self.gpu), &self.data)?;
-            let r = &mut self.runs[self.main];
-            r.session = s;
-            r.kind = kind;
-            r.gpu_steps = 1;
-            r.background = true;
-            return Ok(note);
+            decide(&self.gpu, self.adapter.as_ref(), self.forced, id, &setup.config, &mut self.choices).await
         };
         let s = session::build(&setup, id, make_backend(kind, &self.gpu), &self.data)?;
         let r = &mut self.runs[self.main];
         r.session = s;
+        r.kind = kind;
         r.gpu_steps = 1;
         r.background = true;
-        Ok(None)
+        Ok(note)
     }
 
     /// The main run with another model description, fresh from step 0 with the same seed (it
